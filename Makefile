@@ -1,0 +1,87 @@
+# Pictor build. `make` builds ./pictor; `make test` runs every suite;
+# `make run` installs dependencies, builds and serves on 127.0.0.1:8080.
+
+CC      ?= cc
+PKGS    := vips libmicrohttpd lmdb jansson libcrypto libcurl
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+OPT     ?= -O2 -g
+SAN     ?=
+CFLAGS_ALL  = $(CSTD) $(WARN) $(OPT) $(SAN) -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -pthread $(CFLAGS)
+LDLIBS_ALL  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -lm -pthread $(LDLIBS)
+
+BUILD   ?= build
+BIN     ?= pictor
+LIB_SRC := $(shell find src -name '*.c' ! -path src/main.c | sort)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all test unit e2e run asan fuzz models deps corpus bench clean format
+
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libpictor.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/src/main.o $(BUILD)/libpictor.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpictor.a tests/unit/t.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libpictor.a $(LDLIBS_ALL)
+
+deps:
+	@bash scripts/install-deps.sh
+
+models:
+	@bash scripts/fetch-models.sh
+
+corpus:
+	@bash scripts/fetch-corpus.sh
+
+unit: $(UNIT_BIN)
+	@bash scripts/run-unit.sh $(UNIT_BIN)
+
+e2e: $(BIN)
+	@bash scripts/run-e2e.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory models corpus
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory e2e
+
+# The same suites under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/pictor OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+		build-asan/pictor $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%)
+	@$(MAKE) --no-print-directory models corpus
+	@ASAN_OPTIONS=detect_leaks=0 bash scripts/run-unit.sh $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%)
+	@ASAN_OPTIONS=detect_leaks=0 PICTOR_BIN=build-asan/pictor bash scripts/run-e2e.sh
+
+fuzz:
+	@bash scripts/run-fuzz.sh $(FUZZ_SRC)
+
+run: deps
+	@$(MAKE) --no-print-directory all models
+	./$(BIN) serve --listen 127.0.0.1:8080 --data ./var
+
+bench: all
+	@bash bench/run.sh
+
+format:
+	clang-format -i $$(find src tests -name '*.[ch]')
+
+clean:
+	rm -rf build build-asan build-fuzz $(BIN)
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d

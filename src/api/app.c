@@ -1,0 +1,184 @@
+/*
+ * app.c - routing, authentication, envelopes, health and metrics.
+ */
+#include "api/app.h"
+#include "core/crypto.h"
+#include "core/log.h"
+
+#include <strings.h>
+
+int px_app_ok(struct px_req *r, int status, const char *result)
+{
+	struct px_buf b;
+
+	px_buf_init(&b, 0);
+	px_buf_adds(&b, "{\"success\":true,\"errors\":[],\"messages\":[],\"result\":");
+	px_buf_adds(&b, result ? result : "null");
+	px_buf_adds(&b, "}\n");
+	return px_resp_buf(r, status, "application/json", &b);
+}
+
+bool px_app_authorized(struct px_app *a, struct px_req *r)
+{
+	const char *h = px_req_header(r, "Authorization");
+
+	if (h && !strncasecmp(h, "Bearer ", 7) &&
+	    px_ct_streq(h + 7, a->cfg->admin_token))
+		return true;
+	px_resp_header(r, "WWW-Authenticate", "Bearer");
+	px_resp_error(r, 401, "unauthorized",
+		      "a valid \"Authorization: Bearer\" token is required");
+	return false;
+}
+
+static int status_for(const char *code, int rc)
+{
+	static const struct {
+		const char *code;
+		int status;
+	} map[] = {
+		{"not_found", 404},
+		{"variant_not_found", 404},
+		{"already_exists", 409},
+		{"unsupported_format", 415},
+		{"too_many_pixels", 422},
+		{"dimensions_too_large", 422},
+		{"too_many_frames", 422},
+		{"corrupt_image", 422},
+		{"payload_too_large", 413},
+		{"signature_required", 403},
+		{"invalid_signature", 403},
+		{"expired", 403},
+		{"overloaded", 503},
+		{"storage_unavailable", 503},
+	};
+
+	if (code) {
+		for (size_t i = 0; i < PX_ARRAY_LEN(map); i++)
+			if (!strcmp(code, map[i].code))
+				return map[i].status;
+		if (rc == PX_EINVAL)
+			return 400;
+	}
+	switch (rc) {
+	case PX_ENOTFOUND: return 404;
+	case PX_EEXIST: return 409;
+	case PX_EINVAL: return 400;
+	case PX_ETOOBIG: return 413;
+	case PX_EUNSUPPORTED: return 415;
+	case PX_ECORRUPT:
+	case PX_ELIMIT: return 422;
+	case PX_EBUSY: return 503;
+	}
+	return 500;
+}
+
+void px_app_fail(struct px_req *r, int rc, const struct px_errbuf *eb)
+{
+	int status = status_for(eb->code, rc);
+	const char *code = eb->code;
+
+	if (!code)
+		code = status == 500 ? "internal_error"
+		       : status == 404 ? "not_found"
+		       : status == 400 ? "invalid_request"
+				       : "internal_error";
+	if (status == 500)
+		px_log(PX_LOG_ERROR, eb->msg[0] ? eb->msg : px_err_name(rc),
+		       NULL);
+	px_resp_error(r, status, code, "%s",
+		      eb->msg[0] ? eb->msg : px_err_name(rc));
+}
+
+static void metrics(struct px_app *a, struct px_req *r)
+{
+	struct px_buf b;
+
+	px_buf_init(&b, 0);
+#define C(name, help, v)                                                     \
+	px_buf_addf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name,  \
+		    help, name, name, (unsigned long long)atomic_load(&(v)))
+	C("pictor_http_requests_total", "HTTP requests received", a->n_requests);
+	px_buf_addf(&b, "# HELP pictor_http_responses_total HTTP responses by status class\n"
+			"# TYPE pictor_http_responses_total counter\n");
+	for (int i = 1; i <= 5; i++)
+		px_buf_addf(&b, "pictor_http_responses_total{class=\"%dxx\"} %llu\n",
+			    i, (unsigned long long)atomic_load(&a->n_status[i]));
+	C("pictor_uploads_total", "images stored", a->n_uploads);
+	C("pictor_upload_rejects_total", "uploads refused", a->n_upload_rejects);
+	C("pictor_upload_seconds_us_total", "microseconds spent storing uploads",
+	  a->upload_us);
+	C("pictor_renders_total", "variants rendered", a->n_renders);
+	C("pictor_render_us_total", "microseconds spent rendering variants",
+	  a->render_us);
+	C("pictor_not_modified_total", "304 answers", a->n_not_modified);
+	C("pictor_overloaded_total", "requests refused with 503 overloaded",
+	  a->n_overloaded);
+#undef C
+	px_buf_addf(&b, "# HELP pictor_worker_load jobs queued or running\n"
+			"# TYPE pictor_worker_load gauge\npictor_worker_load %d\n",
+		    px_pool_load(a->pool));
+	px_resp_buf(r, 200, "text/plain; version=0.0.4", &b);
+}
+
+static void readyz(struct px_app *a, struct px_req *r)
+{
+	struct px_errbuf eb = {0};
+
+	if (atomic_load(&a->draining)) {
+		px_resp_error(r, 503, "draining", "shutting down");
+		return;
+	}
+	if (px_kv_health(a->kv, &eb) || px_blob_health(a->blobs, &eb)) {
+		px_resp_error(r, 503, "storage_unavailable", "%s", eb.msg);
+		return;
+	}
+	px_resp_bytes(r, 200, "application/json", "{\"status\":\"ready\"}\n",
+		      19, false);
+}
+
+static bool is_get(struct px_req *r)
+{
+	return !strcmp(px_req_method(r), "GET") || px_req_is_head(r);
+}
+
+static void route(struct px_app *a, struct px_req *r)
+{
+	const char *path = px_req_path(r);
+
+	if (!strcmp(path, "/healthz")) {
+		if (!is_get(r))
+			goto not_allowed;
+		px_resp_bytes(r, 200, "application/json", "{\"status\":\"ok\"}\n",
+			      16, false);
+	} else if (!strcmp(path, "/readyz")) {
+		if (!is_get(r))
+			goto not_allowed;
+		readyz(a, r);
+	} else if (!strcmp(path, "/metrics")) {
+		if (!is_get(r))
+			goto not_allowed;
+		metrics(a, r);
+	} else if (!strncmp(path, "/v1/images", 10) &&
+		   (path[10] == '\0' || path[10] == '/')) {
+		px_api_images(a, r, path + 10);
+	} else if (!strncmp(path, "/img/", 5)) {
+		if (!is_get(r))
+			goto not_allowed;
+		px_api_deliver(a, r, path + 5);
+	} else {
+		px_resp_error(r, 404, "not_found", "no route for \"%.200s\"", path);
+	}
+	return;
+not_allowed:
+	px_resp_header(r, "Allow", "GET, HEAD");
+	px_resp_error(r, 405, "method_not_allowed", "method not allowed");
+}
+
+void px_app_handle(void *app, struct px_req *r)
+{
+	struct px_app *a = app;
+
+	atomic_fetch_add(&a->n_requests, 1);
+	route(a, r);
+}

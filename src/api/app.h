@@ -1,0 +1,50 @@
+/*
+ * app.h - the application: routes HTTP requests to the images API, the
+ * delivery path and the health and metrics endpoints.
+ *
+ * One struct px_app lives for the whole process; handlers share it
+ * read-only except for the atomic counters.
+ */
+#ifndef PX_APP_H
+#define PX_APP_H
+
+#include <stdatomic.h>
+
+#include "catalog/catalog.h"
+#include "core/config.h"
+#include "http/http.h"
+#include "image/image.h"
+
+struct px_app {
+	const struct px_config *cfg;
+	struct px_catalog *cat;
+	struct px_blob_store *blobs;
+	struct px_kv *kv;
+	struct px_pool *pool;
+	struct px_image_limits lim;
+	char public_url[512];
+	atomic_bool draining;
+
+	/* Prometheus counters. */
+	atomic_ullong n_requests, n_uploads, n_upload_rejects, n_renders,
+		n_not_modified, n_overloaded, render_us, upload_us;
+	atomic_ullong n_status[6]; /* by class: 1xx..5xx */
+};
+
+/* The px_handler_fn given to the HTTP server; app is a struct px_app. */
+void px_app_handle(void *app, struct px_req *req);
+
+/* Answer with the success envelope around result (a JSON text). */
+int px_app_ok(struct px_req *r, int status, const char *result_json);
+
+/* Check the Bearer token; on failure answers 401 and returns false. */
+bool px_app_authorized(struct px_app *a, struct px_req *r);
+
+/* Answer a px_errbuf failure with the status its code implies. */
+void px_app_fail(struct px_req *r, int rc, const struct px_errbuf *eb);
+
+/* Handlers, one file per resource. */
+void px_api_images(struct px_app *a, struct px_req *r, const char *rest);
+void px_api_deliver(struct px_app *a, struct px_req *r, const char *rest);
+
+#endif

@@ -1,0 +1,439 @@
+/*
+ * images.c - the images API: /v1/images, shaped after Cloudflare Images.
+ *
+ * Reads answer on the network thread (one LMDB read transaction each).
+ * Uploads are deferred to the worker pool because they decode the image.
+ */
+#include "api/app.h"
+#include "api/multipart.h"
+#include "core/log.h"
+
+#include <jansson.h>
+#include <strings.h>
+#include <time.h>
+
+#define META_MAX 1024
+
+static json_t *rec_json(struct px_app *a, const struct px_image_rec *rec)
+{
+	char when[64], url[1024];
+	time_t secs = (time_t)(rec->uploaded_us / 1000000);
+	json_t *o, *variants, *meta;
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03dZ",
+		 (int)(rec->uploaded_us / 1000 % 1000));
+	variants = json_array();
+	for (int i = 0; i < a->cfg->n_variants; i++) {
+		snprintf(url, sizeof(url), "%s/img/%s/%s", a->public_url, rec->id,
+			 a->cfg->variants[i].name);
+		json_array_append_new(variants, json_string(url));
+	}
+	meta = json_loads(rec->meta ? rec->meta : "{}", 0, NULL);
+	o = json_pack("{s:s,s:s,s:s,s:b,s:o,s:o,s:i,s:i,s:s,s:I,s:s,s:i,s:b,s:s}",
+		      "id", rec->id, "filename", rec->filename, "uploaded", when,
+		      "requireSignedURLs", rec->require_signed, "meta",
+		      meta ? meta : json_object(), "variants", variants, "width",
+		      rec->width, "height", rec->height, "format", rec->format,
+		      "bytes", (json_int_t)rec->bytes, "sha256", rec->sha256,
+		      "frames", rec->frames, "alpha", rec->alpha, "status",
+		      rec->status);
+	return o;
+}
+
+static void answer_rec(struct px_app *a, struct px_req *r, int status,
+		       const struct px_image_rec *rec)
+{
+	json_t *o = rec_json(a, rec);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	if (text)
+		px_app_ok(r, status, text);
+	else
+		px_resp_error(r, 500, "internal_error", "out of memory");
+	free(text);
+	json_decref(o);
+}
+
+/* Validate a metadata JSON text; on success *out is its compact form. */
+static int check_meta(const char *text, size_t n, char **out,
+		      struct px_errbuf *eb)
+{
+	json_t *o;
+
+	*out = NULL;
+	if (n > META_MAX)
+		return px_errc(eb, PX_EINVAL, "invalid_metadata",
+			       "metadata is %zu bytes, over the limit of %d", n,
+			       META_MAX);
+	o = json_loadb(text, n, JSON_REJECT_DUPLICATES, NULL);
+	if (!o || !json_is_object(o)) {
+		json_decref(o);
+		return px_errc(eb, PX_EINVAL, "invalid_metadata",
+			       "metadata must be a JSON object");
+	}
+	*out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return *out ? 0 : PX_ENOMEM;
+}
+
+static int parse_bool(const char *v, size_t n, bool *out)
+{
+	if (n == 4 && !strncasecmp(v, "true", 4))
+		*out = true;
+	else if (n == 5 && !strncasecmp(v, "false", 5))
+		*out = false;
+	else if (n == 1 && (*v == '1' || *v == '0'))
+		*out = *v == '1';
+	else
+		return PX_EINVAL;
+	return 0;
+}
+
+struct upload {
+	const unsigned char *data;
+	size_t n;
+	char id[PX_ID_MAX + 1];
+	char filename[256];
+	char *meta;
+	bool require_signed;
+};
+
+/* Gather the upload's fields from a multipart body or the query string. */
+static int upload_fields(struct px_req *r, struct upload *u,
+			 struct px_errbuf *eb)
+{
+	const struct px_buf *body = px_req_body(r);
+	const char *ct = px_req_header(r, "Content-Type");
+	char boundary[80], tmp[META_MAX * 3 + 1];
+	int rc;
+
+	if (px_mp_boundary(ct, boundary, sizeof(boundary)) == 0) {
+		struct px_multipart mp;
+		const struct px_mp_part *p;
+
+		if ((rc = px_mp_parse(body->data, body->len, boundary, &mp, eb)))
+			return rc;
+		if (!(p = px_mp_get(&mp, "file")))
+			return px_errc(eb, PX_EINVAL, "invalid_request",
+				       "multipart upload needs a \"file\" part");
+		u->data = p->data;
+		u->n = p->len;
+		snprintf(u->filename, sizeof(u->filename), "%s", p->filename);
+		if ((p = px_mp_get(&mp, "id"))) {
+			if (!p->len || p->len > PX_ID_MAX)
+				goto bad_id;
+			memcpy(u->id, p->data, p->len);
+			u->id[p->len] = '\0';
+		}
+		if ((p = px_mp_get(&mp, "metadata")) &&
+		    (rc = check_meta((const char *)p->data, p->len, &u->meta, eb)))
+			return rc;
+		if ((p = px_mp_get(&mp, "requireSignedURLs")) &&
+		    parse_bool((const char *)p->data, p->len, &u->require_signed))
+			return px_errc(eb, PX_EINVAL, "invalid_request",
+				       "requireSignedURLs must be true or false");
+	} else if (ct && !strncasecmp(ct, "multipart/", 10)) {
+		return px_errc(eb, PX_EINVAL, "invalid_request",
+			       "multipart body without a usable boundary");
+	} else {
+		u->data = body->data;
+		u->n = body->len;
+		rc = px_req_query(r, "id", tmp, sizeof(tmp));
+		if (rc == 0) {
+			if (strlen(tmp) > PX_ID_MAX)
+				goto bad_id;
+			strcpy(u->id, tmp);
+		} else if (rc != PX_ENOTFOUND) {
+			goto bad_id;
+		}
+		if (px_req_query(r, "filename", tmp, sizeof(tmp)) == 0)
+			px_strlcpy(u->filename, tmp, sizeof(u->filename));
+		rc = px_req_query(r, "metadata", tmp, sizeof(tmp));
+		if (rc == PX_ETOOBIG || rc == PX_EINVAL)
+			return px_errc(eb, PX_EINVAL, "invalid_metadata",
+				       "metadata must be a JSON object of at most %d bytes",
+				       META_MAX);
+		if (rc == 0 && (rc = check_meta(tmp, strlen(tmp), &u->meta, eb)))
+			return rc;
+		if (px_req_query(r, "requireSignedURLs", tmp, sizeof(tmp)) == 0 &&
+		    parse_bool(tmp, strlen(tmp), &u->require_signed))
+			return px_errc(eb, PX_EINVAL, "invalid_request",
+				       "requireSignedURLs must be true or false");
+	}
+	if (u->id[0] && !px_catalog_valid_id(u->id))
+		goto bad_id;
+	if (!u->n)
+		return px_errc(eb, PX_EINVAL, "empty_body",
+			       "the upload is empty: send the image bytes");
+	return 0;
+bad_id:
+	return px_errc(eb, PX_EINVAL, "invalid_id",
+		       "custom ids must match [A-Za-z0-9._~-]{1,128}");
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Worker: validate, decode once, store. */
+static void upload_work(void *app, struct px_req *r)
+{
+	struct px_app *a = app;
+	struct px_errbuf eb = {0};
+	struct px_image_info info;
+	struct px_image_rec rec;
+	struct upload u;
+	int64_t t0 = mono_us();
+	char loc[PX_ID_MAX + 16];
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	memset(&rec, 0, sizeof(rec));
+	if ((rc = upload_fields(r, &u, &eb)))
+		goto out;
+	if ((rc = px_image_probe(u.data, u.n, &a->lim, &info, &eb)))
+		goto out;
+	if ((rc = px_image_verify(u.data, u.n, &eb)))
+		goto out;
+	snprintf(rec.id, sizeof(rec.id), "%s", u.id);
+	snprintf(rec.filename, sizeof(rec.filename), "%s", u.filename);
+	rec.meta = u.meta ? u.meta : strdup("{}");
+	u.meta = NULL;
+	rec.require_signed = u.require_signed;
+	rec.width = info.width;
+	rec.height = info.height;
+	rec.frames = info.frames;
+	rec.alpha = info.has_alpha;
+	snprintf(rec.format, sizeof(rec.format), "%s", px_fmt_name(info.format));
+	if (!rec.meta) {
+		rc = PX_ENOMEM;
+		goto out;
+	}
+	if ((rc = px_catalog_add(a->cat, &rec, u.data, u.n, &eb)))
+		goto out;
+	snprintf(loc, sizeof(loc), "/v1/images/%s", rec.id);
+	px_resp_header(r, "Location", loc);
+	answer_rec(a, r, 201, &rec);
+	atomic_fetch_add(&a->n_uploads, 1);
+	atomic_fetch_add(&a->upload_us, (unsigned long long)(mono_us() - t0));
+out:
+	if (rc) {
+		atomic_fetch_add(&a->n_upload_rejects, 1);
+		px_app_fail(r, rc, &eb);
+	}
+	free(u.meta);
+	px_image_rec_release(&rec);
+}
+
+struct list_ctx {
+	struct px_app *a;
+	json_t *arr;
+};
+
+static int list_one(void *ctx, const struct px_image_rec *rec)
+{
+	struct list_ctx *lc = ctx;
+	json_t *o = rec_json(lc->a, rec);
+
+	if (!o)
+		return PX_ENOMEM;
+	json_array_append_new(lc->arr, o);
+	return 0;
+}
+
+static void list(struct px_app *a, struct px_req *r)
+{
+	char token[256] = "", next[256], num[16];
+	struct list_ctx lc = {a, json_array()};
+	struct px_errbuf eb = {0};
+	long per_page = 100;
+	json_t *res;
+	char *text;
+	int rc;
+
+	rc = px_req_query(r, "per_page", num, sizeof(num));
+	if (rc == 0) {
+		char *end;
+
+		per_page = strtol(num, &end, 10);
+		if (*end || per_page < 1 || per_page > 1000) {
+			px_resp_error(r, 400, "invalid_request",
+				      "per_page must be from 1 to 1000");
+			goto out;
+		}
+	} else if (rc != PX_ENOTFOUND) {
+		px_resp_error(r, 400, "invalid_request",
+			      "per_page must be from 1 to 1000");
+		goto out;
+	}
+	rc = px_req_query(r, "continuation_token", token, sizeof(token));
+	if (rc && rc != PX_ENOTFOUND) {
+		px_resp_error(r, 400, "invalid_continuation_token",
+			      "continuation_token is malformed");
+		goto out;
+	}
+	rc = px_catalog_list(a->cat, token, (int)per_page, list_one, &lc, next,
+			     sizeof(next), &eb);
+	if (rc) {
+		px_app_fail(r, rc, &eb);
+		goto out;
+	}
+	res = json_pack("{s:O,s:o}", "images", lc.arr, "continuation_token",
+			next[0] ? json_string(next) : json_null());
+	text = res ? json_dumps(res, JSON_COMPACT) : NULL;
+	if (text)
+		px_app_ok(r, 200, text);
+	else
+		px_resp_error(r, 500, "internal_error", "out of memory");
+	free(text);
+	json_decref(res);
+out:
+	json_decref(lc.arr);
+}
+
+static void patch(struct px_app *a, struct px_req *r, const char *id)
+{
+	const struct px_buf *body = px_req_body(r);
+	struct px_errbuf eb = {0};
+	struct px_image_rec rec;
+	char *meta = NULL;
+	int require = -1, rc;
+	json_t *o, *v;
+
+	memset(&rec, 0, sizeof(rec));
+	o = json_loadb((const char *)body->data, body->len,
+		       JSON_REJECT_DUPLICATES, NULL);
+	if (!o || !json_is_object(o)) {
+		px_resp_error(r, 400, "invalid_request",
+			      "the body must be a JSON object");
+		goto out;
+	}
+	if ((v = json_object_get(o, "metadata"))) {
+		char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		rc = text ? check_meta(text, strlen(text), &meta, &eb) : PX_ENOMEM;
+		free(text);
+		if (rc) {
+			px_app_fail(r, rc, &eb);
+			goto out;
+		}
+	}
+	if ((v = json_object_get(o, "requireSignedURLs"))) {
+		if (!json_is_boolean(v)) {
+			px_resp_error(r, 400, "invalid_request",
+				      "requireSignedURLs must be true or false");
+			goto out;
+		}
+		require = json_is_true(v);
+	}
+	rc = px_catalog_update(a->cat, id, meta, require, &rec, &eb);
+	if (rc)
+		px_app_fail(r, rc, &eb);
+	else
+		answer_rec(a, r, 200, &rec);
+out:
+	json_decref(o);
+	free(meta);
+	px_image_rec_release(&rec);
+}
+
+static void blob(struct px_app *a, struct px_req *r, const char *id)
+{
+	struct px_errbuf eb = {0};
+	struct px_image_rec rec;
+	struct px_buf b;
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	px_buf_init(&b, 0);
+	rc = px_catalog_get(a->cat, id, &rec, &eb);
+	if (!rc)
+		rc = px_catalog_blob(a->cat, &rec, &b, &eb);
+	if (rc)
+		px_app_fail(r, rc, &eb);
+	else
+		px_resp_buf(r, 200, px_fmt_mime(px_fmt_parse(rec.format)), &b);
+	px_buf_release(&b);
+	px_image_rec_release(&rec);
+}
+
+static void not_allowed(struct px_req *r, const char *allow)
+{
+	px_resp_header(r, "Allow", allow);
+	px_resp_error(r, 405, "method_not_allowed", "method not allowed");
+}
+
+void px_api_images(struct px_app *a, struct px_req *r, const char *rest)
+{
+	const char *m = px_req_method(r);
+	struct px_errbuf eb = {0};
+	char id[PX_ID_MAX + 1];
+	const char *slash;
+	bool get = !strcmp(m, "GET") || px_req_is_head(r);
+	size_t n;
+	int rc;
+
+	if (!px_app_authorized(a, r))
+		return;
+	if (!*rest || !strcmp(rest, "/")) {
+		if (get) {
+			list(a, r);
+		} else if (!strcmp(m, "POST")) {
+			rc = px_req_defer(r, upload_work);
+			if (rc) {
+				atomic_fetch_add(&a->n_overloaded, 1);
+				px_resp_header(r, "Retry-After", "1");
+				px_resp_error(r, 503, "overloaded",
+					      "all image workers are busy; retry later");
+			}
+		} else {
+			not_allowed(r, "GET, HEAD, POST");
+		}
+		return;
+	}
+	rest++; /* the "/" */
+	slash = strchr(rest, '/');
+	n = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (n > PX_ID_MAX || px_url_decode(rest, n, id, sizeof(id))) {
+		px_resp_error(r, 404, "not_found", "image not found");
+		return;
+	}
+	if (slash) {
+		if (strcmp(slash, "/blob")) {
+			px_resp_error(r, 404, "not_found", "no route");
+		} else if (!get) {
+			not_allowed(r, "GET, HEAD");
+		} else {
+			blob(a, r, id);
+		}
+		return;
+	}
+	if (get) {
+		struct px_image_rec rec;
+
+		memset(&rec, 0, sizeof(rec));
+		rc = px_catalog_get(a->cat, id, &rec, &eb);
+		if (rc)
+			px_app_fail(r, rc, &eb);
+		else
+			answer_rec(a, r, 200, &rec);
+		px_image_rec_release(&rec);
+	} else if (!strcmp(m, "PATCH")) {
+		patch(a, r, id);
+	} else if (!strcmp(m, "DELETE")) {
+		rc = px_catalog_delete(a->cat, id, &eb);
+		if (rc)
+			px_app_fail(r, rc, &eb);
+		else
+			px_app_ok(r, 200, "{}");
+	} else {
+		not_allowed(r, "GET, HEAD, PATCH, DELETE");
+	}
+}

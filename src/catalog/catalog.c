@@ -1,0 +1,515 @@
+/*
+ * catalog.c - image records over the kv store, originals in the blob store.
+ */
+#include "catalog/catalog.h"
+#include "core/crypto.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <time.h>
+
+#define NSTRIPES 64
+#define TOKEN_MAX (16 + 1 + PX_ID_MAX)
+
+struct px_catalog {
+	struct px_blob_store *blobs;
+	struct px_kv *kv;
+	pthread_mutex_t stripes[NSTRIPES];
+};
+
+void px_image_rec_release(struct px_image_rec *rec)
+{
+	free(rec->meta);
+	memset(rec, 0, sizeof(*rec));
+}
+
+bool px_catalog_valid_id(const char *id)
+{
+	size_t n = 0;
+
+	for (; id[n]; n++) {
+		char ch = id[n];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == '~' || ch == '-'))
+			return false;
+	}
+	return n >= 1 && n <= PX_ID_MAX;
+}
+
+int px_catalog_new(struct px_blob_store *blobs, struct px_kv *kv,
+		   struct px_catalog **out)
+{
+	struct px_catalog *c = calloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (!c)
+		return PX_ENOMEM;
+	c->blobs = blobs;
+	c->kv = kv;
+	for (int i = 0; i < NSTRIPES; i++)
+		pthread_mutex_init(&c->stripes[i], NULL);
+	*out = c;
+	return 0;
+}
+
+void px_catalog_free(struct px_catalog *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < NSTRIPES; i++)
+		pthread_mutex_destroy(&c->stripes[i]);
+	free(c);
+}
+
+static pthread_mutex_t *stripe(struct px_catalog *c, const char *sha)
+{
+	unsigned v = 0;
+
+	sscanf(sha, "%2x", &v);
+	return &c->stripes[v % NSTRIPES];
+}
+
+/* --- record encoding --- */
+
+static int rec_encode(const struct px_image_rec *r, struct px_buf *out)
+{
+	json_t *o, *meta;
+	char *text;
+	int rc = 0;
+
+	meta = json_loads(r->meta ? r->meta : "{}", 0, NULL);
+	o = json_pack("{s:s,s:s,s:I,s:b,s:o,s:i,s:i,s:i,s:s,s:b,s:I,s:s,s:s}",
+		      "id", r->id, "filename", r->filename, "uploaded_us",
+		      (json_int_t)r->uploaded_us, "require_signed",
+		      r->require_signed, "meta", meta ? meta : json_object(),
+		      "width", r->width, "height", r->height, "frames",
+		      r->frames, "format", r->format, "alpha", r->alpha,
+		      "bytes", (json_int_t)r->bytes, "sha256", r->sha256,
+		      "status", r->status);
+	if (!o)
+		return PX_ENOMEM;
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!text)
+		return PX_ENOMEM;
+	rc = px_buf_adds(out, text);
+	free(text);
+	return rc;
+}
+
+static void copy_str(char *dst, size_t n, json_t *v)
+{
+	snprintf(dst, n, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+static int rec_decode(const void *p, size_t n, struct px_image_rec *r)
+{
+	json_t *o = json_loadb(p, n, 0, NULL);
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (!o || !json_is_object(o)) {
+		rc = PX_ECORRUPT;
+		goto out;
+	}
+	copy_str(r->id, sizeof(r->id), json_object_get(o, "id"));
+	copy_str(r->filename, sizeof(r->filename), json_object_get(o, "filename"));
+	copy_str(r->format, sizeof(r->format), json_object_get(o, "format"));
+	copy_str(r->sha256, sizeof(r->sha256), json_object_get(o, "sha256"));
+	copy_str(r->status, sizeof(r->status), json_object_get(o, "status"));
+	r->uploaded_us = json_integer_value(json_object_get(o, "uploaded_us"));
+	r->require_signed = json_is_true(json_object_get(o, "require_signed"));
+	r->alpha = json_is_true(json_object_get(o, "alpha"));
+	r->width = (int)json_integer_value(json_object_get(o, "width"));
+	r->height = (int)json_integer_value(json_object_get(o, "height"));
+	r->frames = (int)json_integer_value(json_object_get(o, "frames"));
+	r->bytes = (uint64_t)json_integer_value(json_object_get(o, "bytes"));
+	r->meta = json_dumps(json_object_get(o, "meta"), JSON_COMPACT);
+	if (!r->meta)
+		r->meta = strdup("{}");
+	if (!r->meta)
+		rc = PX_ENOMEM;
+out:
+	json_decref(o);
+	return rc;
+}
+
+static void img_key(char *k, size_t n, const char *id)
+{
+	snprintf(k, n, "img/%s", id);
+}
+
+static void ix_key(char *k, size_t n, int64_t us, const char *id)
+{
+	snprintf(k, n, "ix/t/%016llx/%s", (unsigned long long)us, id);
+}
+
+static void ref_key(char *k, size_t n, const char *sha)
+{
+	snprintf(k, n, "blobref/%s", sha);
+}
+
+/* Add delta to a blob's reference count inside txn; *now gets the result. */
+static int ref_add(struct px_kv_txn *txn, const char *sha, int delta,
+		   long *now, struct px_errbuf *eb)
+{
+	char key[80], val[32];
+	struct px_buf b;
+	long count = 0;
+	int rc;
+
+	ref_key(key, sizeof(key), sha);
+	px_buf_init(&b, 64);
+	rc = px_kv_gets(txn, key, &b, eb);
+	if (rc == 0)
+		count = strtol((char *)b.data, NULL, 10);
+	else if (rc != PX_ENOTFOUND)
+		goto out;
+	count += delta;
+	if (count < 0)
+		count = 0;
+	if (count == 0) {
+		rc = px_kv_dels(txn, key, eb);
+		if (rc == PX_ENOTFOUND)
+			rc = 0;
+	} else {
+		snprintf(val, sizeof(val), "%ld", count);
+		rc = px_kv_puts(txn, key, val, strlen(val), 0, eb);
+	}
+	*now = count;
+out:
+	px_buf_release(&b);
+	return rc;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
+		   const void *data, size_t n, struct px_errbuf *eb)
+{
+	struct px_kv_txn *txn = NULL;
+	char key[PX_ID_MAX + 64];
+	pthread_mutex_t *lock;
+	struct px_buf val;
+	long refs;
+	int rc;
+
+	px_buf_init(&val, 0);
+	if (!rec->id[0] && (rc = px_uuid7(rec->id)))
+		return rc;
+	if ((rc = px_sha256_hex(data, n, rec->sha256)))
+		return rc;
+	rec->bytes = n;
+	rec->uploaded_us = now_us();
+	if (!rec->status[0])
+		snprintf(rec->status, sizeof(rec->status), "approved");
+
+	lock = stripe(c, rec->sha256);
+	pthread_mutex_lock(lock);
+	if ((rc = px_blob_put(c->blobs, rec->sha256, data, n, eb)))
+		goto out;
+	if ((rc = rec_encode(rec, &val)))
+		goto out;
+	if ((rc = px_kv_begin(c->kv, 0, &txn, eb)))
+		goto out;
+	img_key(key, sizeof(key), rec->id);
+	rc = px_kv_puts(txn, key, val.data, val.len, PX_KV_NOOVERWRITE, eb);
+	if (rc == PX_EEXIST) {
+		px_errc(eb, rc, "already_exists", "image \"%s\" already exists",
+			rec->id);
+		goto out;
+	}
+	if (rc)
+		goto out;
+	ix_key(key, sizeof(key), rec->uploaded_us, rec->id);
+	if ((rc = px_kv_puts(txn, key, "", 0, 0, eb)))
+		goto out;
+	if ((rc = ref_add(txn, rec->sha256, +1, &refs, eb)))
+		goto out;
+	rc = px_kv_commit(txn, eb);
+	txn = NULL;
+out:
+	px_kv_abort(txn);
+	/* A blob written for a record that was not committed is removed by
+	 * recovery at the next start, or right here when nothing uses it. */
+	if (rc) {
+		struct px_kv_txn *rt = NULL;
+		struct px_buf b;
+
+		px_buf_init(&b, 64);
+		ref_key(key, sizeof(key), rec->sha256);
+		if (px_kv_begin(c->kv, PX_KV_RDONLY, &rt, NULL) == 0 &&
+		    px_kv_gets(rt, key, &b, NULL) == PX_ENOTFOUND)
+			px_blob_del(c->blobs, rec->sha256, NULL);
+		px_kv_abort(rt);
+		px_buf_release(&b);
+	}
+	pthread_mutex_unlock(lock);
+	px_buf_release(&val);
+	return rc;
+}
+
+static int get_in(struct px_kv_txn *txn, const char *id,
+		  struct px_image_rec *rec, struct px_errbuf *eb)
+{
+	char key[PX_ID_MAX + 8];
+	struct px_buf b;
+	int rc;
+
+	px_buf_init(&b, 0);
+	img_key(key, sizeof(key), id);
+	rc = px_kv_gets(txn, key, &b, eb);
+	if (rc == PX_ENOTFOUND)
+		px_errc(eb, rc, "not_found", "image \"%s\" not found", id);
+	if (!rc)
+		rc = rec_decode(b.data, b.len, rec);
+	px_buf_release(&b);
+	return rc;
+}
+
+int px_catalog_get(struct px_catalog *c, const char *id,
+		   struct px_image_rec *rec, struct px_errbuf *eb)
+{
+	struct px_kv_txn *txn;
+	int rc;
+
+	if (!px_catalog_valid_id(id))
+		return px_errc(eb, PX_ENOTFOUND, "not_found",
+			       "image \"%.64s\" not found", id);
+	if ((rc = px_kv_begin(c->kv, PX_KV_RDONLY, &txn, eb)))
+		return rc;
+	rc = get_in(txn, id, rec, eb);
+	px_kv_abort(txn);
+	return rc;
+}
+
+int px_catalog_update(struct px_catalog *c, const char *id, const char *meta,
+		      int require_signed, struct px_image_rec *rec,
+		      struct px_errbuf *eb)
+{
+	struct px_kv_txn *txn = NULL;
+	char key[PX_ID_MAX + 8];
+	struct px_buf val;
+	int rc;
+
+	px_buf_init(&val, 0);
+	memset(rec, 0, sizeof(*rec));
+	if (!px_catalog_valid_id(id))
+		return px_errc(eb, PX_ENOTFOUND, "not_found",
+			       "image \"%.64s\" not found", id);
+	if ((rc = px_kv_begin(c->kv, 0, &txn, eb)))
+		return rc;
+	if ((rc = get_in(txn, id, rec, eb)))
+		goto out;
+	if (meta) {
+		char *dup = strdup(meta);
+
+		if (!dup) {
+			rc = PX_ENOMEM;
+			goto out;
+		}
+		free(rec->meta);
+		rec->meta = dup;
+	}
+	if (require_signed >= 0)
+		rec->require_signed = require_signed;
+	if ((rc = rec_encode(rec, &val)))
+		goto out;
+	img_key(key, sizeof(key), id);
+	if ((rc = px_kv_puts(txn, key, val.data, val.len, 0, eb)))
+		goto out;
+	rc = px_kv_commit(txn, eb);
+	txn = NULL;
+out:
+	px_kv_abort(txn);
+	px_buf_release(&val);
+	return rc;
+}
+
+int px_catalog_delete(struct px_catalog *c, const char *id,
+		      struct px_errbuf *eb)
+{
+	struct px_kv_txn *txn = NULL;
+	struct px_image_rec rec;
+	char key[PX_ID_MAX + 64];
+	pthread_mutex_t *lock = NULL;
+	long refs = 1;
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	if ((rc = px_catalog_get(c, id, &rec, eb)))
+		return rc;
+	lock = stripe(c, rec.sha256);
+	pthread_mutex_lock(lock);
+	if ((rc = px_kv_begin(c->kv, 0, &txn, eb)))
+		goto out;
+	img_key(key, sizeof(key), id);
+	if ((rc = px_kv_dels(txn, key, eb))) {
+		if (rc == PX_ENOTFOUND)
+			px_errc(eb, rc, "not_found", "image \"%s\" not found", id);
+		goto out;
+	}
+	ix_key(key, sizeof(key), rec.uploaded_us, id);
+	rc = px_kv_dels(txn, key, eb);
+	if (rc && rc != PX_ENOTFOUND)
+		goto out;
+	if ((rc = ref_add(txn, rec.sha256, -1, &refs, eb)))
+		goto out;
+	rc = px_kv_commit(txn, eb);
+	txn = NULL;
+	/* Committed: the record is gone. A failure to remove the blob now
+	 * only leaves an orphan that recovery removes later. */
+	if (!rc && refs == 0)
+		px_blob_del(c->blobs, rec.sha256, NULL);
+out:
+	px_kv_abort(txn);
+	pthread_mutex_unlock(lock);
+	px_image_rec_release(&rec);
+	return rc;
+}
+
+int px_catalog_blob(struct px_catalog *c, const struct px_image_rec *rec,
+		    struct px_buf *out, struct px_errbuf *eb)
+{
+	return px_blob_get(c->blobs, rec->sha256, out, eb);
+}
+
+struct list_state {
+	struct px_kv_txn *txn;
+	const char *skip; /* the token's own key, excluded */
+	int limit, count;
+	px_catalog_list_fn fn;
+	void *ctx;
+	char last[TOKEN_MAX + 8];
+	bool more;
+	struct px_errbuf *eb;
+};
+
+static int list_one(void *arg, const void *key, size_t nkey, const void *val,
+		    size_t nval)
+{
+	struct list_state *st = arg;
+	struct px_image_rec rec;
+	char k[TOKEN_MAX + 16];
+	const char *id;
+	int rc;
+
+	if (nkey >= sizeof(k) || nkey < 5 + 17)
+		return 0;
+	memcpy(k, key, nkey);
+	k[nkey] = '\0';
+	if (st->skip && !strcmp(k, st->skip))
+		return 0;
+	if (st->count == st->limit) {
+		st->more = true;
+		return 1;
+	}
+	id = k + 5 + 17; /* "ix/t/" + 16 hex + "/" */
+	memset(&rec, 0, sizeof(rec));
+	rc = get_in(st->txn, id, &rec, st->eb);
+	if (rc == PX_ENOTFOUND)
+		return 0; /* index without record cannot happen; be lenient */
+	if (rc)
+		return rc;
+	rc = st->fn(st->ctx, &rec);
+	px_image_rec_release(&rec);
+	if (rc)
+		return rc < 0 ? rc : 1;
+	px_strlcpy(st->last, k + 5, sizeof(st->last));
+	st->count++;
+	return 0;
+}
+
+static bool valid_token(const char *t)
+{
+	if (strlen(t) < 18 || t[16] != '.')
+		return false;
+	for (int i = 0; i < 16; i++)
+		if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
+			return false;
+	return px_catalog_valid_id(t + 17);
+}
+
+int px_catalog_list(struct px_catalog *c, const char *token, int limit,
+		    px_catalog_list_fn fn, void *ctx, char *next, size_t nnext,
+		    struct px_errbuf *eb)
+{
+	struct list_state st;
+	char start[TOKEN_MAX + 16];
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	st.limit = limit;
+	st.fn = fn;
+	st.ctx = ctx;
+	st.eb = eb;
+	*next = '\0';
+	if (token && *token) {
+		if (!valid_token(token))
+			return px_errc(eb, PX_EINVAL, "invalid_continuation_token",
+				       "continuation_token is malformed");
+		/* Tokens print as "<hex>.<id>" so they need no escaping. */
+		snprintf(start, sizeof(start), "ix/t/%.16s/%s", token, token + 17);
+		st.skip = start;
+	}
+	if ((rc = px_kv_begin(c->kv, PX_KV_RDONLY, &st.txn, eb)))
+		return rc;
+	rc = px_kv_scan(st.txn, "ix/t/", 5, st.skip, st.skip ? strlen(start) : 0,
+			PX_KV_REVERSE, list_one, &st, eb);
+	px_kv_abort(st.txn);
+	if (rc < 0)
+		return rc;
+	if (st.more && st.last[0] && strlen(st.last) + 1 <= nnext) {
+		/* "<hex>/<id>" prints as "<hex>.<id>": no escaping needed. */
+		memcpy(next, st.last, strlen(st.last) + 1);
+		next[16] = '.';
+	}
+	return 0;
+}
+
+struct sweep {
+	struct px_catalog *c;
+	unsigned removed;
+};
+
+static int sweep_one(void *arg, const char *hex)
+{
+	struct sweep *s = arg;
+	struct px_kv_txn *txn;
+	char key[80];
+	struct px_buf b;
+	int rc;
+
+	px_buf_init(&b, 64);
+	ref_key(key, sizeof(key), hex);
+	if (px_kv_begin(s->c->kv, PX_KV_RDONLY, &txn, NULL))
+		return 0;
+	rc = px_kv_gets(txn, key, &b, NULL);
+	px_kv_abort(txn);
+	px_buf_release(&b);
+	if (rc == PX_ENOTFOUND && px_blob_del(s->c->blobs, hex, NULL) == 0)
+		s->removed++;
+	return 0;
+}
+
+int px_catalog_recover(struct px_catalog *c, unsigned *tmp_removed,
+		       unsigned *orphans_removed, struct px_errbuf *eb)
+{
+	struct sweep s = {c, 0};
+	int rc;
+
+	*tmp_removed = *orphans_removed = 0;
+	if ((rc = px_blob_recover(c->blobs, tmp_removed, eb)))
+		return rc;
+	rc = px_blob_list(c->blobs, sweep_one, &s, eb);
+	*orphans_removed = s.removed;
+	return rc;
+}

@@ -1,0 +1,98 @@
+/*
+ * catalog.h - image records and their original bytes, kept consistent.
+ *
+ * The catalog is the one place that writes to both stores. It owns the
+ * ordering that makes a 2xx durable and a crash harmless:
+ *   add:    blob put (durable) -> one kv transaction: record, time index,
+ *           blob reference count -> commit.
+ *   delete: one kv transaction removing record and index and dropping the
+ *           reference -> commit -> blob removed when no record uses it.
+ * A crash between the steps leaves at worst an unreferenced blob, which
+ * px_catalog_recover() removes at start-up; never a record without its
+ * blob. Per-digest locks keep a concurrent add and delete of the same
+ * bytes from racing.
+ *
+ * kv layout:  img/<id>                 -> record (JSON)
+ *             ix/t/<16 hex µs>/<id>    -> "" (newest-first listing)
+ *             blobref/<sha256>         -> reference count (decimal)
+ */
+#ifndef PX_CATALOG_H
+#define PX_CATALOG_H
+
+#include "core/buf.h"
+#include "meta/kv.h"
+#include "store/blob.h"
+
+#define PX_ID_MAX 128
+
+struct px_catalog;
+
+struct px_image_rec {
+	char id[PX_ID_MAX + 1];
+	char filename[256];
+	int64_t uploaded_us; /* µs since the epoch */
+	bool require_signed;
+	char *meta; /* JSON object text, owned; "{}" when none */
+	int width, height, frames;
+	char format[16];
+	bool alpha;
+	uint64_t bytes;
+	char sha256[PX_SHA256_HEX_LEN + 1];
+	char status[16];
+};
+
+/* Free rec->meta and zero the record. */
+void px_image_rec_release(struct px_image_rec *rec);
+
+/* True if id matches [A-Za-z0-9._~-]{1,128}. */
+bool px_catalog_valid_id(const char *id);
+
+/* Open over stores the caller keeps open for the catalog's lifetime. */
+int px_catalog_new(struct px_blob_store *blobs, struct px_kv *kv,
+		   struct px_catalog **out);
+void px_catalog_free(struct px_catalog *c); /* accepts NULL */
+
+/*
+ * Store data and rec durably. rec->id empty: a UUIDv7 is generated into
+ * it. rec->sha256, uploaded_us and bytes are filled in here.
+ * PX_EEXIST if the id is taken.
+ */
+int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
+		   const void *data, size_t n, struct px_errbuf *eb);
+
+/* Read a record into rec (caller releases). PX_ENOTFOUND. */
+int px_catalog_get(struct px_catalog *c, const char *id,
+		   struct px_image_rec *rec, struct px_errbuf *eb);
+
+/* Replace metadata (if meta non-NULL) and/or require_signed (if >= 0);
+ * the updated record lands in rec. PX_ENOTFOUND. */
+int px_catalog_update(struct px_catalog *c, const char *id, const char *meta,
+		      int require_signed, struct px_image_rec *rec,
+		      struct px_errbuf *eb);
+
+/* Remove a record and, when unused, its blob. PX_ENOTFOUND. */
+int px_catalog_delete(struct px_catalog *c, const char *id,
+		      struct px_errbuf *eb);
+
+/* The original bytes of a record, appended to out. */
+int px_catalog_blob(struct px_catalog *c, const struct px_image_rec *rec,
+		    struct px_buf *out, struct px_errbuf *eb);
+
+typedef int (*px_catalog_list_fn)(void *ctx, const struct px_image_rec *rec);
+
+/*
+ * Newest first, at most limit records after the position in token (NULL or
+ * "" for the start). The token of the next page goes into next (empty when
+ * there is none). A token is stable while uploads happen: new images sort
+ * before it. PX_EINVAL for a malformed token.
+ */
+int px_catalog_list(struct px_catalog *c, const char *token, int limit,
+		    px_catalog_list_fn fn, void *ctx, char *next, size_t nnext,
+		    struct px_errbuf *eb);
+
+/* Start-up repair: remove interrupted blob writes and blobs no record
+ * references. Counts go to *tmp_removed and *orphans_removed. */
+int px_catalog_recover(struct px_catalog *c, unsigned *tmp_removed,
+		       unsigned *orphans_removed, struct px_errbuf *eb);
+
+#endif

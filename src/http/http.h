@@ -1,0 +1,96 @@
+/*
+ * http.h - the HTTP server: libmicrohttpd glue, request context, responses.
+ *
+ * Only src/http/ includes <microhttpd.h>. The server collects each request
+ * (headers and a size-capped body) and hands it to one application handler
+ * on a network thread. The handler answers at once (cheap work: API reads,
+ * health checks) or defers the request to the worker pool with
+ * px_req_defer(); the connection is then suspended and resumed when the
+ * worker has filled in the response. Network threads never do image work.
+ */
+#ifndef PX_HTTP_H
+#define PX_HTTP_H
+
+#include "core/buf.h"
+#include "core/pool.h"
+
+struct px_req;
+struct px_http;
+
+typedef void (*px_handler_fn)(void *app, struct px_req *req);
+typedef void (*px_deferred_fn)(void *app, struct px_req *req);
+
+struct px_http_opts {
+	const char *listen; /* "HOST:PORT"; port 0 picks one */
+	int threads;        /* network threads */
+	int conn_timeout;   /* seconds */
+	int per_ip_conns;
+	size_t conn_memory;
+	size_t max_body;  /* request bodies over this answer 413 */
+	struct px_pool *pool;
+	px_handler_fn handler;
+	/* Called after each response with its status (may be NULL). */
+	void (*completed)(void *app, int status);
+	void *app;
+};
+
+/* Start serving. */
+int px_http_start(const struct px_http_opts *o, struct px_http **out,
+		  struct px_errbuf *eb);
+/* The port actually bound. */
+int px_http_port(struct px_http *h);
+/* Stop accepting new connections (for draining). */
+void px_http_quiesce(struct px_http *h);
+/* Requests received and not yet completed. */
+int px_http_inflight(struct px_http *h);
+/* Stop and free; accepts NULL. */
+void px_http_stop(struct px_http *h);
+/* libmicrohttpd's version string. */
+const char *px_http_version(void);
+
+/* --- request accessors (valid until the response completes) --- */
+const char *px_req_method(struct px_req *r);
+/* The path as sent, still percent-encoded, without the query. */
+const char *px_req_path(struct px_req *r);
+/* A header value or NULL. */
+const char *px_req_header(struct px_req *r, const char *name);
+/* A query argument, still percent-encoded, or NULL. */
+const char *px_req_query_raw(struct px_req *r, const char *name);
+/* A query argument percent-decoded into out; PX_ENOTFOUND if absent,
+ * PX_ETOOBIG if it does not fit. */
+int px_req_query(struct px_req *r, const char *name, char *out, size_t n);
+/* The request body (NUL-terminated; len excludes the NUL). */
+const struct px_buf *px_req_body(struct px_req *r);
+const char *px_req_id(struct px_req *r);
+bool px_req_is_head(struct px_req *r);
+
+/* Attach handler state to the request; free_fn(data) runs when the
+ * request is freed. */
+void px_req_set_data(struct px_req *r, void *data, void (*free_fn)(void *));
+void *px_req_data(struct px_req *r);
+
+/* --- responses; exactly one per request --- */
+/* Add a response header (copied). */
+int px_resp_header(struct px_req *r, const char *name, const char *value);
+/* Respond with bytes (copied unless take is set: then the buffer is
+ * taken and freed with free()). */
+int px_resp_bytes(struct px_req *r, int status, const char *content_type,
+		  void *data, size_t n, bool take);
+/* Respond with a px_buf's contents, which are taken. */
+int px_resp_buf(struct px_req *r, int status, const char *content_type,
+		struct px_buf *b);
+/* Respond with the JSON error envelope. */
+int px_resp_error(struct px_req *r, int status, const char *code,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Respond with no body (304, 204). */
+int px_resp_empty(struct px_req *r, int status);
+
+/* Run fn(app, req) on the worker pool; the response is sent when it
+ * returns. PX_EBUSY when the pool is full: the caller answers 503. */
+int px_req_defer(struct px_req *r, px_deferred_fn fn);
+
+/* Percent-decode src into out (NUL-terminated); PX_EINVAL on a bad
+ * escape, PX_ETOOBIG if it does not fit. '+' is kept as is. */
+int px_url_decode(const char *src, size_t n, char *out, size_t nout);
+
+#endif

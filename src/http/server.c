@@ -1,0 +1,562 @@
+/*
+ * server.c - libmicrohttpd in thread-pool + epoll mode.
+ *
+ * Life of a request: the first access-handler call allocates a struct
+ * px_req and rejects an announced body over the limit (413 before the body
+ * is read); later calls append body chunks up to the limit; the final call
+ * hands the request to the application handler. A handler that defers
+ * suspends the connection; the worker fills in the response and resumes
+ * it, and the next access-handler call queues the response. The completion
+ * callback writes the access-log line and frees the request.
+ */
+#include "http/http.h"
+#include "core/crypto.h"
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum req_state { REQ_BODY, REQ_DEFERRED, REQ_READY, REQ_SENT };
+
+struct hdr {
+	char *name, *value;
+	struct hdr *next;
+};
+
+struct px_req {
+	struct px_http *h;
+	struct MHD_Connection *conn;
+	const char *method;
+	char *path;
+	char id[33];
+	struct px_buf body;
+	bool too_big;
+	enum req_state state;
+	struct timespec start;
+	px_deferred_fn deferred;
+	void *udata;
+	void (*free_udata)(void *);
+
+	/* The response, built by the handler or the worker. */
+	int status;
+	char *ctype;
+	void *data;
+	size_t n;
+	struct hdr *headers;
+};
+
+struct px_http {
+	struct MHD_Daemon *d;
+	struct px_http_opts o;
+	atomic_int inflight;
+	int port;
+};
+
+/* Keep the path and query percent-encoded: signatures are computed over
+ * the bytes the client sent, and we decode where a value is used. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	return strlen(s);
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int px_url_decode(const char *src, size_t n, char *out, size_t nout)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)src[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				return PX_EINVAL;
+			hi = hexval(src[i + 1]);
+			lo = hexval(src[i + 2]);
+			if (hi < 0 || lo < 0)
+				return PX_EINVAL;
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (j + 1 >= nout)
+			return PX_ETOOBIG;
+		out[j++] = (char)c;
+	}
+	if (!nout)
+		return PX_ETOOBIG;
+	out[j] = '\0';
+	return 0;
+}
+
+const char *px_req_method(struct px_req *r) { return r->method; }
+const char *px_req_path(struct px_req *r) { return r->path; }
+const struct px_buf *px_req_body(struct px_req *r) { return &r->body; }
+const char *px_req_id(struct px_req *r) { return r->id; }
+
+void px_req_set_data(struct px_req *r, void *data, void (*free_fn)(void *))
+{
+	r->udata = data;
+	r->free_udata = free_fn;
+}
+
+void *px_req_data(struct px_req *r) { return r->udata; }
+
+bool px_req_is_head(struct px_req *r)
+{
+	return !strcmp(r->method, "HEAD");
+}
+
+const char *px_req_header(struct px_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *px_req_query_raw(struct px_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int px_req_query(struct px_req *r, const char *name, char *out, size_t n)
+{
+	const char *v = px_req_query_raw(r, name);
+
+	if (!v)
+		return PX_ENOTFOUND;
+	return px_url_decode(v, strlen(v), out, n);
+}
+
+int px_resp_header(struct px_req *r, const char *name, const char *value)
+{
+	struct hdr *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return PX_ENOMEM;
+	h->name = strdup(name);
+	h->value = strdup(value);
+	if (!h->name || !h->value) {
+		free(h->name);
+		free(h->value);
+		free(h);
+		return PX_ENOMEM;
+	}
+	h->next = r->headers;
+	r->headers = h;
+	return 0;
+}
+
+static void clear_response(struct px_req *r)
+{
+	free(r->data);
+	free(r->ctype);
+	r->data = NULL;
+	r->ctype = NULL;
+	r->n = 0;
+}
+
+int px_resp_bytes(struct px_req *r, int status, const char *content_type,
+		  void *data, size_t n, bool take)
+{
+	clear_response(r);
+	r->status = status;
+	r->ctype = content_type ? strdup(content_type) : NULL;
+	if (take) {
+		r->data = data;
+	} else if (n) {
+		r->data = malloc(n);
+		if (!r->data)
+			return PX_ENOMEM;
+		memcpy(r->data, data, n);
+	}
+	r->n = n;
+	return 0;
+}
+
+int px_resp_buf(struct px_req *r, int status, const char *content_type,
+		struct px_buf *b)
+{
+	size_t n;
+	unsigned char *p = px_buf_detach(b, &n);
+
+	return px_resp_bytes(r, status, content_type, p, n, true);
+}
+
+int px_resp_empty(struct px_req *r, int status)
+{
+	return px_resp_bytes(r, status, NULL, NULL, 0, false);
+}
+
+int px_resp_error(struct px_req *r, int status, const char *code,
+		  const char *fmt, ...)
+{
+	char msg[1024];
+	struct px_buf b;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	px_buf_init(&b, 0);
+	px_buf_adds(&b, "{\"success\":false,\"errors\":[{\"code\":");
+	px_json_quote(&b, code);
+	px_buf_adds(&b, ",\"message\":");
+	px_json_quote(&b, msg);
+	px_buf_adds(&b, "}],\"messages\":[],\"result\":null}\n");
+	return px_resp_buf(r, status, "application/json", &b);
+}
+
+/* Queue the response the handler or worker built. */
+static enum MHD_Result send_response(struct px_req *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(r->n, r->data,
+					       MHD_RESPMEM_MUST_FREE);
+	if (!resp)
+		return MHD_NO;
+	r->data = NULL; /* now owned by the response */
+	if (r->ctype)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					r->ctype);
+	for (struct hdr *h = r->headers; h; h = h->next)
+		MHD_add_response_header(resp, h->name, h->value);
+	MHD_add_response_header(resp, "X-Request-Id", r->id);
+	ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	r->state = REQ_SENT;
+	return ret;
+}
+
+static void run_deferred(void *arg)
+{
+	struct px_req *r = arg;
+
+	r->deferred(r->h->o.app, r);
+	if (!r->status)
+		px_resp_error(r, 500, "internal_error", "no response");
+	r->state = REQ_READY;
+	MHD_resume_connection(r->conn);
+}
+
+int px_req_defer(struct px_req *r, px_deferred_fn fn)
+{
+	int rc;
+
+	r->deferred = fn;
+	r->state = REQ_DEFERRED;
+	/* Suspend before submitting so a fast worker never resumes a
+	 * connection that is not yet suspended. */
+	MHD_suspend_connection(r->conn);
+	rc = px_pool_submit(r->h->o.pool, run_deferred, r);
+	if (rc) {
+		r->state = REQ_BODY;
+		MHD_resume_connection(r->conn);
+	}
+	return rc;
+}
+
+static bool valid_request_id(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'z') ||
+		      (s[n] >= 'A' && s[n] <= 'Z') || s[n] == '-'))
+			return false;
+	return n >= 8 && n <= 32;
+}
+
+static struct px_req *req_new(struct px_http *h, struct MHD_Connection *c,
+			      const char *url, const char *method)
+{
+	struct px_req *r = calloc(1, sizeof(*r));
+	const char *rid;
+
+	if (!r)
+		return NULL;
+	r->h = h;
+	r->conn = c;
+	r->method = method;
+	r->path = strdup(url);
+	if (!r->path) {
+		free(r);
+		return NULL;
+	}
+	px_buf_init(&r->body, h->o.max_body);
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+	if (rid && valid_request_id(rid))
+		snprintf(r->id, sizeof(r->id), "%s", rid);
+	else
+		px_random_hex(r->id, 16);
+	return r;
+}
+
+static void req_free(struct px_req *r)
+{
+	struct hdr *h, *next;
+
+	for (h = r->headers; h; h = next) {
+		next = h->next;
+		free(h->name);
+		free(h->value);
+		free(h);
+	}
+	if (r->free_udata)
+		r->free_udata(r->udata);
+	clear_response(r);
+	px_buf_release(&r->body);
+	free(r->path);
+	free(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+				  const char *url, const char *method,
+				  const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct px_http *h = cls;
+	struct px_req *r = *con_cls;
+
+	if (!r) {
+		const char *cl;
+
+		r = req_new(h, c, url, method);
+		if (!r)
+			return MHD_NO;
+		*con_cls = r;
+		atomic_fetch_add(&h->inflight, 1);
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
+			px_resp_error(r, 413, "payload_too_large",
+				      "body of %s bytes is over the limit of %zu",
+				      cl, h->o.max_body);
+			return send_response(r);
+		}
+		return MHD_YES;
+	}
+	if (r->state == REQ_SENT) {
+		/* The early 413: drop whatever body still arrives. */
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!r->too_big &&
+		    px_buf_add(&r->body, upload, *upload_size) == PX_ETOOBIG) {
+			r->too_big = true;
+			px_buf_release(&r->body);
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->state == REQ_READY)
+		return send_response(r);
+	if (r->state == REQ_DEFERRED)
+		return MHD_YES; /* spurious call while suspended */
+	if (r->too_big) {
+		px_resp_error(r, 413, "payload_too_large",
+			      "body is over the limit of %zu bytes",
+			      h->o.max_body);
+		return send_response(r);
+	}
+	h->o.handler(h->o.app, r);
+	if (r->state == REQ_DEFERRED)
+		return MHD_YES;
+	if (!r->status)
+		px_resp_error(r, 500, "internal_error", "no response");
+	return send_response(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct px_http *h = cls;
+	struct px_req *r = *con_cls;
+	const union MHD_ConnectionInfo *ci;
+	char addr[INET6_ADDRSTRLEN] = "-";
+	struct timespec now;
+	struct px_buf f;
+	double ms;
+
+	if (!r)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(now.tv_sec - r->start.tv_sec) * 1e3 +
+	     (double)(now.tv_nsec - r->start.tv_nsec) / 1e6;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET,
+				  &((const struct sockaddr_in *)sa)->sin_addr,
+				  addr, sizeof(addr));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6,
+				  &((const struct sockaddr_in6 *)sa)->sin6_addr,
+				  addr, sizeof(addr));
+	}
+	/* The path only: query strings may carry signatures and tokens. */
+	px_buf_init(&f, 8192);
+	px_buf_adds(&f, "\"request_id\":");
+	px_json_quote(&f, r->id);
+	px_buf_adds(&f, ",\"method\":");
+	px_json_quote(&f, r->method);
+	px_buf_adds(&f, ",\"path\":");
+	px_json_quote(&f, r->path);
+	px_buf_addf(&f, ",\"status\":%d,\"bytes\":%zu,\"ms\":%.2f,\"remote\":",
+		    r->status, r->n, ms);
+	px_json_quote(&f, addr);
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		px_buf_addf(&f, ",\"aborted\":%d", (int)toe);
+	px_log(PX_LOG_INFO, "request", (const char *)f.data);
+	if (h->o.completed)
+		h->o.completed(h->o.app, r->status);
+	px_buf_release(&f);
+	req_free(r);
+	*con_cls = NULL;
+	atomic_fetch_sub(&h->inflight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	px_log(PX_LOG_WARN, msg, "\"source\":\"libmicrohttpd\"");
+}
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss,
+			socklen_t *len, struct px_errbuf *eb)
+{
+	const char *colon = strrchr(s, ':');
+	char host[256];
+	char *end;
+	long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return px_errf(eb, PX_EINVAL, "listen \"%s\" is not HOST:PORT", s);
+	port = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || port < 0 || port > 65535)
+		return px_errf(eb, PX_EINVAL, "listen \"%s\": bad port", s);
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+		host[strlen(host) - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
+			return px_errf(eb, PX_EINVAL, "listen \"%s\": bad address", s);
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+
+		if (!strcmp(host, "localhost"))
+			strcpy(host, "127.0.0.1");
+		if (!*host)
+			strcpy(host, "0.0.0.0");
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return px_errf(eb, PX_EINVAL, "listen \"%s\": bad address", s);
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*a4);
+	}
+	return 0;
+}
+
+int px_http_start(const struct px_http_opts *o, struct px_http **out,
+		  struct px_errbuf *eb)
+{
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *di;
+	struct px_http *h;
+	socklen_t len;
+	unsigned flags;
+	int rc;
+
+	*out = NULL;
+	if ((rc = parse_listen(o->listen, &ss, &len, eb)))
+		return rc;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return PX_ENOMEM;
+	h->o = *o;
+	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+		MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, h,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->per_ip_conns,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->conn_memory,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, h,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
+	if (!h->d) {
+		free(h);
+		return px_errf(eb, PX_EIO, "cannot listen on \"%s\": %s",
+			       o->listen, strerror(errno));
+	}
+	di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = di ? di->port : 0;
+	*out = h;
+	return 0;
+}
+
+int px_http_port(struct px_http *h)
+{
+	return h->port;
+}
+
+void px_http_quiesce(struct px_http *h)
+{
+	MHD_socket s = MHD_quiesce_daemon(h->d);
+
+	if (s != MHD_INVALID_SOCKET)
+		close(s);
+}
+
+int px_http_inflight(struct px_http *h)
+{
+	return atomic_load(&h->inflight);
+}
+
+void px_http_stop(struct px_http *h)
+{
+	if (!h)
+		return;
+	MHD_stop_daemon(h->d);
+	free(h);
+}
+
+const char *px_http_version(void)
+{
+	return MHD_get_version();
+}

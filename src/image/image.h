@@ -1,0 +1,142 @@
+/*
+ * image.h - everything Pictor does to pixels, behind one small interface.
+ *
+ * This module is the only place that includes <vips/vips.h>. It sniffs
+ * formats from content, reads headers under limits before any decode,
+ * decodes whole images to prove them sound, and runs the delivery
+ * transform (resize, crop, pad, encode). All functions are thread-safe
+ * once px_image_init() has returned; every libvips error is copied into
+ * the caller's px_errbuf and the global libvips buffer cleared at once.
+ */
+#ifndef PX_IMAGE_H
+#define PX_IMAGE_H
+
+#include "core/buf.h"
+
+enum px_fmt {
+	PX_FMT_UNKNOWN = 0,
+	PX_FMT_JPEG,
+	PX_FMT_PNG,
+	PX_FMT_WEBP,
+	PX_FMT_GIF,
+	PX_FMT_AVIF,
+	PX_FMT_HEIC,
+	PX_FMT_TIFF,
+	PX_FMT_SVG, /* recognised only to be refused */
+	PX_FMT_PDF, /* recognised only to be refused */
+};
+
+/* "jpeg", "png", "webp", "gif", "avif", "heic", "tiff", "svg", "pdf",
+ * "unknown". Never NULL. */
+const char *px_fmt_name(enum px_fmt f);
+/* "image/jpeg" etc.; "application/octet-stream" for unknown. */
+const char *px_fmt_mime(enum px_fmt f);
+/* Parse a name as px_fmt_name() prints it ("jpg" too); UNKNOWN if none. */
+enum px_fmt px_fmt_parse(const char *name);
+
+struct px_image_limits {
+	uint64_t max_pixels; /* width * height summed over all frames */
+	int max_side;        /* width and height (of one frame) */
+	int max_frames;
+};
+
+struct px_image_info {
+	int width, height; /* one frame, after EXIF orientation */
+	int frames;        /* 1 for still images */
+	enum px_fmt format;
+	bool has_alpha;
+	int orientation; /* EXIF orientation 1-8, 1 when absent */
+};
+
+/* Start libvips: concurrency 1, operation cache off, untrusted loaders
+ * blocked (vips_block_untrusted_set where available). Call once. */
+int px_image_init(const char *argv0, struct px_errbuf *eb);
+void px_image_shutdown(void);
+/* libvips version string, e.g. "8.14.1". */
+const char *px_image_version(void);
+
+/* Recognise a format from its first bytes only. */
+enum px_fmt px_image_sniff(const void *data, size_t n);
+
+/* True for formats accepted on upload (JPEG PNG WebP GIF AVIF HEIC TIFF). */
+bool px_image_format_allowed(enum px_fmt f);
+
+/*
+ * Read the header only (no pixel decode) and check it against lim.
+ * Errors (eb->code): "unsupported_format" (PX_EUNSUPPORTED),
+ * "dimensions_too_large", "too_many_pixels", "too_many_frames"
+ * (PX_ELIMIT), "corrupt_image" (PX_ECORRUPT).
+ */
+int px_image_probe(const void *data, size_t n, const struct px_image_limits *lim,
+		   struct px_image_info *info, struct px_errbuf *eb);
+
+/* Decode every pixel of every frame once, in constant memory; fails with
+ * "corrupt_image" (PX_ECORRUPT) on truncated or damaged data. */
+int px_image_verify(const void *data, size_t n, struct px_errbuf *eb);
+
+enum px_fit {
+	PX_FIT_SCALE_DOWN = 0, /* contain, never enlarge (the default) */
+	PX_FIT_CONTAIN,        /* fit inside w x h, keep aspect */
+	PX_FIT_COVER,          /* fill w x h exactly, crop the overflow */
+	PX_FIT_CROP,           /* as cover, but never enlarge */
+	PX_FIT_PAD,            /* contain, then pad to w x h with background */
+	PX_FIT_SQUEEZE,        /* stretch to w x h exactly */
+};
+
+enum px_gravity {
+	PX_GRAVITY_AUTO = 0, /* libvips attention */
+	PX_GRAVITY_CENTER,
+	PX_GRAVITY_LEFT,
+	PX_GRAVITY_RIGHT,
+	PX_GRAVITY_TOP,
+	PX_GRAVITY_BOTTOM,
+	PX_GRAVITY_POINT, /* gx, gy in [0,1] */
+};
+
+enum px_meta {
+	PX_META_COPYRIGHT = 0, /* keep only copyright (EXIF Copyright/Artist) */
+	PX_META_KEEP,          /* keep everything but the orientation tag */
+	PX_META_NONE,          /* strip everything */
+};
+
+/* A fully resolved transform: delivery has already applied dpr, defaults
+ * and format negotiation, so nothing here is "auto" but gravity. */
+struct px_xform {
+	int width, height; /* target box in pixels; 0 = unconstrained */
+	enum px_fit fit;
+	enum px_gravity gravity;
+	double gx, gy;      /* for PX_GRAVITY_POINT */
+	int quality;        /* 1-100; 0 = the format's default */
+	enum px_fmt format; /* JPEG PNG WEBP AVIF GIF */
+	enum px_meta metadata;
+	uint8_t background[4]; /* RGBA used for pad and alpha flattening */
+	bool anim;             /* keep all frames where the format can */
+};
+
+/* Set x to defaults: no resize, scale-down, auto gravity, JPEG, white. */
+void px_xform_init(struct px_xform *x);
+
+/*
+ * Decode, orient, transform and encode. Output is 8-bit sRGB; EXIF
+ * orientation is applied; metadata follows x->metadata. The encoded
+ * bytes are appended to out; out_info (may be NULL) describes them.
+ */
+int px_image_transform(const void *data, size_t n, const struct px_xform *x,
+		       const struct px_image_limits *lim, struct px_buf *out,
+		       struct px_image_info *out_info, struct px_errbuf *eb);
+
+/*
+ * For classifiers: decode to packed 8-bit sRGB RGB (alpha flattened on
+ * white), orientation applied.
+ * - px_image_rgb_resize: shrink-on-load then an antialiased resize to
+ *   exactly w x h (aspect not kept, nothing cropped).
+ * - px_image_rgb_full: the whole image at full size; *w and *h receive it.
+ * out receives w*h*3 bytes.
+ */
+int px_image_rgb_resize(const void *data, size_t n, int w, int h,
+			struct px_buf *out, struct px_errbuf *eb);
+int px_image_rgb_full(const void *data, size_t n,
+		      const struct px_image_limits *lim, struct px_buf *out,
+		      int *w, int *h, struct px_errbuf *eb);
+
+#endif

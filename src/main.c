@@ -1,0 +1,367 @@
+/*
+ * main.c - process lifecycle and command-line dispatch.
+ *
+ *   pictor serve    run the daemon
+ *   pictor sign     print a signed delivery URL
+ *   pictor config   print the effective configuration, secrets masked
+ *   pictor version  print Pictor's and every library's version
+ */
+#include "api/app.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "delivery/sign.h"
+#include "meta/kv.h"
+#include "store/blob.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PICTOR_VERSION "0.1.0"
+
+static void usage_main(FILE *f)
+{
+	fprintf(f,
+		"usage: pictor <command> [options]\n\n"
+		"A self-hosted image server: upload, store, sign and serve\n"
+		"resized and re-encoded images.\n\n"
+		"commands:\n"
+		"  serve     run the server\n"
+		"  sign      print a signed delivery URL for a path\n"
+		"  config    print the effective configuration (secrets masked)\n"
+		"  version   print the versions of Pictor and its libraries\n\n"
+		"Run \"pictor <command> --help\" for a command's options.\n");
+}
+
+static void usage_serve(FILE *f)
+{
+	fprintf(f, "usage: pictor serve [options]\n\n"
+		   "Serve the images API and the delivery path. Options may also\n"
+		   "come from a JSON file (--config) and PICTOR_* variables;\n"
+		   "flags win over the environment, which wins over the file.\n\n"
+		   "options:\n");
+	px_config_usage(f);
+}
+
+static void usage_sign(FILE *f)
+{
+	fprintf(f, "usage: pictor sign PATH [--ttl SECONDS | --exp UNIXTIME] [options]\n\n"
+		   "Print PATH?exp=...&sig=... signed with the first configured\n"
+		   "signing key (from secrets.json in --data, or --signing-keys).\n\n"
+		   "  --ttl SECONDS      lifetime of the URL (default 3600)\n"
+		   "  --exp UNIXTIME     absolute expiry instead of --ttl\n"
+		   "and every option of \"pictor serve\".\n");
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
+static int load_config(struct px_config *cfg, int argc, char **argv,
+		       const char **rest, int *nrest)
+{
+	struct px_errbuf eb = {0};
+	enum px_log_level lvl;
+
+	if (px_config_load(cfg, argc, argv, rest, nrest, &eb)) {
+		fprintf(stderr, "pictor: %s\n", eb.msg);
+		return -1;
+	}
+	if (px_log_parse_level(cfg->log_level, &lvl)) {
+		fprintf(stderr, "pictor: unknown log level \"%s\"\n",
+			cfg->log_level);
+		return -1;
+	}
+	px_log_set_level(lvl);
+	return 0;
+}
+
+static int cmd_version(void)
+{
+	printf("pictor %s\n", PICTOR_VERSION);
+	printf("libvips %s\n", px_image_version());
+	printf("libmicrohttpd %s\n", px_http_version());
+	printf("lmdb %s\n", px_kv_lmdb_version());
+	printf("jansson %s\n", jansson_version_str());
+	printf("openssl %s\n", px_crypto_version());
+	return 0;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+	struct px_config cfg;
+	struct px_errbuf eb = {0};
+	const char *rest[1];
+	int nrest = 0, rc = 1;
+	bool created;
+	struct px_buf b;
+
+	if (wants_help(argc, argv)) {
+		printf("usage: pictor config [options]\n\n"
+		       "Print the effective configuration as JSON, secrets masked.\n"
+		       "Takes every option of \"pictor serve\".\n");
+		return 0;
+	}
+	if (load_config(&cfg, argc, argv, rest, &nrest))
+		return 2;
+	/* Secrets are read only to show whether they are set. */
+	px_config_secrets(&cfg, false, &created, &eb);
+	px_buf_init(&b, 0);
+	if (px_config_dump(&cfg, &b) == 0) {
+		printf("%s\n", (char *)b.data);
+		rc = 0;
+	}
+	px_buf_release(&b);
+	px_config_release(&cfg);
+	return rc;
+}
+
+static int cmd_sign(int argc, char **argv)
+{
+	struct px_config cfg;
+	struct px_errbuf eb = {0};
+	char *args[64], out[8192];
+	const char *rest[2];
+	long long ttl = 3600, exp = 0;
+	int nargs = 0, nrest = 2, rc = 1;
+	bool created;
+
+	if (wants_help(argc, argv)) {
+		usage_sign(stdout);
+		return 0;
+	}
+	/* --ttl and --exp belong to this command, not to the configuration. */
+	for (int i = 0; i < argc; i++) {
+		if ((!strcmp(argv[i], "--ttl") || !strcmp(argv[i], "--exp")) &&
+		    i + 1 < argc) {
+			char *end;
+			long long v = strtoll(argv[i + 1], &end, 10);
+
+			if (*end || v <= 0) {
+				fprintf(stderr, "pictor: %s needs a positive integer\n",
+					argv[i]);
+				return 2;
+			}
+			if (argv[i][2] == 't')
+				ttl = v;
+			else
+				exp = v;
+			i++;
+		} else if (nargs < (int)PX_ARRAY_LEN(args)) {
+			args[nargs++] = argv[i];
+		}
+	}
+	if (load_config(&cfg, nargs, args, rest, &nrest))
+		return 2;
+	if (nrest != 1 || rest[0][0] != '/') {
+		fprintf(stderr, "pictor: sign needs one PATH starting with \"/\"\n");
+		goto out;
+	}
+	if (px_config_secrets(&cfg, false, &created, &eb)) {
+		fprintf(stderr, "pictor: %s\n", eb.msg);
+		goto out;
+	}
+	if (!exp)
+		exp = (long long)time(NULL) + ttl;
+	if (px_sign_url(cfg.signing_keys[0], rest[0], exp, out, sizeof(out))) {
+		fprintf(stderr, "pictor: path too long\n");
+		goto out;
+	}
+	printf("%s\n", out);
+	rc = 0;
+out:
+	px_config_release(&cfg);
+	return rc;
+}
+
+static void count_status(void *app, int status)
+{
+	struct px_app *a = app;
+
+	if (status >= 100 && status < 600)
+		atomic_fetch_add(&a->n_status[status / 100], 1);
+}
+
+static void log_startup(const char *msg, const char *key, const char *val)
+{
+	struct px_buf f;
+
+	px_buf_init(&f, 0);
+	px_buf_addf(&f, "\"%s\":", key);
+	px_json_quote(&f, val);
+	px_log(PX_LOG_INFO, msg, (const char *)f.data);
+	px_buf_release(&f);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct px_config cfg;
+	struct px_errbuf eb = {0};
+	struct px_app *app = NULL;
+	struct px_http *http = NULL;
+	struct px_http_opts ho;
+	const char *rest[1];
+	char path[4096], addr[300];
+	unsigned tmp_removed, orphans;
+	int nrest = 0, rc = 1, sig, workers;
+	bool created;
+	sigset_t set;
+	time_t deadline;
+
+	if (wants_help(argc, argv)) {
+		usage_serve(stdout);
+		return 0;
+	}
+	if (load_config(&cfg, argc, argv, rest, &nrest))
+		return 2;
+
+	/* Signals are taken by sigwait() below; block them before any
+	 * thread starts so every thread inherits the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	app = calloc(1, sizeof(*app));
+	if (!app)
+		goto out;
+	app->cfg = &cfg;
+	app->lim.max_pixels = (uint64_t)cfg.max_pixels;
+	app->lim.max_side = (int)cfg.max_side;
+	app->lim.max_frames = (int)cfg.max_frames;
+
+	if (px_image_init("pictor", &eb))
+		goto fail;
+	if (px_config_secrets(&cfg, true, &created, &eb))
+		goto fail;
+	px_config_secrets_path(&cfg, path, sizeof(path));
+	log_startup(created ? "created admin token and signing key"
+			    : "using admin token and signing keys",
+		    "secrets", path);
+
+	if (px_blob_open(&px_blob_fs_ops, cfg.data, &app->blobs, &eb))
+		goto fail;
+	snprintf(path, sizeof(path), "%s/meta", cfg.data);
+	if (px_kv_open(&px_kv_lmdb_ops, path, 0, &app->kv, &eb))
+		goto fail;
+	if (px_catalog_new(app->blobs, app->kv, &app->cat))
+		goto fail;
+	if (px_catalog_recover(app->cat, &tmp_removed, &orphans, &eb))
+		goto fail;
+	if (tmp_removed || orphans)
+		px_logf(PX_LOG_WARN,
+			"recovery removed %u interrupted writes and %u unreferenced blobs",
+			tmp_removed, orphans);
+
+	workers = cfg.workers ? (int)cfg.workers : px_cpu_count();
+	if (px_pool_new(workers, (int)cfg.queue, &app->pool)) {
+		px_errf(&eb, PX_EINTERNAL, "cannot start %d workers", workers);
+		goto fail;
+	}
+
+	memset(&ho, 0, sizeof(ho));
+	ho.listen = cfg.listen;
+	ho.threads = (int)cfg.http_threads;
+	ho.conn_timeout = (int)cfg.conn_timeout;
+	ho.per_ip_conns = (int)cfg.per_ip_conns;
+	ho.conn_memory = (size_t)cfg.conn_memory;
+	ho.max_body = (size_t)cfg.max_upload_bytes;
+	ho.pool = app->pool;
+	ho.handler = px_app_handle;
+	ho.completed = count_status;
+	ho.app = app;
+	if (px_http_start(&ho, &http, &eb))
+		goto fail;
+	{
+		const char *colon = strrchr(cfg.listen, ':');
+
+		snprintf(addr, sizeof(addr), "%.*s:%d",
+			 (int)(colon - cfg.listen), cfg.listen,
+			 px_http_port(http));
+	}
+	if (cfg.public_url)
+		px_strlcpy(app->public_url, cfg.public_url,
+			   sizeof(app->public_url));
+	else
+		snprintf(app->public_url, sizeof(app->public_url), "http://%s",
+			 addr);
+	{
+		char fields[512];
+
+		snprintf(fields, sizeof(fields),
+			 "\"addr\":\"%s\",\"workers\":%d,\"queue\":%ld,\"data\":",
+			 addr, workers, cfg.queue);
+		struct px_buf f;
+
+		px_buf_init(&f, 0);
+		px_buf_adds(&f, fields);
+		px_json_quote(&f, cfg.data);
+		px_log(PX_LOG_INFO, "listening", (const char *)f.data);
+		px_buf_release(&f);
+	}
+
+	sigwait(&set, &sig);
+	px_logf(PX_LOG_INFO, "signal %d: draining", sig);
+	atomic_store(&app->draining, true);
+	px_http_quiesce(http);
+	deadline = time(NULL) + cfg.drain_timeout;
+	while (px_http_inflight(http) > 0 && time(NULL) < deadline)
+		usleep(20000);
+	if (px_http_inflight(http) > 0 || px_pool_load(app->pool) > 0) {
+		/* Stores are crash-safe: leaving now loses nothing committed. */
+		px_logf(PX_LOG_WARN, "drain timeout: %d requests still in flight",
+			px_http_inflight(http));
+		_exit(1);
+	}
+	px_http_stop(http);
+	http = NULL;
+	px_log(PX_LOG_INFO, "stopped", NULL);
+	rc = 0;
+	goto out;
+fail:
+	px_log(PX_LOG_ERROR, eb.msg[0] ? eb.msg : "start-up failed", NULL);
+	rc = 1;
+out:
+	px_http_stop(http);
+	if (app) {
+		px_pool_free(app->pool);
+		px_catalog_free(app->cat);
+		px_kv_close(app->kv);
+		px_blob_close(app->blobs);
+		free(app);
+	}
+	px_image_shutdown();
+	px_config_release(&cfg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
+	    !strcmp(cmd, "help")) {
+		usage_main(cmd ? stdout : stderr);
+		return cmd ? 0 : 2;
+	}
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(argc - 2, argv + 2);
+	if (!strcmp(cmd, "sign"))
+		return cmd_sign(argc - 2, argv + 2);
+	if (!strcmp(cmd, "config"))
+		return cmd_config(argc - 2, argv + 2);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
+		return cmd_version();
+	fprintf(stderr, "pictor: unknown command \"%s\"\n", cmd);
+	usage_main(stderr);
+	return 2;
+}

@@ -1,0 +1,198 @@
+/*
+ * kv.c - the px_kv_*() wrappers every caller goes through.
+ *
+ * Arguments are checked here once, so backends (kv_lmdb.c, kv_mem.c) see
+ * only keys they can store and behave alike. This is also the place for
+ * tracing and for the test-only fault injection of px_kv_fault_commit().
+ *
+ * Rules the header leaves implicit, shared by every backend:
+ *  - commit() always ends the transaction, whether it succeeds or not
+ *    (as in LMDB); abort() ends it without writing anything.
+ *  - Keys are 1..PX_KV_MAX_KEY bytes (LMDB's limit, the smallest of any
+ *    backend); anything else is PX_EINVAL. A scan prefix longer than that
+ *    matches nothing.
+ *  - put() and del() in a read-only transaction are PX_EINVAL.
+ *  - A write transaction belongs to the thread that began it (LMDB ties
+ *    its writer lock to that thread); a thread must not begin a second
+ *    write transaction while it holds one.
+ *  - scan() callbacks may put() and del() in the write transaction they
+ *    are scanning; key and value pointers die at the first such change.
+ */
+#include "meta/kv.h"
+
+#include <pthread.h>
+
+#define PX_KV_MAX_KEY 511
+
+static const struct px_kv_ops *const backends[] = {
+	&px_kv_lmdb_ops,
+	&px_kv_mem_ops,
+};
+
+/*
+ * Armed fault: the commit after `after` more successful commits fails with
+ * rc. One shot: it disarms when it fires. Read-only commits count too: the
+ * wrapper cannot tell the two kinds apart.
+ */
+static struct {
+	pthread_mutex_t lock;
+	int rc;
+	unsigned after;
+} fault = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+
+void px_kv_fault_commit(int rc, unsigned after)
+{
+	pthread_mutex_lock(&fault.lock);
+	fault.rc = rc;
+	fault.after = after;
+	pthread_mutex_unlock(&fault.lock);
+}
+
+/* The rc to fail this commit with, or 0 to let it through. */
+static int fault_take(void)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&fault.lock);
+	if (fault.rc && fault.after == 0) {
+		rc = fault.rc;
+		fault.rc = 0;
+	}
+	pthread_mutex_unlock(&fault.lock);
+	return rc;
+}
+
+/* Count one successful commit towards an armed fault. */
+static void fault_count(void)
+{
+	pthread_mutex_lock(&fault.lock);
+	if (fault.rc && fault.after > 0)
+		fault.after--;
+	pthread_mutex_unlock(&fault.lock);
+}
+
+static int check_key(const void *key, size_t nkey, struct px_errbuf *eb)
+{
+	if (!key || nkey == 0 || nkey > PX_KV_MAX_KEY)
+		return px_errc(eb, PX_EINVAL, "bad_key",
+			       "key length %zu is not within 1..%d",
+			       key ? nkey : 0, PX_KV_MAX_KEY);
+	return 0;
+}
+
+const struct px_kv_ops *px_kv_find(const char *name)
+{
+	for (size_t i = 0; name && i < PX_ARRAY_LEN(backends); i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			return backends[i];
+	return NULL;
+}
+
+int px_kv_open(const struct px_kv_ops *ops, const char *location,
+	       uint64_t map_size, struct px_kv **out, struct px_errbuf *eb)
+{
+	*out = NULL;
+	if (!ops)
+		return px_errf(eb, PX_EINVAL, "no kv backend");
+	return ops->open(location, map_size, out, eb);
+}
+
+void px_kv_close(struct px_kv *kv)
+{
+	if (kv)
+		kv->ops->close(kv);
+}
+
+int px_kv_begin(struct px_kv *kv, int flags, struct px_kv_txn **out,
+		struct px_errbuf *eb)
+{
+	*out = NULL;
+	if (flags & ~PX_KV_RDONLY)
+		return px_errf(eb, PX_EINVAL, "bad transaction flags %#x",
+			       (unsigned)flags);
+	return kv->ops->begin(kv, flags, out, eb);
+}
+
+int px_kv_commit(struct px_kv_txn *txn, struct px_errbuf *eb)
+{
+	int rc = fault_take();
+
+	if (rc) {
+		/* the real transaction must leave no trace */
+		txn->kv->ops->abort(txn);
+		return px_errf(eb, rc, "injected commit fault");
+	}
+	rc = txn->kv->ops->commit(txn, eb);
+	if (rc == 0)
+		fault_count();
+	return rc;
+}
+
+void px_kv_abort(struct px_kv_txn *txn)
+{
+	if (txn)
+		txn->kv->ops->abort(txn);
+}
+
+int px_kv_get(struct px_kv_txn *txn, const void *key, size_t nkey,
+	      struct px_buf *out, struct px_errbuf *eb)
+{
+	int rc = check_key(key, nkey, eb);
+
+	return rc ? rc : txn->kv->ops->get(txn, key, nkey, out, eb);
+}
+
+int px_kv_put(struct px_kv_txn *txn, const void *key, size_t nkey,
+	      const void *val, size_t nval, int flags, struct px_errbuf *eb)
+{
+	int rc = check_key(key, nkey, eb);
+
+	if (rc)
+		return rc;
+	if ((flags & ~PX_KV_NOOVERWRITE) || (!val && nval))
+		return px_errf(eb, PX_EINVAL, "bad put arguments");
+	return txn->kv->ops->put(txn, key, nkey, val, nval, flags, eb);
+}
+
+int px_kv_del(struct px_kv_txn *txn, const void *key, size_t nkey,
+	      struct px_errbuf *eb)
+{
+	int rc = check_key(key, nkey, eb);
+
+	return rc ? rc : txn->kv->ops->del(txn, key, nkey, eb);
+}
+
+int px_kv_scan(struct px_kv_txn *txn, const void *prefix, size_t nprefix,
+	       const void *start, size_t nstart, int flags, px_kv_scan_fn fn,
+	       void *ctx, struct px_errbuf *eb)
+{
+	if ((flags & ~PX_KV_REVERSE) || (!prefix && nprefix) ||
+	    (!start && nstart))
+		return px_errf(eb, PX_EINVAL, "bad scan arguments");
+	if (nprefix > PX_KV_MAX_KEY)
+		return 0; /* no key can have it */
+	return txn->kv->ops->scan(txn, prefix, nprefix, start, nstart, flags,
+				  fn, ctx, eb);
+}
+
+int px_kv_health(struct px_kv *kv, struct px_errbuf *eb)
+{
+	return kv->ops->health(kv, eb);
+}
+
+int px_kv_gets(struct px_kv_txn *txn, const char *key, struct px_buf *out,
+	       struct px_errbuf *eb)
+{
+	return px_kv_get(txn, key, key ? strlen(key) : 0, out, eb);
+}
+
+int px_kv_puts(struct px_kv_txn *txn, const char *key, const void *val,
+	       size_t nval, int flags, struct px_errbuf *eb)
+{
+	return px_kv_put(txn, key, key ? strlen(key) : 0, val, nval, flags, eb);
+}
+
+int px_kv_dels(struct px_kv_txn *txn, const char *key, struct px_errbuf *eb)
+{
+	return px_kv_del(txn, key, key ? strlen(key) : 0, eb);
+}

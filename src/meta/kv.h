@@ -1,0 +1,116 @@
+/*
+ * kv.h - the metadata store: an ordered key/value store with transactions.
+ *
+ * Records (images, variants, jobs) and their indexes live here. Keys are
+ * byte strings compared with memcmp order; values are opaque bytes.
+ * Backends follow the SQLite-VFS pattern of blob.h: a `const struct
+ * px_kv_ops` table, an instance whose first member points at it, and thin
+ * px_kv_*() wrappers that all callers use.
+ *
+ * Transactions: any number of read-only transactions may run at once; one
+ * writer at a time (a second begin(write) waits). commit() is durable when
+ * it returns 0. Values returned by get/scan are copied into caller buffers,
+ * so nothing borrowed outlives the transaction.
+ */
+#ifndef PX_KV_H
+#define PX_KV_H
+
+#include "core/buf.h"
+
+struct px_kv;
+struct px_kv_txn;
+
+#define PX_KV_RDONLY 1
+
+/* put() flag: fail with PX_EEXIST instead of overwriting. */
+#define PX_KV_NOOVERWRITE 1
+
+/* scan() flag: iterate in descending key order. */
+#define PX_KV_REVERSE 1
+
+/*
+ * scan() callback: key and value are valid only during the call.
+ * Return 0 to continue, 1 to stop cleanly, negative to abort with that rc.
+ */
+typedef int (*px_kv_scan_fn)(void *ctx, const void *key, size_t nkey,
+			     const void *val, size_t nval);
+
+struct px_kv_ops {
+	const char *name; /* "lmdb", "mem", later "pg" */
+	/* Open a store at location (a directory for lmdb; ignored for mem).
+	 * map_size is the most the store may grow to, in bytes (0: default). */
+	int (*open)(const char *location, uint64_t map_size, struct px_kv **out,
+		    struct px_errbuf *eb);
+	void (*close)(struct px_kv *kv);
+	int (*begin)(struct px_kv *kv, int flags, struct px_kv_txn **out,
+		     struct px_errbuf *eb);
+	int (*commit)(struct px_kv_txn *txn, struct px_errbuf *eb);
+	void (*abort)(struct px_kv_txn *txn);
+	/* Append the value to out (out is not cleared); PX_ENOTFOUND. */
+	int (*get)(struct px_kv_txn *txn, const void *key, size_t nkey,
+		   struct px_buf *out, struct px_errbuf *eb);
+	int (*put)(struct px_kv_txn *txn, const void *key, size_t nkey,
+		   const void *val, size_t nval, int flags,
+		   struct px_errbuf *eb);
+	/* PX_ENOTFOUND if the key is absent. */
+	int (*del)(struct px_kv_txn *txn, const void *key, size_t nkey,
+		   struct px_errbuf *eb);
+	/*
+	 * Visit keys that start with prefix, beginning at start (inclusive)
+	 * or, when start is NULL, at the first (or last, with REVERSE) key
+	 * of the prefix. With REVERSE, start is the upper bound (inclusive).
+	 */
+	int (*scan)(struct px_kv_txn *txn, const void *prefix, size_t nprefix,
+		    const void *start, size_t nstart, int flags,
+		    px_kv_scan_fn fn, void *ctx, struct px_errbuf *eb);
+	int (*health)(struct px_kv *kv, struct px_errbuf *eb);
+};
+
+struct px_kv {
+	const struct px_kv_ops *ops; /* first member, always */
+};
+
+struct px_kv_txn {
+	struct px_kv *kv; /* first member, always */
+};
+
+extern const struct px_kv_ops px_kv_lmdb_ops;
+extern const struct px_kv_ops px_kv_mem_ops;
+
+/* LMDB's version text, e.g. "LMDB 0.9.24: (July 24, 2019)". */
+const char *px_kv_lmdb_version(void);
+
+/* Find a backend by name; NULL if unknown. */
+const struct px_kv_ops *px_kv_find(const char *name);
+
+/* Wrappers every caller uses; semantics as in the ops table. */
+int px_kv_open(const struct px_kv_ops *ops, const char *location,
+	       uint64_t map_size, struct px_kv **out, struct px_errbuf *eb);
+void px_kv_close(struct px_kv *kv); /* accepts NULL */
+int px_kv_begin(struct px_kv *kv, int flags, struct px_kv_txn **out,
+		struct px_errbuf *eb);
+int px_kv_commit(struct px_kv_txn *txn, struct px_errbuf *eb);
+void px_kv_abort(struct px_kv_txn *txn); /* accepts NULL */
+int px_kv_get(struct px_kv_txn *txn, const void *key, size_t nkey,
+	      struct px_buf *out, struct px_errbuf *eb);
+int px_kv_put(struct px_kv_txn *txn, const void *key, size_t nkey,
+	      const void *val, size_t nval, int flags, struct px_errbuf *eb);
+int px_kv_del(struct px_kv_txn *txn, const void *key, size_t nkey,
+	      struct px_errbuf *eb);
+int px_kv_scan(struct px_kv_txn *txn, const void *prefix, size_t nprefix,
+	       const void *start, size_t nstart, int flags, px_kv_scan_fn fn,
+	       void *ctx, struct px_errbuf *eb);
+int px_kv_health(struct px_kv *kv, struct px_errbuf *eb);
+
+/* String-key conveniences over the wrappers above. */
+int px_kv_gets(struct px_kv_txn *txn, const char *key, struct px_buf *out,
+	       struct px_errbuf *eb);
+int px_kv_puts(struct px_kv_txn *txn, const char *key, const void *val,
+	       size_t nval, int flags, struct px_errbuf *eb);
+int px_kv_dels(struct px_kv_txn *txn, const char *key, struct px_errbuf *eb);
+
+/* Test-only fault injection: the next commit() fails with rc after
+ * `after` more successful commits. Reset with rc 0. */
+void px_kv_fault_commit(int rc, unsigned after);
+
+#endif

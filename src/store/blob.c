@@ -1,0 +1,159 @@
+/*
+ * blob.c - the px_blob_*() wrappers every caller goes through.
+ *
+ * Backends (blob_fs.c, blob_mem.c) trust their arguments: names are checked
+ * here, once, so a malformed name never reaches a path or a bucket. This is
+ * also the one place for tracing and for the test-only fault injection of
+ * px_blob_fault_put(), so every backend gets both for free.
+ */
+#include "store/blob.h"
+
+#include <pthread.h>
+
+static const struct px_blob_ops *const backends[] = {
+	&px_blob_fs_ops,
+	&px_blob_mem_ops,
+};
+
+/*
+ * Armed fault: the put after `after` more successful puts fails with rc.
+ * One shot: it disarms when it fires. A mutex is plenty next to an fsync.
+ */
+static struct {
+	pthread_mutex_t lock;
+	int rc;
+	unsigned after;
+} fault = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+
+void px_blob_fault_put(int rc, unsigned after)
+{
+	pthread_mutex_lock(&fault.lock);
+	fault.rc = rc;
+	fault.after = after;
+	pthread_mutex_unlock(&fault.lock);
+}
+
+/* The rc to fail this put with, or 0 to let it through. */
+static int fault_take(void)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&fault.lock);
+	if (fault.rc && fault.after == 0) {
+		rc = fault.rc;
+		fault.rc = 0;
+	}
+	pthread_mutex_unlock(&fault.lock);
+	return rc;
+}
+
+/* Count one successful put towards an armed fault. */
+static void fault_count(void)
+{
+	pthread_mutex_lock(&fault.lock);
+	if (fault.rc && fault.after > 0)
+		fault.after--;
+	pthread_mutex_unlock(&fault.lock);
+}
+
+bool px_blob_valid_name(const char *hex)
+{
+	size_t i;
+
+	if (!hex)
+		return false;
+	for (i = 0; i < PX_SHA256_HEX_LEN; i++) {
+		char c = hex[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false; /* also stops at a short string's NUL */
+	}
+	return hex[i] == '\0';
+}
+
+static int bad_name(struct px_errbuf *eb, const char *hex)
+{
+	return px_errc(eb, PX_EINVAL, "bad_blob_name",
+		       "invalid blob name \"%.80s\"", hex ? hex : "(null)");
+}
+
+const struct px_blob_ops *px_blob_find(const char *name)
+{
+	for (size_t i = 0; name && i < PX_ARRAY_LEN(backends); i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			return backends[i];
+	return NULL;
+}
+
+int px_blob_open(const struct px_blob_ops *ops, const char *location,
+		 struct px_blob_store **out, struct px_errbuf *eb)
+{
+	*out = NULL;
+	if (!ops)
+		return px_errf(eb, PX_EINVAL, "no blob backend");
+	return ops->open(location, out, eb);
+}
+
+void px_blob_close(struct px_blob_store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+int px_blob_put(struct px_blob_store *s, const char *hex, const void *data,
+		size_t n, struct px_errbuf *eb)
+{
+	int rc;
+
+	if (!px_blob_valid_name(hex))
+		return bad_name(eb, hex);
+	rc = fault_take();
+	if (rc)
+		return px_errf(eb, rc, "injected fault in put of \"%s\"", hex);
+	rc = s->ops->put(s, hex, data, n, eb);
+	if (rc == 0)
+		fault_count();
+	return rc;
+}
+
+int px_blob_get(struct px_blob_store *s, const char *hex, struct px_buf *out,
+		struct px_errbuf *eb)
+{
+	if (!px_blob_valid_name(hex))
+		return bad_name(eb, hex);
+	return s->ops->get(s, hex, out, eb);
+}
+
+int px_blob_del(struct px_blob_store *s, const char *hex,
+		struct px_errbuf *eb)
+{
+	if (!px_blob_valid_name(hex))
+		return bad_name(eb, hex);
+	return s->ops->del(s, hex, eb);
+}
+
+int px_blob_stat(struct px_blob_store *s, const char *hex, uint64_t *size,
+		 struct px_errbuf *eb)
+{
+	if (!px_blob_valid_name(hex))
+		return bad_name(eb, hex);
+	return s->ops->stat(s, hex, size, eb);
+}
+
+int px_blob_list(struct px_blob_store *s, px_blob_list_fn fn, void *ctx,
+		 struct px_errbuf *eb)
+{
+	return s->ops->list(s, fn, ctx, eb);
+}
+
+int px_blob_recover(struct px_blob_store *s, unsigned *n,
+		    struct px_errbuf *eb)
+{
+	*n = 0;
+	return s->ops->recover(s, n, eb);
+}
+
+int px_blob_health(struct px_blob_store *s, struct px_errbuf *eb)
+{
+	return s->ops->health(s, eb);
+}

@@ -1,0 +1,90 @@
+/*
+ * blob.h - the blob store: original image bytes, content-addressed.
+ *
+ * In the style of SQLite's VFS: a backend is a `const struct px_blob_ops`
+ * table; an open store is a struct whose first member points at its ops.
+ * Callers never reach a backend directly: they call the px_blob_*()
+ * wrappers below, which is where tracing and fault injection live.
+ *
+ * Blobs are named by the lowercase hex SHA-256 of their bytes (64 chars).
+ * put() is durable when it returns 0: a crash afterwards never loses the
+ * blob, and a crash during it never leaves a visible partial blob.
+ * Reference counting is the metadata layer's job, not the blob store's.
+ */
+#ifndef PX_BLOB_H
+#define PX_BLOB_H
+
+#include "core/buf.h"
+
+struct px_blob_store;
+
+/* Called once per stored blob by list(); return nonzero to stop early. */
+typedef int (*px_blob_list_fn)(void *ctx, const char *hex);
+
+struct px_blob_ops {
+	const char *name; /* "fs", "mem", later "s3" */
+	/* Open a store at location (a directory for fs; ignored for mem). */
+	int (*open)(const char *location, struct px_blob_store **out,
+		    struct px_errbuf *eb);
+	void (*close)(struct px_blob_store *s);
+	/* Store n bytes under hex; PX_OK if it already exists. Durable. */
+	int (*put)(struct px_blob_store *s, const char *hex, const void *data,
+		   size_t n, struct px_errbuf *eb);
+	/* Append the blob's bytes to out; PX_ENOTFOUND if absent. */
+	int (*get)(struct px_blob_store *s, const char *hex, struct px_buf *out,
+		   struct px_errbuf *eb);
+	/* Remove a blob; PX_ENOTFOUND if absent. */
+	int (*del)(struct px_blob_store *s, const char *hex,
+		   struct px_errbuf *eb);
+	/* Size of a blob; PX_ENOTFOUND if absent. */
+	int (*stat)(struct px_blob_store *s, const char *hex, uint64_t *size,
+		    struct px_errbuf *eb);
+	/* Call fn for every stored blob (order unspecified). */
+	int (*list)(struct px_blob_store *s, px_blob_list_fn fn, void *ctx,
+		    struct px_errbuf *eb);
+	/* Remove leftovers of interrupted writes; returns count via *n. */
+	int (*recover)(struct px_blob_store *s, unsigned *n,
+		       struct px_errbuf *eb);
+	/* 0 when the store can serve reads and writes. */
+	int (*health)(struct px_blob_store *s, struct px_errbuf *eb);
+};
+
+struct px_blob_store {
+	const struct px_blob_ops *ops; /* first member, always */
+};
+
+extern const struct px_blob_ops px_blob_fs_ops;
+extern const struct px_blob_ops px_blob_mem_ops;
+
+/* Find a backend by name; NULL if unknown. */
+const struct px_blob_ops *px_blob_find(const char *name);
+
+/* Wrappers every caller uses. hex must be 64 lowercase hex chars;
+ * anything else is PX_EINVAL (never reaches the backend). */
+int px_blob_open(const struct px_blob_ops *ops, const char *location,
+		 struct px_blob_store **out, struct px_errbuf *eb);
+void px_blob_close(struct px_blob_store *s); /* accepts NULL */
+int px_blob_put(struct px_blob_store *s, const char *hex, const void *data,
+		size_t n, struct px_errbuf *eb);
+int px_blob_get(struct px_blob_store *s, const char *hex, struct px_buf *out,
+		struct px_errbuf *eb);
+int px_blob_del(struct px_blob_store *s, const char *hex,
+		struct px_errbuf *eb);
+int px_blob_stat(struct px_blob_store *s, const char *hex, uint64_t *size,
+		 struct px_errbuf *eb);
+int px_blob_list(struct px_blob_store *s, px_blob_list_fn fn, void *ctx,
+		 struct px_errbuf *eb);
+int px_blob_recover(struct px_blob_store *s, unsigned *n,
+		    struct px_errbuf *eb);
+int px_blob_health(struct px_blob_store *s, struct px_errbuf *eb);
+
+/* True if hex is 64 lowercase hex digits. */
+bool px_blob_valid_name(const char *hex);
+
+/*
+ * Test-only fault injection: when set, the next put() fails with rc after
+ * `after` more successful calls (0 = the very next one). Reset with rc 0.
+ */
+void px_blob_fault_put(int rc, unsigned after);
+
+#endif
