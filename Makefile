@@ -29,14 +29,16 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/libpictor.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BIN): $(BUILD)/src/main.o $(BUILD)/libpictor.a
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpictor.a tests/unit/t.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libpictor.a $(LDLIBS_ALL)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libpictor.a $(LDLIBS_ALL)
 
 deps:
 	@bash scripts/install-deps.sh
@@ -58,6 +60,7 @@ test: deps
 	@$(MAKE) --no-print-directory models corpus
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-10} $(MAKE) --no-print-directory fuzz
 
 # The same suites under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps

@@ -596,38 +596,224 @@ static bool fmt_has_alpha(enum px_fmt f)
  * (pixels are upright). For COPYRIGHT every field but the EXIF block and
  * its Artist and Copyright tags is removed from the image; libvips then
  * rebuilds the EXIF block and drops every tag without a matching field,
- * GPS included. */
+ * GPS included. When stripping, the metadata blobs are removed from the
+ * image as well: libvips 8.14.1's webpsave ignores "strip" (fixed in
+ * 8.14.2), and a field that is not there cannot leak. */
 static bool apply_meta(VipsImage *im, enum px_meta meta)
 {
-	static const char *aKeep[] = {
+	/* Fields the encoders need for animation; never metadata. */
+	static const char *aFrame[] = {
+		VIPS_META_PAGE_HEIGHT, "delay", "gif-delay", "loop",
+		"gif-loop", VIPS_META_N_PAGES, "vips-sequential",
+	};
+	static const char *aCopyright[] = {
 		VIPS_META_EXIF_NAME, "exif-ifd0-Copyright", "exif-ifd0-Artist",
-		"resolution-unit",   VIPS_META_PAGE_HEIGHT, "delay",
-		"gif-delay",	     "loop",		    "gif-loop",
-		VIPS_META_N_PAGES,   "vips-sequential",
+		VIPS_META_RESOLUTION_UNIT,
 	};
 	gchar **azField;
+	bool strip;
 
 	vips_image_remove(im, VIPS_META_ORIENTATION);
 	vips_image_remove(im, VIPS_META_ICC_NAME);
-	if (meta == PX_META_NONE)
-		return true;
 	if (meta == PX_META_KEEP)
 		return false;
-	if (!vips_image_get_typeof(im, VIPS_META_EXIF_NAME) ||
-	    (!vips_image_get_typeof(im, "exif-ifd0-Copyright") &&
-	     !vips_image_get_typeof(im, "exif-ifd0-Artist")))
-		return true;
+	strip = meta == PX_META_NONE ||
+		!vips_image_get_typeof(im, VIPS_META_EXIF_NAME) ||
+		(!vips_image_get_typeof(im, "exif-ifd0-Copyright") &&
+		 !vips_image_get_typeof(im, "exif-ifd0-Artist"));
 	azField = vips_image_get_fields(im);
 	for (int i = 0; azField && azField[i]; i++) {
 		bool keep = false;
 
-		for (size_t k = 0; k < PX_ARRAY_LEN(aKeep); k++)
-			keep = keep || strcmp(azField[i], aKeep[k]) == 0;
+		for (size_t k = 0; k < PX_ARRAY_LEN(aFrame); k++)
+			keep = keep || strcmp(azField[i], aFrame[k]) == 0;
+		for (size_t k = 0; !strip && k < PX_ARRAY_LEN(aCopyright); k++)
+			keep = keep || strcmp(azField[i], aCopyright[k]) == 0;
+		/* the built-in header fields (width, xres, ...) are not
+		 * in the metadata table: removing them does nothing */
 		if (!keep)
 			vips_image_remove(im, azField[i]);
 	}
 	g_strfreev(azField);
+	return strip;
+}
+
+/*
+ * libvips rebuilds EXIF on save and always writes Orientation (1 once the
+ * field is gone). The pixels are upright, so the tag is dropped from the
+ * encoded IFD0 in place: the entries after it move up one slot, the
+ * count drops by one, and 12 dead bytes are left behind, which TIFF
+ * allows. Offsets are from the TIFF header, so nothing else moves.
+ */
+static unsigned rd16(const unsigned char *p, bool le)
+{
+	return le ? (unsigned)(p[0] | p[1] << 8) : (unsigned)(p[0] << 8 | p[1]);
+}
+
+static uint32_t rd32(const unsigned char *p, bool le)
+{
+	return le ? ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+		     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24)
+		  : ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+		     (uint32_t)p[2] << 8 | (uint32_t)p[3]);
+}
+
+static void wr32be(unsigned char *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static bool tiff_drop_orientation(unsigned char *t, size_t n)
+{
+	bool le;
+	uint32_t off;
+	unsigned cnt;
+
+	if (n < 8 || !(memcmp(t, "II*\0", 4) == 0 || memcmp(t, "MM\0*", 4) == 0))
+		return false;
+	le = t[0] == 'I';
+	off = rd32(t + 4, le);
+	if (off < 8 || off > n || n - off < 2)
+		return false;
+	cnt = rd16(t + off, le);
+	if ((size_t)cnt * 12 + 6 > n - off)
+		return false;
+	for (unsigned i = 0; i < cnt; i++) {
+		unsigned char *e = t + off + 2 + 12 * i;
+
+		if (rd16(e, le) != 0x0112)
+			continue;
+		/* the later entries and the next-IFD offset move up */
+		memmove(e, e + 12, (size_t)(cnt - i - 1) * 12 + 4);
+		cnt--;
+		t[off] = le ? cnt & 0xFF : cnt >> 8;
+		t[off + 1] = le ? cnt >> 8 : cnt & 0xFF;
+		memset(t + off + 2 + 12 * cnt + 4, 0, 12);
+		return true;
+	}
 	return false;
+}
+
+static uint32_t crc32_png(const unsigned char *p, size_t n)
+{
+	uint32_t c = 0xFFFFFFFFu;
+
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
+	}
+	return c ^ 0xFFFFFFFFu;
+}
+
+static void exif_drop_orientation(unsigned char *p, size_t n, enum px_fmt f)
+{
+	size_t i;
+
+	switch (f) {
+	case PX_FMT_JPEG:
+		for (i = 2; i + 4 <= n && p[i] == 0xFF;) {
+			size_t l = (size_t)p[i + 2] << 8 | p[i + 3];
+
+			if (p[i + 1] == 0xDA || l < 2 || l > n - i - 2)
+				return;
+			if (p[i + 1] == 0xE1 && l >= 16 &&
+			    memcmp(p + i + 4, "Exif\0\0", 6) == 0)
+				tiff_drop_orientation(p + i + 10, l - 8);
+			i += 2 + l;
+		}
+		return;
+	case PX_FMT_PNG:
+		for (i = 8; i + 12 <= n;) {
+			uint32_t l = rd32(p + i, false);
+
+			if (l > n - i - 12)
+				return;
+			if (memcmp(p + i + 4, "eXIf", 4) == 0 &&
+			    tiff_drop_orientation(p + i + 8, l))
+				wr32be(p + i + 8 + l, crc32_png(p + i + 4, l + 4));
+			i += 12 + (size_t)l;
+		}
+		return;
+	case PX_FMT_WEBP:
+		for (i = 12; i + 8 <= n;) {
+			uint32_t l = rd32(p + i + 4, true);
+
+			if (l > n - i - 8)
+				return;
+			if (memcmp(p + i, "EXIF", 4) == 0) {
+				unsigned char *t = p + i + 8;
+				size_t tn = l;
+
+				if (tn >= 6 && memcmp(t, "Exif\0\0", 6) == 0) {
+					t += 6;
+					tn -= 6;
+				}
+				tiff_drop_orientation(t, tn);
+			}
+			i += 8 + (size_t)l + (l & 1);
+		}
+		return;
+	case PX_FMT_AVIF:
+		/* The Exif item sits uncompressed in mdat behind libheif's
+		 * 4-byte header offset; ten bytes of signature cannot turn
+		 * up by chance, and the IFD is checked before any change. */
+		for (i = 0; i + 14 <= n; i++)
+			if (p[i] == 'E' && memcmp(p + i, "Exif\0\0", 6) == 0 &&
+			    tiff_drop_orientation(p + i + 6, n - i - 6))
+				return;
+		return;
+	default:
+		return;
+	}
+}
+
+/*
+ * Append a WebP to out without its metadata chunks. libvips 8.14.1's
+ * webpsave ignores "strip" and always writes a freshly made EXIF block
+ * (orientation, resolution); a stripped image must carry none. The
+ * chunks are copied whole, the RIFF size is fixed and the VP8X flags
+ * for ICC, EXIF and XMP are cleared.
+ */
+static int webp_strip(const unsigned char *p, size_t n, struct px_buf *out)
+{
+	size_t start = out->len, i;
+	unsigned char *d;
+	int rc;
+
+	if (n < 12 || memcmp(p, "RIFF", 4) != 0 || memcmp(p + 8, "WEBP", 4))
+		return px_buf_add(out, p, n);
+	if ((rc = px_buf_add(out, p, 12)))
+		return rc;
+	for (i = 12; i + 8 <= n;) {
+		uint32_t l = rd32(p + i + 4, true);
+		size_t whole = 8 + (size_t)l + (l & 1);
+
+		if (whole > n - i)
+			whole = n - i; /* libvips wrote it: trust, but clamp */
+		if (memcmp(p + i, "EXIF", 4) != 0 &&
+		    memcmp(p + i, "XMP ", 4) != 0 &&
+		    memcmp(p + i, "ICCP", 4) != 0 &&
+		    (rc = px_buf_add(out, p + i, whole))) {
+			out->len = start; /* nothing partial */
+			if (out->data)
+				out->data[start] = '\0';
+			return rc;
+		}
+		i += whole;
+	}
+	d = out->data + start;
+	if (out->len - start >= 21 && memcmp(d + 12, "VP8X", 4) == 0)
+		d[20] &= (unsigned char)~(0x20 | 0x08 | 0x04);
+	i = out->len - start - 8;
+	d[4] = i & 0xFF;
+	d[5] = (i >> 8) & 0xFF;
+	d[6] = (i >> 16) & 0xFF;
+	d[7] = (i >> 24) & 0xFF;
+	return 0;
 }
 
 static int quality(int q, int def)
@@ -775,7 +961,13 @@ int px_image_transform(const void *data, size_t n, const struct px_xform *x,
 	strip = apply_meta(im, x->metadata);
 	if (save(im, x, strip, &enc, &nEnc))
 		goto fail;
-	if ((rc = px_buf_add(out, enc, nEnc))) {
+	if (!strip)
+		exif_drop_orientation(enc, nEnc, x->format);
+	if (strip && x->format == PX_FMT_WEBP)
+		rc = webp_strip(enc, nEnc, out);
+	else
+		rc = px_buf_add(out, enc, nEnc);
+	if (rc) {
 		px_errc(eb, rc, "transform_failed",
 			"cannot store %zu bytes of output", nEnc);
 		goto out;

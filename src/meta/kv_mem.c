@@ -211,7 +211,7 @@ static int writable(struct mem_txn *t, size_t extra, struct px_errbuf *eb)
 	size_t cap;
 
 	if (t->rdonly)
-		return px_errf(eb, PX_EINVAL, "write in a read-only transaction");
+		return px_errf(eb, PX_EINVAL, "write in a read-only txn");
 	if (s && s->n + extra <= s->cap)
 		return 0;
 	cap = PX_MAX(16, 2 * ((s ? s->n : from->n) + extra));
@@ -285,7 +285,7 @@ static int mem_del(struct px_kv_txn *base, const void *key, size_t nkey,
 	int rc;
 
 	if (t->rdonly)
-		return px_errf(eb, PX_EINVAL, "write in a read-only transaction");
+		return px_errf(eb, PX_EINVAL, "write in a read-only txn");
 	s = view(t);
 	i = find(s, key, nkey);
 	if (i == s->n)

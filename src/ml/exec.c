@@ -128,8 +128,10 @@ int px_ml_ctx_new(struct px_ml_model *m, int nthreads,
 		if (s->run != px_ml_run_dnnl)
 			continue;
 		a = calloc((size_t)s->nargs + 1, sizeof(*a));
-		if (!a)
+		if (!a) {
+			rc = PX_ENOMEM;
 			goto out;
+		}
 		c->dargs[i] = a;
 		for (k = 0; k < s->nargs; k++) {
 			a[k].arg = s->args[k].kind;

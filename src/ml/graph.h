@@ -162,6 +162,11 @@ struct px_ml_op {
 /* Find an operator by TF name; NULL if unsupported. */
 const struct px_ml_op *px_ml_op_find(const char *name);
 
+/* Planners of the oneDNN-backed operators (ops_dnnl.c). */
+int px_ml_plan_conv(struct px_ml_plan *p, struct px_ml_node *n);
+int px_ml_plan_pool(struct px_ml_plan *p, struct px_ml_node *n);
+int px_ml_plan_matmul(struct px_ml_plan *p, struct px_ml_node *n);
+
 /* --- planner helpers (plan.c) --- */
 
 static inline struct px_ml_val *px_ml_v(struct px_ml_plan *p, int id)

@@ -107,6 +107,8 @@ int px_blob_put(struct px_blob_store *s, const char *hex, const void *data,
 
 	if (!px_blob_valid_name(hex))
 		return bad_name(eb, hex);
+	if (!data && n)
+		return px_errf(eb, PX_EINVAL, "no data for blob \"%s\"", hex);
 	rc = fault_take();
 	if (rc)
 		return px_errf(eb, rc, "injected fault in put of \"%s\"", hex);

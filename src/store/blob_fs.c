@@ -91,15 +91,15 @@ static int ensure_shard(struct fs_store *s, const char *hex,
 {
 	char ab[3], abcd[6];
 	unsigned i1 = (unsigned)(hexval(hex[0]) << 4 | hexval(hex[1]));
-	unsigned i2 = i1 << 8 | (unsigned)(hexval(hex[2]) << 4 | hexval(hex[3]));
+	unsigned i2 = (unsigned)(hexval(hex[2]) << 4 | hexval(hex[3]));
 	int rc;
 
 	snprintf(ab, sizeof(ab), "%.2s", hex);
 	snprintf(abcd, sizeof(abcd), "%.2s/%.2s", hex, hex + 2);
 	rc = mkdir_durable(s->blobs, ab, ".", &s->synced[i1], eb);
 	if (rc == 0)
-		rc = mkdir_durable(s->blobs, abcd, ab, &s->synced[NSHARD1 + i2],
-				   eb);
+		rc = mkdir_durable(s->blobs, abcd, ab,
+				   &s->synced[NSHARD1 + (i1 << 8 | i2)], eb);
 	return rc;
 }
 
@@ -423,7 +423,8 @@ static int fs_list(struct px_blob_store *base, px_blob_list_fn fn, void *ctx,
 		goto out;
 	}
 	while (!err && (e1 = next_entry(d1, &err)) != NULL) {
-		if (!is_hex2(e1->d_name) || !(d2 = open_stream(dirfd(d1), e1->d_name)))
+		if (!is_hex2(e1->d_name) ||
+		    !(d2 = open_stream(dirfd(d1), e1->d_name)))
 			continue; /* junk, or vanished since readdir */
 		while (!err && (e2 = next_entry(d2, &err)) != NULL) {
 			if (!is_hex2(e2->d_name) ||
@@ -450,7 +451,8 @@ static int fs_list(struct px_blob_store *base, px_blob_list_fn fn, void *ctx,
 	}
 out:
 	if (err)
-		rc = px_errf(eb, PX_EIO, "cannot list blobs: %s", strerror(err));
+		rc = px_errf(eb, PX_EIO, "cannot list blobs: %s",
+			     strerror(err));
 	if (d3)
 		closedir(d3);
 	if (d2)

@@ -33,7 +33,8 @@ static unsigned hexval(char c)
 /* Names are uniform hex, so any two digits make a fine hash. */
 static struct mem_blob **slot(struct mem_store *s, const char *hex)
 {
-	struct mem_blob **pp = &s->bucket[hexval(hex[62]) << 4 | hexval(hex[63])];
+	unsigned h = hexval(hex[62]) << 4 | hexval(hex[63]);
+	struct mem_blob **pp = &s->bucket[h];
 
 	while (*pp && strcmp((*pp)->hex, hex) != 0)
 		pp = &(*pp)->next;

@@ -28,14 +28,19 @@ static const char *t_case = "";
 	} while (0)
 
 #define T_EQ(a, b) T_OK((a) == (b))
-#define T_STREQ(a, b) T_OK((a) && (b) && strcmp((a), (b)) == 0)
+static inline int t_streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+#define T_STREQ(a, b) T_OK(t_streq((a), (b)))
 
 static void run(void);
 
 int main(void)
 {
 	run();
-	printf("%s: %d passed, %d failed\n", __FILE__, t_pass, t_fail);
+	printf("%s: %d passed, %d failed\n", __BASE_FILE__, t_pass, t_fail);
 	return t_fail ? 1 : 0;
 }
 

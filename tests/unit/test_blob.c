@@ -27,7 +27,8 @@ struct env {
 static void hexname(char *out, unsigned seed)
 {
 	for (unsigned i = 0; i < 8; i++)
-		snprintf(out + 8 * i, 9, "%08x", seed * 2654435761u + i * 40503u);
+		snprintf(out + 8 * i, 9, "%08x",
+			 seed * 2654435761u + i * 40503u);
 }
 
 static void fill(unsigned char *p, size_t n, unsigned seed)
@@ -325,7 +326,7 @@ static int count_entries(const char *dir)
 	if (!d)
 		return -1;
 	while ((de = readdir(d)) != NULL)
-		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
 	closedir(d);
 	return n;
 }
@@ -414,7 +415,8 @@ static void run(void)
 		bool fs = ops[i] == &px_blob_fs_ops;
 
 		env_open(&e, ops[i]);
-		T_CASE(fs ? "fs roundtrip" : "mem roundtrip") test_roundtrip(&e);
+		T_CASE(fs ? "fs roundtrip" : "mem roundtrip")
+			test_roundtrip(&e);
 		T_CASE(fs ? "fs list" : "mem list") test_list(&e);
 		T_CASE(fs ? "fs names" : "mem names") test_invalid_names(&e);
 		T_CASE(fs ? "fs concurrent" : "mem concurrent")

@@ -115,6 +115,7 @@ static void test_basic(struct env *e)
 	T_EQ(b.len, 0);
 	T_EQ(px_kv_gets(r, "nul", &b, &eb), PX_ENOTFOUND);
 	T_EQ(px_kv_gets(r, "img/", &b, &eb), PX_ENOTFOUND);
+	px_buf_release(&b);
 
 	/* too small a buffer */
 	px_buf_init(&b, 2);
@@ -312,13 +313,16 @@ static void test_scan(struct env *e)
 	T_STREQ(scan(r, K("\xff\xff\xff"), NULL, 0, REV), "");
 
 	/* start: present, absent, equal to the prefix */
-	T_STREQ(scan(r, K("a"), K("a\1"), FWD), "a\\x01|ab|abc|a\\xff|a\\xff\\xff");
+	T_STREQ(scan(r, K("a"), K("a\1"), FWD),
+		"a\\x01|ab|abc|a\\xff|a\\xff\\xff");
 	T_STREQ(scan(r, K("a"), K("aa"), FWD), "ab|abc|a\\xff|a\\xff\\xff");
 	T_STREQ(scan(r, K("a"), K("ab"), REV), "ab|a\\x01|a\\x00|a");
 	T_STREQ(scan(r, K("a"), K("aa"), REV), "a\\x01|a\\x00|a");
 	T_STREQ(scan(r, K("a"), K("a"), REV), "a");
 	T_STREQ(scan(r, K("a"), K("a"), FWD), ALL_A);
-	T_STREQ(scan(r, K("a"), K("a\xff\xff"), REV), "a\\xff\\xff|a\\xff|abc|ab|a\\x01|a\\x00|a");
+	T_STREQ(scan(r, K("a"), K("a\xff\xff"), REV), ALL_A_REV);
+	T_STREQ(scan(r, K("a"), K("a\xff"), REV),
+		"a\\xff|abc|ab|a\\x01|a\\x00|a");
 
 	/* start past the end of the prefix range, and of the data */
 	T_STREQ(scan(r, K("a"), K("b"), FWD), "");
@@ -373,7 +377,8 @@ static void test_scan(struct env *e)
 	T_EQ(px_kv_begin(e->kv, 0, &t, NULL), 0);
 	T_EQ(px_kv_put(t, K("a0"), "v", 1, 0, NULL), 0);
 	T_EQ(px_kv_del(t, K("abc"), NULL), 0);
-	T_STREQ(scan(t, K("a"), K("a\1"), FWD), "a\\x01|a0|ab|a\\xff|a\\xff\\xff");
+	T_STREQ(scan(t, K("a"), K("a\1"), FWD),
+		"a\\x01|a0|ab|a\\xff|a\\xff\\xff");
 	px_kv_abort(t);
 
 	/* the callback may delete (and put) while scanning, both ways */

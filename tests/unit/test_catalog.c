@@ -1,0 +1,203 @@
+/*
+ * test_catalog.c - records and blobs together, over the in-memory
+ * backends and over LMDB + filesystem, including injected failures.
+ */
+#include "catalog/catalog.h"
+
+#include <unistd.h>
+
+#include "t.h"
+
+struct names {
+	char ids[64][PX_ID_MAX + 1];
+	int n;
+};
+
+static int collect(void *ctx, const struct px_image_rec *rec)
+{
+	struct names *nm = ctx;
+
+	if (nm->n < 64)
+		snprintf(nm->ids[nm->n++], PX_ID_MAX + 1, "%s", rec->id);
+	return 0;
+}
+
+static int count_blobs(void *ctx, const char *hex)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int nblobs(struct px_blob_store *b)
+{
+	int n = 0;
+
+	px_blob_list(b, count_blobs, &n, NULL);
+	return n;
+}
+
+static void add(struct px_catalog *c, const char *id, const char *bytes,
+		int expect)
+{
+	struct px_image_rec rec;
+	struct px_errbuf eb = {0};
+
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.id, sizeof(rec.id), "%s", id);
+	rec.meta = strdup("{\"k\":1}");
+	snprintf(rec.format, sizeof(rec.format), "jpeg");
+	T_EQ(px_catalog_add(c, &rec, bytes, strlen(bytes), &eb), expect);
+	px_image_rec_release(&rec);
+}
+
+static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
+		  const char *dir)
+{
+	struct px_blob_store *blobs = NULL;
+	struct px_kv *kv = NULL;
+	struct px_catalog *c = NULL;
+	struct px_image_rec rec;
+	struct px_errbuf eb = {0};
+	struct names nm;
+	char next[256], path[512];
+	unsigned tmp, orphans;
+
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	T_EQ(px_blob_open(bops, dir, &blobs, &eb), 0);
+	T_EQ(px_kv_open(kops, path, 0, &kv, &eb), 0);
+	T_EQ(px_catalog_new(blobs, kv, &c), 0);
+
+	T_CASE("add, get, duplicate id") {
+		add(c, "a", "bytes-1", 0);
+		add(c, "b", "bytes-2", 0);
+		add(c, "a", "bytes-3", PX_EEXIST);
+		/* The refused upload's unique bytes are not left behind. */
+		T_EQ(nblobs(blobs), 2);
+		memset(&rec, 0, sizeof(rec));
+		T_EQ(px_catalog_get(c, "a", &rec, &eb), 0);
+		T_STREQ(rec.meta, "{\"k\":1}");
+		T_EQ(rec.bytes, 7u);
+		T_STREQ(rec.status, "approved");
+		px_image_rec_release(&rec);
+		T_EQ(px_catalog_get(c, "zzz", &rec, &eb), PX_ENOTFOUND);
+		T_STREQ(eb.code, "not_found");
+		T_EQ(px_catalog_get(c, "bad/id", &rec, &eb), PX_ENOTFOUND);
+	}
+	T_CASE("generated ids are time-ordered") {
+		struct px_image_rec r1, r2;
+
+		memset(&r1, 0, sizeof(r1));
+		memset(&r2, 0, sizeof(r2));
+		T_EQ(px_catalog_add(c, &r1, "g1", 2, &eb), 0);
+		T_EQ(px_catalog_add(c, &r2, "g2", 2, &eb), 0);
+		T_EQ(strlen(r1.id), 36u);
+		T_OK(strcmp(r1.id, r2.id) < 0);
+		T_EQ(px_catalog_delete(c, r1.id, &eb), 0);
+		T_EQ(px_catalog_delete(c, r2.id, &eb), 0);
+	}
+	T_CASE("identical bytes stored once, removed with the last user") {
+		add(c, "c", "bytes-1", 0);
+		T_EQ(nblobs(blobs), 2);
+		T_EQ(px_catalog_delete(c, "a", &eb), 0);
+		T_EQ(nblobs(blobs), 2);
+		T_EQ(px_catalog_delete(c, "c", &eb), 0);
+		T_EQ(nblobs(blobs), 1);
+		T_EQ(px_catalog_delete(c, "c", &eb), PX_ENOTFOUND);
+	}
+	T_CASE("update") {
+		memset(&rec, 0, sizeof(rec));
+		T_EQ(px_catalog_update(c, "b", "{\"x\":2}", 1, &rec, &eb), 0);
+		T_STREQ(rec.meta, "{\"x\":2}");
+		T_OK(rec.require_signed);
+		px_image_rec_release(&rec);
+		T_EQ(px_catalog_update(c, "b", NULL, -1, &rec, &eb), 0);
+		T_STREQ(rec.meta, "{\"x\":2}");
+		px_image_rec_release(&rec);
+		T_EQ(px_catalog_update(c, "nope", NULL, 0, &rec, &eb), PX_ENOTFOUND);
+	}
+	T_CASE("list newest first with tokens, stable under inserts") {
+		char id[16], tok[256];
+		int seen = 0;
+
+		for (int i = 0; i < 10; i++) {
+			snprintf(id, sizeof(id), "p%02d", i);
+			char bytes[32];
+			snprintf(bytes, sizeof(bytes), "page-%d", i);
+			add(c, id, bytes, 0);
+			usleep(1000);
+		}
+		memset(&nm, 0, sizeof(nm));
+		T_EQ(px_catalog_list(c, NULL, 4, collect, &nm, next, sizeof(next), &eb), 0);
+		T_EQ(nm.n, 4);
+		T_STREQ(nm.ids[0], "p09");
+		T_STREQ(nm.ids[3], "p06");
+		T_OK(next[0] != '\0');
+		add(c, "newer", "newer-bytes", 0);
+		snprintf(tok, sizeof(tok), "%s", next);
+		memset(&nm, 0, sizeof(nm));
+		T_EQ(px_catalog_list(c, tok, 4, collect, &nm, next, sizeof(next), &eb), 0);
+		T_EQ(nm.n, 4);
+		T_STREQ(nm.ids[0], "p05");
+		snprintf(tok, sizeof(tok), "%s", next);
+		memset(&nm, 0, sizeof(nm));
+		T_EQ(px_catalog_list(c, tok, 100, collect, &nm, next, sizeof(next), &eb), 0);
+		T_STREQ(nm.ids[0], "p01");
+		T_STREQ(nm.ids[nm.n - 1], "b");
+		T_STREQ(next, "");
+		seen = nm.n;
+		T_EQ(seen, 3);
+		T_EQ(px_catalog_list(c, "garbage", 4, collect, &nm, next, sizeof(next), &eb), PX_EINVAL);
+		T_STREQ(eb.code, "invalid_continuation_token");
+	}
+	T_CASE("a failed blob write leaves no record") {
+		px_blob_fault_put(PX_EIO, 0);
+		add(c, "fail1", "fault-bytes-1", PX_EIO);
+		px_blob_fault_put(0, 0);
+		T_EQ(px_catalog_get(c, "fail1", &rec, &eb), PX_ENOTFOUND);
+	}
+	T_CASE("a failed commit leaves no record and no blob") {
+		int before = nblobs(blobs);
+
+		px_kv_fault_commit(PX_EIO, 0);
+		add(c, "fail2", "fault-bytes-2", PX_EIO);
+		px_kv_fault_commit(0, 0);
+		T_EQ(px_catalog_get(c, "fail2", &rec, &eb), PX_ENOTFOUND);
+		T_EQ(nblobs(blobs), before);
+	}
+	T_CASE("recovery removes unreferenced blobs only") {
+		int before = nblobs(blobs);
+
+		/* An orphan: a blob whose record never committed. */
+		T_EQ(px_blob_put(blobs, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				 "x", 1, &eb), 0);
+		T_EQ(px_catalog_recover(c, &tmp, &orphans, &eb), 0);
+		T_EQ(orphans, 1u);
+		T_EQ(nblobs(blobs), before);
+		memset(&rec, 0, sizeof(rec));
+		T_EQ(px_catalog_get(c, "b", &rec, &eb), 0);
+		struct px_buf bb;
+		px_buf_init(&bb, 0);
+		T_EQ(px_catalog_blob(c, &rec, &bb, &eb), 0);
+		T_OK(bb.len == 7 && !memcmp(bb.data, "bytes-2", 7));
+		px_buf_release(&bb);
+		px_image_rec_release(&rec);
+	}
+	px_catalog_free(c);
+	px_kv_close(kv);
+	px_blob_close(blobs);
+}
+
+static void run(void)
+{
+	char dir[] = "/tmp/pictor-test-catalog-XXXXXX";
+	char cmd[256];
+
+	suite(&px_blob_mem_ops, &px_kv_mem_ops, "mem");
+	if (!mkdtemp(dir)) {
+		T_OK(!"mkdtemp");
+		return;
+	}
+	suite(&px_blob_fs_ops, &px_kv_lmdb_ops, dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	T_EQ(system(cmd), 0);
+}
