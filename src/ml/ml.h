@@ -19,7 +19,7 @@
 #ifndef PX_ML_H
 #define PX_ML_H
 
-#include "core/common.h"
+#include "core/buf.h"
 
 #define PX_ML_MAX_RANK 6
 

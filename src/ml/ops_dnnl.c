@@ -175,7 +175,7 @@ static int check_nhwc(struct px_ml_plan *p, struct px_ml_node *n)
 
 /*
  * Output size and padding of one spatial dimension, TF's way.
- * pad: "SAME", "VALID" or "EXPLICIT" (then *pl/*pr come in set).
+ * pad: "SAME", "VALID" or "EXPLICIT" (then *pl and *pr come in set).
  */
 static int out_dim(const char *pad, int64_t in, int64_t k, int64_t stride,
 		   int64_t dil, int64_t *out, int64_t *pl, int64_t *pr)

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -303,73 +303,127 @@ export async function listAll(server, perPage = 100, pages = []) {
 	throw new Error('listing never ends');
 }
 
-// A raw HTTP/1.1 request with node:http, for what fetch cannot express: a
-// declared Content-Length with `Expect: 100-continue`, chunked bodies, or
-// reading the answer of a server that stops reading the body.
-// body: Buffer | null; opts.expectContinue: do not send the body unless the
-// server answers 100 Continue.
+// A raw HTTP/1.1 request over a plain socket, for what fetch cannot express:
+// a declared Content-Length with `Expect: 100-continue`, chunked bodies, and
+// reading the answer of a server that refuses a body before reading it (like
+// curl, it stops sending as soon as an answer arrives).
+// -> {status, headers (lower-case keys), body, json, continued, error, ms}
 export function rawRequest(server, method, urlPath, { headers = {}, body = null, expectContinue = false,
 	chunked = false, timeout = 30000 } = {}) {
 	return new Promise((resolve) => {
 		const t0 = performance.now();
+		const result = { status: 0, headers: {}, body: Buffer.alloc(0), continued: false, error: null, sentBytes: 0 };
 		let done = false;
-		const result = { status: 0, headers: {}, body: Buffer.alloc(0), continued: false, error: null };
+		let inbuf = Buffer.alloc(0);
+		let head = null; // parsed final response head
+		let answered = false; // any response bytes seen
+		const sock = net.connect({ host: server.addr.slice(0, server.addr.lastIndexOf(':')), port: server.port });
 		const finish = (extra = {}) => {
 			if (done) return;
 			done = true;
 			clearTimeout(timer);
 			Object.assign(result, extra, { ms: performance.now() - t0 });
 			try { result.json = JSON.parse(result.body.toString('utf8')); } catch { /* not JSON */ }
-			r.destroy();
+			sock.destroy();
 			resolve(result);
 		};
-		const h = { ...headers };
-		if (body && !chunked) h['Content-Length'] = String(body.length);
-		if (expectContinue) h.Expect = '100-continue';
-		const r = http.request({
-			host: server.addr.slice(0, server.addr.lastIndexOf(':')),
-			port: server.port, method, path: urlPath, headers: h, agent: false,
-		});
 		const timer = setTimeout(() => finish({ error: 'timeout' }), timeout * TIME_SCALE);
+
+		let sending = false;
 		const sendBody = () => {
-			if (!body) return r.end();
-			// write in chunks so an early answer can arrive while we send
+			if (sending || !body) return;
+			sending = true;
 			let off = 0;
+			// one chunk at a time, letting reads run in between, so that an
+			// early answer is seen before a write hits the closed socket
 			const step = () => {
-				if (done || r.destroyed) return;
-				while (off < body.length) {
-					const part = body.subarray(off, off + 65536);
-					off += part.length;
-					if (!r.write(part)) {
-						r.once('drain', step);
-						return;
-					}
+				if (done || answered) return;
+				if (off >= body.length) {
+					if (chunked) sock.write('0\r\n\r\n');
+					return;
 				}
-				r.end();
+				const part = body.subarray(off, off + 16384);
+				off += part.length;
+				result.sentBytes = off;
+				const data = chunked ? Buffer.concat([Buffer.from(part.length.toString(16) + '\r\n'), part,
+					Buffer.from('\r\n')]) : part;
+				sock.write(data, (err) => {
+					if (!err) setImmediate(step);
+				});
 			};
 			step();
 		};
-		r.on('continue', () => {
-			result.continued = true;
-			sendBody();
+
+		const tryParse = () => {
+			for (;;) {
+				if (!head) {
+					const end = inbuf.indexOf('\r\n\r\n');
+					if (end < 0) return;
+					const lines = inbuf.subarray(0, end).toString('latin1').split('\r\n');
+					inbuf = inbuf.subarray(end + 4);
+					const status = Number(lines[0].split(' ')[1]);
+					const hs = {};
+					for (const l of lines.slice(1)) {
+						const i = l.indexOf(':');
+						if (i > 0) hs[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+					}
+					if (status === 100) {
+						result.continued = true;
+						answered = false;
+						sendBody();
+						continue;
+					}
+					head = { status, headers: hs };
+					result.status = status;
+					result.headers = hs;
+				}
+				const cl = head.headers['content-length'];
+				if (method === 'HEAD' || head.status === 204 || head.status === 304) return finish({ body: Buffer.alloc(0) });
+				if (cl !== undefined) {
+					if (inbuf.length >= Number(cl)) return finish({ body: inbuf.subarray(0, Number(cl)) });
+					return;
+				}
+				if (/chunked/i.test(head.headers['transfer-encoding'] ?? '')) {
+					const parts = [];
+					let o = 0;
+					for (;;) {
+						const nl = inbuf.indexOf('\r\n', o);
+						if (nl < 0) return;
+						const n = parseInt(inbuf.subarray(o, nl).toString('latin1'), 16);
+						if (inbuf.length < nl + 2 + n + 2) return;
+						if (n === 0) return finish({ body: Buffer.concat(parts) });
+						parts.push(inbuf.subarray(nl + 2, nl + 2 + n));
+						o = nl + 2 + n + 2;
+					}
+				}
+				return; // until close
+			}
+		};
+
+		sock.on('data', (d) => {
+			answered = true;
+			inbuf = Buffer.concat([inbuf, d]);
+			tryParse();
 		});
-		r.on('response', (res) => {
-			result.status = res.statusCode;
-			result.headers = res.headers;
-			const chunks = [];
-			res.on('data', (c) => chunks.push(c));
-			res.on('end', () => finish({ body: Buffer.concat(chunks) }));
-			res.on('error', () => finish({ body: Buffer.concat(chunks), error: 'response aborted' }));
-			res.on('aborted', () => finish({ body: Buffer.concat(chunks), error: 'response aborted' }));
+		sock.on('end', () => {
+			if (head) finish({ body: inbuf });
+			else finish({ error: 'connection closed without an answer' });
 		});
-		r.on('error', (e) => {
-			// Writing after the server answered may fail (EPIPE/ECONNRESET):
-			// keep what we got.
-			if (result.status) return;
-			finish({ error: e.code || String(e) });
+		sock.on('error', (e) => {
+			// EPIPE/ECONNRESET after an answer: keep what we got
+			if (head) finish({ body: inbuf, error: head && !done ? e.code : null });
+			else finish({ error: e.code || String(e) });
 		});
-		if (expectContinue) r.flushHeaders();
-		else sendBody();
+		sock.on('connect', () => {
+			const h = { Host: server.addr, Connection: 'close', ...headers };
+			if (body && !chunked) h['Content-Length'] = String(body.length);
+			if (body && chunked) h['Transfer-Encoding'] = 'chunked';
+			if (expectContinue) h.Expect = '100-continue';
+			let txt = `${method} ${urlPath} HTTP/1.1\r\n`;
+			for (const [k, v] of Object.entries(h)) txt += `${k}: ${v}\r\n`;
+			sock.write(txt + '\r\n');
+			if (!expectContinue) sendBody();
+		});
 	});
 }
 

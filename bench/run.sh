@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# bench/run.sh - Pictor's delivery benchmark, with its in-process peer.
+#
+# 1. Starts ./pictor on a free loopback port with a fresh data directory.
+# 2. Uploads the photo corpus (upload throughput).
+# 3. Drives /img/<id>/w=<320|640|1280> (every pair in turn) with wrk (Accept: image/webp, so
+#    f=auto renders WebP), and, at the same time, /healthz with a second wrk
+#    on one connection (its p99 while every worker is busy).
+# 4. Runs bench/inproc: the same decode-resize-encode with libvips on the
+#    same number of threads, no HTTP, no storage.
+# 5. Prints requests/s, p50/p99, peak RSS, upload MB/s, and the ratio.
+#
+# Environment: BENCH_SECONDS (default 30), BENCH_CONNS (default 8),
+# PICTOR_WORKERS (default: cores), BENCH_FILES (default: the corpus photos
+# up to 3 MB). Needs wrk (scripts/install-deps.sh installs it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${BENCH_SECONDS:-30}
+conns=${BENCH_CONNS:-8}
+workers=${PICTOR_WORKERS:-$(nproc)}
+corpus=build/corpus
+
+make --no-print-directory pictor build/libpictor.a >/dev/null
+bash scripts/fetch-corpus.sh >/dev/null
+cc -std=c11 -D_GNU_SOURCE -O2 -Isrc $(pkg-config --cflags vips) -o build/bench-inproc \
+	bench/inproc.c build/libpictor.a \
+	$(pkg-config --libs vips libmicrohttpd lmdb jansson libcrypto libcurl) -ldnnl -lm -pthread
+
+files=${BENCH_FILES:-$(find "$corpus" -maxdepth 1 -type f -size -3M \( -name '*.jpg' -o -name '*.png' \) | sort)}
+data=$(mktemp -d /tmp/pictor-bench-XXXXXX)
+log=$data/pictor.log
+cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$data"; }
+trap cleanup EXIT
+
+./pictor serve --listen 127.0.0.1:0 --data "$data/var" --workers "$workers" \
+	--queue 1024 --per-ip-conns 1000 --log-level warn 2>"$log" &
+pid=$!
+# The listening line is logged at info level; ask the port from /proc.
+for _ in $(seq 100); do
+	port=$(ss -ltnp 2>/dev/null | awk -v p="pid=$pid," '$0 ~ p {split($4,a,":"); print a[length(a)]}' | head -1)
+	[ -n "$port" ] && break
+	sleep 0.1
+done
+[ -n "$port" ] || { echo "bench: pictor did not start"; cat "$log"; exit 1; }
+base=http://127.0.0.1:$port
+token=$(sed -n 's/.*"admin_token": "\(.*\)".*/\1/p' "$data/var/secrets.json")
+
+# Upload the corpus.
+ids=()
+bytes=0
+t0=$(date +%s.%N)
+for f in $files; do
+	id=$(curl -sf -H "Authorization: Bearer $token" -F "file=@$f" "$base/v1/images" |
+		sed -n 's/.*"result":{"id":"\([^"]*\)".*/\1/p')
+	[ -n "$id" ] || { echo "bench: upload of $f failed"; exit 1; }
+	ids+=("$id")
+	bytes=$((bytes + $(stat -c %s "$f")))
+done
+t1=$(date +%s.%N)
+up_mbs=$(echo "$bytes $t0 $t1" | awk '{printf "%.1f", $1 / 1048576 / ($3 - $2)}')
+up_ips=$(echo "${#ids[@]} $t0 $t1" | awk '{printf "%.1f", $1 / ($3 - $2)}')
+
+# wrk picks a random image and width per request.
+lua=$data/mix.lua
+{
+	echo "local ids = {"
+	for id in "${ids[@]}"; do echo "  \"$id\","; done
+	echo "}"
+	cat <<'LUA'
+local widths = {320, 640, 1280}
+local counter = 0
+wrk.headers["Accept"] = "image/webp,*/*"
+-- Every (image, width) pair in turn, as bench/inproc does, so both see
+-- the same mix; each wrk thread starts at a different point.
+setup = function(thread)
+  thread:set("counter", math.random(1000))
+end
+request = function()
+  counter = counter + 1
+  local k = counter % (#ids * #widths)
+  local id = ids[(k % #ids) + 1]
+  local w = widths[math.floor(k / #ids) + 1]
+  return wrk.format("GET", "/img/" .. id .. "/w=" .. w .. ",f=auto")
+end
+LUA
+} >"$lua"
+
+wrk -t1 -c1 -d"$secs"s --latency "$base/healthz" >"$data/health.txt" 2>&1 &
+hpid=$!
+wrk -t2 -c"$conns" -d"$secs"s --timeout 30s --latency -s "$lua" "$base" >"$data/load.txt" 2>&1
+wait "$hpid"
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+
+./build/bench-inproc "$secs" "$workers" $files >"$data/inproc.txt"
+
+rps=$(awk '/Requests\/sec/ {print $2}' "$data/load.txt")
+p50=$(awk '/^ +50%/ {print $2}' "$data/load.txt")
+p99=$(awk '/^ +99%/ {print $2}' "$data/load.txt")
+errs=$(awk '/Non-2xx|Socket errors/' "$data/load.txt")
+h99=$(awk '/^ +99%/ {print $2}' "$data/health.txt")
+in_rps=$(awk '{print $2}' "$data/inproc.txt")
+ratio=$(echo "$rps $in_rps" | awk '{printf "%.2f", $1 / $2}')
+
+echo "pictor bench: ${#ids[@]} images, $workers workers, $conns connections, ${secs}s"
+echo "upload:        $up_ips images/s, $up_mbs MB/s"
+echo "delivery:      $rps req/s, p50 $p50, p99 $p99 ${errs:+($errs)}"
+echo "healthz p99:   $h99 under load"
+echo "peak RSS:      $((rss / 1024)) MiB"
+echo "in-process:    $in_rps req/s (same transforms, no HTTP, no storage)"
+echo "ratio:         $ratio of the in-process loop"
