@@ -57,6 +57,7 @@ e2e: $(BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-clang BIN=build-clang/pictor build-clang/pictor
 	@$(MAKE) --no-print-directory models corpus
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
@@ -85,6 +86,6 @@ format:
 	clang-format -i $$(find src tests -name '*.[ch]')
 
 clean:
-	rm -rf build build-asan build-fuzz $(BIN)
+	rm -rf build build-asan build-fuzz build-clang $(BIN)
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d

@@ -275,6 +275,7 @@ static int cmd_serve(int argc, char **argv)
 	ho.per_ip_conns = (int)cfg.per_ip_conns;
 	ho.conn_memory = (size_t)cfg.conn_memory;
 	ho.max_body = (size_t)cfg.max_upload_bytes;
+	ho.max_body_total = (size_t)PX_MAX(cfg.upload_memory, cfg.max_upload_bytes);
 	ho.pool = app->pool;
 	ho.handler = px_app_handle;
 	ho.completed = count_status;

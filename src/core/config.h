@@ -31,6 +31,7 @@ struct px_config {
 	long queue;
 	long http_threads;
 	long max_upload_bytes;
+	long upload_memory;
 	long max_pixels;
 	long max_side;
 	long max_frames;

@@ -27,6 +27,7 @@ struct px_http_opts {
 	int per_ip_conns;
 	size_t conn_memory;
 	size_t max_body;  /* request bodies over this answer 413 */
+	size_t max_body_total; /* all buffered bodies; beyond: 503 */
 	struct px_pool *pool;
 	px_handler_fn handler;
 	/* Called after each response with its status (may be NULL). */

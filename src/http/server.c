@@ -37,7 +37,8 @@ struct px_req {
 	char *path;
 	char id[33];
 	struct px_buf body;
-	bool too_big;
+	bool too_big, no_room;
+	size_t reserved; /* bytes counted against the body budget */
 	enum req_state state;
 	struct timespec start;
 	px_deferred_fn deferred;
@@ -56,6 +57,7 @@ struct px_http {
 	struct MHD_Daemon *d;
 	struct px_http_opts o;
 	atomic_int inflight;
+	atomic_size_t body_bytes; /* buffered request bodies, all requests */
 	int port;
 };
 
@@ -328,6 +330,19 @@ static void req_free(struct px_req *r)
 	free(r);
 }
 
+/* Count n more body bytes against the process-wide budget. */
+static bool reserve(struct px_http *h, struct px_req *r, size_t n)
+{
+	size_t before = atomic_fetch_add(&h->body_bytes, n);
+
+	if (before + n > h->o.max_body_total) {
+		atomic_fetch_sub(&h->body_bytes, n);
+		return false;
+	}
+	r->reserved += n;
+	return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -352,6 +367,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				      cl, h->o.max_body);
 			return send_response(r);
 		}
+		/* An announced body is counted at once, so a burst of large
+		 * uploads is refused before any of it is buffered. */
+		if (cl && !reserve(h, r, strtoull(cl, NULL, 10))) {
+			px_resp_header(r, "Retry-After", "1");
+			px_resp_error(r, 503, "overloaded",
+				      "too many uploads in progress; retry later");
+			return send_response(r);
+		}
 		return MHD_YES;
 	}
 	if (r->state == REQ_SENT) {
@@ -360,8 +383,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (!r->too_big &&
-		    px_buf_add(&r->body, upload, *upload_size) == PX_ETOOBIG) {
+		if (r->too_big || r->no_room) {
+			/* discard */
+		} else if (r->body.len + *upload_size > r->reserved &&
+			   !reserve(h, r, r->body.len + *upload_size - r->reserved)) {
+			r->no_room = true;
+			px_buf_release(&r->body);
+		} else if (px_buf_add(&r->body, upload, *upload_size) ==
+			   PX_ETOOBIG) {
 			r->too_big = true;
 			px_buf_release(&r->body);
 		}
@@ -376,6 +405,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		px_resp_error(r, 413, "payload_too_large",
 			      "body is over the limit of %zu bytes",
 			      h->o.max_body);
+		return send_response(r);
+	}
+	if (r->no_room) {
+		px_resp_header(r, "Retry-After", "1");
+		px_resp_error(r, 503, "overloaded",
+			      "too many uploads in progress; retry later");
 		return send_response(r);
 	}
 	h->o.handler(h->o.app, r);
@@ -429,6 +464,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		px_buf_addf(&f, ",\"aborted\":%d", (int)toe);
 	px_log(PX_LOG_INFO, "request", (const char *)f.data);
+	atomic_fetch_sub(&h->body_bytes, r->reserved);
 	if (h->o.completed)
 		h->o.completed(h->o.app, r->status);
 	px_buf_release(&f);

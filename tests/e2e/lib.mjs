@@ -334,8 +334,8 @@ export function rawRequest(server, method, urlPath, { headers = {}, body = null,
 			if (sending || !body) return;
 			sending = true;
 			let off = 0;
-			// one chunk at a time, letting reads run in between, so that an
-			// early answer is seen before a write hits the closed socket
+			// one chunk at a time, so that an early answer is seen before a write
+			// hits the closed socket
 			const step = () => {
 				if (done || answered) return;
 				if (off >= body.length) {
@@ -347,8 +347,11 @@ export function rawRequest(server, method, urlPath, { headers = {}, body = null,
 				result.sentBytes = off;
 				const data = chunked ? Buffer.concat([Buffer.from(part.length.toString(16) + '\r\n'), part,
 					Buffer.from('\r\n')]) : part;
+				// a short pause after each chunk: libuv reads before it writes
+				// when both are ready, so an answer that arrives with the
+				// server's close is read before a write fails with EPIPE
 				sock.write(data, (err) => {
-					if (!err) setImmediate(step);
+					if (!err) setTimeout(step, 1);
 				});
 			};
 			step();
