@@ -72,7 +72,7 @@ async function verifyStore(server, sent, acked) {
 	return list;
 }
 
-test('SIGKILL during uploads loses no acknowledged upload and leaves no orphan', { timeout: T }, async () => {
+test('SIGKILL during uploads loses no acknowledged upload and leaves no orphan', { timeout: T }, async (t) => {
 	srv = await L.startServer();
 	const dataDir = srv.dataDir;
 	const next = payloads();
@@ -108,8 +108,10 @@ test('SIGKILL during uploads loses no acknowledged upload and leaves no orphan',
 	assert.deepEqual(failed, [], 'uploads refused before the kill');
 	assert.ok(beforeKill >= 5, `only ${beforeKill} uploads acknowledged before the kill`);
 
+	t.diagnostic(`${acked.size} uploads acknowledged, ${sent.size - acked.size} cut by the kill (${beforeKill} before it)`);
 	srv = await L.startServer({ dataDir });
 	const list = await verifyStore(srv, sent, acked);
+	t.diagnostic(`${list.length} records after restart`);
 	assert.ok(list.length >= acked.size);
 
 	// the restarted server takes new uploads and a second crash is survived too

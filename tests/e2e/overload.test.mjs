@@ -28,7 +28,7 @@ after(async () => {
 	await srv?.kill();
 });
 
-test('a burst beyond workers+queue: 503 overloaded with Retry-After, 200s, healthz fast', { timeout: T }, async () => {
+test('a burst beyond workers+queue: 503 overloaded with Retry-After, 200s, healthz fast', { timeout: T }, async (t) => {
 	const N = 12;
 	let pending = N;
 	const burst = Array.from({ length: N }, (_, i) =>
@@ -49,6 +49,8 @@ test('a burst beyond workers+queue: 503 overloaded with Retry-After, 200s, healt
 	const busy = res.filter((r) => r.status === 503);
 	const other = res.filter((r) => r.status !== 200 && r.status !== 503);
 	const summary = res.map((r) => `${r.status}${r.status === 503 ? ':' + L.errCode(r) : ''}@${r.ms.toFixed(0)}ms`).join(' ');
+	t.diagnostic(`burst: ${summary}`);
+	t.diagnostic(`healthz: ${health.map((h) => `${h.status}@${h.ms.toFixed(0)}ms`).join(' ')}`);
 	assert.deepEqual(other.map(L.show), [], `unexpected answers: ${summary}`);
 	assert.ok(busy.length >= 1, `no 503 among ${summary}`);
 	assert.ok(ok.length >= 1, `no 200 among ${summary}`);

@@ -11,6 +11,7 @@
 #include "t.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <time.h>
 
 static const struct px_image_limits lim_default = {100000000ULL, 16384, 500};
@@ -1059,6 +1060,71 @@ static void test_rgb(void)
 	}
 }
 
+struct job {
+	enum px_fmt fmt;
+	struct px_buf in;
+	struct px_buf want;
+	int bad;
+};
+
+static void *worker(void *p)
+{
+	struct job *j = p;
+
+	for (int i = 0; i < 4; i++) {
+		struct px_xform x;
+		struct px_buf out;
+		struct px_errbuf eb = {0};
+
+		box(&x, 120, 90, PX_FIT_COVER);
+		x.gravity = PX_GRAVITY_AUTO;
+		x.format = j->fmt;
+		px_buf_init(&out, 0);
+		if (px_image_transform(j->in.data, j->in.len, &x, NULL, &out,
+				       NULL, &eb) ||
+		    out.len != j->want.len ||
+		    memcmp(out.data, j->want.data, out.len) != 0)
+			j->bad++;
+		px_buf_release(&out);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	T_CASE("concurrent transforms")
+	{
+		static const enum px_fmt aF[] = {PX_FMT_JPEG, PX_FMT_PNG,
+						 PX_FMT_WEBP, PX_FMT_GIF};
+		struct job aJob[4];
+		pthread_t aT[4];
+
+		for (int i = 0; i < 4; i++) {
+			struct px_xform x;
+			struct px_errbuf eb = {0};
+
+			aJob[i].fmt = aF[i];
+			aJob[i].bad = 0;
+			T_EQ(load(i & 1 ? "exif-gps.jpg" : "gray-alpha.png",
+				  &aJob[i].in), 0);
+			box(&x, 120, 90, PX_FIT_COVER);
+			x.format = aF[i];
+			px_buf_init(&aJob[i].want, 0);
+			T_EQ(px_image_transform(aJob[i].in.data, aJob[i].in.len,
+						&x, NULL, &aJob[i].want, NULL,
+						&eb), 0);
+		}
+		for (int i = 0; i < 4; i++)
+			T_EQ(pthread_create(&aT[i], NULL, worker, &aJob[i]), 0);
+		for (int i = 0; i < 4; i++) {
+			pthread_join(aT[i], NULL);
+			T_EQ(aJob[i].bad, 0);
+			px_buf_release(&aJob[i].in);
+			px_buf_release(&aJob[i].want);
+		}
+	}
+}
+
 static void run(void)
 {
 	struct px_errbuf eb = {0};
@@ -1080,5 +1146,6 @@ static void run(void)
 	test_formats_and_anim();
 	test_refusals();
 	test_rgb();
+	test_threads();
 	px_image_shutdown();
 }
