@@ -20,6 +20,8 @@ struct px_catalog {
 void px_image_rec_release(struct px_image_rec *rec)
 {
 	free(rec->meta);
+	free(rec->moderation);
+	free(rec->audit);
 	memset(rec, 0, sizeof(*rec));
 }
 
@@ -90,6 +92,10 @@ static int rec_encode(const struct px_image_rec *r, struct px_buf *out)
 		      "status", r->status);
 	if (!o)
 		return PX_ENOMEM;
+	if (r->moderation)
+		json_object_set_new(o, "moderation", json_loads(r->moderation, 0, NULL));
+	if (r->audit)
+		json_object_set_new(o, "audit", json_loads(r->audit, 0, NULL));
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!text)
@@ -129,6 +135,11 @@ static int rec_decode(const void *p, size_t n, struct px_image_rec *r)
 	r->meta = json_dumps(json_object_get(o, "meta"), JSON_COMPACT);
 	if (!r->meta)
 		r->meta = strdup("{}");
+	if (json_object_get(o, "moderation"))
+		r->moderation = json_dumps(json_object_get(o, "moderation"),
+					   JSON_COMPACT);
+	if (json_object_get(o, "audit"))
+		r->audit = json_dumps(json_object_get(o, "audit"), JSON_COMPACT);
 	if (!r->meta)
 		rc = PX_ENOMEM;
 out:
@@ -144,6 +155,42 @@ static void img_key(char *k, size_t n, const char *id)
 static void ix_key(char *k, size_t n, int64_t us, const char *id)
 {
 	snprintf(k, n, "ix/t/%016llx/%s", (unsigned long long)us, id);
+}
+
+static void mq_key(char *k, size_t n, const char *status, int64_t us,
+		   const char *id)
+{
+	snprintf(k, n, "mq/%s/%016llx/%s", status, (unsigned long long)us, id);
+}
+
+static void job_key(char *k, size_t n, int64_t us, const char *id)
+{
+	snprintf(k, n, "job/%016llx/%s", (unsigned long long)us, id);
+}
+
+/* Statuses that wait in the review queue. */
+static bool queued_status(const char *status)
+{
+	return !strcmp(status, "pending") || !strcmp(status, "flagged") ||
+	       !strcmp(status, "blocked");
+}
+
+/* Put or remove the queue and job keys that go with a status. */
+static int status_keys(struct px_kv_txn *txn, const struct px_image_rec *r,
+		       bool add, struct px_errbuf *eb)
+{
+	char key[PX_ID_MAX + 64];
+	int rc = 0;
+
+	if (queued_status(r->status)) {
+		mq_key(key, sizeof(key), r->status, r->uploaded_us, r->id);
+		rc = add ? px_kv_puts(txn, key, "", 0, 0, eb) : px_kv_dels(txn, key, eb);
+	}
+	if ((!rc || rc == PX_ENOTFOUND) && !strcmp(r->status, "pending")) {
+		job_key(key, sizeof(key), r->uploaded_us, r->id);
+		rc = add ? px_kv_puts(txn, key, "", 0, 0, eb) : px_kv_dels(txn, key, eb);
+	}
+	return rc == PX_ENOTFOUND ? 0 : rc;
 }
 
 static void ref_key(char *k, size_t n, const char *sha)
@@ -233,6 +280,8 @@ int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 	if ((rc = px_kv_puts(txn, key, "", 0, 0, eb)))
 		goto out;
 	if ((rc = ref_add(txn, rec->sha256, +1, &refs, eb)))
+		goto out;
+	if ((rc = status_keys(txn, rec, true, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
@@ -363,6 +412,8 @@ int px_catalog_delete(struct px_catalog *c, const char *id,
 		goto out;
 	if ((rc = ref_add(txn, rec.sha256, -1, &refs, eb)))
 		goto out;
+	if ((rc = status_keys(txn, &rec, false, eb)))
+		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
 	/* Committed: the record is gone. A failure to remove the blob now
@@ -384,6 +435,7 @@ int px_catalog_blob(struct px_catalog *c, const struct px_image_rec *rec,
 
 struct list_state {
 	struct px_kv_txn *txn;
+	size_t nprefix; /* key prefix before "<16 hex>/<id>" */
 	const char *skip; /* the token's own key, excluded */
 	int limit, count;
 	px_catalog_list_fn fn;
@@ -402,7 +454,7 @@ static int list_one(void *arg, const void *key, size_t nkey, const void *val,
 	const char *id;
 	int rc;
 
-	if (nkey >= sizeof(k) || nkey < 5 + 17)
+	if (nkey >= sizeof(k) || nkey < st->nprefix + 18)
 		return 0;
 	memcpy(k, key, nkey);
 	k[nkey] = '\0';
@@ -412,7 +464,7 @@ static int list_one(void *arg, const void *key, size_t nkey, const void *val,
 		st->more = true;
 		return 1;
 	}
-	id = k + 5 + 17; /* "ix/t/" + 16 hex + "/" */
+	id = k + st->nprefix + 17; /* prefix + 16 hex + "/" */
 	memset(&rec, 0, sizeof(rec));
 	rc = get_in(st->txn, id, &rec, st->eb);
 	if (rc == PX_ENOTFOUND)
@@ -423,7 +475,7 @@ static int list_one(void *arg, const void *key, size_t nkey, const void *val,
 	px_image_rec_release(&rec);
 	if (rc)
 		return rc < 0 ? rc : 1;
-	px_strlcpy(st->last, k + 5, sizeof(st->last));
+	px_strlcpy(st->last, k + st->nprefix, sizeof(st->last));
 	st->count++;
 	return 0;
 }
@@ -438,15 +490,17 @@ static bool valid_token(const char *t)
 	return px_catalog_valid_id(t + 17);
 }
 
-int px_catalog_list(struct px_catalog *c, const char *token, int limit,
-		    px_catalog_list_fn fn, void *ctx, char *next, size_t nnext,
-		    struct px_errbuf *eb)
+/* Page through index keys "<prefix><16 hex>/<id>" in either order. */
+static int list_index(struct px_catalog *c, const char *prefix, int flags,
+		      const char *token, int limit, px_catalog_list_fn fn,
+		      void *ctx, char *next, size_t nnext, struct px_errbuf *eb)
 {
 	struct list_state st;
-	char start[TOKEN_MAX + 16];
+	char start[TOKEN_MAX + 64];
 	int rc;
 
 	memset(&st, 0, sizeof(st));
+	st.nprefix = strlen(prefix);
 	st.limit = limit;
 	st.fn = fn;
 	st.ctx = ctx;
@@ -456,14 +510,14 @@ int px_catalog_list(struct px_catalog *c, const char *token, int limit,
 		if (!valid_token(token))
 			return px_errc(eb, PX_EINVAL, "invalid_continuation_token",
 				       "continuation_token is malformed");
-		/* Tokens print as "<hex>.<id>" so they need no escaping. */
-		snprintf(start, sizeof(start), "ix/t/%.16s/%s", token, token + 17);
+		snprintf(start, sizeof(start), "%s%.16s/%s", prefix, token,
+			 token + 17);
 		st.skip = start;
 	}
 	if ((rc = px_kv_begin(c->kv, PX_KV_RDONLY, &st.txn, eb)))
 		return rc;
-	rc = px_kv_scan(st.txn, "ix/t/", 5, st.skip, st.skip ? strlen(start) : 0,
-			PX_KV_REVERSE, list_one, &st, eb);
+	rc = px_kv_scan(st.txn, prefix, st.nprefix, st.skip,
+			st.skip ? strlen(start) : 0, flags, list_one, &st, eb);
 	px_kv_abort(st.txn);
 	if (rc < 0)
 		return rc;
@@ -473,6 +527,152 @@ int px_catalog_list(struct px_catalog *c, const char *token, int limit,
 		next[16] = '.';
 	}
 	return 0;
+}
+
+int px_catalog_list(struct px_catalog *c, const char *token, int limit,
+		    px_catalog_list_fn fn, void *ctx, char *next, size_t nnext,
+		    struct px_errbuf *eb)
+{
+	return list_index(c, "ix/t/", PX_KV_REVERSE, token, limit, fn, ctx,
+			  next, nnext, eb);
+}
+
+int px_catalog_queue(struct px_catalog *c, const char *status,
+		     const char *token, int limit, px_catalog_list_fn fn,
+		     void *ctx, char *next, size_t nnext, struct px_errbuf *eb)
+{
+	char prefix[32];
+
+	if (!queued_status(status))
+		return px_errc(eb, PX_EINVAL, "invalid_request",
+			       "status must be pending, flagged or blocked");
+	snprintf(prefix, sizeof(prefix), "mq/%s/", status);
+	return list_index(c, prefix, 0, token, limit, fn, ctx, next, nnext, eb);
+}
+
+struct jobs_state {
+	int limit, count;
+	int (*fn)(void *ctx, const char *id);
+	void *ctx;
+};
+
+static int job_one(void *arg, const void *key, size_t nkey, const void *val,
+		   size_t nval)
+{
+	struct jobs_state *js = arg;
+	char id[PX_ID_MAX + 1];
+	size_t skip = 4 + 17; /* "job/" + 16 hex + "/" */
+
+	if (js->count == js->limit)
+		return 1;
+	if (nkey <= skip || nkey - skip > PX_ID_MAX)
+		return 0;
+	memcpy(id, (const char *)key + skip, nkey - skip);
+	id[nkey - skip] = '\0';
+	js->count++;
+	return js->fn(js->ctx, id) ? 1 : 0;
+}
+
+int px_catalog_jobs(struct px_catalog *c, int limit,
+		    int (*fn)(void *ctx, const char *id), void *ctx,
+		    struct px_errbuf *eb)
+{
+	struct jobs_state js = {limit, 0, fn, ctx};
+	struct px_kv_txn *txn;
+	int rc;
+
+	if ((rc = px_kv_begin(c->kv, PX_KV_RDONLY, &txn, eb)))
+		return rc;
+	rc = px_kv_scan(txn, "job/", 4, NULL, 0, 0, job_one, &js, eb);
+	px_kv_abort(txn);
+	return rc < 0 ? rc : 0;
+}
+
+int px_catalog_moderate(struct px_catalog *c, const char *id,
+			const char *expect, const char *status,
+			const char *moderation, const char *audit_entry,
+			const char *event, struct px_image_rec *out,
+			struct px_errbuf *eb)
+{
+	struct px_kv_txn *txn = NULL;
+	struct px_image_rec rec;
+	char key[PX_ID_MAX + 64], rnd[17];
+	struct px_buf val;
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	px_buf_init(&val, 0);
+	if (!px_catalog_valid_id(id))
+		return px_errc(eb, PX_ENOTFOUND, "not_found",
+			       "image \"%.64s\" not found", id);
+	if ((rc = px_kv_begin(c->kv, 0, &txn, eb)))
+		return rc;
+	if ((rc = get_in(txn, id, &rec, eb)))
+		goto out;
+	if (expect && strcmp(rec.status, expect)) {
+		rc = px_errc(eb, PX_EBUSY, "conflict",
+			     "image \"%s\" is %s, not %s", id, rec.status, expect);
+		goto out;
+	}
+	if ((rc = status_keys(txn, &rec, false, eb)))
+		goto out;
+	px_strlcpy(rec.status, status, sizeof(rec.status));
+	if (moderation) {
+		free(rec.moderation);
+		if (!(rec.moderation = strdup(moderation))) {
+			rc = PX_ENOMEM;
+			goto out;
+		}
+	}
+	if (audit_entry) {
+		json_t *arr = rec.audit ? json_loads(rec.audit, 0, NULL) : NULL;
+		json_t *entry = json_loads(audit_entry, 0, NULL);
+
+		if (!json_is_array(arr)) {
+			json_decref(arr);
+			arr = json_array();
+		}
+		if (entry)
+			json_array_append_new(arr, entry);
+		free(rec.audit);
+		rec.audit = json_dumps(arr, JSON_COMPACT);
+		json_decref(arr);
+		if (!rec.audit) {
+			rc = PX_ENOMEM;
+			goto out;
+		}
+	}
+	/* A pending image keeps its job; any decision drops it. */
+	if ((rc = status_keys(txn, &rec, true, eb)))
+		goto out;
+	if ((rc = rec_encode(&rec, &val)))
+		goto out;
+	img_key(key, sizeof(key), id);
+	if ((rc = px_kv_puts(txn, key, val.data, val.len, 0, eb)))
+		goto out;
+	if (event) {
+		px_random_hex(rnd, 8);
+		snprintf(key, sizeof(key), "outbox/%016llx-%s",
+			 (unsigned long long)now_us(), rnd);
+		if ((rc = px_kv_puts(txn, key, event, strlen(event), 0, eb)))
+			goto out;
+	}
+	rc = px_kv_commit(txn, eb);
+	txn = NULL;
+	if (!rc && out) {
+		*out = rec;
+		memset(&rec, 0, sizeof(rec));
+	}
+out:
+	px_kv_abort(txn);
+	px_buf_release(&val);
+	px_image_rec_release(&rec);
+	return rc;
+}
+
+struct px_kv *px_catalog_kv(struct px_catalog *c)
+{
+	return c->kv;
 }
 
 struct sweep {

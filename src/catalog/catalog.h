@@ -15,6 +15,13 @@
  * kv layout:  img/<id>                 -> record (JSON)
  *             ix/t/<16 hex µs>/<id>    -> "" (newest-first listing)
  *             blobref/<sha256>         -> reference count (decimal)
+ *             mq/<status>/<16 hex µs>/<id> -> "" (review queue: pending,
+ *                                         flagged and blocked images)
+ *             job/<16 hex µs>/<id>     -> "" (classification still owed;
+ *                                         exists exactly while pending)
+ *             outbox/<16 hex µs>-<rand> -> webhook event (JSON), written
+ *                                         in the same transaction as the
+ *                                         decision it reports
  */
 #ifndef PX_CATALOG_H
 #define PX_CATALOG_H
@@ -38,7 +45,9 @@ struct px_image_rec {
 	bool alpha;
 	uint64_t bytes;
 	char sha256[PX_SHA256_HEX_LEN + 1];
-	char status[16];
+	char status[16]; /* pending, approved, flagged, blocked */
+	char *moderation; /* JSON object text or NULL: scores, model, rule */
+	char *audit;      /* JSON array text or NULL: review decisions */
 };
 
 /* Free rec->meta and zero the record. */
@@ -89,6 +98,36 @@ typedef int (*px_catalog_list_fn)(void *ctx, const struct px_image_rec *rec);
 int px_catalog_list(struct px_catalog *c, const char *token, int limit,
 		    px_catalog_list_fn fn, void *ctx, char *next, size_t nnext,
 		    struct px_errbuf *eb);
+
+/*
+ * Record a moderation decision in one transaction: set status and, when
+ * non-NULL, the moderation object (replaced) and an audit entry (appended,
+ * a JSON object text); keep the review queue in step; drop the image's
+ * classification job; and queue event (a JSON text, may be NULL) in the
+ * webhook outbox. If expect is non-NULL the record's current status must
+ * equal it, else PX_EBUSY (someone decided first). The updated record
+ * lands in rec (may be NULL).
+ */
+int px_catalog_moderate(struct px_catalog *c, const char *id,
+			const char *expect, const char *status,
+			const char *moderation, const char *audit_entry,
+			const char *event, struct px_image_rec *rec,
+			struct px_errbuf *eb);
+
+/* Ids of images whose classification is owed, oldest first, at most
+ * limit; fn returns nonzero to stop. */
+int px_catalog_jobs(struct px_catalog *c, int limit,
+		    int (*fn)(void *ctx, const char *id), void *ctx,
+		    struct px_errbuf *eb);
+
+/* The review queue for one status ("pending", "flagged", "blocked"),
+ * oldest first, with the same token scheme as px_catalog_list. */
+int px_catalog_queue(struct px_catalog *c, const char *status,
+		     const char *token, int limit, px_catalog_list_fn fn,
+		     void *ctx, char *next, size_t nnext, struct px_errbuf *eb);
+
+/* The kv store, for the webhook sender's outbox. */
+struct px_kv *px_catalog_kv(struct px_catalog *c);
 
 /* Start-up repair: remove interrupted blob writes and blobs no record
  * references. Counts go to *tmp_removed and *orphans_removed. */

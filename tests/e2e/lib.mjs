@@ -23,6 +23,9 @@ export const CORPUS = path.resolve(process.env.PICTOR_CORPUS || path.join(ROOT, 
 export const INPUTS = path.join(ROOT, 'tests', 'data', 'inputs');
 // Slower builds (sanitizers) may scale every time limit with PICTOR_TIME_SCALE.
 export const TIME_SCALE = Number(process.env.PICTOR_TIME_SCALE || (/asan/.test(BIN) ? 3 : 1)) || 1;
+// Sanitizer builds carry shadow memory and a quarantine: absolute memory
+// limits scale too (growth limits do not).
+export const MEM_SCALE = /asan/.test(BIN) ? 4 : 1;
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');

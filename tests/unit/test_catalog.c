@@ -28,6 +28,12 @@ static int count_blobs(void *ctx, const char *hex)
 	return 0;
 }
 
+static int count_job(void *ctx, const char *id)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
 static int nblobs(struct px_blob_store *b)
 {
 	int n = 0;
@@ -181,6 +187,48 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 		T_OK(bb.len == 7 && !memcmp(bb.data, "bytes-2", 7));
 		px_buf_release(&bb);
 		px_image_rec_release(&rec);
+	}
+	T_CASE("moderation: queue, jobs, audit, outbox") {
+		struct px_image_rec r;
+		struct names q;
+		int njobs = 0;
+
+		memset(&r, 0, sizeof(r));
+		snprintf(r.id, sizeof(r.id), "mod1");
+		snprintf(r.status, sizeof(r.status), "pending");
+		T_EQ(px_catalog_add(c, &r, "mod-bytes", 9, &eb), 0);
+		px_image_rec_release(&r);
+		T_EQ(px_catalog_jobs(c, 10, count_job, &njobs, &eb), 0);
+		T_EQ(njobs, 1);
+		memset(&q, 0, sizeof(q));
+		T_EQ(px_catalog_queue(c, "pending", NULL, 10, collect, &q, next, sizeof(next), &eb), 0);
+		T_EQ(q.n, 1);
+		T_EQ(px_catalog_moderate(c, "mod1", "pending", "flagged",
+					 "{\"rule\":\"r\"}", NULL,
+					 "{\"event\":\"flag\"}", &r, &eb), 0);
+		T_STREQ(r.status, "flagged");
+		px_image_rec_release(&r);
+		njobs = 0;
+		T_EQ(px_catalog_jobs(c, 10, count_job, &njobs, &eb), 0);
+		T_EQ(njobs, 0);
+		memset(&q, 0, sizeof(q));
+		T_EQ(px_catalog_queue(c, "pending", NULL, 10, collect, &q, next, sizeof(next), &eb), 0);
+		T_EQ(q.n, 0);
+		T_EQ(px_catalog_queue(c, "flagged", NULL, 10, collect, &q, next, sizeof(next), &eb), 0);
+		T_EQ(q.n, 1);
+		/* A decision on a stale status is refused. */
+		T_EQ(px_catalog_moderate(c, "mod1", "pending", "approved", NULL,
+					 NULL, NULL, NULL, &eb), PX_EBUSY);
+		T_EQ(px_catalog_moderate(c, "mod1", "flagged", "approved", NULL,
+					 "{\"who\":\"admin\"}", NULL, &r, &eb), 0);
+		T_STREQ(r.moderation, "{\"rule\":\"r\"}");
+		T_STREQ(r.audit, "[{\"who\":\"admin\"}]");
+		px_image_rec_release(&r);
+		memset(&q, 0, sizeof(q));
+		T_EQ(px_catalog_queue(c, "flagged", NULL, 10, collect, &q, next, sizeof(next), &eb), 0);
+		T_EQ(q.n, 0);
+		T_EQ(px_catalog_queue(c, "approved", NULL, 10, collect, &q, next, sizeof(next), &eb), PX_EINVAL);
+		T_EQ(px_catalog_delete(c, "mod1", &eb), 0);
 	}
 	px_catalog_free(c);
 	px_kv_close(kv);
