@@ -12,6 +12,10 @@
 #include "core/log.h"
 #include "delivery/sign.h"
 #include "meta/kv.h"
+#include "ml/nsfw.h"
+#include "ml/version.h"
+#include "moderation/moderation.h"
+#include "moderation/webhook.h"
 #include "store/blob.h"
 
 #include <jansson.h>
@@ -32,6 +36,7 @@ static void usage_main(FILE *f)
 		"commands:\n"
 		"  serve     run the server\n"
 		"  sign      print a signed delivery URL for a path\n"
+		"  classify  classify image files and apply the moderation policy\n"
 		"  config    print the effective configuration (secrets masked)\n"
 		"  version   print the versions of Pictor and its libraries\n\n"
 		"Run \"pictor <command> --help\" for a command's options.\n");
@@ -84,6 +89,207 @@ static int load_config(struct px_config *cfg, int argc, char **argv,
 	return 0;
 }
 
+static void moderation_opts(const struct px_config *cfg,
+			    struct px_moderation_opts *mo, int contexts)
+{
+	memset(mo, 0, sizeof(*mo));
+	mo->models_dir = cfg->models;
+	mo->policy = cfg->moderation_policy;
+	mo->preprocess = strcmp(cfg->moderation_preprocess, "nsfwjs")
+				 ? PX_PREPROCESS_DEFAULT
+				 : PX_PREPROCESS_NSFWJS;
+	mo->contexts = contexts;
+	mo->async = !strcmp(cfg->moderation_mode, "async");
+	mo->webhook_url = cfg->webhook_url;
+	mo->webhook_secret = cfg->webhook_secret;
+	mo->lim.max_pixels = (uint64_t)cfg->max_pixels;
+	mo->lim.max_side = (int)cfg->max_side;
+	mo->lim.max_frames = (int)cfg->max_frames;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int read_file(const char *path, struct px_buf *out)
+{
+	char chunk[65536];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int rc = 0;
+
+	if (!f)
+		return PX_ENOTFOUND;
+	while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = px_buf_add(out, chunk, n);
+	if (ferror(f))
+		rc = PX_EIO;
+	fclose(f);
+	return rc;
+}
+
+static int cmd_classify(int argc, char **argv)
+{
+	struct px_config cfg;
+	struct px_errbuf eb = {0};
+	struct px_moderation *mod = NULL;
+	struct px_moderation_opts mo;
+	const char *rest[256];
+	char *args[64];
+	int nargs = 0, nrest = PX_ARRAY_LEN(rest), rc = 1, nclass;
+	long bench = 0;
+	bool json = false;
+	const char *const *classes = px_moderation_classes(&nclass);
+
+	if (wants_help(argc, argv)) {
+		printf("usage: pictor classify [--json] [--preprocess default|nsfwjs] "
+		       "[--bench N] [--models DIR] FILE...\n\n"
+		       "Classify image files with the on-board model (no server needed),\n"
+		       "print the score of every class and the verdict under the\n"
+		       "moderation policy (--moderation-policy, or the configured one).\n\n"
+		       "  --json             one JSON object per file\n"
+		       "  --preprocess P     default (antialiased resize) or nsfwjs\n"
+		       "                     (bilinear with aligned corners, as nsfwjs.classify)\n"
+		       "  --bench N          time N runs: the model alone on 224x224 input,\n"
+		       "                     and the whole path from file to verdict\n"
+		       "and every option of \"pictor serve\".\n");
+		return 0;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--bench") && i + 1 < argc) {
+			bench = strtol(argv[++i], NULL, 10);
+			if (bench < 1) {
+				fprintf(stderr, "pictor: --bench needs a positive count\n");
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--preprocess") && i + 1 < argc &&
+			   nargs + 2 < (int)PX_ARRAY_LEN(args)) {
+			args[nargs++] = "--moderation-preprocess";
+			args[nargs++] = argv[++i];
+		} else if (nargs < (int)PX_ARRAY_LEN(args)) {
+			args[nargs++] = argv[i];
+		}
+	}
+	if (load_config(&cfg, nargs, args, rest, &nrest))
+		return 2;
+	if (!nrest) {
+		fprintf(stderr, "pictor: classify needs at least one FILE\n");
+		goto out;
+	}
+	if (px_image_init("pictor", &eb))
+		goto fail;
+	moderation_opts(&cfg, &mo, 1);
+	if (px_moderation_new(&mo, &mod, &eb))
+		goto fail;
+	rc = 0;
+	for (int f = 0; f < nrest; f++) {
+		struct px_mod_result res;
+		struct px_buf data;
+		double t0, t1;
+
+		px_buf_init(&data, 0);
+		if (read_file(rest[f], &data)) {
+			fprintf(stderr, "pictor: cannot read \"%s\"\n", rest[f]);
+			rc = 1;
+			px_buf_release(&data);
+			continue;
+		}
+		t0 = now_ms();
+		if (px_moderation_classify(mod, data.data, data.len, &res, &eb)) {
+			fprintf(stderr, "pictor: \"%s\": %s\n", rest[f], eb.msg);
+			rc = 1;
+			px_buf_release(&data);
+			continue;
+		}
+		t1 = now_ms();
+		if (json) {
+			printf("{\"file\":");
+			fflush(stdout);
+			{
+				struct px_buf q;
+
+				px_buf_init(&q, 0);
+				px_json_quote(&q, rest[f]);
+				printf("%s,\"scores\":{", (char *)q.data);
+				px_buf_release(&q);
+			}
+			for (int i = 0; i < nclass; i++)
+				printf("%s\"%s\":%.6f", i ? "," : "", classes[i],
+				       (double)res.scores[i]);
+			printf("},\"verdict\":\"%s\",\"rule\":\"%s\",\"model\":\"%s\"}\n",
+			       px_verdict_name(res.verdict), res.rule,
+			       px_moderation_model_name());
+		} else {
+			printf("%s: %s (%s)", rest[f], px_verdict_name(res.verdict),
+			       res.rule);
+			for (int i = 0; i < nclass; i++)
+				printf(" %s=%.4f", classes[i], (double)res.scores[i]);
+			printf("\n");
+		}
+		if (bench) {
+			double total = t1 - t0;
+
+			for (long i = 1; i < bench; i++) {
+				struct px_mod_result r2;
+
+				t0 = now_ms();
+				px_moderation_classify(mod, data.data, data.len, &r2, &eb);
+				total += now_ms() - t0;
+				free(r2.json);
+			}
+			fprintf(json ? stderr : stdout,
+				"bench %s: %.2f ms per image, file to verdict (%ld runs)\n",
+				rest[f], total / (double)bench, bench);
+		}
+		free(res.json);
+		px_buf_release(&data);
+	}
+	if (bench) {
+		/* The model alone, on a fixed 224x224 input, one thread. */
+		struct px_ml_ctx *ctx = NULL;
+		struct px_ml_model *model = NULL;
+		uint8_t *rgb = malloc(PX_NSFW_SIZE * PX_NSFW_SIZE * 3);
+		float scores[PX_NSFW_CLASSES];
+		double t0, best = 1e9, total = 0;
+
+		if (rgb && px_nsfw_open(cfg.models, &model, &eb) == 0 &&
+		    px_ml_ctx_new(model, &ctx, &eb) == 0) {
+			for (int i = 0; i < PX_NSFW_SIZE * PX_NSFW_SIZE * 3; i++)
+				rgb[i] = (uint8_t)(i * 7);
+			px_nsfw_scores(ctx, rgb, scores, &eb); /* warm-up */
+			for (long i = 0; i < bench; i++) {
+				double d;
+
+				t0 = now_ms();
+				px_nsfw_scores(ctx, rgb, scores, &eb);
+				d = now_ms() - t0;
+				total += d;
+				best = d < best ? d : best;
+			}
+			fprintf(json ? stderr : stdout,
+				"bench model alone: %.2f ms per image (best %.2f, %ld runs)\n",
+				total / (double)bench, best, bench);
+		}
+		px_ml_ctx_free(ctx);
+		px_ml_model_free(model);
+		free(rgb);
+	}
+	goto out;
+fail:
+	fprintf(stderr, "pictor: %s\n", eb.msg);
+	rc = 1;
+out:
+	px_moderation_free(mod);
+	px_config_release(&cfg);
+	return rc;
+}
+
 static int cmd_version(void)
 {
 	printf("pictor %s\n", PICTOR_VERSION);
@@ -92,6 +298,9 @@ static int cmd_version(void)
 	printf("lmdb %s\n", px_kv_lmdb_version());
 	printf("jansson %s\n", jansson_version_str());
 	printf("openssl %s\n", px_crypto_version());
+	printf("libcurl %s\n", px_webhook_curl_version());
+	printf("onednn %s\n", px_ml_version());
+	printf("model %s\n", px_moderation_model_name());
 	return 0;
 }
 
@@ -263,6 +472,18 @@ static int cmd_serve(int argc, char **argv)
 			tmp_removed, orphans);
 
 	workers = cfg.workers ? (int)cfg.workers : px_cpu_count();
+	if (!strcmp(cfg.moderation, "on")) {
+		struct px_moderation_opts mo;
+
+		/* One context per worker, plus one for the async runner. */
+		moderation_opts(&cfg, &mo, workers + 1);
+		if (px_moderation_new(&mo, &app->mod, &eb))
+			goto fail;
+		app->mod_async = mo.async;
+		app->mod_quarantine = !strcmp(cfg.moderation_blocked, "quarantine");
+		if (px_moderation_start(app->mod, app->cat, &eb))
+			goto fail;
+	}
 	if (px_pool_new(workers, (int)cfg.queue, &app->pool)) {
 		px_errf(&eb, PX_EINTERNAL, "cannot start %d workers", workers);
 		goto fail;
@@ -315,7 +536,8 @@ static int cmd_serve(int argc, char **argv)
 	atomic_store(&app->draining, true);
 	px_http_quiesce(http);
 	deadline = time(NULL) + cfg.drain_timeout;
-	while (px_http_inflight(http) > 0 && time(NULL) < deadline)
+	while ((px_http_inflight(http) > 0 || px_pool_load(app->pool) > 0) &&
+	       time(NULL) < deadline)
 		usleep(20000);
 	if (px_http_inflight(http) > 0 || px_pool_load(app->pool) > 0) {
 		/* Stores are crash-safe: leaving now loses nothing committed. */
@@ -335,6 +557,7 @@ out:
 	px_http_stop(http);
 	if (app) {
 		px_pool_free(app->pool);
+		px_moderation_free(app->mod);
 		px_catalog_free(app->cat);
 		px_kv_close(app->kv);
 		px_blob_close(app->blobs);
@@ -358,6 +581,8 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 2, argv + 2);
 	if (!strcmp(cmd, "sign"))
 		return cmd_sign(argc - 2, argv + 2);
+	if (!strcmp(cmd, "classify"))
+		return cmd_classify(argc - 2, argv + 2);
 	if (!strcmp(cmd, "config"))
 		return cmd_config(argc - 2, argv + 2);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))

@@ -50,6 +50,9 @@ static int status_for(const char *code, int rc)
 		{"invalid_signature", 403},
 		{"expired", 403},
 		{"overloaded", 503},
+		{"content_blocked", 422},
+		{"not_approved", 403},
+		{"conflict", 409},
 		{"storage_unavailable", 503},
 	};
 
@@ -112,6 +115,10 @@ static void metrics(struct px_app *a, struct px_req *r)
 	C("pictor_render_us_total", "microseconds spent rendering variants",
 	  a->render_us);
 	C("pictor_not_modified_total", "304 answers", a->n_not_modified);
+	C("pictor_classified_total", "uploads classified in the request",
+	  a->n_classified);
+	C("pictor_flagged_total", "uploads flagged by the policy", a->n_flagged);
+	C("pictor_blocked_total", "uploads blocked by the policy", a->n_blocked);
 	C("pictor_overloaded_total", "requests refused with 503 overloaded",
 	  a->n_overloaded);
 #undef C
@@ -162,6 +169,12 @@ static void route(struct px_app *a, struct px_req *r)
 	} else if (!strncmp(path, "/v1/images", 10) &&
 		   (path[10] == '\0' || path[10] == '/')) {
 		px_api_images(a, r, path + 10);
+	} else if (!strcmp(path, "/v1/moderation/queue")) {
+		if (!px_app_authorized(a, r))
+			return;
+		if (!is_get(r))
+			goto not_allowed;
+		px_api_moderation_queue(a, r);
 	} else if (!strncmp(path, "/img/", 5)) {
 		if (!is_get(r))
 			goto not_allowed;

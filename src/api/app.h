@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "http/http.h"
 #include "image/image.h"
+#include "moderation/moderation.h"
 
 struct px_app {
 	const struct px_config *cfg;
@@ -22,11 +23,14 @@ struct px_app {
 	struct px_kv *kv;
 	struct px_pool *pool;
 	struct px_image_limits lim;
+	struct px_moderation *mod; /* NULL with moderation off */
+	bool mod_async, mod_quarantine;
 	char public_url[512];
 	atomic_bool draining;
 
 	/* Prometheus counters. */
 	atomic_ullong n_requests, n_uploads, n_upload_rejects, n_renders,
+		n_classified, n_blocked, n_flagged,
 		n_not_modified, n_overloaded, render_us, upload_us;
 	atomic_ullong n_status[6]; /* by class: 1xx..5xx */
 };
@@ -46,5 +50,11 @@ void px_app_fail(struct px_req *r, int rc, const struct px_errbuf *eb);
 /* Handlers, one file per resource. */
 void px_api_images(struct px_app *a, struct px_req *r, const char *rest);
 void px_api_deliver(struct px_app *a, struct px_req *r, const char *rest);
+void px_api_moderation_queue(struct px_app *a, struct px_req *r);
+void px_api_moderation_review(struct px_app *a, struct px_req *r,
+			      const char *id);
+
+/* The record as the API shows it (a new JSON object reference). */
+struct json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec);
 
 #endif

@@ -140,6 +140,14 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *rest)
 	}
 	if (!check_signature(a, r, &rec, &exp))
 		goto out;
+	if (strcmp(rec.status, "approved")) {
+		/* Pending, flagged and blocked images are never public. */
+		px_resp_header(r, "Cache-Control", "no-store");
+		px_resp_error(r, 403, "not_approved",
+			      "image \"%s\" is %s and not delivered", id,
+			      rec.status);
+		goto out;
+	}
 
 	px_opts_init(&o);
 	if (px_opts_is_inline(variant)) {
@@ -159,7 +167,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *rest)
 		px_resp_error(r, 500, "internal_error", "out of memory");
 		goto out;
 	}
-	px_opts_resolve(&o, px_fmt_parse(rec.format), rec.alpha,
+	px_opts_resolve(&o, px_fmt_parse(rec.format), rec.alpha, rec.frames,
 			px_req_header(r, "Accept"), &rd->x, &rd->vary);
 	px_strlcpy(rd->sha256, rec.sha256, sizeof(rd->sha256));
 

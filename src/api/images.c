@@ -14,7 +14,7 @@
 
 #define META_MAX 1024
 
-static json_t *rec_json(struct px_app *a, const struct px_image_rec *rec)
+json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 {
 	char when[64], url[1024];
 	time_t secs = (time_t)(rec->uploaded_us / 1000000);
@@ -40,13 +40,18 @@ static json_t *rec_json(struct px_app *a, const struct px_image_rec *rec)
 		      "bytes", (json_int_t)rec->bytes, "sha256", rec->sha256,
 		      "frames", rec->frames, "alpha", rec->alpha, "status",
 		      rec->status);
+	if (o && rec->moderation)
+		json_object_set_new(o, "moderation",
+				    json_loads(rec->moderation, 0, NULL));
+	if (o && rec->audit)
+		json_object_set_new(o, "audit", json_loads(rec->audit, 0, NULL));
 	return o;
 }
 
 static void answer_rec(struct px_app *a, struct px_req *r, int status,
 		       const struct px_image_rec *rec)
 {
-	json_t *o = rec_json(a, rec);
+	json_t *o = px_api_rec_json(a, rec);
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	if (text)
@@ -189,13 +194,15 @@ static void upload_work(void *app, struct px_req *r)
 	struct px_errbuf eb = {0};
 	struct px_image_info info;
 	struct px_image_rec rec;
+	struct px_mod_result res;
 	struct upload u;
 	int64_t t0 = mono_us();
-	char loc[PX_ID_MAX + 16];
-	int rc;
+	char loc[PX_ID_MAX + 16], *event = NULL;
+	int rc, status = 201;
 
 	memset(&u, 0, sizeof(u));
 	memset(&rec, 0, sizeof(rec));
+	memset(&res, 0, sizeof(res));
 	if ((rc = upload_fields(r, &u, &eb)))
 		goto out;
 	if ((rc = px_image_probe(u.data, u.n, &a->lim, &info, &eb)))
@@ -216,11 +223,38 @@ static void upload_work(void *app, struct px_req *r)
 		rc = PX_ENOMEM;
 		goto out;
 	}
-	if ((rc = px_catalog_add(a->cat, &rec, u.data, u.n, &eb)))
+	if (a->mod && a->mod_async) {
+		/* Classified in the background from a durable job. */
+		snprintf(rec.status, sizeof(rec.status), "pending");
+		status = 202;
+	} else if (a->mod) {
+		if ((rc = px_moderation_classify(a->mod, u.data, u.n, &res, &eb)))
+			goto out;
+		atomic_fetch_add(&a->n_classified, 1);
+		if (res.verdict == PX_VERDICT_BLOCK) {
+			atomic_fetch_add(&a->n_blocked, 1);
+			if (!a->mod_quarantine) {
+				rc = px_errc(&eb, PX_EINVAL, "content_blocked",
+					     "the image was blocked by the moderation policy (rule \"%s\")",
+					     res.rule);
+				goto out;
+			}
+		} else if (res.verdict == PX_VERDICT_FLAG) {
+			atomic_fetch_add(&a->n_flagged, 1);
+		}
+		snprintf(rec.status, sizeof(rec.status), "%s",
+			 px_verdict_status(res.verdict));
+		rec.moderation = res.json;
+		res.json = NULL;
+		event = px_moderation_event(&rec, &res);
+	}
+	if ((rc = px_catalog_add(a->cat, &rec, u.data, u.n, event, &eb)))
 		goto out;
+	if (status == 202 || event)
+		px_moderation_kick(a->mod);
 	snprintf(loc, sizeof(loc), "/v1/images/%s", rec.id);
 	px_resp_header(r, "Location", loc);
-	answer_rec(a, r, 201, &rec);
+	answer_rec(a, r, status, &rec);
 	atomic_fetch_add(&a->n_uploads, 1);
 	atomic_fetch_add(&a->upload_us, (unsigned long long)(mono_us() - t0));
 out:
@@ -229,6 +263,8 @@ out:
 		px_app_fail(r, rc, &eb);
 	}
 	free(u.meta);
+	free(event);
+	free(res.json);
 	px_image_rec_release(&rec);
 }
 
@@ -240,7 +276,7 @@ struct list_ctx {
 static int list_one(void *ctx, const struct px_image_rec *rec)
 {
 	struct list_ctx *lc = ctx;
-	json_t *o = rec_json(lc->a, rec);
+	json_t *o = px_api_rec_json(lc->a, rec);
 
 	if (!o)
 		return PX_ENOMEM;
@@ -403,6 +439,13 @@ void px_api_images(struct px_app *a, struct px_req *r, const char *rest)
 	n = slash ? (size_t)(slash - rest) : strlen(rest);
 	if (n > PX_ID_MAX || px_url_decode(rest, n, id, sizeof(id))) {
 		px_resp_error(r, 404, "not_found", "image not found");
+		return;
+	}
+	if (slash && !strcmp(slash, "/moderation")) {
+		if (strcmp(m, "POST"))
+			not_allowed(r, "POST");
+		else
+			px_api_moderation_review(a, r, id);
 		return;
 	}
 	if (slash) {

@@ -239,8 +239,20 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int outbox_put(struct px_kv_txn *txn, const char *event,
+		      struct px_errbuf *eb)
+{
+	char key[64], rnd[17];
+
+	px_random_hex(rnd, 8);
+	snprintf(key, sizeof(key), "outbox/%016llx-%s",
+		 (unsigned long long)now_us(), rnd);
+	return px_kv_puts(txn, key, event, strlen(event), 0, eb);
+}
+
 int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
-		   const void *data, size_t n, struct px_errbuf *eb)
+		   const void *data, size_t n, const char *event,
+		   struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn = NULL;
 	char key[PX_ID_MAX + 64];
@@ -282,6 +294,8 @@ int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 	if ((rc = ref_add(txn, rec->sha256, +1, &refs, eb)))
 		goto out;
 	if ((rc = status_keys(txn, rec, true, eb)))
+		goto out;
+	if (event && (rc = outbox_put(txn, event, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
@@ -596,7 +610,7 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 {
 	struct px_kv_txn *txn = NULL;
 	struct px_image_rec rec;
-	char key[PX_ID_MAX + 64], rnd[17];
+	char key[PX_ID_MAX + 64];
 	struct px_buf val;
 	int rc;
 
@@ -650,13 +664,8 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 	img_key(key, sizeof(key), id);
 	if ((rc = px_kv_puts(txn, key, val.data, val.len, 0, eb)))
 		goto out;
-	if (event) {
-		px_random_hex(rnd, 8);
-		snprintf(key, sizeof(key), "outbox/%016llx-%s",
-			 (unsigned long long)now_us(), rnd);
-		if ((rc = px_kv_puts(txn, key, event, strlen(event), 0, eb)))
-			goto out;
-	}
+	if (event && (rc = outbox_put(txn, event, eb)))
+		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
 	if (!rc && out) {

@@ -63,11 +63,14 @@ void px_catalog_free(struct px_catalog *c); /* accepts NULL */
 
 /*
  * Store data and rec durably. rec->id empty: a UUIDv7 is generated into
- * it. rec->sha256, uploaded_us and bytes are filled in here.
- * PX_EEXIST if the id is taken.
+ * it. rec->sha256, uploaded_us and bytes are filled in here. A "pending"
+ * status also queues a classification job; event (may be NULL) goes to
+ * the webhook outbox in the same transaction. PX_EEXIST if the id is
+ * taken.
  */
 int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
-		   const void *data, size_t n, struct px_errbuf *eb);
+		   const void *data, size_t n, const char *event,
+		   struct px_errbuf *eb);
 
 /* Read a record into rec (caller releases). PX_ENOTFOUND. */
 int px_catalog_get(struct px_catalog *c, const char *id,

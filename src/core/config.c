@@ -62,6 +62,26 @@ static const struct opt opts[] = {
 	{"drain-timeout", "PICTOR_DRAIN_TIMEOUT", "drain_timeout",
 	 L(drain_timeout), "10", 0, 3600, false,
 	 "seconds SIGTERM waits for in-flight requests"},
+	{"moderation", "PICTOR_MODERATION", "moderation", S(moderation), "on",
+	 0, 0, false, "classify every upload: on or off"},
+	{"moderation-mode", "PICTOR_MODERATION_MODE", "moderation_mode",
+	 S(moderation_mode), "sync", 0, 0, false,
+	 "sync (the upload answers with the verdict) or async (202, pending)"},
+	{"moderation-blocked", "PICTOR_MODERATION_BLOCKED", "moderation_blocked",
+	 S(moderation_blocked), "refuse", 0, 0, false,
+	 "blocked uploads: refuse (422, nothing stored) or quarantine"},
+	{"moderation-policy", "PICTOR_MODERATION_POLICY", "moderation_policy",
+	 S(moderation_policy), NULL, 0, 0, false,
+	 "ordered rules, e.g. \"block: porn>=0.85; flag: sexy>=0.6\""},
+	{"moderation-preprocess", "PICTOR_MODERATION_PREPROCESS",
+	 "moderation_preprocess", S(moderation_preprocess), "default", 0, 0,
+	 false, "default (antialiased resize) or nsfwjs (as nsfwjs.classify)"},
+	{"models", "PICTOR_MODELS", "models", S(models), "./models", 0, 0,
+	 false, "directory holding the classifier model (make models)"},
+	{"webhook-url", "PICTOR_WEBHOOK_URL", "webhook_url", S(webhook_url),
+	 NULL, 0, 0, false, "URL that receives moderation events"},
+	{"webhook-secret", "PICTOR_WEBHOOK_SECRET", "webhook_secret",
+	 S(webhook_secret), NULL, 0, 0, true, "HMAC key of webhook signatures"},
 	{"log-level", "PICTOR_LOG_LEVEL", "log_level", S(log_level), "info", 0,
 	 0, false, "debug, info, warn or error"},
 	{"admin-token", "PICTOR_ADMIN_TOKEN", "admin_token", S(admin_token),
@@ -314,6 +334,28 @@ int px_config_load(struct px_config *c, int argc, char **argv,
 		if ((rc = set_opt(c, o, val, "flag", eb)))
 			return rc;
 	}
+	{
+		static const struct {
+			size_t off;
+			const char *name, *a, *b;
+		} choices[] = {
+			{offsetof(struct px_config, moderation), "moderation", "on", "off"},
+			{offsetof(struct px_config, moderation_mode), "moderation-mode", "sync", "async"},
+			{offsetof(struct px_config, moderation_blocked), "moderation-blocked", "refuse", "quarantine"},
+			{offsetof(struct px_config, moderation_preprocess), "moderation-preprocess", "default", "nsfwjs"},
+		};
+		for (size_t i = 0; i < PX_ARRAY_LEN(choices); i++) {
+			const char *v = *(char **)((char *)c + choices[i].off);
+
+			if (strcmp(v, choices[i].a) && strcmp(v, choices[i].b))
+				return px_errf(eb, PX_EINVAL,
+					       "\"%s\" must be %s or %s, not \"%s\"",
+					       choices[i].name, choices[i].a,
+					       choices[i].b, v);
+		}
+	}
+	if (c->webhook_url && (!c->webhook_secret || !*c->webhook_secret))
+		return px_errf(eb, PX_EINVAL, "--webhook-url needs --webhook-secret");
 	return split_keys(c, eb);
 }
 

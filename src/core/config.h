@@ -39,6 +39,14 @@ struct px_config {
 	long per_ip_conns;
 	long conn_memory;
 	long drain_timeout;
+	char *moderation;         /* "on" or "off" */
+	char *moderation_mode;    /* "sync" or "async" */
+	char *moderation_blocked; /* "refuse" or "quarantine" */
+	char *moderation_policy;  /* rules text (moderation/policy.h) */
+	char *moderation_preprocess; /* "default" or "nsfwjs" */
+	char *models;
+	char *webhook_url;
+	char *webhook_secret;
 
 	char *signing_keys[PX_MAX_KEYS];
 	int n_signing_keys;

@@ -275,8 +275,8 @@ static bool accepts(const char *accept, const char *type)
 }
 
 void px_opts_resolve(const struct px_opts *o, enum px_fmt original,
-		     bool has_alpha, const char *accept, struct px_xform *x,
-		     bool *vary)
+		     bool has_alpha, int frames, const char *accept,
+		     struct px_xform *x, bool *vary)
 {
 	px_xform_init(x);
 	*vary = false;
@@ -299,7 +299,11 @@ void px_opts_resolve(const struct px_opts *o, enum px_fmt original,
 	case PX_OUT_AVIF: x->format = PX_FMT_AVIF; break;
 	case PX_OUT_AUTO:
 		*vary = true;
-		if (accept && accepts(accept, "image/avif"))
+		if (frames > 1 && o->anim)
+			x->format = accept && accepts(accept, "image/webp")
+					    ? PX_FMT_WEBP
+					    : PX_FMT_GIF;
+		else if (accept && accepts(accept, "image/avif"))
 			x->format = PX_FMT_AVIF;
 		else if (accept && accepts(accept, "image/webp"))
 			x->format = PX_FMT_WEBP;

@@ -54,10 +54,11 @@ int px_opts_canonical(const struct px_opts *o, struct px_buf *out);
 /*
  * Resolve o against the original image into a concrete transform.
  * accept is the request's Accept header (may be NULL); *vary is set when
- * the output depends on it.
+ * the output depends on it. f=auto keeps an animation (frames > 1, anim
+ * on) animated: WebP when accepted, else GIF.
  */
 void px_opts_resolve(const struct px_opts *o, enum px_fmt original,
-		     bool has_alpha, const char *accept, struct px_xform *x,
-		     bool *vary);
+		     bool has_alpha, int frames, const char *accept,
+		     struct px_xform *x, bool *vary);
 
 #endif

@@ -7,21 +7,20 @@
  * arguments to arena offsets or to the model's constant weights. The model
  * is only read, so any number of contexts may run one model at once.
  *
- * Threads: Debian's oneDNN is built on OpenMP and sizes its parallel
- * regions with omp_get_max_threads() of the calling thread. px_ml_run sets
- * the calling thread's OpenMP thread count to the context's (1 by default)
- * for the duration of the run and restores it after, so W worker threads
- * use W cores, not W x cores. The OpenMP entry points are looked up at run
- * time (oneDNN already loaded libgomp), which keeps the link line as is.
+ * Threads: Debian's oneDNN is built on OpenMP. Its kernels split work for
+ * the thread count current when the primitive is created and open parallel
+ * regions of that size when run, so the count is a load option (default
+ * 1): loading and every px_ml_run set the calling thread's OpenMP count
+ * (omp_set_num_threads changes only the calling thread's ICV) and restore
+ * it after. W single-threaded workers then use W cores, not W x cores.
  */
 #include "ml/graph.h"
 
-#include <dlfcn.h>
+#include <pthread.h>
 #include <time.h>
 
 struct px_ml_ctx {
 	struct px_ml_model *m; /* referenced */
-	int nthreads;
 	unsigned char *arena;
 	unsigned char *scratch;
 	dnnl_stream_t stream;
@@ -29,9 +28,25 @@ struct px_ml_ctx {
 	dnnl_exec_arg_t **dargs;    /* per step, NULL for plain kernels */
 	dnnl_memory_t *mems;        /* every memory object, to destroy */
 	int nmems;
-	void (*omp_set)(int);
-	int (*omp_get)(void);
 };
+
+int px_ml_omp_enter(const struct px_ml_model *m)
+{
+	int saved = 0;
+
+	if (m->omp_set && m->omp_get) {
+		saved = m->omp_get();
+		if (saved != m->nthreads)
+			m->omp_set(m->nthreads);
+	}
+	return saved;
+}
+
+void px_ml_omp_leave(const struct px_ml_model *m, int saved)
+{
+	if (m->omp_set && m->omp_get && saved != m->nthreads)
+		m->omp_set(saved);
+}
 
 int px_ml_run_dnnl(const struct px_ml_step *s, struct px_ml_exec *x)
 {
@@ -84,8 +99,8 @@ void px_ml_ctx_free(struct px_ml_ctx *c)
 	free(c);
 }
 
-int px_ml_ctx_new(struct px_ml_model *m, int nthreads,
-		  struct px_ml_ctx **out, struct px_errbuf *eb)
+int px_ml_ctx_new(struct px_ml_model *m, struct px_ml_ctx **out,
+		  struct px_errbuf *eb)
 {
 	struct px_ml_ctx *c;
 	int i, k, nmems = 0, rc = PX_ENOMEM;
@@ -95,9 +110,6 @@ int px_ml_ctx_new(struct px_ml_model *m, int nthreads,
 	if (!c)
 		return PX_ENOMEM;
 	c->m = px_ml_model_ref(m);
-	c->nthreads = nthreads > 0 ? nthreads : 1;
-	*(void **)&c->omp_set = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-	*(void **)&c->omp_get = dlsym(RTLD_DEFAULT, "omp_get_max_threads");
 	c->arena = align_alloc(m->arena_bytes);
 	c->scratch = align_alloc(m->scratch_bytes);
 	c->ptr = calloc((size_t)m->nvals + 1, sizeof(*c->ptr));
@@ -173,10 +185,7 @@ int px_ml_run(struct px_ml_ctx *c, const float *input, size_t n,
 			       "output has room for %zu values, the model "
 			       "gives %zu",
 			       nout, m->vals[m->outputs[0]].nelem);
-	if (c->omp_set && c->omp_get) {
-		saved = c->omp_get();
-		c->omp_set(c->nthreads);
-	}
+	saved = px_ml_omp_enter(m);
 	memcpy(c->ptr[m->input], input, n * sizeof(float));
 	x.steps = m->steps;
 	x.ptr = c->ptr;
@@ -202,8 +211,7 @@ int px_ml_run(struct px_ml_ctx *c, const float *input, size_t n,
 	}
 	memcpy(output, c->ptr[m->outputs[0]], nout * sizeof(float));
 out:
-	if (c->omp_set && c->omp_get)
-		c->omp_set(saved);
+	px_ml_omp_leave(m, saved);
 	return rc;
 }
 
@@ -223,45 +231,108 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-int px_ml_bench(struct px_ml_model *m, int iterations, int nthreads,
-		double *ms_per_run, struct px_errbuf *eb)
-{
-	struct px_ml_ctx *c = NULL;
-	float *in = NULL, *outv = NULL;
-	size_t nin = px_ml_model_input_size(m);
-	size_t nout = px_ml_model_output_size(m, 0);
-	double t0;
-	size_t i;
-	int k, rc;
+/* Workers warm up, report ready, and wait for the gate to open. */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int ready;
+	bool open, abort;
+};
 
-	if (iterations < 1)
-		return px_errf(eb, PX_EINVAL, "iterations must be positive");
-	in = malloc(nin * sizeof(*in) + 1);
-	outv = malloc(nout * sizeof(*outv) + 1);
-	if (!in || !outv) {
+struct bench {
+	struct px_ml_model *m;
+	int iterations;
+	struct gate *g;
+	int rc;
+	struct px_errbuf eb;
+};
+
+static void *bench_worker(void *arg)
+{
+	struct bench *b = arg;
+	struct px_ml_ctx *c = NULL;
+	size_t nin = px_ml_model_input_size(b->m);
+	size_t nout = px_ml_model_output_size(b->m, 0);
+	float *in = malloc(nin * sizeof(*in) + 1);
+	float *outv = malloc(nout * sizeof(*outv) + 1);
+	size_t i;
+	int k, rc = 0;
+	bool go;
+
+	if (!in || !outv)
 		rc = PX_ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < nin; i++)
+	for (i = 0; !rc && i < nin; i++)
 		in[i] = (float)((i * 7919) % 256) / 255.0f;
-	rc = px_ml_ctx_new(m, nthreads, &c, eb);
-	if (rc)
-		goto out;
-	for (k = 0; k < 2; k++) {
-		rc = px_ml_run(c, in, nin, outv, nout, eb);
-		if (rc)
-			goto out;
-	}
-	t0 = now_ms();
-	for (k = 0; k < iterations; k++) {
-		rc = px_ml_run(c, in, nin, outv, nout, eb);
-		if (rc)
-			goto out;
-	}
-	*ms_per_run = (now_ms() - t0) / iterations;
-out:
+	if (!rc)
+		rc = px_ml_ctx_new(b->m, &c, &b->eb);
+	for (k = 0; !rc && k < 2; k++)
+		rc = px_ml_run(c, in, nin, outv, nout, &b->eb);
+	pthread_mutex_lock(&b->g->mu);
+	b->g->ready++;
+	pthread_cond_broadcast(&b->g->cv);
+	while (!b->g->open)
+		pthread_cond_wait(&b->g->cv, &b->g->mu);
+	go = !b->g->abort;
+	pthread_mutex_unlock(&b->g->mu);
+	for (k = 0; go && !rc && k < b->iterations; k++)
+		rc = px_ml_run(c, in, nin, outv, nout, &b->eb);
+	b->rc = rc;
 	px_ml_ctx_free(c);
 	free(in);
 	free(outv);
+	return NULL;
+}
+
+int px_ml_bench(struct px_ml_model *m, int iterations, int nworkers,
+		double *ms_per_run, struct px_errbuf *eb)
+{
+	struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+			 0, false, false};
+	struct bench *b = NULL;
+	pthread_t *tid = NULL;
+	double t0;
+	int i, started = 0, rc = 0;
+
+	if (iterations < 1 || nworkers < 1 || nworkers > 256)
+		return px_errf(eb, PX_EINVAL,
+			       "iterations and workers must be positive");
+	b = calloc((size_t)nworkers, sizeof(*b));
+	tid = calloc((size_t)nworkers, sizeof(*tid));
+	if (!b || !tid) {
+		rc = PX_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nworkers; i++) {
+		b[i].m = m;
+		b[i].iterations = iterations;
+		b[i].g = &g;
+		if (pthread_create(&tid[i], NULL, bench_worker, &b[i])) {
+			rc = px_errf(eb, PX_EINTERNAL, "cannot start a thread");
+			break;
+		}
+		started++;
+	}
+	pthread_mutex_lock(&g.mu);
+	while (g.ready < started)
+		pthread_cond_wait(&g.cv, &g.mu);
+	g.open = true;
+	g.abort = rc != 0;
+	pthread_cond_broadcast(&g.cv);
+	pthread_mutex_unlock(&g.mu);
+	t0 = now_ms();
+	for (i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	if (!rc)
+		*ms_per_run = (now_ms() - t0) / ((double)iterations * nworkers);
+	for (i = 0; i < started; i++) {
+		if (!rc && b[i].rc) {
+			rc = b[i].rc;
+			if (eb)
+				*eb = b[i].eb;
+		}
+	}
+out:
+	free(b);
+	free(tid);
 	return rc;
 }

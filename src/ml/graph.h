@@ -136,6 +136,9 @@ struct px_ml_model {
 	size_t scratch_bytes;
 	size_t weight_bytes;   /* decoded manifest bytes */
 	size_t resident_bytes; /* constant data kept */
+	int nthreads;          /* OpenMP threads of every run */
+	void (*omp_set)(int);  /* libgomp's, when oneDNN brought it */
+	int (*omp_get)(void);
 	size_t max_arena;      /* from the options */
 	size_t max_weights;
 	int64_t input_dims[PX_ML_MAX_RANK];
@@ -216,6 +219,11 @@ int px_ml_emit(struct px_ml_plan *p, struct px_ml_step *s);
  * in all cases). */
 int px_ml_emit_dnnl(struct px_ml_plan *p, int node, dnnl_primitive_desc_t pd,
 		    const struct px_ml_arg *args, int nargs);
+
+/* Set the calling thread's OpenMP thread count to m's; returns the old
+ * count for px_ml_omp_leave. */
+int px_ml_omp_enter(const struct px_ml_model *m);
+void px_ml_omp_leave(const struct px_ml_model *m, int saved);
 
 /* The kernel that runs oneDNN steps. */
 int px_ml_run_dnnl(const struct px_ml_step *s, struct px_ml_exec *x);

@@ -32,6 +32,10 @@ struct px_ml_opts {
 	size_t max_weight_bytes; /* decoded weights in memory; default 1 GiB */
 	size_t max_arena_bytes;  /* activations of one context; default 1 GiB */
 	int max_nodes;           /* graph nodes; default 20000 */
+	/* OpenMP threads each run uses inside oneDNN; default 1, which suits
+	 * a server whose workers already fill the cores. Fixed at load:
+	 * oneDNN sizes its work partitions when primitives are created. */
+	int nthreads;
 	/* Replaces unknown (-1) input dimensions other than the batch; 0 keeps
 	 * the model's value. Needed only for models with free H/W. */
 	int64_t input_dims[PX_ML_MAX_RANK];
@@ -109,12 +113,11 @@ int px_ml_model_nsteps(const struct px_ml_model *m);
 size_t px_ml_model_arena_bytes(const struct px_ml_model *m);
 
 /*
- * A worker's execution context for m (which it references). nthreads is
- * the OpenMP thread count used by oneDNN inside px_ml_run; 1 suits a
- * server whose workers already fill the cores.
+ * A worker's execution context for m (which it references): activation
+ * arena, scratchpad, oneDNN stream. Use it from one thread at a time.
  */
-int px_ml_ctx_new(struct px_ml_model *m, int nthreads,
-		  struct px_ml_ctx **out, struct px_errbuf *eb);
+int px_ml_ctx_new(struct px_ml_model *m, struct px_ml_ctx **out,
+		  struct px_errbuf *eb);
 /* Accepts NULL. */
 void px_ml_ctx_free(struct px_ml_ctx *c);
 
@@ -132,11 +135,12 @@ int px_ml_run(struct px_ml_ctx *c, const float *input, size_t n,
 const float *px_ml_ctx_output(const struct px_ml_ctx *c, int i, size_t *n);
 
 /*
- * Time `iterations` runs of m on a deterministic input with one context of
- * nthreads threads (after two warm-up runs). *ms_per_run receives the mean
- * wall time per run.
+ * Benchmark: nworkers threads, each with its own context, run m
+ * `iterations` times each on a deterministic input (after two warm-up
+ * runs). *ms_per_run receives wall time divided by all runs done, i.e.
+ * the throughput cost of one image (with nworkers = 1, the latency).
  */
-int px_ml_bench(struct px_ml_model *m, int iterations, int nthreads,
+int px_ml_bench(struct px_ml_model *m, int iterations, int nworkers,
 		double *ms_per_run, struct px_errbuf *eb);
 
 #endif

@@ -10,6 +10,7 @@
  */
 #include "ml/graph.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdatomic.h>
 
@@ -24,6 +25,7 @@ void px_ml_opts_init(struct px_ml_opts *o)
 	o->max_weight_bytes = (size_t)1 << 30;
 	o->max_arena_bytes = (size_t)1 << 30;
 	o->max_nodes = 20000;
+	o->nthreads = 1;
 }
 
 /* --- name lookup: open addressing over node indices --- */
@@ -729,6 +731,11 @@ static struct px_ml_model *model_new(const struct px_ml_opts *o)
 	m->in_node = -1;
 	m->max_arena = o->max_arena_bytes;
 	m->max_weights = o->max_weight_bytes;
+	m->nthreads = o->nthreads > 0 ? o->nthreads : 1;
+	/* oneDNN already loaded libgomp; looking it up keeps -lgomp off the
+	 * link line (and a non-OpenMP oneDNN simply has no such symbols) */
+	*(void **)&m->omp_set = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+	*(void **)&m->omp_get = dlsym(RTLD_DEFAULT, "omp_get_max_threads");
 	memcpy(m->input_dims, o->input_dims, sizeof(m->input_dims));
 	return m;
 }
@@ -772,7 +779,7 @@ static int load(const void *json, size_t njson, struct wsrc *src,
 	json_error_t jerr;
 	const json_t *topo, *fmt;
 	dnnl_status_t st;
-	int rc;
+	int rc, saved;
 
 	*out = NULL;
 	if (!opts) {
@@ -825,7 +832,9 @@ static int load(const void *json, size_t njson, struct wsrc *src,
 			     px_ml_dnnl_str(st));
 		goto out;
 	}
+	saved = px_ml_omp_enter(m);
 	rc = px_ml_plan_model(m, eb);
+	px_ml_omp_leave(m, saved);
 	if (rc)
 		goto out;
 	*out = m;

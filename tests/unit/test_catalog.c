@@ -52,7 +52,7 @@ static void add(struct px_catalog *c, const char *id, const char *bytes,
 	snprintf(rec.id, sizeof(rec.id), "%s", id);
 	rec.meta = strdup("{\"k\":1}");
 	snprintf(rec.format, sizeof(rec.format), "jpeg");
-	T_EQ(px_catalog_add(c, &rec, bytes, strlen(bytes), &eb), expect);
+	T_EQ(px_catalog_add(c, &rec, bytes, strlen(bytes), NULL, &eb), expect);
 	px_image_rec_release(&rec);
 }
 
@@ -94,8 +94,8 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 
 		memset(&r1, 0, sizeof(r1));
 		memset(&r2, 0, sizeof(r2));
-		T_EQ(px_catalog_add(c, &r1, "g1", 2, &eb), 0);
-		T_EQ(px_catalog_add(c, &r2, "g2", 2, &eb), 0);
+		T_EQ(px_catalog_add(c, &r1, "g1", 2, NULL, &eb), 0);
+		T_EQ(px_catalog_add(c, &r2, "g2", 2, NULL, &eb), 0);
 		T_EQ(strlen(r1.id), 36u);
 		T_OK(strcmp(r1.id, r2.id) < 0);
 		T_EQ(px_catalog_delete(c, r1.id, &eb), 0);
@@ -196,7 +196,7 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 		memset(&r, 0, sizeof(r));
 		snprintf(r.id, sizeof(r.id), "mod1");
 		snprintf(r.status, sizeof(r.status), "pending");
-		T_EQ(px_catalog_add(c, &r, "mod-bytes", 9, &eb), 0);
+		T_EQ(px_catalog_add(c, &r, "mod-bytes", 9, NULL, &eb), 0);
 		px_image_rec_release(&r);
 		T_EQ(px_catalog_jobs(c, 10, count_job, &njobs, &eb), 0);
 		T_EQ(njobs, 1);

@@ -89,24 +89,32 @@ static void run(void)
 	}
 	T_CASE("format negotiation") {
 		parse("f=auto,w=100,dpr=2", &o, &eb);
-		px_opts_resolve(&o, PX_FMT_JPEG, false, "image/avif,image/webp,*/*", &x, &vary);
+		px_opts_resolve(&o, PX_FMT_JPEG, false, 1, "image/avif,image/webp,*/*", &x, &vary);
 		T_EQ(x.format, PX_FMT_AVIF);
 		T_EQ(x.width, 200);
 		T_OK(vary);
-		px_opts_resolve(&o, PX_FMT_JPEG, false, "image/webp,*/*", &x, &vary);
+		px_opts_resolve(&o, PX_FMT_JPEG, false, 1, "image/webp,*/*", &x, &vary);
 		T_EQ(x.format, PX_FMT_WEBP);
-		px_opts_resolve(&o, PX_FMT_JPEG, false, "image/avif;q=0,image/webp", &x, &vary);
+		px_opts_resolve(&o, PX_FMT_JPEG, false, 1, "image/avif;q=0,image/webp", &x, &vary);
 		T_EQ(x.format, PX_FMT_WEBP);
-		px_opts_resolve(&o, PX_FMT_JPEG, false, "*/*", &x, &vary);
+		px_opts_resolve(&o, PX_FMT_JPEG, false, 1, "*/*", &x, &vary);
 		T_EQ(x.format, PX_FMT_JPEG);
-		px_opts_resolve(&o, PX_FMT_PNG, true, NULL, &x, &vary);
+		px_opts_resolve(&o, PX_FMT_PNG, true, 1, NULL, &x, &vary);
 		T_EQ(x.format, PX_FMT_PNG);
 		parse("w=100", &o, &eb);
-		px_opts_resolve(&o, PX_FMT_GIF, false, "image/webp", &x, &vary);
+		px_opts_resolve(&o, PX_FMT_GIF, false, 1, "image/webp", &x, &vary);
 		T_EQ(x.format, PX_FMT_GIF);
 		T_OK(!vary);
-		px_opts_resolve(&o, PX_FMT_HEIC, false, "image/webp", &x, &vary);
+		px_opts_resolve(&o, PX_FMT_HEIC, false, 1, "image/webp", &x, &vary);
 		T_EQ(x.format, PX_FMT_JPEG);
+		parse("f=auto", &o, &eb);
+		px_opts_resolve(&o, PX_FMT_GIF, false, 12, "image/avif,image/webp", &x, &vary);
+		T_EQ(x.format, PX_FMT_WEBP);
+		px_opts_resolve(&o, PX_FMT_GIF, false, 12, "*/*", &x, &vary);
+		T_EQ(x.format, PX_FMT_GIF);
+		parse("f=auto,anim=false", &o, &eb);
+		px_opts_resolve(&o, PX_FMT_GIF, false, 12, "image/avif", &x, &vary);
+		T_EQ(x.format, PX_FMT_AVIF);
 	}
 	T_CASE("cloudflare signature vector") {
 		char *keys[] = {"example-signing-key"};

@@ -1,0 +1,84 @@
+/*
+ * moderation.h - classify every upload and apply the policy to it.
+ *
+ * Owns the classifier model (shared, read-only), a pool of execution
+ * contexts (one per concurrent caller), the parsed policy, the background
+ * thread that works off the durable classification jobs in async mode, and
+ * the webhook sender. Callers: the upload path (sync mode), the review API,
+ * and `pictor classify`.
+ */
+#ifndef PX_MODERATION_H
+#define PX_MODERATION_H
+
+#include "catalog/catalog.h"
+#include "image/image.h"
+#include "moderation/policy.h"
+
+enum px_preprocess {
+	PX_PREPROCESS_DEFAULT = 0, /* shrink-on-load + antialiased resize */
+	PX_PREPROCESS_NSFWJS,      /* nsfwjs.classify(): aligned bilinear */
+};
+
+struct px_moderation_opts {
+	const char *models_dir;
+	const char *policy; /* rules text; NULL: px_policy_default */
+	enum px_preprocess preprocess;
+	int contexts;        /* concurrent classifications */
+	bool async;          /* classify in the background */
+	const char *webhook_url, *webhook_secret; /* both or neither */
+	struct px_image_limits lim;
+};
+
+struct px_moderation;
+
+/* A classification: scores by class, verdict, deciding rule, and the JSON
+ * object kept on the record (owned; free with free()). */
+struct px_mod_result {
+	float scores[8];
+	enum px_verdict verdict;
+	const char *rule; /* points into the policy */
+	char *json;
+};
+
+/* Load the model and parse the policy. Fails (naming `make models` and
+ * the way to turn moderation off) when the model cannot be loaded. */
+int px_moderation_new(const struct px_moderation_opts *o,
+		      struct px_moderation **out, struct px_errbuf *eb);
+void px_moderation_free(struct px_moderation *m); /* accepts NULL */
+
+/* Start the async job runner and the webhook sender over cat. */
+int px_moderation_start(struct px_moderation *m, struct px_catalog *cat,
+			struct px_errbuf *eb);
+
+/* Classify encoded image bytes and apply the policy. */
+int px_moderation_classify(struct px_moderation *m, const void *data,
+			   size_t n, struct px_mod_result *res,
+			   struct px_errbuf *eb);
+
+/* An outbox value for an automatic decision on rec (owned; free()).
+ * NULL when the verdict needs no event (approve). */
+char *px_moderation_event(const struct px_image_rec *rec,
+			  const struct px_mod_result *res);
+
+/* Wake the job runner (after an async upload). Accepts NULL. */
+void px_moderation_kick(struct px_moderation *m);
+
+/*
+ * A reviewer's decision: action "approve" or "block", with a note and the
+ * reviewer's name. Appends the audit entry (who, when, before, after,
+ * note) and queues a "review" webhook event, atomically. rec receives the
+ * updated record.
+ */
+int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
+			 const char *id, const char *action, const char *note,
+			 const char *who, struct px_image_rec *rec,
+			 struct px_errbuf *eb);
+
+/* Class names in model output order, lowercase ("drawing", ...). */
+const char *const *px_moderation_classes(int *n);
+/* "nsfwjs-mobilenet-v2-mid@4.4.0". */
+const char *px_moderation_model_name(void);
+/* "approve" etc. for a policy text, for `pictor classify`. */
+const struct px_policy *px_moderation_policy(struct px_moderation *m);
+
+#endif
