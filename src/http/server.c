@@ -553,8 +553,7 @@ int px_http_start(const struct px_http_opts *o, struct px_http **out,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->per_ip_conns,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->conn_memory,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, h,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
+		MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, h, MHD_OPTION_END);
 	if (!h->d) {
 		free(h);
 		return px_errf(eb, PX_EIO, "cannot listen on \"%s\": %s",

@@ -21,6 +21,9 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const BIN = path.resolve(process.env.PICTOR_BIN || path.join(ROOT, 'pictor'));
 export const CORPUS = path.resolve(process.env.PICTOR_CORPUS || path.join(ROOT, 'build', 'corpus'));
 export const INPUTS = path.join(ROOT, 'tests', 'data', 'inputs');
+// The classifier model installed by `make models`; moderation is on by
+// default and the daemon refuses to start without it.
+export const MODELS = path.resolve(process.env.PICTOR_MODELS || path.join(ROOT, 'models'));
 // Slower builds (sanitizers) may scale every time limit with PICTOR_TIME_SCALE.
 export const TIME_SCALE = Number(process.env.PICTOR_TIME_SCALE || (/asan/.test(BIN) ? 3 : 1)) || 1;
 // Sanitizer builds carry shadow memory and a quarantine: absolute memory
@@ -72,6 +75,7 @@ function daemonEnv(extra = {}) {
 	for (const [k, v] of Object.entries(process.env)) {
 		if (!k.startsWith('PICTOR_')) env[k] = v;
 	}
+	env.PICTOR_MODELS = MODELS;
 	return { ...env, ...extra };
 }
 
