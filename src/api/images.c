@@ -6,6 +6,7 @@
  */
 #include "api/app.h"
 #include "api/multipart.h"
+#include "core/crypto.h"
 #include "core/log.h"
 
 #include <jansson.h>
@@ -223,6 +224,9 @@ static void upload_work(void *app, struct px_req *r)
 		rc = PX_ENOMEM;
 		goto out;
 	}
+	/* The id is known before storing so events can name it. */
+	if (!rec.id[0] && (rc = px_uuid7(rec.id)))
+		goto out;
 	if (a->mod && a->mod_async) {
 		/* Classified in the background from a durable job. */
 		snprintf(rec.status, sizeof(rec.status), "pending");
@@ -244,9 +248,9 @@ static void upload_work(void *app, struct px_req *r)
 		}
 		snprintf(rec.status, sizeof(rec.status), "%s",
 			 px_verdict_status(res.verdict));
+		event = px_moderation_event(&rec, &res);
 		rec.moderation = res.json;
 		res.json = NULL;
-		event = px_moderation_event(&rec, &res);
 	}
 	if ((rc = px_catalog_add(a->cat, &rec, u.data, u.n, event, &eb)))
 		goto out;

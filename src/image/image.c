@@ -50,7 +50,7 @@ static int vips_err(struct px_errbuf *eb, int rc, const char *code,
 		if (z[i] == '\n')
 			z[i] = ' ';
 	px_errc(eb, rc, code, "%s: %s", what,
-		n ? z : "unknown libvips error");
+		n ? z : "the decoder gave no detail");
 	g_free(z);
 	return rc;
 }
@@ -281,6 +281,19 @@ int px_image_verify(const void *data, size_t n, struct px_errbuf *eb)
 
 	if ((rc = check_format(data, n, &fmt, eb)))
 		return rc;
+	/* libnsgif decodes a GIF cut short without complaint, drawing what
+	 * it has: a whole GIF ends with the 0x3B trailer (zero padding
+	 * after it is tolerated). */
+	if (fmt == PX_FMT_GIF) {
+		const unsigned char *p = data;
+		size_t i = n;
+
+		while (i > 0 && p[i - 1] == 0)
+			i--;
+		if (i == 0 || p[i - 1] != 0x3B)
+			return px_errc(eb, PX_ECORRUPT, "corrupt_image",
+				       "gif has no trailer: truncated file");
+	}
 	/* fail_on=error: truncation and decoder errors fail, harmless
 	 * warnings (extraneous bytes before a marker, common in camera
 	 * files) do not. Every frame of an animation is decoded. */

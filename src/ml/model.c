@@ -601,7 +601,8 @@ static int read_group(struct px_ml_model *m, const json_t *jg, int gi,
 				     gi, need, src->nmem - src->pos);
 			goto out;
 		}
-		bytes = src->mem + src->pos;
+		/* NULL + 0 is undefined in C: an empty group reads nothing */
+		bytes = src->mem ? src->mem + src->pos : NULL;
 		src->pos += need;
 	} else {
 		for (i = 0; i < json_array_size(jpaths); i++) {
@@ -629,6 +630,13 @@ static int read_group(struct px_ml_model *m, const json_t *jg, int gi,
 			goto out;
 		}
 		bytes = buf.data;
+	}
+	if (!bytes) {
+		static const unsigned char none[1];
+
+		if (need)
+			PX_BUG("weight bytes missing");
+		bytes = none; /* every weight is empty */
 	}
 
 	for (i = 0; i < nw; i++) {

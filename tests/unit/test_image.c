@@ -428,6 +428,29 @@ static void test_verify(void)
 		T_EQ(load("text-as-jpg.jpg", &b), 0);
 		T_EQ(px_image_verify(b.data, b.len, &eb), PX_EUNSUPPORTED);
 		px_buf_release(&b);
+		/* other formats cut short: the header may pass, the decode
+		 * must not */
+		static const struct {
+			const char *name;
+			size_t keep;
+		} aCut[] = {
+			{"progressive.jpg", 20000},
+			{"interlaced.png", 5000},
+			{"png16.png", 300000},
+			{"animated-12-frames.gif", 5000},
+			{"lossy.webp", 5000},
+			{"image.avif", 12000},
+			{"image.heic", 3000},
+			{"image.tif", 150000},
+		};
+		for (size_t i = 0; i < sizeof(aCut) / sizeof(aCut[0]); i++) {
+			T_EQ(load(aCut[i].name, &b), 0);
+			T_OK(b.len > aCut[i].keep);
+			T_EQ(px_image_verify(b.data, aCut[i].keep, &eb),
+			     PX_ECORRUPT);
+			T_STREQ(eb.code, "corrupt_image");
+			px_buf_release(&b);
+		}
 	}
 }
 
