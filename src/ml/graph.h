@@ -92,7 +92,7 @@ struct px_ml_input {
 
 struct px_ml_node {
 	char *name;
-	const char *opname;     /* points into the JSON document */
+	const char *opname;     /* the ops table's name (static) */
 	const struct px_ml_op *op;
 	json_t *attr;           /* borrowed from the document while loading */
 	int nin;

@@ -178,13 +178,14 @@ static int read_nodes(struct px_ml_model *m, const json_t *jnodes,
 			return px_errf(eb, PX_EINVAL,
 				       "model.json: node '%.200s' has no valid op",
 				       n->name);
-		n->opname = json_string_value(op);
-		n->op = px_ml_op_find(n->opname);
+		n->op = px_ml_op_find(json_string_value(op));
 		if (!n->op)
 			return px_errc(eb, PX_EUNSUPPORTED, "unsupported_op",
 				       "unsupported operator '%.64s' in node "
 				       "'%.200s'",
-				       n->opname, n->name);
+				       json_string_value(op), n->name);
+		/* the table's copy outlives the JSON document */
+		n->opname = n->op->name;
 		n->nout = n->op->nout;
 		attr = json_object_get(jn, "attr");
 		if (attr && !json_is_object(attr))
@@ -787,7 +788,7 @@ static int load(const void *json, size_t njson, struct wsrc *src,
 	json_error_t jerr;
 	const json_t *topo, *fmt;
 	dnnl_status_t st;
-	int rc, saved;
+	int rc, saved, i;
 
 	*out = NULL;
 	if (!opts) {
@@ -845,6 +846,8 @@ static int load(const void *json, size_t njson, struct wsrc *src,
 	px_ml_omp_leave(m, saved);
 	if (rc)
 		goto out;
+	for (i = 0; i < m->nnodes; i++)
+		m->nodes[i].attr = NULL; /* the document goes away below */
 	*out = m;
 	m = NULL;
 out:
