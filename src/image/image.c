@@ -609,7 +609,8 @@ static bool fmt_has_alpha(enum px_fmt f)
 /* Metadata policy. Returns whether the saver should strip. The ICC
  * profile always goes (pixels are sRGB now) and so does the orientation
  * (pixels are upright). For COPYRIGHT every field but the EXIF block and
- * its Artist and Copyright tags is removed from the image; libvips then
+ * its Copyright tag is removed from the image (Cloudflare's meaning:
+ * "discard all metadata except the EXIF copyright tag"); libvips then
  * rebuilds the EXIF block and drops every tag without a matching field,
  * GPS included. When stripping, the metadata blobs are removed from the
  * image as well: libvips 8.14.1's webpsave ignores "strip" (fixed in
@@ -622,7 +623,7 @@ static bool apply_meta(VipsImage *im, enum px_meta meta)
 		"gif-loop", VIPS_META_N_PAGES, "vips-sequential",
 	};
 	static const char *aCopyright[] = {
-		VIPS_META_EXIF_NAME, "exif-ifd0-Copyright", "exif-ifd0-Artist",
+		VIPS_META_EXIF_NAME, "exif-ifd0-Copyright",
 		VIPS_META_RESOLUTION_UNIT,
 	};
 	gchar **azField;
@@ -634,8 +635,7 @@ static bool apply_meta(VipsImage *im, enum px_meta meta)
 		return false;
 	strip = meta == PX_META_NONE ||
 		!vips_image_get_typeof(im, VIPS_META_EXIF_NAME) ||
-		(!vips_image_get_typeof(im, "exif-ifd0-Copyright") &&
-		 !vips_image_get_typeof(im, "exif-ifd0-Artist"));
+		!vips_image_get_typeof(im, "exif-ifd0-Copyright");
 	azField = vips_image_get_fields(im);
 	for (int i = 0; azField && azField[i]; i++) {
 		bool keep = false;

@@ -28,6 +28,22 @@ static int node_id(struct px_ml_plan *p, const struct px_ml_node *n)
 	return (int)(n - p->m->nodes);
 }
 
+/* Refuse outputs over the limits before oneDNN sees their shapes. */
+static int check_out(struct px_ml_plan *p, struct px_ml_node *n, int rank,
+		     const int64_t *d)
+{
+	size_t e = 1;
+	int i;
+
+	for (i = 0; i < rank; i++)
+		if (d[i] < 1 || d[i] > INT32_MAX ||
+		    !px_ml_mul(e, (size_t)d[i], &e) || e > PX_ML_MAX_ELEMS ||
+		    e * 4 > p->m->max_arena)
+			return px_ml_node_err(p, n, PX_ETOOBIG,
+					      "output too large");
+	return 0;
+}
+
 /* fused_ops of _FusedConv2D/_FusedMatMul/FusedDepthwiseConv2dNative. */
 static int parse_fusion(struct px_ml_plan *p, struct px_ml_node *n,
 			struct fusion *f, int *nextra)
@@ -345,6 +361,8 @@ int px_ml_plan_conv(struct px_ml_plan *p, struct px_ml_node *n)
 				      "filter must be a 4-D float32 constant");
 	N = xv->dims[0], H = xv->dims[1], W = xv->dims[2], C = xv->dims[3];
 	KH = fv->dims[0], KW = fv->dims[1];
+	if (xv->nelem == 0 || fv->nelem == 0)
+		return px_ml_node_err(p, n, PX_EINVAL, "empty tensor");
 	if (depthwise) {
 		/* [KH, KW, C, M] is grouped-conv [KH, KW, 1, C*M], G = C */
 		if (fv->dims[2] != C)
@@ -371,8 +389,6 @@ int px_ml_plan_conv(struct px_ml_plan *p, struct px_ml_node *n)
 					      "groups",
 					      (long long)CO, (long long)G);
 	}
-	if (N < 1 || H < 1 || W < 1 || C < 1 || KH < 1 || KW < 1 || CO < 1)
-		return px_ml_node_err(p, n, PX_EINVAL, "empty tensor");
 	pt = pads[2], pb = pads[3], pl = pads[4], pr = pads[5];
 	if (out_dim(pad, H, KH, sh, dh, &oh, &pt, &pb) ||
 	    out_dim(pad, W, KW, sw, dw, &ow, &pl, &pr))
@@ -381,6 +397,10 @@ int px_ml_plan_conv(struct px_ml_plan *p, struct px_ml_node *n)
 				      "%lldx%lld",
 				      (long long)KH, (long long)KW,
 				      (long long)H, (long long)W);
+	nhwc[0] = N, nhwc[1] = oh, nhwc[2] = ow, nhwc[3] = CO;
+	rc = check_out(p, n, 4, nhwc);
+	if (rc)
+		return rc;
 	if (f.bias) {
 		rc = bias_input(p, n, 2, CO, &bid);
 		if (rc)
@@ -448,7 +468,6 @@ int px_ml_plan_conv(struct px_ml_plan *p, struct px_ml_node *n)
 		rc = px_ml_to_md(p, node, x, &smd, &sid);
 	if (rc)
 		goto fail;
-	nhwc[0] = N, nhwc[1] = oh, nhwc[2] = ow, nhwc[3] = CO;
 	rc = px_ml_val_new_md(p, node, nhwc, &dmd, &did);
 	if (rc)
 		goto fail;
@@ -507,7 +526,9 @@ int px_ml_plan_pool(struct px_ml_plan *p, struct px_ml_node *n)
 				      "window does not fit the input");
 	nhwc[0] = xv->dims[0], nhwc[1] = oh, nhwc[2] = ow,
 	nhwc[3] = xv->dims[3];
-	rc = px_ml_md_of(p, x, &smd);
+	rc = check_out(p, n, 4, nhwc);
+	if (!rc)
+		rc = px_ml_md_of(p, x, &smd);
 	if (rc)
 		return rc;
 	{
@@ -592,6 +613,10 @@ int px_ml_plan_matmul(struct px_ml_plan *p, struct px_ml_node *n)
 						       bv->dims[0]));
 	if (M < 1 || K < 1 || N < 1)
 		return px_ml_node_err(p, n, PX_EINVAL, "empty operand");
+	dims[0] = M, dims[1] = N;
+	rc = check_out(p, n, 2, dims);
+	if (rc)
+		return rc;
 	bconst = px_ml_cdata(p->m, b) != NULL;
 	if (f.bias) {
 		rc = bias_input(p, n, 2, N, &bid);
@@ -634,7 +659,6 @@ int px_ml_plan_matmul(struct px_ml_plan *p, struct px_ml_node *n)
 		rc = px_ml_plain(p, node, b, &wid);
 	if (!rc)
 		rc = px_ml_plain(p, node, a, &a);
-	dims[0] = M, dims[1] = N;
 	if (!rc)
 		rc = px_ml_val_new(p, node, PX_ML_F32, 2, dims, &did);
 	if (rc) {
