@@ -38,6 +38,8 @@ static int status_for(const char *code, int rc)
 		int status;
 	} map[] = {
 		{"not_found", 404},
+		{"too_many_variants", 409},
+		{"flexible_variants_disabled", 403},
 		{"variant_not_found", 404},
 		{"already_exists", 409},
 		{"unsupported_format", 415},
@@ -169,16 +171,20 @@ static void route(struct px_app *a, struct px_req *r)
 	} else if (!strncmp(path, "/v1/images", 10) &&
 		   (path[10] == '\0' || path[10] == '/')) {
 		px_api_images(a, r, path + 10);
+	} else if (!strncmp(path, "/v1/variants", 12) &&
+		   (path[12] == '\0' || path[12] == '/')) {
+		px_api_variants(a, r, path + 12);
 	} else if (!strcmp(path, "/v1/moderation/queue")) {
 		if (!px_app_authorized(a, r))
 			return;
 		if (!is_get(r))
 			goto not_allowed;
 		px_api_moderation_queue(a, r);
-	} else if (!strncmp(path, "/img/", 5)) {
+	} else if (!strncmp(path, "/img/", 5) ||
+		   !strncmp(path, "/cdn-cgi/image/", 15)) {
 		if (!is_get(r))
 			goto not_allowed;
-		px_api_deliver(a, r, path + 5);
+		px_api_deliver(a, r, path);
 	} else {
 		px_resp_error(r, 404, "not_found", "no route for \"%.200s\"", path);
 	}

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "catalog/catalog.h"
+#include "catalog/variants.h"
 #include "core/config.h"
 #include "http/http.h"
 #include "image/image.h"
@@ -50,6 +51,7 @@ void px_app_fail(struct px_req *r, int rc, const struct px_errbuf *eb);
 /* Handlers, one file per resource. */
 void px_api_images(struct px_app *a, struct px_req *r, const char *rest);
 void px_api_deliver(struct px_app *a, struct px_req *r, const char *rest);
+void px_api_variants(struct px_app *a, struct px_req *r, const char *rest);
 void px_api_moderation_queue(struct px_app *a, struct px_req *r);
 void px_api_moderation_review(struct px_app *a, struct px_req *r,
 			      const char *id);

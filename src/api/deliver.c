@@ -1,24 +1,33 @@
 /*
- * deliver.c - GET/HEAD /img/{id}/{variant}: the delivery path.
+ * deliver.c - the delivery path, in two URL forms:
  *
- * Everything cheap happens on the network thread: record lookup,
- * signature check, option parsing, format negotiation, ETag and the 304
- * answer. Only the render (read original, transform, encode) goes to the
- * worker pool.
+ *   GET/HEAD /img/{id}/{variant or options}
+ *   GET/HEAD /cdn-cgi/image/{options}/{id}     (Cloudflare's resizing form)
+ *
+ * Everything cheap happens on the network thread: record lookup, variant
+ * resolution, signature check, option parsing, format negotiation, ETag
+ * and the 304 answer. Only the render (read original, transform, encode)
+ * goes to the worker pool.
  */
 #include "api/app.h"
 #include "core/crypto.h"
 #include "delivery/options.h"
 #include "delivery/sign.h"
 
+#include <jansson.h>
 #include <time.h>
 
 struct render {
 	struct px_xform x;
+	char id[PX_ID_MAX + 1];
 	char sha256[PX_SHA256_HEX_LEN + 1];
 	char etag[40];
 	char cache_control[64];
-	bool vary;
+	bool vary, json, redirect_on_error;
+	int width, height, frames; /* the original's, for format=json */
+	bool alpha;
+	char format[16];
+	uint64_t bytes;
 };
 
 static int64_t mono_us(void)
@@ -37,6 +46,26 @@ static void common_headers(struct px_req *r, const struct render *rd)
 		px_resp_header(r, "Vary", "Accept");
 }
 
+/* format=json: the original's and the output's properties. */
+static void answer_json(struct px_req *r, const struct render *rd,
+			const struct px_image_info *out)
+{
+	json_t *o = json_pack(
+		"{s:{s:i,s:i,s:s,s:i,s:b,s:I},s:i,s:i,s:s,s:i,s:b}", "original",
+		"width", rd->width, "height", rd->height, "format", rd->format,
+		"frames", rd->frames, "alpha", rd->alpha, "file_size",
+		(json_int_t)rd->bytes, "width", out->width, "height", out->height,
+		"format", px_fmt_name(out->format), "frames", out->frames, "alpha",
+		out->has_alpha);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	if (text)
+		px_resp_bytes(r, 200, "application/json", text, strlen(text), true);
+	else
+		px_resp_error(r, 500, "internal_error", "out of memory");
+	json_decref(o);
+}
+
 static void render_work(void *app, struct px_req *r)
 {
 	struct px_app *a = app;
@@ -53,12 +82,25 @@ static void render_work(void *app, struct px_req *r)
 	if (!rc)
 		rc = px_image_transform(orig.data, orig.len, &rd->x, &a->lim, &out,
 					&info, &eb);
+	if (rc && rd->redirect_on_error) {
+		/* onerror=redirect: send the client to the unresized image. */
+		char loc[PX_ID_MAX + 32];
+
+		snprintf(loc, sizeof(loc), "/img/%s/public", rd->id);
+		px_resp_header(r, "Location", loc);
+		px_resp_header(r, "Cache-Control", "no-store");
+		px_resp_empty(r, 307);
+		goto out;
+	}
 	if (rc) {
 		px_app_fail(r, rc, &eb);
 		goto out;
 	}
 	common_headers(r, rd);
-	px_resp_buf(r, 200, px_fmt_mime(info.format), &out);
+	if (rd->json)
+		answer_json(r, rd, &info);
+	else
+		px_resp_buf(r, 200, px_fmt_mime(info.format), &out);
 	atomic_fetch_add(&a->n_renders, 1);
 	atomic_fetch_add(&a->render_us, (unsigned long long)(mono_us() - t0));
 out:
@@ -91,14 +133,14 @@ static bool etag_matches(const char *inm, const char *etag)
 /* Check the signature if the image needs one or one was given. On
  * success *exp is the expiry (0 when the URL is unsigned). */
 static bool check_signature(struct px_app *a, struct px_req *r,
-			    const struct px_image_rec *rec, int64_t *exp)
+			    bool required, int64_t *exp)
 {
 	const char *e = px_req_query_raw(r, "exp");
 	const char *s = px_req_query_raw(r, "sig");
 	struct px_errbuf eb = {0};
 
 	*exp = 0;
-	if (!rec->require_signed && !e && !s)
+	if (!required && !e && !s)
 		return true;
 	if (px_sign_verify(a->cfg->signing_keys, a->cfg->n_signing_keys,
 			   px_req_path(r), e, s, (int64_t)time(NULL), exp, &eb)) {
@@ -108,37 +150,94 @@ static bool check_signature(struct px_app *a, struct px_req *r,
 	return true;
 }
 
-void px_api_deliver(struct px_app *a, struct px_req *r, const char *rest)
+/* Split the path into the id and the variant or option string, both
+ * percent-decoded. */
+static bool split_path(const char *path, char *id, size_t nid, char *spec,
+		       size_t nspec, bool *cdn)
 {
-	char id[PX_ID_MAX + 1], variant[1024], hex[PX_SHA256_HEX_LEN + 1];
+	const char *a, *b, *slash;
+
+	*cdn = !strncmp(path, "/cdn-cgi/image/", 15);
+	if (*cdn) {
+		/* /cdn-cgi/image/{options}/{id} */
+		a = path + 15;
+		slash = strchr(a, '/');
+		if (!slash)
+			return false;
+		b = slash + 1;
+		return px_url_decode(a, (size_t)(slash - a), spec, nspec) == 0 &&
+		       px_url_decode(b, strlen(b), id, nid) == 0 && *id &&
+		       !strchr(id, '/') && *spec;
+	}
+	/* /img/{id}/{variant} */
+	a = path + 5;
+	slash = strchr(a, '/');
+	if (!slash)
+		return false;
+	return px_url_decode(a, (size_t)(slash - a), id, nid) == 0 &&
+	       px_url_decode(slash + 1, strlen(slash + 1), spec, nspec) == 0 &&
+	       *spec && !strchr(spec, '/');
+}
+
+void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
+{
+	char id[PX_ID_MAX + 1], spec[1024], hex[PX_SHA256_HEX_LEN + 1];
 	struct px_image_rec rec;
+	struct px_variant var;
 	struct px_errbuf eb = {0};
 	struct render *rd = NULL;
-	const char *slash, *spec;
+	const char *opts_text;
+	bool cdn, never_signed = false;
 	struct px_opts o;
 	struct px_buf key;
 	int64_t exp;
 	int rc;
 
 	memset(&rec, 0, sizeof(rec));
+	memset(&var, 0, sizeof(var));
 	px_buf_init(&key, 4096);
-	slash = strchr(rest, '/');
-	if (!slash || (size_t)(slash - rest) > PX_ID_MAX ||
-	    px_url_decode(rest, (size_t)(slash - rest), id, sizeof(id))) {
+	if (!split_path(path, id, sizeof(id), spec, sizeof(spec), &cdn)) {
 		px_resp_error(r, 404, "not_found",
-			      "use /img/{id}/{variant or options}");
-		goto out;
-	}
-	if (px_url_decode(slash + 1, strlen(slash + 1), variant,
-			  sizeof(variant)) || !variant[0] || strchr(variant, '/')) {
-		px_resp_error(r, 404, "variant_not_found", "no such variant");
+			      "use /img/{id}/{variant or options} or "
+			      "/cdn-cgi/image/{options}/{id}");
 		goto out;
 	}
 	if ((rc = px_catalog_get(a->cat, id, &rec, &eb))) {
 		px_app_fail(r, rc, &eb);
 		goto out;
 	}
-	if (!check_signature(a, r, &rec, &exp))
+
+	/* A named variant (managed ones first) or inline options. */
+	if (!cdn && !px_opts_is_inline(spec)) {
+		if (px_variant_get(a->kv, spec, &var, NULL) == 0) {
+			opts_text = var.text;
+			never_signed = var.never_require_signed;
+		} else if (!(opts_text = px_config_variant(a->cfg, spec))) {
+			px_resp_error(r, 404, "variant_not_found",
+				      "no variant named \"%.64s\"", spec);
+			goto out;
+		}
+	} else if (strcmp(a->cfg->flexible_variants, "on")) {
+		px_resp_error(r, 403, "flexible_variants_disabled",
+			      "options in URLs are disabled; use a named variant");
+		goto out;
+	} else {
+		opts_text = spec;
+	}
+	px_opts_init(&o);
+	if ((rc = px_opts_parse(opts_text, &o, &eb)) ||
+	    (opts_text == spec &&
+	     (rc = px_opts_allowed(&o, a->cfg->flexible_options, &eb)))) {
+		px_app_fail(r, rc, &eb);
+		goto out;
+	}
+	if (o.onerror_redirect && !cdn) {
+		px_resp_error(r, 400, "invalid_option",
+			      "option \"onerror\" is only valid on /cdn-cgi/image/");
+		goto out;
+	}
+
+	if (!check_signature(a, r, rec.require_signed && !never_signed, &exp))
 		goto out;
 	if (strcmp(rec.status, "approved")) {
 		/* Pending, flagged and blocked images are never public. */
@@ -149,34 +248,31 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *rest)
 		goto out;
 	}
 
-	px_opts_init(&o);
-	if (px_opts_is_inline(variant)) {
-		spec = variant;
-	} else if (!(spec = px_config_variant(a->cfg, variant))) {
-		px_resp_error(r, 404, "variant_not_found",
-			      "no variant named \"%.64s\"", variant);
-		goto out;
-	}
-	if ((rc = px_opts_parse(spec, &o, &eb))) {
-		px_app_fail(r, rc, &eb);
-		goto out;
-	}
-
 	rd = calloc(1, sizeof(*rd));
 	if (!rd) {
 		px_resp_error(r, 500, "internal_error", "out of memory");
 		goto out;
 	}
 	px_opts_resolve(&o, px_fmt_parse(rec.format), rec.alpha, rec.frames,
-			px_req_header(r, "Accept"), &rd->x, &rd->vary);
+			px_req_header(r, "Accept"), (int)a->cfg->max_output, &rd->x,
+			&rd->vary);
+	px_strlcpy(rd->id, rec.id, sizeof(rd->id));
 	px_strlcpy(rd->sha256, rec.sha256, sizeof(rd->sha256));
+	px_strlcpy(rd->format, rec.format, sizeof(rd->format));
+	rd->json = o.format == PX_OUT_JSON;
+	rd->redirect_on_error = o.onerror_redirect;
+	rd->width = rec.width;
+	rd->height = rec.height;
+	rd->frames = rec.frames;
+	rd->alpha = rec.alpha;
+	rd->bytes = rec.bytes;
 
 	/* The ETag covers the original, the canonical options and the
 	 * negotiated format, so equal variants share one. */
 	px_buf_adds(&key, rec.sha256);
 	px_buf_adds(&key, "|");
 	px_opts_canonical(&o, &key);
-	px_buf_addf(&key, "|%s", px_fmt_name(rd->x.format));
+	px_buf_addf(&key, "|%s", rd->json ? "json" : px_fmt_name(rd->x.format));
 	px_sha256_hex(key.data, key.len, hex);
 	snprintf(rd->etag, sizeof(rd->etag), "\"%.32s\"", hex);
 	if (exp)
@@ -204,5 +300,6 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *rest)
 out:
 	free(rd);
 	px_buf_release(&key);
+	px_variant_release(&var);
 	px_image_rec_release(&rec);
 }

@@ -15,6 +15,27 @@
 
 #define META_MAX 1024
 
+struct variant_urls {
+	struct px_app *a;
+	const char *id;
+	json_t *arr;
+};
+
+/* Managed variants join the configured ones (a name in both is listed
+ * once). */
+static int add_variant_url(void *ctx, const struct px_variant *v)
+{
+	struct variant_urls *vu = ctx;
+	char url[1024];
+
+	if (px_config_variant(vu->a->cfg, v->name))
+		return 0;
+	snprintf(url, sizeof(url), "%s/img/%s/%s", vu->a->public_url, vu->id,
+		 v->name);
+	json_array_append_new(vu->arr, json_string(url));
+	return 0;
+}
+
 json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 {
 	char when[64], url[1024];
@@ -31,6 +52,11 @@ json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 		snprintf(url, sizeof(url), "%s/img/%s/%s", a->public_url, rec->id,
 			 a->cfg->variants[i].name);
 		json_array_append_new(variants, json_string(url));
+	}
+	{
+		struct variant_urls vu = {a, rec->id, variants};
+
+		px_variant_list(a->kv, add_variant_url, &vu, NULL);
 	}
 	meta = json_loads(rec->meta ? rec->meta : "{}", 0, NULL);
 	o = json_pack("{s:s,s:s,s:s,s:b,s:o,s:o,s:i,s:i,s:s,s:I,s:s,s:i,s:b,s:s}",

@@ -39,6 +39,9 @@ struct px_config {
 	long per_ip_conns;
 	long conn_memory;
 	long drain_timeout;
+	long max_output;
+	char *flexible_variants;  /* "on" or "off" */
+	char *flexible_options;   /* allow-list; empty: every option */
 	char *moderation;         /* "on" or "off" */
 	char *moderation_mode;    /* "sync" or "async" */
 	char *moderation_blocked; /* "refuse" or "quarantine" */

@@ -1,30 +1,47 @@
 /*
  * options.c - parsing and canonical form of delivery options.
+ *
+ * One table lists every option once: its canonical name, its alias, how to
+ * parse a value and how to print a non-default one. Parsing, allow-lists
+ * and the canonical form all walk the same table, in the table's order.
  */
 #include "delivery/options.h"
 
 #include <math.h>
 #include <strings.h>
 
+struct opt {
+	const char *name, *alias;
+	/* 0 on success, -1 for a bad value. */
+	int (*parse)(struct px_opts *o, const char *v);
+	/* Append ",name=value" when o differs from the default d. */
+	void (*print)(const struct px_opts *o, const struct px_opts *d,
+		      struct px_buf *b, const char *name);
+};
+
+static const char *fit_names[] = {"scale-down", "contain", "cover",
+				  "crop", "pad", "squeeze"};
+static const char *grav_names[] = {"auto", "center", "left",
+				   "right", "top", "bottom"};
+static const char *fmt_names[] = {"", "auto", "jpeg", "png", "webp",
+				  "avif", "gif", "baseline-jpeg", "json"};
+static const char *meta_names[] = {"copyright", "keep", "none"};
+
+static const struct {
+	const char *name;
+	int q;
+} quality_names[] = {
+	{"high", 90}, {"medium-high", 80}, {"medium-low", 65}, {"low", 45},
+};
+
 void px_opts_init(struct px_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->fit = PX_FIT_SCALE_DOWN;
-	o->gravity = PX_GRAVITY_AUTO;
-	o->format = PX_OUT_ORIGINAL;
+	px_xform_init(&o->x);
+	o->x.format = PX_FMT_UNKNOWN;
 	o->dpr = 1;
-	o->metadata = PX_META_COPYRIGHT;
-	o->background[0] = o->background[1] = o->background[2] = 255;
-	o->background[3] = 255;
-	o->anim = true;
+	o->format = PX_OUT_ORIGINAL;
 }
-
-static const char *fit_names[] = {"scale-down", "contain", "cover",
-				  "crop", "pad"};
-static const char *grav_names[] = {"auto", "center", "left",
-				   "right", "top", "bottom"};
-static const char *fmt_names[] = {"", "auto", "jpeg", "png", "webp", "avif"};
-static const char *meta_names[] = {"copyright", "keep", "none"};
 
 static int lookup(const char *v, const char **names, size_t n)
 {
@@ -34,7 +51,7 @@ static int lookup(const char *v, const char **names, size_t n)
 	return -1;
 }
 
-static bool parse_int(const char *v, long lo, long hi, long *out)
+static bool parse_long(const char *v, long lo, long hi, long *out)
 {
 	char *end;
 	long n;
@@ -54,7 +71,8 @@ static bool parse_num(const char *v, double lo, double hi, double *out)
 	char *end;
 	double d;
 
-	if (!*v || *v == '+' || *v == ' ')
+	if (!*v || *v == '+' || *v == ' ' || !strpbrk(v, "0123456789") ||
+	    strpbrk(v, "xXpPnNiI"))
 		return false;
 	errno = 0;
 	d = strtod(v, &end);
@@ -64,125 +82,539 @@ static bool parse_num(const char *v, double lo, double hi, double *out)
 	return true;
 }
 
-static int hexdig(char c)
+/* --- parsers, one per option --- */
+
+static int p_width(struct px_opts *o, const char *v)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
+	long n;
+
+	if (!parse_long(v, 1, PX_OPT_MAX_SIDE, &n))
+		return -1;
+	o->x.width = (int)n;
+	return 0;
+}
+
+static int p_height(struct px_opts *o, const char *v)
+{
+	long n;
+
+	if (!parse_long(v, 1, PX_OPT_MAX_SIDE, &n))
+		return -1;
+	o->x.height = (int)n;
+	return 0;
+}
+
+static int p_dpr(struct px_opts *o, const char *v)
+{
+	return parse_num(v, 1, 3, &o->dpr) ? 0 : -1;
+}
+
+static int p_fit(struct px_opts *o, const char *v)
+{
+	int i = lookup(v, fit_names, PX_ARRAY_LEN(fit_names));
+
+	if (i < 0)
+		return -1;
+	o->x.fit = (enum px_fit)i;
+	return 0;
+}
+
+static int p_gravity(struct px_opts *o, const char *v)
+{
+	char a[32], b[32];
+	const char *x;
+	int i;
+
+	if ((i = lookup(v, grav_names, PX_ARRAY_LEN(grav_names))) >= 0) {
+		o->x.gravity = (enum px_gravity)i;
+		return 0;
+	}
+	if (!strcmp(v, "face")) {
+		/* Faces are not detected yet: face gravity keeps its own
+		 * cache key and crops by attention, as auto does. */
+		o->x.gravity = PX_GRAVITY_AUTO;
+		o->face = true;
+		return 0;
+	}
+	x = strchr(v, 'x');
+	if (!x || (size_t)(x - v) >= sizeof(a) || strlen(x + 1) >= sizeof(b))
+		return -1;
+	memcpy(a, v, (size_t)(x - v));
+	a[x - v] = '\0';
+	strcpy(b, x + 1);
+	if (!parse_num(a, 0, 1, &o->x.gx) || !parse_num(b, 0, 1, &o->x.gy))
+		return -1;
+	o->x.gravity = PX_GRAVITY_POINT;
+	return 0;
+}
+
+static int p_zoom(struct px_opts *o, const char *v)
+{
+	return parse_num(v, 0, 1, &o->x.zoom) ? 0 : -1;
+}
+
+static int p_quality(struct px_opts *o, const char *v)
+{
+	long n;
+
+	for (size_t i = 0; i < PX_ARRAY_LEN(quality_names); i++) {
+		if (!strcmp(v, quality_names[i].name)) {
+			o->x.quality = quality_names[i].q;
+			return 0;
+		}
+	}
+	if (!parse_long(v, 1, 100, &n))
+		return -1;
+	o->x.quality = (int)n;
+	return 0;
+}
+
+static int p_format(struct px_opts *o, const char *v)
+{
+	int i;
+
+	if (!strcmp(v, "jpg"))
+		v = "jpeg";
+	if ((i = lookup(v, fmt_names, PX_ARRAY_LEN(fmt_names))) < 0)
+		return -1;
+	o->format = (enum px_out)i;
+	return 0;
+}
+
+static int p_metadata(struct px_opts *o, const char *v)
+{
+	int i = lookup(v, meta_names, PX_ARRAY_LEN(meta_names));
+
+	if (i < 0)
+		return -1;
+	o->x.metadata = (enum px_meta)i;
+	return 0;
+}
+
+static int p_background(struct px_opts *o, const char *v)
+{
+	if (!px_parse_color(v, o->x.background))
+		return -1;
+	o->has_background = true;
+	return 0;
+}
+
+static int p_anim(struct px_opts *o, const char *v)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "1"))
+		o->x.anim = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "0"))
+		o->x.anim = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int p_blur(struct px_opts *o, const char *v)
+{
+	return parse_num(v, 0, 250, &o->x.blur) ? 0 : -1;
+}
+
+static int p_sharpen(struct px_opts *o, const char *v)
+{
+	return parse_num(v, 0, 10, &o->x.sharpen) ? 0 : -1;
+}
+
+static int p_brightness(struct px_opts *o, const char *v)
+{
+	return parse_num(v, 0, 10, &o->x.brightness) ? 0 : -1;
+}
+
+static int p_contrast(struct px_opts *o, const char *v)
+{
+	return parse_num(v, 0, 10, &o->x.contrast) ? 0 : -1;
+}
+
+static int p_gamma(struct px_opts *o, const char *v)
+{
+	return parse_num(v, 0.01, 10, &o->x.gamma) ? 0 : -1;
+}
+
+static int p_saturation(struct px_opts *o, const char *v)
+{
+	return parse_num(v, 0, 10, &o->x.saturation) ? 0 : -1;
+}
+
+static int p_rotate(struct px_opts *o, const char *v)
+{
+	long n;
+
+	if (!parse_long(v, 0, 270, &n) || n % 90)
+		return -1;
+	o->x.rotate = (int)n;
+	return 0;
+}
+
+static int p_flip(struct px_opts *o, const char *v)
+{
+	o->x.flip_h = strchr(v, 'h') != NULL;
+	o->x.flip_v = strchr(v, 'v') != NULL;
+	if (strcmp(v, "h") && strcmp(v, "v") && strcmp(v, "hv") &&
+	    strcmp(v, "vh"))
+		return -1;
+	return 0;
+}
+
+/* trim=top;right;bottom;left in px, or trim=border. */
+static int p_trim(struct px_opts *o, const char *v)
+{
+	const char *p = v;
+
+	if (!strcmp(v, "border")) {
+		o->x.trim_border = true;
+		return 0;
+	}
+	for (int i = 0; i < 4; i++) {
+		char part[16];
+		size_t n = strcspn(p, ";");
+		long px;
+
+		if (n >= sizeof(part))
+			return -1;
+		memcpy(part, p, n);
+		part[n] = '\0';
+		if (!parse_long(part, 0, PX_OPT_MAX_SIDE * 2, &px))
+			return -1;
+		o->x.trim[i] = (int)px;
+		p += n;
+		if (i < 3 && *p++ != ';')
+			return -1;
+	}
+	return *p ? -1 : 0;
+}
+
+static int trim_side(struct px_opts *o, const char *v, int side)
+{
+	long px;
+
+	if (!parse_long(v, 0, PX_OPT_MAX_SIDE * 2, &px))
+		return -1;
+	o->x.trim[side] = (int)px;
+	return 0;
+}
+
+static int p_trim_top(struct px_opts *o, const char *v) { return trim_side(o, v, 0); }
+static int p_trim_right(struct px_opts *o, const char *v) { return trim_side(o, v, 1); }
+static int p_trim_bottom(struct px_opts *o, const char *v) { return trim_side(o, v, 2); }
+static int p_trim_left(struct px_opts *o, const char *v) { return trim_side(o, v, 3); }
+
+static int p_trim_color(struct px_opts *o, const char *v)
+{
+	if (!px_parse_color(v, o->x.trim_color))
+		return -1;
+	o->x.trim_has_color = true;
+	o->x.trim_border = true;
+	return 0;
+}
+
+static int p_trim_tolerance(struct px_opts *o, const char *v)
+{
+	o->x.trim_border = true;
+	return parse_num(v, 0, 255, &o->x.trim_tolerance) ? 0 : -1;
+}
+
+static int p_trim_keep(struct px_opts *o, const char *v)
+{
+	long n;
+
+	if (!parse_long(v, 0, PX_OPT_MAX_SIDE, &n))
+		return -1;
+	o->x.trim_keep = (int)n;
+	o->x.trim_border = true;
+	return 0;
+}
+
+static int border_px(struct px_opts *o, const char *v, int from, int to)
+{
+	long n;
+
+	if (!parse_long(v, 0, 1000, &n))
+		return -1;
+	for (int i = from; i <= to; i++)
+		o->x.border[i] = (int)n;
+	return 0;
+}
+
+static int p_border_width(struct px_opts *o, const char *v) { return border_px(o, v, 0, 3); }
+static int p_border_top(struct px_opts *o, const char *v) { return border_px(o, v, 0, 0); }
+static int p_border_right(struct px_opts *o, const char *v) { return border_px(o, v, 1, 1); }
+static int p_border_bottom(struct px_opts *o, const char *v) { return border_px(o, v, 2, 2); }
+static int p_border_left(struct px_opts *o, const char *v) { return border_px(o, v, 3, 3); }
+
+static int p_border_color(struct px_opts *o, const char *v)
+{
+	return px_parse_color(v, o->x.border_color) ? 0 : -1;
+}
+
+static int p_compression(struct px_opts *o, const char *v)
+{
+	if (strcmp(v, "fast"))
+		return -1;
+	o->x.fast = true;
+	return 0;
+}
+
+static int p_onerror(struct px_opts *o, const char *v)
+{
+	if (strcmp(v, "redirect"))
+		return -1;
+	o->onerror_redirect = true;
+	return 0;
+}
+
+/* --- printers: canonical "name=value" for non-default values --- */
+
+static void sep(struct px_buf *b)
+{
+	if (b->len)
+		px_buf_add(b, ",", 1);
+}
+
+static void put_int(struct px_buf *b, const char *name, int v, int d)
+{
+	if (v != d) {
+		sep(b);
+		px_buf_addf(b, "%s=%d", name, v);
+	}
+}
+
+static void put_num(struct px_buf *b, const char *name, double v, double d)
+{
+	if (v != d) {
+		sep(b);
+		px_buf_addf(b, "%s=%.6g", name, v);
+	}
+}
+
+static void put_str(struct px_buf *b, const char *name, const char *v)
+{
+	sep(b);
+	px_buf_addf(b, "%s=%s", name, v);
+}
+
+static void put_color(struct px_buf *b, const char *name, const uint8_t *c)
+{
+	sep(b);
+	px_buf_addf(b, "%s=#%02x%02x%02x%02x", name, c[0], c[1], c[2], c[3]);
+}
+
+static void w_width(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_int(b, n, o->x.width, d->x.width); }
+static void w_height(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_int(b, n, o->x.height, d->x.height); }
+static void w_dpr(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_num(b, n, o->dpr, d->dpr); }
+static void w_blur(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_num(b, n, o->x.blur, d->x.blur); }
+static void w_sharpen(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_num(b, n, o->x.sharpen, d->x.sharpen); }
+static void w_brightness(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_num(b, n, o->x.brightness, d->x.brightness); }
+static void w_contrast(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_num(b, n, o->x.contrast, d->x.contrast); }
+static void w_gamma(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_num(b, n, o->x.gamma, d->x.gamma); }
+static void w_saturation(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_num(b, n, o->x.saturation, d->x.saturation); }
+static void w_rotate(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_int(b, n, o->x.rotate, d->x.rotate); }
+static void w_quality(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_int(b, n, o->x.quality, d->x.quality); }
+
+static void w_fit(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	if (o->x.fit != d->x.fit)
+		put_str(b, n, fit_names[o->x.fit]);
+}
+
+static void w_gravity(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	if (o->face) {
+		put_str(b, n, "face");
+	} else if (o->x.gravity == PX_GRAVITY_POINT) {
+		sep(b);
+		px_buf_addf(b, "%s=%.6gx%.6g", n, o->x.gx, o->x.gy);
+	} else if (o->x.gravity != d->x.gravity) {
+		put_str(b, n, grav_names[o->x.gravity]);
+	}
+}
+
+static void w_zoom(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	put_num(b, n, o->x.zoom, d->x.zoom);
+}
+
+static void w_format(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	if (o->format != d->format)
+		put_str(b, n, fmt_names[o->format]);
+}
+
+static void w_metadata(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	if (o->x.metadata != d->x.metadata)
+		put_str(b, n, meta_names[o->x.metadata]);
+}
+
+static void w_background(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	if (o->has_background)
+		put_color(b, n, o->x.background);
+}
+
+static void w_anim(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	if (!o->x.anim)
+		put_str(b, n, "false");
+}
+
+static void w_flip(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	if (o->x.flip_h || o->x.flip_v)
+		put_str(b, n, o->x.flip_h && o->x.flip_v ? "hv" : o->x.flip_h ? "h" : "v");
+}
+
+static void w_trim(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	const int *t = o->x.trim;
+
+	if (t[0] || t[1] || t[2] || t[3]) {
+		sep(b);
+		px_buf_addf(b, "%s=%d;%d;%d;%d", n, t[0], t[1], t[2], t[3]);
+	}
+}
+
+static void w_trim_border(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	if (!o->x.trim_border)
+		return;
+	sep(b);
+	px_buf_adds(b, "trim=border");
+	if (o->x.trim_has_color)
+		put_color(b, "trim.border.color", o->x.trim_color);
+	put_num(b, "trim.border.tolerance", o->x.trim_tolerance, 0);
+	put_int(b, "trim.border.keep", o->x.trim_keep, 0);
+}
+
+static void w_border(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	const int *w = o->x.border;
+
+	if (!(w[0] || w[1] || w[2] || w[3]))
+		return;
+	sep(b);
+	px_buf_addf(b, "border=%d;%d;%d;%d", w[0], w[1], w[2], w[3]);
+	put_color(b, "border.color", o->x.border_color);
+}
+
+static void w_compression(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	if (o->x.fast)
+		put_str(b, n, "fast");
+}
+
+static void w_onerror(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	if (o->onerror_redirect)
+		put_str(b, n, "redirect");
+}
+
+static void w_none(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+}
+
+/* Canonical order; each option prints under its first name. */
+static const struct opt opts[] = {
+	{"width", "w", p_width, w_width},
+	{"height", "h", p_height, w_height},
+	{"dpr", NULL, p_dpr, w_dpr},
+	{"fit", NULL, p_fit, w_fit},
+	{"gravity", "g", p_gravity, w_gravity},
+	{"zoom", NULL, p_zoom, w_zoom},
+	{"trim", NULL, p_trim, w_trim},
+	{"trim.top", NULL, p_trim_top, w_none},
+	{"trim.right", NULL, p_trim_right, w_none},
+	{"trim.bottom", NULL, p_trim_bottom, w_none},
+	{"trim.left", NULL, p_trim_left, w_none},
+	{"trim.border.color", NULL, p_trim_color, w_trim_border},
+	{"trim.border.tolerance", NULL, p_trim_tolerance, w_none},
+	{"trim.border.keep", NULL, p_trim_keep, w_none},
+	{"flip", NULL, p_flip, w_flip},
+	{"rotate", NULL, p_rotate, w_rotate},
+	{"brightness", NULL, p_brightness, w_brightness},
+	{"contrast", NULL, p_contrast, w_contrast},
+	{"gamma", NULL, p_gamma, w_gamma},
+	{"saturation", NULL, p_saturation, w_saturation},
+	{"sharpen", NULL, p_sharpen, w_sharpen},
+	{"blur", NULL, p_blur, w_blur},
+	{"border.width", NULL, p_border_width, w_border},
+	{"border.top", NULL, p_border_top, w_none},
+	{"border.right", NULL, p_border_right, w_none},
+	{"border.bottom", NULL, p_border_bottom, w_none},
+	{"border.left", NULL, p_border_left, w_none},
+	{"border.color", NULL, p_border_color, w_none},
+	{"background", NULL, p_background, w_background},
+	{"quality", "q", p_quality, w_quality},
+	{"format", "f", p_format, w_format},
+	{"compression", NULL, p_compression, w_compression},
+	{"anim", NULL, p_anim, w_anim},
+	{"metadata", NULL, p_metadata, w_metadata},
+	{"onerror", NULL, p_onerror, w_onerror},
+};
+
+/* "border=T;R;B;L" is how the canonical form writes per-side borders;
+ * accept it as input too so canonical strings parse back. */
+static int p_border(struct px_opts *o, const char *v)
+{
+	const char *p = v;
+
+	for (int i = 0; i < 4; i++) {
+		char part[16];
+		size_t n = strcspn(p, ";");
+		long px;
+
+		if (n >= sizeof(part))
+			return -1;
+		memcpy(part, p, n);
+		part[n] = '\0';
+		if (!parse_long(part, 0, 1000, &px))
+			return -1;
+		o->x.border[i] = (int)px;
+		p += n;
+		if (i < 3 && *p++ != ';')
+			return -1;
+	}
+	return *p ? -1 : 0;
+}
+
+static int find_opt(const char *k)
+{
+	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++)
+		if (!strcmp(k, opts[i].name) ||
+		    (opts[i].alias && !strcmp(k, opts[i].alias)))
+			return (int)i;
 	return -1;
 }
 
-static bool parse_color(const char *v, uint8_t rgba[4])
+/* Length of the next item: up to a comma outside parentheses, so
+ * background=rgba(0,0,0,0.5) stays whole. */
+static size_t item_len(const char *p)
 {
-	size_t n = strlen(v);
-	int d[8];
+	int depth = 0;
+	size_t n = 0;
 
-	if (v[0] != '#' || (n != 4 && n != 7 && n != 9))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if ((d[i - 1] = hexdig(v[i])) < 0)
-			return false;
-	if (n == 4) {
-		for (int i = 0; i < 3; i++)
-			rgba[i] = (uint8_t)(d[i] * 17);
-		rgba[3] = 255;
-	} else {
-		for (int i = 0; i < 3; i++)
-			rgba[i] = (uint8_t)(d[2 * i] * 16 + d[2 * i + 1]);
-		rgba[3] = n == 9 ? (uint8_t)(d[6] * 16 + d[7]) : 255;
+	for (; p[n] && (p[n] != ',' || depth > 0); n++) {
+		if (p[n] == '(')
+			depth++;
+		else if (p[n] == ')' && depth > 0)
+			depth--;
 	}
-	return true;
-}
-
-static int bad(struct px_errbuf *eb, const char *name, const char *v)
-{
-	return px_errc(eb, PX_EINVAL, "invalid_option",
-		       "invalid value \"%.64s\" for option \"%s\"", v, name);
-}
-
-static int set_one(struct px_opts *o, const char *k, const char *v,
-		   struct px_errbuf *eb)
-{
-	long n;
-	int i;
-
-	if (!strcmp(k, "width") || !strcmp(k, "w")) {
-		if (!parse_int(v, 1, PX_OPT_MAX_SIDE, &n))
-			return bad(eb, "width", v);
-		o->width = (int)n;
-	} else if (!strcmp(k, "height") || !strcmp(k, "h")) {
-		if (!parse_int(v, 1, PX_OPT_MAX_SIDE, &n))
-			return bad(eb, "height", v);
-		o->height = (int)n;
-	} else if (!strcmp(k, "fit")) {
-		if ((i = lookup(v, fit_names, PX_ARRAY_LEN(fit_names))) < 0)
-			return bad(eb, "fit", v);
-		o->fit = (enum px_fit)i;
-	} else if (!strcmp(k, "gravity") || !strcmp(k, "g")) {
-		const char *x = strchr(v, 'x');
-
-		if ((i = lookup(v, grav_names, PX_ARRAY_LEN(grav_names))) >= 0) {
-			o->gravity = (enum px_gravity)i;
-		} else {
-			char a[32], b[32];
-
-			if (!x || (size_t)(x - v) >= sizeof(a) || strlen(x + 1) >= sizeof(b))
-				return bad(eb, "gravity", v);
-			memcpy(a, v, (size_t)(x - v));
-			a[x - v] = '\0';
-			strcpy(b, x + 1);
-			if (!parse_num(a, 0, 1, &o->gx) || !parse_num(b, 0, 1, &o->gy))
-				return bad(eb, "gravity", v);
-			o->gravity = PX_GRAVITY_POINT;
-		}
-	} else if (!strcmp(k, "quality") || !strcmp(k, "q")) {
-		if (!parse_int(v, 1, 100, &n))
-			return bad(eb, "quality", v);
-		o->quality = (int)n;
-	} else if (!strcmp(k, "format") || !strcmp(k, "f")) {
-		if (!strcmp(v, "jpg"))
-			v = "jpeg";
-		if ((i = lookup(v, fmt_names, PX_ARRAY_LEN(fmt_names))) < 0)
-			return bad(eb, "format", v);
-		o->format = (enum px_out)i;
-	} else if (!strcmp(k, "dpr")) {
-		if (!parse_num(v, 1, 3, &o->dpr))
-			return bad(eb, "dpr", v);
-	} else if (!strcmp(k, "metadata")) {
-		if ((i = lookup(v, meta_names, PX_ARRAY_LEN(meta_names))) < 0)
-			return bad(eb, "metadata", v);
-		o->metadata = (enum px_meta)i;
-	} else if (!strcmp(k, "background")) {
-		if (!parse_color(v, o->background))
-			return bad(eb, "background", v);
-		o->has_background = true;
-	} else if (!strcmp(k, "anim")) {
-		if (!strcmp(v, "true"))
-			o->anim = true;
-		else if (!strcmp(v, "false"))
-			o->anim = false;
-		else
-			return bad(eb, "anim", v);
-	} else {
-		return px_errc(eb, PX_EINVAL, "invalid_option",
-			       "unknown option \"%.64s\"", k);
-	}
-	return 0;
+	return n;
 }
 
 int px_opts_parse(const char *s, struct px_opts *o, struct px_errbuf *eb)
 {
 	char item[256];
 	const char *p = s;
-	int rc;
 
 	while (*p) {
-		const char *comma = strchr(p, ',');
-		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		size_t n = item_len(p);
 		char *eq;
+		int i, bad;
 
 		if (n == 0 || n >= sizeof(item))
 			return px_errc(eb, PX_EINVAL, "invalid_option",
@@ -194,8 +626,21 @@ int px_opts_parse(const char *s, struct px_opts *o, struct px_errbuf *eb)
 			return px_errc(eb, PX_EINVAL, "invalid_option",
 				       "option \"%.64s\" has no value", item);
 		*eq = '\0';
-		if ((rc = set_one(o, item, eq + 1, eb)))
-			return rc;
+		if (!strcmp(item, "border")) {
+			i = find_opt("border.width");
+			bad = p_border(o, eq + 1);
+		} else if ((i = find_opt(item)) < 0) {
+			return px_errc(eb, PX_EINVAL, "invalid_option",
+				       "unknown option \"%.64s\"", item);
+		} else {
+			bad = opts[i].parse(o, eq + 1);
+		}
+		if (bad)
+			return px_errc(eb, PX_EINVAL, "invalid_option",
+				       "invalid value \"%.64s\" for option \"%s\"",
+				       eq + 1,
+				       strcmp(item, "border") ? opts[i].name : "border");
+		o->set |= UINT64_C(1) << i;
 		p += n;
 		if (*p == ',')
 			p++;
@@ -208,41 +653,49 @@ bool px_opts_is_inline(const char *s)
 	return strchr(s, '=') != NULL;
 }
 
+int px_opts_allowed(const struct px_opts *o, const char *allow,
+		    struct px_errbuf *eb)
+{
+	if (!allow || !*allow)
+		return 0;
+	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++) {
+		const char *p = allow;
+		bool ok = false;
+
+		if (!(o->set & (UINT64_C(1) << i)))
+			continue;
+		while (*p && !ok) {
+			size_t n = strcspn(p, ",");
+
+			ok = (strlen(opts[i].name) == n &&
+			      !strncmp(p, opts[i].name, n)) ||
+			     (opts[i].alias && strlen(opts[i].alias) == n &&
+			      !strncmp(p, opts[i].alias, n));
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+		if (!ok)
+			return px_errc(eb, PX_EINVAL, "invalid_option",
+				       "option \"%s\" is not allowed in flexible variants",
+				       opts[i].name);
+	}
+	return 0;
+}
+
 int px_opts_canonical(const struct px_opts *o, struct px_buf *out)
 {
 	struct px_opts d;
-	size_t start = out->len;
-	int rc = 0;
+	struct px_buf b;
+	int rc;
 
-#define SEP (out->len > start ? "," : "")
 	px_opts_init(&d);
-	if (o->width)
-		rc |= px_buf_addf(out, "%sw=%d", SEP, o->width);
-	if (o->height)
-		rc |= px_buf_addf(out, "%sh=%d", SEP, o->height);
-	if (o->fit != d.fit)
-		rc |= px_buf_addf(out, "%sfit=%s", SEP, fit_names[o->fit]);
-	if (o->gravity == PX_GRAVITY_POINT)
-		rc |= px_buf_addf(out, "%sg=%gx%g", SEP, o->gx, o->gy);
-	else if (o->gravity != d.gravity)
-		rc |= px_buf_addf(out, "%sg=%s", SEP, grav_names[o->gravity]);
-	if (o->quality)
-		rc |= px_buf_addf(out, "%sq=%d", SEP, o->quality);
-	if (o->format != d.format)
-		rc |= px_buf_addf(out, "%sf=%s", SEP, fmt_names[o->format]);
-	if (o->dpr != 1)
-		rc |= px_buf_addf(out, "%sdpr=%g", SEP, o->dpr);
-	if (o->metadata != d.metadata)
-		rc |= px_buf_addf(out, "%smetadata=%s", SEP,
-				  meta_names[o->metadata]);
-	if (o->has_background)
-		rc |= px_buf_addf(out, "%sbackground=#%02x%02x%02x%02x", SEP,
-				  o->background[0], o->background[1],
-				  o->background[2], o->background[3]);
-	if (!o->anim)
-		rc |= px_buf_addf(out, "%sanim=false", SEP);
-#undef SEP
-	return rc ? PX_ENOMEM : 0;
+	px_buf_init(&b, 0);
+	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++)
+		opts[i].print(o, &d, &b, opts[i].name);
+	rc = b.len ? px_buf_add(out, b.data, b.len) : 0;
+	px_buf_release(&b);
+	return rc;
 }
 
 /* Does an Accept header list a media type with a non-zero q? */
@@ -274,32 +727,43 @@ static bool accepts(const char *accept, const char *type)
 	return false;
 }
 
+static int scale(int v, double dpr, int cap)
+{
+	return v ? PX_MIN((int)lround(v * dpr), cap) : 0;
+}
+
 void px_opts_resolve(const struct px_opts *o, enum px_fmt original,
 		     bool has_alpha, int frames, const char *accept,
-		     struct px_xform *x, bool *vary)
+		     int max_output, struct px_xform *x, bool *vary)
 {
-	px_xform_init(x);
+	int cap = max_output > 0 ? max_output : PX_OPT_MAX_SIDE;
+	enum px_out f = o->format;
+
+	*x = o->x;
 	*vary = false;
-	x->width = o->width ? (int)lround(o->width * o->dpr) : 0;
-	x->height = o->height ? (int)lround(o->height * o->dpr) : 0;
-	x->width = PX_MIN(x->width, PX_OPT_MAX_SIDE);
-	x->height = PX_MIN(x->height, PX_OPT_MAX_SIDE);
-	x->fit = o->fit;
-	x->gravity = o->gravity;
-	x->gx = o->gx;
-	x->gy = o->gy;
-	x->quality = o->quality;
-	x->metadata = o->metadata;
-	memcpy(x->background, o->background, 4);
-	x->anim = o->anim;
-	switch (o->format) {
+	x->width = scale(o->x.width, o->dpr, cap);
+	x->height = scale(o->x.height, o->dpr, cap);
+	for (int i = 0; i < 4; i++)
+		x->border[i] = scale(o->x.border[i], o->dpr, cap);
+	x->max_output = cap;
+	if (f == PX_OUT_JSON) {
+		f = PX_OUT_AUTO;
+		accept = "image/avif,image/webp";
+	}
+	switch (f) {
 	case PX_OUT_JPEG: x->format = PX_FMT_JPEG; break;
+	case PX_OUT_BASELINE_JPEG:
+		x->format = PX_FMT_JPEG;
+		x->baseline = true;
+		break;
 	case PX_OUT_PNG: x->format = PX_FMT_PNG; break;
 	case PX_OUT_WEBP: x->format = PX_FMT_WEBP; break;
 	case PX_OUT_AVIF: x->format = PX_FMT_AVIF; break;
+	case PX_OUT_GIF: x->format = PX_FMT_GIF; break;
+	case PX_OUT_JSON:
 	case PX_OUT_AUTO:
-		*vary = true;
-		if (frames > 1 && o->anim)
+		*vary = o->format != PX_OUT_JSON;
+		if (frames > 1 && o->x.anim)
 			x->format = accept && accepts(accept, "image/webp")
 					    ? PX_FMT_WEBP
 					    : PX_FMT_GIF;

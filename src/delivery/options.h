@@ -3,6 +3,10 @@
  * ("w=400,h=300,fit=cover,q=75,f=auto"), parsed, validated and put in a
  * canonical form so that option order, aliases and defaults never change
  * the cache key or the ETag.
+ *
+ * The whole vocabulary of Cloudflare Image Resizing is accepted with its
+ * names, aliases and ranges; docs/TRANSFORMS.md lists it with an example
+ * per option and the order in which the operations run.
  */
 #ifndef PX_OPTIONS_H
 #define PX_OPTIONS_H
@@ -20,20 +24,23 @@ enum px_out {
 	PX_OUT_PNG,
 	PX_OUT_WEBP,
 	PX_OUT_AVIF,
+	PX_OUT_GIF,
+	PX_OUT_BASELINE_JPEG,
+	PX_OUT_JSON, /* describe the output instead of encoding it */
 };
 
 struct px_opts {
-	int width, height; /* 0 = unset; before dpr */
-	enum px_fit fit;
-	enum px_gravity gravity;
-	double gx, gy;
-	int quality; /* 0 = unset */
-	enum px_out format;
+	/*
+	 * Pixel operations as the image module takes them, with sizes
+	 * (width, height, trim, border) before dpr and format unset.
+	 */
+	struct px_xform x;
 	double dpr; /* 1 when unset */
-	enum px_meta metadata;
-	uint8_t background[4];
+	enum px_out format;
 	bool has_background;
-	bool anim;
+	bool face;             /* gravity=face (attention until faces exist) */
+	bool onerror_redirect; /* onerror=redirect (the /cdn-cgi form) */
+	uint64_t set; /* bit per option present, in table order */
 };
 
 void px_opts_init(struct px_opts *o);
@@ -48,17 +55,31 @@ int px_opts_parse(const char *s, struct px_opts *o, struct px_errbuf *eb);
 /* True if s looks like an option string rather than a variant name. */
 bool px_opts_is_inline(const char *s);
 
-/* Canonical text of o: fixed order, defaults omitted. */
+/*
+ * Check the options present in o against an allow-list of option names
+ * (canonical or alias, comma-separated; NULL or "" allows everything).
+ * PX_EINVAL with "invalid_option" naming the first option not allowed.
+ */
+int px_opts_allowed(const struct px_opts *o, const char *allow,
+		    struct px_errbuf *eb);
+
+/* Canonical text of o: fixed order, canonical names, defaults omitted. */
 int px_opts_canonical(const struct px_opts *o, struct px_buf *out);
 
 /*
  * Resolve o against the original image into a concrete transform.
  * accept is the request's Accept header (may be NULL); *vary is set when
  * the output depends on it. f=auto keeps an animation (frames > 1, anim
- * on) animated: WebP when accepted, else GIF.
+ * on) animated: WebP when accepted, else GIF. For f=json, x->format is
+ * what f=auto would give for an Accept of image/avif,image/webp.
+ * max_output caps each output side (0: PX_OPT_MAX_SIDE).
  */
 void px_opts_resolve(const struct px_opts *o, enum px_fmt original,
 		     bool has_alpha, int frames, const char *accept,
-		     struct px_xform *x, bool *vary);
+		     int max_output, struct px_xform *x, bool *vary);
+
+/* Parse a CSS colour (#rgb, #rgba, #rrggbb, #rrggbbaa, rgb(), rgba(),
+ * a CSS named colour, transparent) into RGBA. */
+bool px_parse_color(const char *v, uint8_t rgba[4]);
 
 #endif

@@ -332,6 +332,7 @@ void px_xform_init(struct px_xform *x)
 	x->background[0] = x->background[1] = x->background[2] = 255;
 	x->background[3] = 255;
 	x->anim = true;
+	x->brightness = x->contrast = x->gamma = x->saturation = 1;
 }
 
 /* Replace *cur by next, dropping our reference to the old image (next

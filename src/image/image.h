@@ -111,6 +111,29 @@ struct px_xform {
 	enum px_meta metadata;
 	uint8_t background[4]; /* RGBA used for pad and alpha flattening */
 	bool anim;             /* keep all frames where the format can */
+
+	/* Before resizing, in this order: trim, flip, rotate. */
+	int trim[4];          /* px cut from top, right, bottom, left */
+	bool trim_border;     /* trim a uniform border (trim=border) */
+	bool trim_has_color;  /* border colour given; else the top-left pixel */
+	uint8_t trim_color[4];
+	double trim_tolerance; /* 0-255 colour distance; 0 = exact */
+	int trim_keep;        /* px of the border to keep on each side */
+	bool flip_h, flip_v;
+	int rotate;           /* 0, 90, 180, 270 clockwise */
+
+	/* After resizing, in this order. 1 = unchanged for the four. */
+	double brightness, contrast, gamma, saturation;
+	double sharpen;      /* 0-10; 0 = off */
+	double blur;         /* 0-250 radius; 0 = off */
+	int border[4];       /* px added top, right, bottom, left */
+	uint8_t border_color[4];
+
+	/* Encoding. */
+	bool baseline;  /* JPEG: baseline instead of progressive */
+	bool fast;      /* compression=fast: lowest encoder effort */
+	int max_output; /* cap per output side; 0 = 8192 */
+	double zoom;    /* 0-1 with face gravity; 0 = unset */
 };
 
 /* Set x to defaults: no resize, scale-down, auto gravity, JPEG, white. */

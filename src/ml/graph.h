@@ -100,6 +100,7 @@ struct px_ml_node {
 	int nout;
 	int out[PX_ML_MAX_OUT]; /* value ids, filled by the planner */
 	int weight;             /* Const: index into the decoded weights */
+	int uses[PX_ML_MAX_OUT]; /* consumers not yet planned (+1 if output) */
 	bool needed;
 };
 
@@ -169,6 +170,11 @@ const struct px_ml_op *px_ml_op_find(const char *name);
 int px_ml_plan_conv(struct px_ml_plan *p, struct px_ml_node *n);
 int px_ml_plan_pool(struct px_ml_plan *p, struct px_ml_node *n);
 int px_ml_plan_matmul(struct px_ml_plan *p, struct px_ml_node *n);
+/* Try to plan AddV2 node n as conv(...) + acc, done in place by the
+ * convolution producing `conv` (a oneDNN sum post-op); *fused says if it
+ * happened, in which case n->out[0] is set. */
+int px_ml_fuse_sum(struct px_ml_plan *p, struct px_ml_node *n, int acc,
+		   int conv, bool *fused);
 
 /* --- planner helpers (plan.c) --- */
 

@@ -351,6 +351,18 @@ static int plan_binary_op(struct px_ml_plan *p, struct px_ml_node *n,
 	if (va->dtype != PX_ML_F32 || vb->dtype != PX_ML_F32)
 		return px_ml_node_err(p, n, PX_EUNSUPPORTED,
 				      "only float32 is supported");
+	/* a residual connection: let the convolution add it in place */
+	if (op == B_ADD && a != b) {
+		bool fused = false;
+
+		rc = px_ml_fuse_sum(p, n, a, b, &fused);
+		if (!rc && !fused)
+			rc = px_ml_fuse_sum(p, n, b, a, &fused);
+		if (rc || fused)
+			return rc;
+		va = px_ml_v(p, a);
+		vb = px_ml_v(p, b);
+	}
 	bp = calloc(1, sizeof(*bp));
 	if (!bp)
 		return PX_ENOMEM;

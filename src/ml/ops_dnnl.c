@@ -23,6 +23,12 @@ struct fusion {
 	float alpha;
 };
 
+/* What a convolution step keeps to be rebuilt with a sum post-op. */
+struct conv_params {
+	dnnl_convolution_desc_t cd;
+	struct fusion f;
+};
+
 static int node_id(struct px_ml_plan *p, const struct px_ml_node *n)
 {
 	return (int)(n - p->m->nodes);
@@ -98,7 +104,7 @@ unsupported:
 			      "unsupported fused operation '%s'", ops[i]);
 }
 
-static int post_ops(struct px_ml_plan *p, const struct fusion *f,
+static int post_ops(struct px_ml_plan *p, const struct fusion *f, bool sum,
 		    dnnl_primitive_attr_t *attr)
 {
 	dnnl_post_ops_t po = NULL;
@@ -108,7 +114,7 @@ static int post_ops(struct px_ml_plan *p, const struct fusion *f,
 		return px_errf(p->eb, PX_ENOMEM, "oneDNN: attr_create failed");
 	st = dnnl_primitive_attr_set_scratchpad_mode(*attr,
 						     dnnl_scratchpad_mode_user);
-	if (st == dnnl_success && f->act != ACT_NONE) {
+	if (st == dnnl_success && (f->act != ACT_NONE || sum)) {
 		st = dnnl_post_ops_create(&po);
 		if (st == dnnl_success) {
 			switch (f->act) {
@@ -137,6 +143,9 @@ static int post_ops(struct px_ml_plan *p, const struct fusion *f,
 				break;
 			}
 		}
+		/* after the activation: dst = act(conv) + dst */
+		if (st == dnnl_success && sum)
+			st = dnnl_post_ops_append_sum(po, 1.0f);
 		if (st == dnnl_success)
 			st = dnnl_primitive_attr_set_post_ops(*attr, po);
 		if (po)
@@ -327,6 +336,7 @@ int px_ml_plan_conv(struct px_ml_plan *p, struct px_ml_node *n)
 	dnnl_primitive_attr_t attr = NULL;
 	dnnl_primitive_desc_t pd = NULL;
 	dnnl_memory_desc_t src_any, w_any, dst_any, b_md, w_tf, smd, wmd, dmd;
+	struct conv_params *cp;
 	int64_t sh, sw, dh, dw, pads[8] = {0}, oh, ow, pt, pb, pl, pr;
 	int64_t N, H, W, C, KH, KW, CIg, CO, G, nhwc[4];
 	char pad[16];
@@ -453,7 +463,7 @@ int px_ml_plan_conv(struct px_ml_plan *p, struct px_ml_node *n)
 			return px_ml_node_err(p, n, PX_EUNSUPPORTED,
 					      "oneDNN refuses the convolution");
 	}
-	rc = post_ops(p, &f, &attr);
+	rc = post_ops(p, &f, false, &attr);
 	if (rc)
 		return rc;
 	rc = pd_create(p, n, &cd, attr, &pd);
@@ -477,11 +487,132 @@ int px_ml_plan_conv(struct px_ml_plan *p, struct px_ml_node *n)
 	if (f.bias)
 		args[nargs++] = (struct px_ml_arg){DNNL_ARG_BIAS, bid, b_md};
 	args[nargs++] = (struct px_ml_arg){DNNL_ARG_DST, did, dmd};
-	return px_ml_emit_dnnl(p, node, pd, args, nargs);
+	rc = px_ml_emit_dnnl(p, node, pd, args, nargs);
+	if (rc)
+		return rc;
+	/* the step is the last one: a oneDNN step never folds */
+	cp = calloc(1, sizeof(*cp));
+	if (!cp)
+		return PX_ENOMEM;
+	cp->cd = cd;
+	cp->f = f;
+	p->m->steps[p->m->nsteps - 1].params = cp;
+	return 0;
 fail:
 	dnnl_primitive_desc_destroy(pd);
 	return rc;
 }
+
+/* Remaining consumers of value id, over every planned node giving it. */
+static int value_uses(struct px_ml_plan *p, int id)
+{
+	const struct px_ml_model *m = p->m;
+	int i, k, u = 0;
+
+	for (i = 0; i < m->nnodes; i++)
+		for (k = 0; k < m->nodes[i].nout; k++)
+			if (m->nodes[i].needed && m->nodes[i].out[k] >= 0 &&
+			    px_ml_root(m, m->nodes[i].out[k]) == id)
+				u += m->nodes[i].uses[k];
+	return u;
+}
+
+int px_ml_fuse_sum(struct px_ml_plan *p, struct px_ml_node *n, int acc,
+		   int conv, bool *fused)
+{
+	struct px_ml_model *m = p->m;
+	struct px_ml_step *s;
+	const struct conv_params *cp;
+	const dnnl_memory_desc_t *q;
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_primitive_desc_t pd = NULL;
+	dnnl_primitive_t prim = NULL;
+	dnnl_memory_desc_t amd;
+	int *in, i, k, ks = -1, ka = -1, rc;
+
+	*fused = false;
+	if (acc == m->input || px_ml_cdata(m, acc) || px_ml_cdata(m, conv) ||
+	    m->vals[acc].alias >= 0 || m->vals[conv].alias >= 0 ||
+	    m->vals[acc].rank != 4 || m->vals[acc].dtype != PX_ML_F32 ||
+	    memcmp(m->vals[acc].dims, m->vals[conv].dims,
+		   sizeof(m->vals[acc].dims)))
+		return 0;
+	for (i = 0; i < m->nvals; i++)
+		if (m->vals[i].alias == acc || m->vals[i].alias == conv)
+			return 0;
+	/* this add must be the last reader of both */
+	if (value_uses(p, acc) != 1 || value_uses(p, conv) != 1)
+		return 0;
+	for (i = 0; i < m->nsteps; i++) {
+		for (k = 0; k < m->steps[i].nout; k++) {
+			if (m->steps[i].out[k] == conv)
+				ks = i;
+			if (m->steps[i].out[k] == acc)
+				ka = i;
+		}
+	}
+	if (ks < 0 || ka < 0 || ka >= ks)
+		return 0;
+	s = &m->steps[ks];
+	if (s->run != px_ml_run_dnnl || !s->params)
+		return 0;
+	/* nothing from the convolution on may read acc (it changes there)
+	 * nor conv (it will not be written any more) */
+	for (i = ks; i < m->nsteps; i++)
+		for (k = 0; k < m->steps[i].nin; k++)
+			if (m->steps[i].in[k] == acc ||
+			    m->steps[i].in[k] == conv)
+				return 0;
+	rc = px_ml_md_of(p, acc, &amd);
+	if (rc)
+		return rc;
+	if (!dnnl_memory_desc_equal(&amd, &s->args[s->nargs - 1].md))
+		return 0;
+
+	cp = s->params;
+	rc = post_ops(p, &cp->f, true, &attr);
+	if (rc)
+		return rc;
+	if (dnnl_primitive_desc_create(&pd, &cp->cd, attr, m->engine, NULL) !=
+	    dnnl_success)
+		pd = NULL;
+	dnnl_primitive_attr_destroy(attr);
+	if (!pd)
+		return 0; /* no fused kernel: keep the plain add */
+	/* the weights were reordered for the first choice: it must hold */
+	for (k = 0; k < s->nargs; k++) {
+		q = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md,
+						 s->args[k].kind);
+		if (!q || !dnnl_memory_desc_equal(q, &s->args[k].md))
+			goto keep;
+	}
+	q = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+	if (q && dnnl_memory_desc_get_size(q) > m->max_arena)
+		goto keep;
+	if (dnnl_primitive_create(&prim, pd) != dnnl_success)
+		goto keep;
+	in = realloc(s->in, (size_t)(s->nin + 1) * sizeof(*in));
+	if (!in) {
+		dnnl_primitive_destroy(prim);
+		dnnl_primitive_desc_destroy(pd);
+		return PX_ENOMEM;
+	}
+	s->in = in;
+	s->in[s->nin++] = acc; /* read by the sum, then written */
+	dnnl_primitive_destroy(s->prim);
+	s->prim = prim;
+	s->scratch = q ? dnnl_memory_desc_get_size(q) : 0;
+	if (s->scratch)
+		s->scratch_md = *q;
+	s->args[s->nargs - 1].val = acc;
+	s->out[0] = acc;
+	n->out[0] = acc;
+	*fused = true;
+keep:
+	dnnl_primitive_desc_destroy(pd);
+	return 0;
+}
+
 
 /* AvgPool, MaxPool */
 int px_ml_plan_pool(struct px_ml_plan *p, struct px_ml_node *n)
@@ -549,7 +680,7 @@ int px_ml_plan_pool(struct px_ml_plan *p, struct px_ml_node *n)
 			return px_ml_node_err(p, n, PX_EUNSUPPORTED,
 					      "oneDNN refuses the pooling");
 	}
-	rc = post_ops(p, &none, &attr);
+	rc = post_ops(p, &none, false, &attr);
 	if (rc)
 		return rc;
 	rc = pd_create(p, n, &pdsc, attr, &pd);
@@ -646,7 +777,7 @@ int px_ml_plan_matmul(struct px_ml_plan *p, struct px_ml_node *n)
 				  &dmd) != dnnl_success)
 		return px_ml_node_err(p, n, PX_EUNSUPPORTED,
 				      "oneDNN refuses the matmul");
-	rc = post_ops(p, &f, &attr);
+	rc = post_ops(p, &f, false, &attr);
 	if (rc)
 		return rc;
 	rc = pd_create(p, n, &md, attr, &pd);

@@ -804,6 +804,16 @@ int px_ml_plan_model(struct px_ml_model *m, struct px_errbuf *eb)
 	for (i = 0; i < m->nnodes; i++)
 		for (k = 0; k < PX_ML_MAX_OUT; k++)
 			m->nodes[i].out[k] = -1;
+	/* remaining consumers of each node output: in-place fusions may
+	 * overwrite a value only once nothing else will read it */
+	for (i = 0; i < m->nnodes; i++) {
+		const struct px_ml_node *n = &m->nodes[i];
+
+		for (k = 0; n->needed && k < n->nin; k++)
+			m->nodes[n->in[k].node].uses[n->in[k].idx]++;
+	}
+	for (i = 0; i < m->noutref; i++)
+		m->nodes[m->outref[i].node].uses[m->outref[i].idx]++;
 	for (i = 0; i < m->nnodes; i++) {
 		struct px_ml_node *n = &m->nodes[order[i]];
 
@@ -815,6 +825,8 @@ int px_ml_plan_model(struct px_ml_model *m, struct px_errbuf *eb)
 		for (k = 0; k < n->nout; k++)
 			if (n->out[k] < 0)
 				PX_BUG("operator left an output unplanned");
+		for (k = 0; k < n->nin; k++)
+			m->nodes[n->in[k].node].uses[n->in[k].idx]--;
 	}
 	if (m->input < 0) {
 		rc = px_errf(eb, PX_EINVAL, "model.json: the outputs depend on "

@@ -616,6 +616,75 @@ static void test_ops(void)
 	}
 }
 
+/* x -> 1x1 conv -> a -> 3x3 conv -> c -> 1x1 conv -> b; y = a + b, then
+ * optionally y * a. The add becomes a sum post-op of the last convolution
+ * (writing into a's buffer) only when nothing reads a after it. Both must
+ * give the reference numbers; fusing saves exactly the add step. */
+static void test_residual(void)
+{
+	static const int64_t xd[4] = {1, 5, 5, 4}, w1d[4] = {1, 1, 4, 4},
+			     w2d[4] = {3, 3, 4, 4};
+	float x[100], w1[16], w2[144], w3[16], a[100], b[100], c[100];
+	float want[100], out[100];
+	struct px_errbuf eb = {0};
+	char attr[512];
+	int oh, ow, i, pass, nsteps[2] = {0, 0};
+	struct g g;
+
+	for (i = 0; i < 100; i++)
+		x[i] = frand();
+	for (i = 0; i < 16; i++) {
+		w1[i] = frand();
+		w3[i] = frand();
+	}
+	for (i = 0; i < 144; i++)
+		w2[i] = frand();
+	ref_conv(x, 5, 5, 4, w1, 1, 4, 0, false, 1, 1, true, NULL, a, &oh,
+		 &ow);
+	ref_conv(a, 5, 5, 4, w2, 3, 4, 0, false, 1, 1, true, NULL, c, &oh,
+		 &ow);
+	ref_conv(c, 5, 5, 4, w3, 1, 4, 0, false, 1, 1, true, NULL, b, &oh,
+		 &ow);
+	conv_attr(attr, sizeof(attr), 1, 1, "SAME", NULL);
+	for (pass = 0; pass < 2; pass++) {
+		T_CASE(pass ? "residual add with a later reader stays apart" :
+			      "residual add fuses into the convolution")
+		{
+			struct px_ml_model *m = NULL;
+			struct px_ml_ctx *ctx = NULL;
+
+			for (i = 0; i < 100; i++)
+				want[i] = (a[i] + b[i]) * (pass ? a[i] : 1);
+			g_init(&g);
+			g_input(&g, "x", 4, xd);
+			g_const(&g, "w1", 4, w1d, w1);
+			g_const(&g, "w2", 4, w2d, w2);
+			g_const(&g, "w3", 4, w1d, w3);
+			g_node(&g, "a", "Conv2D", "\"x\",\"w1\"", attr);
+			g_node(&g, "c", "Conv2D", "\"a\",\"w2\"", attr);
+			g_node(&g, "b", "Conv2D", "\"c\",\"w3\"", attr);
+			g_node(&g, "y", "AddV2", "\"a\",\"b\"", NULL);
+			if (pass)
+				g_node(&g, "z", "Mul", "\"y\",\"a\"", NULL);
+			T_EQ(g_load(&g, &m, &eb), 0);
+			if (m) {
+				nsteps[pass] = px_ml_model_nsteps(m);
+				T_EQ(px_ml_ctx_new(m, &ctx, &eb), 0);
+				T_EQ(px_ml_run(ctx, x, 100, out, 100, &eb), 0);
+				T_OK(near(out, want, 100, 1e-4f));
+				/* a second run starts from fresh values */
+				T_EQ(px_ml_run(ctx, x, 100, out, 100, &eb), 0);
+				T_OK(near(out, want, 100, 1e-4f));
+			}
+			px_ml_ctx_free(ctx);
+			px_ml_model_free(m);
+			g_release(&g);
+		}
+	}
+	T_CASE("the fused graph has neither the add nor the mul step")
+	T_EQ(nsteps[0] + 2, nsteps[1]);
+}
+
 static void test_folding(void)
 {
 	static const int64_t d[1] = {3};
@@ -1077,6 +1146,7 @@ static void run(void)
 	test_same_padding();
 	test_conv_reference();
 	test_depthwise_hand();
+	test_residual();
 	test_quantised();
 	test_ops();
 	test_folding();

@@ -1,0 +1,227 @@
+/*
+ * variants.c - /v1/variants, as Cloudflare Images' variants API:
+ *
+ *   POST   /v1/variants        {"id", "options": {...}, "neverRequireSignedURLs"}
+ *   GET    /v1/variants        {"variants": {"name": {...}, ...}}
+ *   GET    /v1/variants/{id}   {"variant": {...}}
+ *   PATCH  /v1/variants/{id}   {"options": {...}, "neverRequireSignedURLs"}
+ *   DELETE /v1/variants/{id}
+ *
+ * Options are validated with the delivery option parser, so a variant
+ * that is stored is one that renders. Variants from the configuration
+ * file are listed too (read-only, "source": "config").
+ */
+#include "api/app.h"
+#include "delivery/options.h"
+
+#include <jansson.h>
+
+/* The options object as an option string ("width=1366,fit=cover"). */
+static int options_text(json_t *opts, char *out, size_t n,
+			struct px_errbuf *eb)
+{
+	const char *key;
+	json_t *v;
+	size_t len = 0;
+
+	out[0] = '\0';
+	if (!json_is_object(opts) || !json_object_size(opts))
+		return px_errc(eb, PX_EINVAL, "invalid_request",
+			       "\"options\" must be a non-empty object");
+	json_object_foreach(opts, key, v) {
+		char val[256];
+		int w;
+
+		if (json_is_string(v))
+			px_strlcpy(val, json_string_value(v), sizeof(val));
+		else if (json_is_integer(v))
+			snprintf(val, sizeof(val), "%lld",
+				 (long long)json_integer_value(v));
+		else if (json_is_real(v))
+			snprintf(val, sizeof(val), "%.6g", json_real_value(v));
+		else if (json_is_boolean(v))
+			snprintf(val, sizeof(val), "%s",
+				 json_is_true(v) ? "true" : "false");
+		else
+			return px_errc(eb, PX_EINVAL, "invalid_option",
+				       "invalid value for option \"%.64s\"", key);
+		if (strchr(val, ',') || strchr(key, ',') || strchr(key, '='))
+			return px_errc(eb, PX_EINVAL, "invalid_option",
+				       "invalid value for option \"%.64s\"", key);
+		w = snprintf(out + len, n - len, "%s%s=%s", len ? "," : "", key, val);
+		if (w < 0 || (size_t)w >= n - len)
+			return px_errc(eb, PX_EINVAL, "invalid_request",
+				       "options are too long");
+		len += (size_t)w;
+	}
+	return 0;
+}
+
+static json_t *variant_json(const struct px_variant *v)
+{
+	return json_pack("{s:s,s:o,s:b}", "id", v->name, "options",
+			 json_loads(v->options_json ? v->options_json : "{}", 0, NULL)
+				 ?: json_object(),
+			 "neverRequireSignedURLs", v->never_require_signed);
+}
+
+static void answer(struct px_req *r, int status, const char *key, json_t *val)
+{
+	json_t *res = json_pack("{s:o}", key, val);
+	char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
+
+	if (text)
+		px_app_ok(r, status, text);
+	else
+		px_resp_error(r, 500, "internal_error", "out of memory");
+	free(text);
+	json_decref(res);
+}
+
+/* Fill v from a request body; name comes from the body on create. */
+static int from_body(struct px_req *r, struct px_variant *v, bool create,
+		     struct px_errbuf *eb)
+{
+	const struct px_buf *body = px_req_body(r);
+	struct px_opts o;
+	json_t *root, *opts, *nrs;
+	int rc = 0;
+
+	root = json_loadb((const char *)body->data, body->len,
+			  JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(root)) {
+		rc = px_errc(eb, PX_EINVAL, "invalid_request",
+			     "the body must be a JSON object");
+		goto out;
+	}
+	if (create) {
+		const char *id = json_string_value(json_object_get(root, "id"));
+
+		if (!id || !px_variant_valid_name(id)) {
+			rc = px_errc(eb, PX_EINVAL, "invalid_id",
+				     "variant ids must match [A-Za-z0-9_-]{1,99}");
+			goto out;
+		}
+		px_strlcpy(v->name, id, sizeof(v->name));
+	}
+	opts = json_object_get(root, "options");
+	if (opts || create) {
+		if ((rc = options_text(opts, v->text, sizeof(v->text), eb)))
+			goto out;
+		px_opts_init(&o);
+		if ((rc = px_opts_parse(v->text, &o, eb)))
+			goto out;
+		free(v->options_json);
+		v->options_json = json_dumps(opts, JSON_COMPACT);
+	}
+	nrs = json_object_get(root, "neverRequireSignedURLs");
+	if (nrs && !json_is_boolean(nrs)) {
+		rc = px_errc(eb, PX_EINVAL, "invalid_request",
+			     "neverRequireSignedURLs must be true or false");
+		goto out;
+	}
+	if (nrs)
+		v->never_require_signed = json_is_true(nrs);
+out:
+	json_decref(root);
+	return rc;
+}
+
+struct list_ctx {
+	json_t *all;
+};
+
+static int list_one(void *ctx, const struct px_variant *v)
+{
+	struct list_ctx *lc = ctx;
+
+	json_object_set_new(lc->all, v->name, variant_json(v));
+	return 0;
+}
+
+static void list(struct px_app *a, struct px_req *r)
+{
+	struct list_ctx lc = {json_object()};
+	struct px_errbuf eb = {0};
+	int rc;
+
+	for (int i = 0; i < a->cfg->n_variants; i++)
+		json_object_set_new(lc.all, a->cfg->variants[i].name,
+				    json_pack("{s:s,s:s,s:b,s:s}", "id",
+					      a->cfg->variants[i].name, "options",
+					      a->cfg->variants[i].options,
+					      "neverRequireSignedURLs", 0,
+					      "source", "config"));
+	rc = px_variant_list(a->kv, list_one, &lc, &eb);
+	if (rc) {
+		json_decref(lc.all);
+		px_app_fail(r, rc, &eb);
+		return;
+	}
+	answer(r, 200, "variants", lc.all);
+}
+
+void px_api_variants(struct px_app *a, struct px_req *r, const char *rest)
+{
+	const char *m = px_req_method(r);
+	struct px_errbuf eb = {0};
+	struct px_variant v;
+	char name[PX_VARIANT_NAME_MAX + 1];
+	int rc;
+
+	memset(&v, 0, sizeof(v));
+	if (!px_app_authorized(a, r))
+		return;
+	if (!*rest || !strcmp(rest, "/")) {
+		if (!strcmp(m, "GET") || px_req_is_head(r)) {
+			list(a, r);
+		} else if (!strcmp(m, "POST")) {
+			if ((rc = from_body(r, &v, true, &eb)) ||
+			    (rc = px_variant_put(a->kv, &v, true, &eb)))
+				px_app_fail(r, rc, &eb);
+			else
+				answer(r, 200, "variant", variant_json(&v));
+		} else {
+			px_resp_header(r, "Allow", "GET, HEAD, POST");
+			px_resp_error(r, 405, "method_not_allowed", "method not allowed");
+		}
+		goto out;
+	}
+	if (px_url_decode(rest + 1, strlen(rest + 1), name, sizeof(name)) ||
+	    !px_variant_valid_name(name)) {
+		px_resp_error(r, 404, "variant_not_found", "no such variant");
+		goto out;
+	}
+	if (!strcmp(m, "GET") || px_req_is_head(r)) {
+		rc = px_variant_get(a->kv, name, &v, &eb);
+		if (rc == PX_ENOTFOUND)
+			px_resp_error(r, 404, "variant_not_found",
+				      "no variant \"%s\"", name);
+		else if (rc)
+			px_app_fail(r, rc, &eb);
+		else
+			answer(r, 200, "variant", variant_json(&v));
+	} else if (!strcmp(m, "PATCH")) {
+		rc = px_variant_get(a->kv, name, &v, &eb);
+		if (rc == PX_ENOTFOUND)
+			px_errc(&eb, rc, "variant_not_found", "no variant \"%s\"", name);
+		if (!rc)
+			rc = from_body(r, &v, false, &eb);
+		if (!rc)
+			rc = px_variant_put(a->kv, &v, false, &eb);
+		if (rc)
+			px_app_fail(r, rc, &eb);
+		else
+			answer(r, 200, "variant", variant_json(&v));
+	} else if (!strcmp(m, "DELETE")) {
+		if ((rc = px_variant_del(a->kv, name, &eb)))
+			px_app_fail(r, rc, &eb);
+		else
+			px_app_ok(r, 200, "{}");
+	} else {
+		px_resp_header(r, "Allow", "GET, HEAD, PATCH, DELETE");
+		px_resp_error(r, 405, "method_not_allowed", "method not allowed");
+	}
+out:
+	px_variant_release(&v);
+}

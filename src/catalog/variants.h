@@ -1,0 +1,47 @@
+/*
+ * variants.h - managed variants: named option sets stored in the metadata
+ * store, as Cloudflare Images' /variants API keeps them.
+ *
+ * kv layout: var/<name> -> {"id", "options": {...}, "text": "w=..,h=..",
+ *                           "neverRequireSignedURLs": bool}
+ * Changes take effect at once: delivery reads the store on each request.
+ */
+#ifndef PX_VARIANTS_H
+#define PX_VARIANTS_H
+
+#include "core/buf.h"
+#include "meta/kv.h"
+
+#define PX_VARIANTS_MAX 100
+#define PX_VARIANT_NAME_MAX 99
+
+struct px_variant {
+	char name[PX_VARIANT_NAME_MAX + 1];
+	char text[1024];   /* the options as an option string */
+	char *options_json; /* the options object as given (owned) */
+	bool never_require_signed;
+};
+
+void px_variant_release(struct px_variant *v);
+
+/* True for [A-Za-z0-9_-]{1,99} that is not an option string. */
+bool px_variant_valid_name(const char *name);
+
+/* Read one; PX_ENOTFOUND. */
+int px_variant_get(struct px_kv *kv, const char *name, struct px_variant *v,
+		   struct px_errbuf *eb);
+
+/* Create (create = true: PX_EEXIST if present, PX_ETOOBIG past
+ * PX_VARIANTS_MAX) or replace (create = false: PX_ENOTFOUND if absent). */
+int px_variant_put(struct px_kv *kv, const struct px_variant *v, bool create,
+		   struct px_errbuf *eb);
+
+/* PX_ENOTFOUND if absent. */
+int px_variant_del(struct px_kv *kv, const char *name, struct px_errbuf *eb);
+
+/* Every variant in name order; fn returns nonzero to stop. */
+int px_variant_list(struct px_kv *kv,
+		    int (*fn)(void *ctx, const struct px_variant *v), void *ctx,
+		    struct px_errbuf *eb);
+
+#endif
