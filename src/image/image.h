@@ -91,6 +91,7 @@ enum px_gravity {
 	PX_GRAVITY_TOP,
 	PX_GRAVITY_BOTTOM,
 	PX_GRAVITY_POINT, /* gx, gy in [0,1] */
+	PX_GRAVITY_FACE,  /* no face detector yet: behaves as AUTO */
 };
 
 enum px_meta {
@@ -99,41 +100,64 @@ enum px_meta {
 	PX_META_NONE,          /* strip everything */
 };
 
-/* A fully resolved transform: delivery has already applied dpr, defaults
- * and format negotiation, so nothing here is "auto" but gravity. */
+/*
+ * A fully resolved transform: delivery has already applied dpr, defaults
+ * and format negotiation, so nothing here is "auto" but gravity. Every
+ * number is clamped again here (docs/TRANSFORMS.md gives the ranges), so
+ * no value can crash or stall a transform. The order of operations is
+ * Cloudflare's, see docs/TRANSFORMS.md:
+ *
+ *   EXIF orientation, trim, flip, rotate, resize (fit, gravity, pad),
+ *   brightness, contrast, gamma, saturation, sharpen, blur, border,
+ *   encode.
+ *
+ * Geometrically everything before the resize is done in upright
+ * coordinates of the original: trim boxes are counted on the image as it
+ * is shown, and width/height refer to the axes after rotation.
+ */
 struct px_xform {
 	int width, height; /* target box in pixels; 0 = unconstrained */
 	enum px_fit fit;
 	enum px_gravity gravity;
 	double gx, gy;      /* for PX_GRAVITY_POINT */
-	int quality;        /* 1-100; 0 = the format's default */
+	int quality;        /* 1-100; 0 = the format's default. PNG with a
+			       quality is quantised to a palette; WebP at
+			       100 is lossless (Cloudflare's rules) */
 	enum px_fmt format; /* JPEG PNG WEBP AVIF GIF */
 	enum px_meta metadata;
 	uint8_t background[4]; /* RGBA used for pad and alpha flattening */
 	bool anim;             /* keep all frames where the format can */
 
 	/* Before resizing, in this order: trim, flip, rotate. */
-	int trim[4];          /* px cut from top, right, bottom, left */
-	bool trim_border;     /* trim a uniform border (trim=border) */
+	int trim[4];          /* px cut from top, right, bottom, left; a side
+				 is cut to leave at least one pixel */
+	bool trim_border;     /* trim a uniform border (trim=border); when
+				 set, trim[] is ignored */
 	bool trim_has_color;  /* border colour given; else the top-left pixel */
-	uint8_t trim_color[4];
-	double trim_tolerance; /* 0-255 colour distance; 0 = exact */
+	uint8_t trim_color[4]; /* RGB compared; A unused */
+	double trim_tolerance; /* 0-255 per-channel distance; 0 = exact */
 	int trim_keep;        /* px of the border to keep on each side */
 	bool flip_h, flip_v;
-	int rotate;           /* 0, 90, 180, 270 clockwise */
+	int rotate;           /* 0, 90, 180, 270 clockwise (others snap to
+				 the nearest multiple of 90) */
 
-	/* After resizing, in this order. 1 = unchanged for the four. */
-	double brightness, contrast, gamma, saturation;
+	/* After resizing, in this order. 1 = unchanged for the four; 0 or
+	 * less means unchanged for brightness, contrast and gamma
+	 * (Cloudflare: "0 is ignored"); saturation 0 is greyscale. */
+	double brightness, contrast, gamma, saturation; /* each <= 100 */
 	double sharpen;      /* 0-10; 0 = off */
 	double blur;         /* 0-250 radius; 0 = off */
-	int border[4];       /* px added top, right, bottom, left */
-	uint8_t border_color[4];
+	int border[4];       /* px added top, right, bottom, left; each side
+				 at most a quarter of the output cap */
+	uint8_t border_color[4]; /* RGBA; blended on background without
+				    alpha in the output format */
 
 	/* Encoding. */
 	bool baseline;  /* JPEG: baseline instead of progressive */
 	bool fast;      /* compression=fast: lowest encoder effort */
-	int max_output; /* cap per output side; 0 = 8192 */
-	double zoom;    /* 0-1 with face gravity; 0 = unset */
+	int max_output; /* cap per output side, borders included; 0 = 8192 */
+	double zoom;    /* 0-1 with face gravity; 0 = unset; unused until
+			   there is a face detector */
 };
 
 /* Set x to defaults: no resize, scale-down, auto gravity, JPEG, white. */
@@ -141,12 +165,38 @@ void px_xform_init(struct px_xform *x);
 
 /*
  * Decode, orient, transform and encode. Output is 8-bit sRGB; EXIF
- * orientation is applied; metadata follows x->metadata. The encoded
- * bytes are appended to out; out_info (may be NULL) describes them.
+ * orientation and embedded ICC profiles are applied; metadata follows
+ * x->metadata. The encoded bytes are appended to out; out_info (may be
+ * NULL) describes them. lim (NULL: the upload defaults) bounds the input
+ * and the output alike: pixels over all frames, side and frame count.
+ *
+ * When the transform changes nothing (same format, same size, no pixel
+ * operation, every frame kept), the original is 8-bit sRGB without a
+ * colour profile, carries nothing x->metadata must remove and the
+ * re-encode came out larger, the original bytes are appended instead
+ * (docs/TRANSFORMS.md, "Never larger than needed").
+ *
+ * Errors: those of px_image_probe(), "invalid_size" and
+ * "unsupported_output" (PX_EINVAL), output over a limit (PX_ELIMIT),
+ * "corrupt_image" (PX_ECORRUPT), "transform_failed" (PX_EINTERNAL).
  */
 int px_image_transform(const void *data, size_t n, const struct px_xform *x,
 		       const struct px_image_limits *lim, struct px_buf *out,
 		       struct px_image_info *out_info, struct px_errbuf *eb);
+
+/*
+ * format=json: what px_image_transform() would produce, without
+ * encoding. in (may be NULL) receives the original as px_image_probe()
+ * reports it; out (may be NULL) the output's width and height (borders
+ * included), frames, format and alpha. Only the header is read, except
+ * for x->trim_border, whose box needs one pass over the pixels. Fails
+ * exactly when px_image_transform() would fail before decoding, with the
+ * same errors.
+ */
+int px_image_describe(const void *data, size_t n, const struct px_xform *x,
+		      const struct px_image_limits *lim,
+		      struct px_image_info *in, struct px_image_info *out,
+		      struct px_errbuf *eb);
 
 /*
  * For classifiers: decode to packed 8-bit sRGB RGB (alpha flattened on
