@@ -145,6 +145,7 @@ int main(int argc, char **argv)
 	printf("c_ms_per_image_2workers=%.3f\n", ms2);
 	printf("c_load_ms=%.1f\n", load_ms);
 	printf("c_steps=%d\n", px_ml_model_nsteps(m));
+	printf("model_gflop=%.3f\n", px_ml_model_flops(m) / 1e9);
 	printf("weights_f32_bytes=%zu\n", px_ml_model_weight_bytes(m));
 	printf("model_resident_bytes=%zu\n", px_ml_model_resident_bytes(m));
 	printf("rss_model_load_bytes=%zu\n", rss1 - rss0);

@@ -5,6 +5,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 
+#include <jansson.h>
 #include <strings.h>
 
 int px_app_ok(struct px_req *r, int status, const char *result)
@@ -16,6 +17,56 @@ int px_app_ok(struct px_req *r, int status, const char *result)
 	px_buf_adds(&b, result ? result : "null");
 	px_buf_adds(&b, "}\n");
 	return px_resp_buf(r, status, "application/json", &b);
+}
+
+void px_app_ok_json(struct px_req *r, int status, json_t *result)
+{
+	char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
+
+	if (text)
+		px_app_ok(r, status, text);
+	else
+		px_resp_error(r, 500, "internal_error", "out of memory");
+	free(text);
+	json_decref(result);
+}
+
+bool px_app_page_args(struct px_req *r, int *per_page, char *token,
+		      size_t ntoken)
+{
+	char num[16], *end;
+	long n;
+	int rc;
+
+	*per_page = 100;
+	rc = px_req_query(r, "per_page", num, sizeof(num));
+	if (rc == 0) {
+		n = strtol(num, &end, 10);
+		if (*end || n < 1 || n > 1000)
+			rc = PX_EINVAL;
+		else
+			*per_page = (int)n;
+	}
+	if (rc && rc != PX_ENOTFOUND) {
+		px_resp_error(r, 400, "invalid_request",
+			      "per_page must be from 1 to 1000");
+		return false;
+	}
+	*token = '\0';
+	rc = px_req_query(r, "continuation_token", token, ntoken);
+	if (rc && rc != PX_ENOTFOUND) {
+		px_resp_error(r, 400, "invalid_continuation_token",
+			      "continuation_token is malformed");
+		return false;
+	}
+	return true;
+}
+
+void px_app_ok_page(struct px_req *r, json_t *arr, const char *next)
+{
+	px_app_ok_json(r, 200, json_pack("{s:o,s:o}", "images", arr,
+					  "continuation_token",
+					  next[0] ? json_string(next) : json_null()));
 }
 
 bool px_app_authorized(struct px_app *a, struct px_req *r)

@@ -17,6 +17,8 @@
 #include "image/image.h"
 #include "moderation/moderation.h"
 
+struct json_t; /* jansson's, for the JSON helpers below */
+
 struct px_app {
 	const struct px_config *cfg;
 	struct px_catalog *cat;
@@ -41,6 +43,19 @@ void px_app_handle(void *app, struct px_req *req);
 
 /* Answer with the success envelope around result (a JSON text). */
 int px_app_ok(struct px_req *r, int status, const char *result_json);
+
+/* Answer with the success envelope around result, which is taken
+ * (a NULL result answers 500: the caller ran out of memory). */
+void px_app_ok_json(struct px_req *r, int status, struct json_t *result);
+
+/* Read per_page (1-1000, default 100) and continuation_token from the
+ * query. On a bad value answers 400 and returns false. */
+bool px_app_page_args(struct px_req *r, int *per_page, char *token,
+		      size_t ntoken);
+
+/* Answer {"images": arr, "continuation_token": next or null}; arr is
+ * taken. */
+void px_app_ok_page(struct px_req *r, struct json_t *arr, const char *next);
 
 /* Check the Bearer token; on failure answers 401 and returns false. */
 bool px_app_authorized(struct px_app *a, struct px_req *r);

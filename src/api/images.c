@@ -78,15 +78,7 @@ json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 static void answer_rec(struct px_app *a, struct px_req *r, int status,
 		       const struct px_image_rec *rec)
 {
-	json_t *o = px_api_rec_json(a, rec);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	if (text)
-		px_app_ok(r, status, text);
-	else
-		px_resp_error(r, 500, "internal_error", "out of memory");
-	free(text);
-	json_decref(o);
+	px_app_ok_json(r, status, px_api_rec_json(a, rec));
 }
 
 /* Validate a metadata JSON text; on success *out is its compact form. */
@@ -316,52 +308,22 @@ static int list_one(void *ctx, const struct px_image_rec *rec)
 
 static void list(struct px_app *a, struct px_req *r)
 {
-	char token[256] = "", next[256], num[16];
-	struct list_ctx lc = {a, json_array()};
+	char token[256], next[256];
+	struct list_ctx lc = {a, NULL};
 	struct px_errbuf eb = {0};
-	long per_page = 100;
-	json_t *res;
-	char *text;
-	int rc;
+	int per_page, rc;
 
-	rc = px_req_query(r, "per_page", num, sizeof(num));
-	if (rc == 0) {
-		char *end;
-
-		per_page = strtol(num, &end, 10);
-		if (*end || per_page < 1 || per_page > 1000) {
-			px_resp_error(r, 400, "invalid_request",
-				      "per_page must be from 1 to 1000");
-			goto out;
-		}
-	} else if (rc != PX_ENOTFOUND) {
-		px_resp_error(r, 400, "invalid_request",
-			      "per_page must be from 1 to 1000");
-		goto out;
-	}
-	rc = px_req_query(r, "continuation_token", token, sizeof(token));
-	if (rc && rc != PX_ENOTFOUND) {
-		px_resp_error(r, 400, "invalid_continuation_token",
-			      "continuation_token is malformed");
-		goto out;
-	}
-	rc = px_catalog_list(a->cat, token, (int)per_page, list_one, &lc, next,
+	if (!px_app_page_args(r, &per_page, token, sizeof(token)))
+		return;
+	lc.arr = json_array();
+	rc = px_catalog_list(a->cat, token, per_page, list_one, &lc, next,
 			     sizeof(next), &eb);
 	if (rc) {
+		json_decref(lc.arr);
 		px_app_fail(r, rc, &eb);
-		goto out;
+		return;
 	}
-	res = json_pack("{s:O,s:o}", "images", lc.arr, "continuation_token",
-			next[0] ? json_string(next) : json_null());
-	text = res ? json_dumps(res, JSON_COMPACT) : NULL;
-	if (text)
-		px_app_ok(r, 200, text);
-	else
-		px_resp_error(r, 500, "internal_error", "out of memory");
-	free(text);
-	json_decref(res);
-out:
-	json_decref(lc.arr);
+	px_app_ok_page(r, lc.arr, next);
 }
 
 static void patch(struct px_app *a, struct px_req *r, const char *id)

@@ -28,51 +28,28 @@ static int queue_one(void *ctx, const struct px_image_rec *rec)
 
 void px_api_moderation_queue(struct px_app *a, struct px_req *r)
 {
-	char status[16] = "flagged", token[256] = "", next[256], num[16];
-	struct queue_ctx q = {a, json_array()};
+	char status[16] = "flagged", token[256], next[256];
+	struct queue_ctx q = {a, NULL};
 	struct px_errbuf eb = {0};
-	long per_page = 100;
-	char *end, *text;
-	json_t *res;
-	int rc;
+	int per_page, rc;
 
 	rc = px_req_query(r, "status", status, sizeof(status));
 	if (rc && rc != PX_ENOTFOUND) {
 		px_resp_error(r, 400, "invalid_request",
 			      "status must be pending, flagged or blocked");
-		goto out;
+		return;
 	}
-	if (px_req_query(r, "per_page", num, sizeof(num)) == 0) {
-		per_page = strtol(num, &end, 10);
-		if (*end || per_page < 1 || per_page > 1000) {
-			px_resp_error(r, 400, "invalid_request",
-				      "per_page must be from 1 to 1000");
-			goto out;
-		}
-	}
-	rc = px_req_query(r, "continuation_token", token, sizeof(token));
-	if (rc && rc != PX_ENOTFOUND) {
-		px_resp_error(r, 400, "invalid_continuation_token",
-			      "continuation_token is malformed");
-		goto out;
-	}
-	rc = px_catalog_queue(a->cat, status, token, (int)per_page, queue_one,
-			      &q, next, sizeof(next), &eb);
+	if (!px_app_page_args(r, &per_page, token, sizeof(token)))
+		return;
+	q.arr = json_array();
+	rc = px_catalog_queue(a->cat, status, token, per_page, queue_one, &q,
+			      next, sizeof(next), &eb);
 	if (rc) {
+		json_decref(q.arr);
 		px_app_fail(r, rc, &eb);
-		goto out;
+		return;
 	}
-	res = json_pack("{s:O,s:o}", "images", q.arr, "continuation_token",
-			next[0] ? json_string(next) : json_null());
-	text = res ? json_dumps(res, JSON_COMPACT) : NULL;
-	if (text)
-		px_app_ok(r, 200, text);
-	else
-		px_resp_error(r, 500, "internal_error", "out of memory");
-	free(text);
-	json_decref(res);
-out:
-	json_decref(q.arr);
+	px_app_ok_page(r, q.arr, next);
 }
 
 void px_api_moderation_review(struct px_app *a, struct px_req *r,
@@ -82,8 +59,7 @@ void px_api_moderation_review(struct px_app *a, struct px_req *r,
 	struct px_errbuf eb = {0};
 	struct px_image_rec rec;
 	const char *action, *note, *who;
-	json_t *o, *rj;
-	char *text;
+	json_t *o;
 	int rc;
 
 	memset(&rec, 0, sizeof(rec));
@@ -108,14 +84,7 @@ void px_api_moderation_review(struct px_app *a, struct px_req *r,
 		px_app_fail(r, rc, &eb);
 		goto out;
 	}
-	rj = px_api_rec_json(a, &rec);
-	text = rj ? json_dumps(rj, JSON_COMPACT) : NULL;
-	if (text)
-		px_app_ok(r, 200, text);
-	else
-		px_resp_error(r, 500, "internal_error", "out of memory");
-	free(text);
-	json_decref(rj);
+	px_app_ok_json(r, 200, px_api_rec_json(a, &rec));
 out:
 	json_decref(o);
 	px_image_rec_release(&rec);

@@ -67,15 +67,7 @@ static json_t *variant_json(const struct px_variant *v)
 
 static void answer(struct px_req *r, int status, const char *key, json_t *val)
 {
-	json_t *res = json_pack("{s:o}", key, val);
-	char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
-
-	if (text)
-		px_app_ok(r, status, text);
-	else
-		px_resp_error(r, 500, "internal_error", "out of memory");
-	free(text);
-	json_decref(res);
+	px_app_ok_json(r, status, json_pack("{s:o}", key, val));
 }
 
 /* Fill v from a request body; name comes from the body on create. */

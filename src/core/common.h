@@ -48,6 +48,18 @@ static inline void px_strlcpy(char *dst, const char *src, size_t n)
 	dst[len] = '\0';
 }
 
+/* Value of a hex digit, or -1. */
+static inline int px_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Length of a hex SHA-256 digest, without the terminating NUL. */
 #define PX_SHA256_HEX_LEN 64
 

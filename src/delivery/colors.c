@@ -170,17 +170,6 @@ static int cmp_named(const void *key, const void *elem)
 	return strcasecmp(key, ((const struct named *)elem)->name);
 }
 
-static int hexdig(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool parse_hex(const char *v, uint8_t rgba[4])
 {
 	size_t n = strlen(v);
@@ -189,7 +178,7 @@ static bool parse_hex(const char *v, uint8_t rgba[4])
 	if (n != 3 && n != 4 && n != 6 && n != 8)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if ((d[i] = hexdig(v[i])) < 0)
+		if ((d[i] = px_hexval(v[i])) < 0)
 			return false;
 	rgba[3] = 255;
 	if (n <= 4) {

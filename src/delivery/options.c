@@ -260,15 +260,11 @@ static int p_flip(struct px_opts *o, const char *v)
 	return 0;
 }
 
-/* trim=top;right;bottom;left in px, or trim=border. */
-static int p_trim(struct px_opts *o, const char *v)
+/* "top;right;bottom;left", each 0-max, into out[4]. */
+static int parse_sides(const char *v, long max, int out[4])
 {
 	const char *p = v;
 
-	if (!strcmp(v, "border")) {
-		o->x.trim_border = true;
-		return 0;
-	}
 	for (int i = 0; i < 4; i++) {
 		char part[16];
 		size_t n = strcspn(p, ";");
@@ -278,14 +274,24 @@ static int p_trim(struct px_opts *o, const char *v)
 			return -1;
 		memcpy(part, p, n);
 		part[n] = '\0';
-		if (!parse_long(part, 0, PX_OPT_MAX_SIDE * 2, &px))
+		if (!parse_long(part, 0, max, &px))
 			return -1;
-		o->x.trim[i] = (int)px;
+		out[i] = (int)px;
 		p += n;
 		if (i < 3 && *p++ != ';')
 			return -1;
 	}
 	return *p ? -1 : 0;
+}
+
+/* trim=top;right;bottom;left in px, or trim=border. */
+static int p_trim(struct px_opts *o, const char *v)
+{
+	if (!strcmp(v, "border")) {
+		o->x.trim_border = true;
+		return 0;
+	}
+	return parse_sides(v, PX_OPT_MAX_SIDE * 2, o->x.trim);
 }
 
 static int trim_side(struct px_opts *o, const char *v, int side)
@@ -560,25 +566,7 @@ static const struct opt opts[] = {
  * accept it as input too so canonical strings parse back. */
 static int p_border(struct px_opts *o, const char *v)
 {
-	const char *p = v;
-
-	for (int i = 0; i < 4; i++) {
-		char part[16];
-		size_t n = strcspn(p, ";");
-		long px;
-
-		if (n >= sizeof(part))
-			return -1;
-		memcpy(part, p, n);
-		part[n] = '\0';
-		if (!parse_long(part, 0, 1000, &px))
-			return -1;
-		o->x.border[i] = (int)px;
-		p += n;
-		if (i < 3 && *p++ != ';')
-			return -1;
-	}
-	return *p ? -1 : 0;
+	return parse_sides(v, 1000, o->x.border);
 }
 
 static int find_opt(const char *k)

@@ -68,17 +68,6 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int px_url_decode(const char *src, size_t n, char *out, size_t nout)
 {
 	size_t j = 0;
@@ -91,8 +80,8 @@ int px_url_decode(const char *src, size_t n, char *out, size_t nout)
 
 			if (i + 2 >= n)
 				return PX_EINVAL;
-			hi = hexval(src[i + 1]);
-			lo = hexval(src[i + 2]);
+			hi = px_hexval(src[i + 1]);
+			lo = px_hexval(src[i + 2]);
 			if (hi < 0 || lo < 0)
 				return PX_EINVAL;
 			c = hi * 16 + lo;

@@ -142,6 +142,7 @@ struct px_ml_model {
 	int (*omp_get)(void);
 	size_t max_arena;      /* from the options */
 	size_t max_weights;
+	double flops, max_flops; /* per run: planned so far, and the limit */
 	int64_t input_dims[PX_ML_MAX_RANK];
 };
 
@@ -236,6 +237,10 @@ int px_ml_run_dnnl(const struct px_ml_step *s, struct px_ml_exec *x);
 
 /* Plan the whole model (after model.c built nodes and weights). */
 int px_ml_plan_model(struct px_ml_model *m, struct px_errbuf *eb);
+
+/* Account for the arithmetic of a step; PX_ELIMIT past the limit. */
+int px_ml_add_flops(struct px_ml_plan *p, const struct px_ml_node *n,
+		    double flops);
 
 /* Error helper: message prefixed with the node's op and name. */
 int px_ml_node_err(struct px_ml_plan *p, const struct px_ml_node *n, int rc,

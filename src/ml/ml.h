@@ -32,6 +32,7 @@ struct px_ml_opts {
 	size_t max_weight_bytes; /* decoded weights in memory; default 1 GiB */
 	size_t max_arena_bytes;  /* activations of one context; default 1 GiB */
 	int max_nodes;           /* graph nodes; default 20000 */
+	double max_flops;        /* arithmetic of one run; default 1e12 */
 	/* OpenMP threads each run uses inside oneDNN; default 1, which suits
 	 * a server whose workers already fill the cores. Fixed at load:
 	 * oneDNN sizes its work partitions when primitives are created. */
@@ -107,6 +108,9 @@ size_t px_ml_model_output_size(const struct px_ml_model *m, int i);
 size_t px_ml_model_weight_bytes(const struct px_ml_model *m);
 /* Bytes the loaded model keeps: reordered weights and folded constants. */
 size_t px_ml_model_resident_bytes(const struct px_ml_model *m);
+/* Floating-point operations of one run (convolutions and matmuls, a
+ * multiply-add counting two). */
+double px_ml_model_flops(const struct px_ml_model *m);
 /* Number of planned execution steps (primitives and kernels). */
 int px_ml_model_nsteps(const struct px_ml_model *m);
 /* Bytes of the activation arena each context allocates. */

@@ -26,6 +26,7 @@ void px_ml_opts_init(struct px_ml_opts *o)
 	o->max_arena_bytes = (size_t)1 << 30;
 	o->max_nodes = 20000;
 	o->nthreads = 1;
+	o->max_flops = 1e12;
 }
 
 /* --- name lookup: open addressing over node indices --- */
@@ -741,6 +742,7 @@ static struct px_ml_model *model_new(const struct px_ml_opts *o)
 	m->max_arena = o->max_arena_bytes;
 	m->max_weights = o->max_weight_bytes;
 	m->nthreads = o->nthreads > 0 ? o->nthreads : 1;
+	m->max_flops = o->max_flops > 0 ? o->max_flops : 1e12;
 	/* oneDNN already loaded libgomp; looking it up keeps -lgomp off the
 	 * link line (and a non-OpenMP oneDNN simply has no such symbols) */
 	*(void **)&m->omp_set = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
@@ -1001,6 +1003,11 @@ size_t px_ml_model_weight_bytes(const struct px_ml_model *m)
 size_t px_ml_model_resident_bytes(const struct px_ml_model *m)
 {
 	return m->resident_bytes;
+}
+
+double px_ml_model_flops(const struct px_ml_model *m)
+{
+	return m->flops;
 }
 
 int px_ml_model_nsteps(const struct px_ml_model *m)

@@ -409,6 +409,9 @@ int px_ml_plan_conv(struct px_ml_plan *p, struct px_ml_node *n)
 				      (long long)H, (long long)W);
 	nhwc[0] = N, nhwc[1] = oh, nhwc[2] = ow, nhwc[3] = CO;
 	rc = check_out(p, n, 4, nhwc);
+	if (!rc)
+		rc = px_ml_add_flops(p, n,
+				     2.0 * N * oh * ow * CO * KH * KW * CIg);
 	if (rc)
 		return rc;
 	if (f.bias) {
@@ -659,6 +662,9 @@ int px_ml_plan_pool(struct px_ml_plan *p, struct px_ml_node *n)
 	nhwc[3] = xv->dims[3];
 	rc = check_out(p, n, 4, nhwc);
 	if (!rc)
+		rc = px_ml_add_flops(p, n, 1.0 * nhwc[0] * oh * ow * nhwc[3] *
+						   kh * kw);
+	if (!rc)
 		rc = px_ml_md_of(p, x, &smd);
 	if (rc)
 		return rc;
@@ -746,6 +752,8 @@ int px_ml_plan_matmul(struct px_ml_plan *p, struct px_ml_node *n)
 		return px_ml_node_err(p, n, PX_EINVAL, "empty operand");
 	dims[0] = M, dims[1] = N;
 	rc = check_out(p, n, 2, dims);
+	if (!rc)
+		rc = px_ml_add_flops(p, n, 2.0 * M * N * K);
 	if (rc)
 		return rc;
 	bconst = px_ml_cdata(p->m, b) != NULL;

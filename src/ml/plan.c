@@ -44,6 +44,18 @@ int px_ml_node_err(struct px_ml_plan *p, const struct px_ml_node *n, int rc,
 		       n->name, msg);
 }
 
+int px_ml_add_flops(struct px_ml_plan *p, const struct px_ml_node *n,
+		    double flops)
+{
+	p->m->flops += flops;
+	if (p->m->flops > p->m->max_flops)
+		return px_ml_node_err(p, n, PX_ELIMIT,
+				      "the model needs more than %.3g "
+				      "operations per run",
+				      p->m->max_flops);
+	return 0;
+}
+
 int px_ml_root(const struct px_ml_model *m, int id)
 {
 	return m->vals[id].alias >= 0 ? m->vals[id].alias : id;

@@ -35,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.max_weight_bytes = 4 << 20;
 	o.max_arena_bytes = 16 << 20;
 	o.max_nodes = 2000;
+	o.max_flops = 5e7; /* keeps each run under a few milliseconds */
 	if (px_ml_model_load_mem(data, njson, w, nw, &o, &m, &eb))
 		return 0;
 	nin = px_ml_model_input_size(m);

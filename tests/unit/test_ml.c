@@ -1130,6 +1130,9 @@ static void test_golden(void)
 		T_OK(px_ml_model_weight_bytes(m) > 16000000);
 		T_OK(px_ml_model_resident_bytes(m) <
 		     px_ml_model_weight_bytes(m) * 12 / 10);
+		/* about 1.2 GFLOP per image */
+		T_OK(px_ml_model_flops(m) > 1.0e9 &&
+		     px_ml_model_flops(m) < 1.5e9);
 		/* largest activation 112*112*144 floats = 7.2 MB */
 		T_OK(px_ml_model_arena_bytes(m) < 3 * 7225344);
 		T_STREQ(px_nsfw_class_name(3), "Porn");
