@@ -23,7 +23,7 @@ struct render {
 	char sha256[PX_SHA256_HEX_LEN + 1];
 	char etag[40];
 	char cache_control[64];
-	bool vary, json, redirect_on_error;
+	bool vary, json, redirect_on_error, placeholder;
 	int width, height, frames; /* the original's, for format=json */
 	bool alpha;
 	char format[16];
@@ -97,6 +97,8 @@ static void render_work(void *app, struct px_req *r)
 		goto out;
 	}
 	common_headers(r, rd);
+	if (rd->placeholder)
+		px_resp_header(r, "X-Pictor-Placeholder", "moderation");
 	if (rd->json)
 		answer_json(r, rd, &info);
 	else
@@ -187,7 +189,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	struct px_errbuf eb = {0};
 	struct render *rd = NULL;
 	const char *opts_text;
-	bool cdn, never_signed = false;
+	bool cdn, never_signed = false, placeholder;
 	struct px_opts o;
 	struct px_buf key;
 	int64_t exp;
@@ -239,7 +241,9 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 
 	if (!check_signature(a, r, rec.require_signed && !never_signed, &exp))
 		goto out;
-	if (strcmp(rec.status, "approved")) {
+	placeholder = strcmp(rec.status, "approved") &&
+		      !strcmp(a->cfg->moderation_placeholder, "on");
+	if (strcmp(rec.status, "approved") && !placeholder) {
 		/* Pending, flagged and blocked images are never public. */
 		px_resp_header(r, "Cache-Control", "no-store");
 		px_resp_error(r, 403, "not_approved",
@@ -260,6 +264,14 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	px_strlcpy(rd->sha256, rec.sha256, sizeof(rd->sha256));
 	px_strlcpy(rd->format, rec.format, sizeof(rd->format));
 	rd->json = o.format == PX_OUT_JSON;
+	if (placeholder) {
+		/* An unapproved image stands in as a blur that shows nothing
+		 * of its content, never cached, never with its metadata. */
+		rd->x.blur = 250;
+		rd->x.metadata = PX_META_NONE;
+		rd->json = false;
+		rd->placeholder = true;
+	}
 	rd->redirect_on_error = o.onerror_redirect;
 	rd->width = rec.width;
 	rd->height = rec.height;
@@ -272,10 +284,13 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	px_buf_adds(&key, rec.sha256);
 	px_buf_adds(&key, "|");
 	px_opts_canonical(&o, &key);
-	px_buf_addf(&key, "|%s", rd->json ? "json" : px_fmt_name(rd->x.format));
+	px_buf_addf(&key, "|%s%s", rd->json ? "json" : px_fmt_name(rd->x.format),
+		    rd->placeholder ? "|placeholder" : "");
 	px_sha256_hex(key.data, key.len, hex);
 	snprintf(rd->etag, sizeof(rd->etag), "\"%.32s\"", hex);
-	if (exp)
+	if (rd->placeholder)
+		snprintf(rd->cache_control, sizeof(rd->cache_control), "no-store");
+	else if (exp)
 		snprintf(rd->cache_control, sizeof(rd->cache_control),
 			 "public, max-age=%lld",
 			 (long long)PX_MAX(exp - (int64_t)time(NULL), 0));

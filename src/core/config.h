@@ -47,6 +47,7 @@ struct px_config {
 	char *moderation_blocked; /* "refuse" or "quarantine" */
 	char *moderation_policy;  /* rules text (moderation/policy.h) */
 	char *moderation_preprocess; /* "default" or "nsfwjs" */
+	char *moderation_placeholder; /* "on": blurred stand-in, not 403 */
 	char *models;
 	char *webhook_url;
 	char *webhook_secret;

@@ -92,6 +92,34 @@ describe('sync moderation (default)', () => {
 		assert.deepEqual(q.json.result.images.map((i) => i.id), [up.record.id]);
 	});
 
+	test('with the placeholder on, unapproved images come back as an uncached blur', { timeout: T }, async () => {
+		const s = await start(['--moderation-policy', 'suspicious=flag: neutral>=0.5',
+			'--moderation-placeholder', 'on']);
+		const up = await L.upload(s, L.makePng(256, 256, 11), { filename: 'p.png' });
+		assert.equal(up.record.status, 'flagged');
+		const r = await L.req(s, 'GET', `/img/${up.record.id}/f=png`);
+		assert.equal(r.status, 200, L.show(r));
+		assert.equal(r.headers.get('x-pictor-placeholder'), 'moderation');
+		assert.equal(r.headers.get('cache-control'), 'no-store');
+		// The stand-in keeps the size but not the detail: neighbouring
+		// pixels differ far less than in the original.
+		const roughness = (img) => {
+			let sum = 0;
+			for (let i = 3; i < img.data.length; i++) sum += Math.abs(img.data[i] - img.data[i - 3]);
+			return sum / img.data.length;
+		};
+		const blurred = L.decodePng(r.body);
+		const orig = L.decodePng(up.sent);
+		assert.deepEqual([blurred.width, blurred.height], [256, 256]);
+		assert.ok(roughness(blurred) < roughness(orig) / 4,
+			`roughness ${roughness(blurred)} vs ${roughness(orig)}`);
+		const approved = await L.api(s, 'POST', `/v1/images/${up.record.id}/moderation`, { action: 'approve' });
+		assert.equal(approved.status, 200);
+		const real = await L.req(s, 'GET', `/img/${up.record.id}/f=png`);
+		assert.equal(real.headers.get('x-pictor-placeholder'), null);
+		assert.notEqual(real.headers.get('etag'), r.headers.get('etag'));
+	});
+
 	test('flagged images wait in the queue; a review approves them with an audit trail', { timeout: T }, async () => {
 		const s = await start(['--moderation-policy', 'suspicious=flag: neutral>=0.5']);
 		const ids = [];
