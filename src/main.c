@@ -13,7 +13,6 @@
 #include "delivery/sign.h"
 #include "meta/kv.h"
 #include "ml/nsfw.h"
-#include "ml/version.h"
 #include "moderation/moderation.h"
 #include "moderation/webhook.h"
 #include "store/blob.h"

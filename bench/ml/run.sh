@@ -66,6 +66,7 @@ c=$(get c_ms_per_image_mean c.txt)
 echo "----"
 printf 'C engine (1 thread):        %8.2f ms/image (median %s)\n' "$c" "$(get c_ms_per_image_median c.txt)"
 printf 'C engine (2 workers):       %8.2f ms/image throughput\n' "$(get c_ms_per_image_2workers c.txt)"
+printf 'C engine (1 worker, 2 thr): %8.2f ms/image\n' "$(get c_ms_per_image_1worker_2threads c.txt)"
 if [ -s "$OUT/wasm.txt" ] && [ "${SKIP_WASM:-0}" != 1 ]; then
 	w=$(get wasm_ms_per_image_classify wasm.txt)
 	printf 'nsfwjs on tfjs-wasm:        %8.2f ms/image classify, %s predict (simd=%s threads=%s)\n' \
@@ -73,6 +74,8 @@ if [ -s "$OUT/wasm.txt" ] && [ "${SKIP_WASM:-0}" != 1 ]; then
 		"$(get wasm_simd wasm.txt)" "$(get wasm_threads wasm.txt)"
 	awk -v a="$w" -v b="$c" 'BEGIN { printf "ratio wasm/C:               %8.1fx\n", a / b }'
 fi
-awk -v w="$(get weights_f32_bytes c.txt)" -v r="$(get rss_model_load_bytes c.txt)" \
+awk -v w="$(get weights_f32_bytes c.txt)" -v r="$(get rss_model_load_trimmed_bytes c.txt)" \
+	-v r0="$(get rss_model_load_bytes c.txt)" \
+	-v r2="$(get rss_second_model_load_bytes c.txt)" \
 	-v k="$(get model_resident_bytes c.txt)" -v a="$(get ctx_arena_bytes c.txt)" \
-	'BEGIN { printf "memory: weights f32 %.1f MB, model RSS growth %.1f MB (weights kept %.1f MB), context arena %.1f MB\n", w/1e6, r/1e6, k/1e6, a/1e6 }'
+	'BEGIN { printf "memory: weights f32 %.1f MB; RSS growth loading the model %.1f MB (first in the process, with oneDNN start-up; %.1f before malloc_trim), %.1f MB (another); weights kept %.1f MB; context arena %.1f MB\n", w/1e6, r/1e6, r0/1e6, r2/1e6, k/1e6, a/1e6 }'

@@ -44,6 +44,7 @@ struct px_ml_val {
 	enum px_ml_layout layout;
 	dnnl_memory_desc_t md;    /* valid for PX_ML_DNNL */
 	void *cdata;              /* constant data (owned), else NULL */
+	bool cmapped;             /* cdata came from px_ml_map */
 	int alias;                /* value whose storage this one shares, -1 */
 	int plain;                /* cached plain copy of a dnnl value, -1 */
 	bool used;                /* read or written by a kept step */
@@ -111,6 +112,7 @@ struct px_ml_weight {
 	int64_t dims[PX_ML_MAX_RANK];
 	size_t nelem;
 	void *data; /* decoded (owned until a Const value takes it) */
+	bool mapped; /* data came from px_ml_map */
 };
 
 struct px_ml_model {
@@ -294,6 +296,14 @@ int px_ml_json_num(const json_t *j, double *out);
 /* Decode standard base64 (padding optional); PX_EINVAL if malformed. */
 int px_ml_base64(const char *in, size_t n, unsigned char *out, size_t cap,
 		 size_t *len);
+
+/*
+ * Memory for decoded weights. Large blocks are mapped directly so that the
+ * ones planning drops (the TF-layout copies of reordered weights) go back
+ * to the system instead of pinning the heap: *mapped says which it was.
+ */
+void *px_ml_alloc_const(size_t n, bool *mapped);
+void px_ml_free_const(void *p, size_t n, bool mapped);
 
 /* IEEE half to float, exactly. */
 float px_ml_half(uint16_t h);

@@ -147,4 +147,7 @@ const float *px_ml_ctx_output(const struct px_ml_ctx *c, int i, size_t *n);
 int px_ml_bench(struct px_ml_model *m, int iterations, int nworkers,
 		double *ms_per_run, struct px_errbuf *eb);
 
+/* The version of the oneDNN library the engine runs on, e.g. "2.6.3". */
+const char *px_ml_version(void);
+
 #endif

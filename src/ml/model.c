@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 
 #define MAX_NAME 4096   /* bytes of a node or weight name */
 #define MAX_NODE_IN 4096 /* inputs of one node */
@@ -485,11 +486,36 @@ static int parse_wspec(const json_t *jw, struct wspec *w, struct px_errbuf *eb)
 	return 0;
 }
 
+#define MAP_MIN (256u << 10)
+
+void *px_ml_alloc_const(size_t n, bool *mapped)
+{
+	void *p;
+
+	*mapped = false;
+	if (n < MAP_MIN)
+		return malloc(n ? n : 1);
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*mapped = true;
+	return p;
+}
+
+void px_ml_free_const(void *p, size_t n, bool mapped)
+{
+	if (mapped)
+		munmap(p, n);
+	else
+		free(p);
+}
+
 static int decode_weight(const struct wspec *w, const unsigned char *p,
 			 struct px_ml_weight *out)
 {
 	size_t i, n = w->nelem;
-	void *data = malloc(n ? n * dtype_size(w->dtype) : 1);
+	void *data = px_ml_alloc_const(n * dtype_size(w->dtype), &out->mapped);
 
 	if (!data)
 		return PX_ENOMEM;
@@ -763,7 +789,9 @@ static void model_destroy(struct px_ml_model *m)
 	}
 	free(m->steps);
 	for (i = 0; i < m->nvals; i++)
-		free(m->vals[i].cdata);
+		if (m->vals[i].cdata)
+			px_ml_free_const(m->vals[i].cdata, m->vals[i].nbytes,
+					 m->vals[i].cmapped);
 	free(m->vals);
 	for (i = 0; i < m->nnodes; i++) {
 		free(m->nodes[i].name);
@@ -772,7 +800,11 @@ static void model_destroy(struct px_ml_model *m)
 	free(m->nodes);
 	for (i = 0; i < m->nweights; i++) {
 		free(m->weights[i].name);
-		free(m->weights[i].data);
+		if (m->weights[i].data)
+			px_ml_free_const(m->weights[i].data,
+					 m->weights[i].nelem *
+						 dtype_size(m->weights[i].dtype),
+					 m->weights[i].mapped);
 	}
 	free(m->weights);
 	if (m->engine)

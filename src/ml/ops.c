@@ -116,6 +116,7 @@ static int plan_const(struct px_ml_plan *p, struct px_ml_node *n)
 	if (rc)
 		return rc;
 	px_ml_v(p, n->out[0])->cdata = w->data;
+	px_ml_v(p, n->out[0])->cmapped = w->mapped;
 	w->data = NULL;
 	return 0;
 }

@@ -782,7 +782,7 @@ static int finish(struct px_ml_plan *p)
 		if (!v->cdata)
 			continue;
 		if (!v->used) {
-			free(v->cdata);
+			px_ml_free_const(v->cdata, v->nbytes, v->cmapped);
 			v->cdata = NULL;
 			continue;
 		}

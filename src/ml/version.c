@@ -2,7 +2,7 @@
  * version.c - oneDNN's run-time version as text.
  */
 #include "core/common.h"
-#include "ml/version.h"
+#include "ml/ml.h"
 
 #include <dnnl.h>
 #include <pthread.h>
