@@ -60,6 +60,21 @@ if [ "${SKIP_WASM:-0}" != 1 ]; then
 		"$(( ITER > 3 ? 3 : ITER ))" | tee "$OUT/wasm.txt"
 fi
 
+# (c) the whole path from encoded file to verdict, through the CLI:
+# libvips shrink-on-load to 224x224, the model, the policy. Corpus photos
+# of several sizes, so decode cost is part of the figure.
+WHOLE=""
+if [ -x ./pictor ] || make -s pictor >/dev/null 2>&1; then
+	bash scripts/fetch-corpus.sh >/dev/null 2>&1 || true
+	for f in Aqua.jpg Dune.jpg GreenMeadow.jpg Elephants.jpg astronaut.png coffee.png; do
+		[ -f "build/corpus/$f" ] && WHOLE="$WHOLE build/corpus/$f"
+	done
+	if [ -n "$WHOLE" ]; then
+		./pictor classify --models "$MODELS_DIR" --bench "$ITER" $WHOLE \
+			>"$OUT/whole.txt" 2>&1 || true
+	fi
+fi
+
 # summary
 get() { sed -n "s/^$1=//p" "$OUT/$2" | head -1; }
 c=$(get c_ms_per_image_mean c.txt)
@@ -73,6 +88,9 @@ if [ -s "$OUT/wasm.txt" ] && [ "${SKIP_WASM:-0}" != 1 ]; then
 		"$w" "$(get wasm_ms_per_image_predict wasm.txt)" \
 		"$(get wasm_simd wasm.txt)" "$(get wasm_threads wasm.txt)"
 	awk -v a="$w" -v b="$c" 'BEGIN { printf "ratio wasm/C:               %8.1fx\n", a / b }'
+fi
+if [ -s "$OUT/whole.txt" ]; then
+	awk '/ms per image, file to verdict/ { sub(":", "", $2); sub(".*/", "", $2); printf "whole path %-17s %8.2f ms/image (decode, resize, model, policy)\n", $2 ":", $3 }' "$OUT/whole.txt"
 fi
 awk -v w="$(get weights_f32_bytes c.txt)" -v r="$(get rss_model_load_trimmed_bytes c.txt)" \
 	-v r0="$(get rss_model_load_bytes c.txt)" \
