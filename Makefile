@@ -18,7 +18,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all test unit e2e run asan fuzz models deps corpus bench clean format
+.PHONY: all test unit e2e compat run asan fuzz models deps corpus bench clean format
 
 all: $(BIN)
 
@@ -55,12 +55,17 @@ unit: $(UNIT_BIN)
 e2e: $(BIN)
 	@bash scripts/run-e2e.sh
 
+# Transforms compared with sharp (an independent libvips pipeline).
+compat: $(BUILD)/libpictor.a
+	@node --test tests/compat/
+
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-clang BIN=build-clang/pictor build-clang/pictor
 	@$(MAKE) --no-print-directory models corpus
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory compat
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-10} $(MAKE) --no-print-directory fuzz
 
 # The same suites under AddressSanitizer and UndefinedBehaviorSanitizer.

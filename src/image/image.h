@@ -121,8 +121,9 @@ struct px_xform {
 	enum px_gravity gravity;
 	double gx, gy;      /* for PX_GRAVITY_POINT */
 	int quality;        /* 1-100; 0 = the format's default. PNG with a
-			       quality is quantised to a palette; WebP at
-			       100 is lossless (Cloudflare's rules) */
+			       quality under 100 is quantised to a
+			       palette; WebP at 100 is lossless
+			       (Cloudflare's rules) */
 	enum px_fmt format; /* JPEG PNG WEBP AVIF GIF */
 	enum px_meta metadata;
 	uint8_t background[4]; /* RGBA used for pad and alpha flattening */
@@ -149,8 +150,9 @@ struct px_xform {
 	double blur;         /* 0-250 radius; 0 = off */
 	int border[4];       /* px added top, right, bottom, left; each side
 				 at most a quarter of the output cap */
-	uint8_t border_color[4]; /* RGBA; blended on background without
-				    alpha in the output format */
+	uint8_t border_color[4]; /* RGBA, default opaque black; blended
+				    on background where the output
+				    format has no alpha */
 
 	/* Encoding. */
 	bool baseline;  /* JPEG: baseline instead of progressive */
@@ -160,7 +162,9 @@ struct px_xform {
 			   there is a face detector */
 };
 
-/* Set x to defaults: no resize, scale-down, auto gravity, JPEG, white. */
+/* Set x to defaults: no resize, scale-down, auto gravity, JPEG, white
+ * background, the four colour factors 1, opaque black borders of 0 px,
+ * progressive, output cap 8192. */
 void px_xform_init(struct px_xform *x);
 
 /*
