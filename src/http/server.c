@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -319,6 +320,13 @@ static void req_free(struct px_req *r)
 	free(r);
 }
 
+/* Bodies over the limit but under this are read and discarded so the
+ * client reliably sees its 413 (see on_request). */
+static uint64_t drain_limit(const struct px_http *h)
+{
+	return PX_MAX((uint64_t)8 << 20, 2 * (uint64_t)h->o.max_body);
+}
+
 /* Count n more body bytes against the process-wide budget. */
 static bool reserve(struct px_http *h, struct px_req *r, size_t n)
 {
@@ -351,10 +359,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
-			px_resp_error(r, 413, "payload_too_large",
-				      "body of %s bytes is over the limit of %zu",
-				      cl, h->o.max_body);
-			return send_response(r);
+			const char *expect = MHD_lookup_connection_value(
+				c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
+			/*
+			 * A client that waits for "100 Continue" gets the 413
+			 * before it sends a byte. One that sends at once would
+			 * often see its connection reset before it reads an
+			 * early answer, so a body of moderate size is read and
+			 * thrown away (never buffered) and answered at its end;
+			 * beyond that the answer comes at once.
+			 */
+			if ((expect && !strcasecmp(expect, "100-continue")) ||
+			    strtoull(cl, NULL, 10) > drain_limit(h)) {
+				px_resp_error(r, 413, "payload_too_large",
+					      "body of %s bytes is over the limit of %zu",
+					      cl, h->o.max_body);
+				return send_response(r);
+			}
+			r->too_big = true;
+			return MHD_YES;
 		}
 		/* An announced body is counted at once, so a burst of large
 		 * uploads is refused before any of it is buffered. */
