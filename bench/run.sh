@@ -10,9 +10,14 @@
 #    same number of threads, no HTTP, no storage.
 # 5. Prints requests/s, p50/p99, peak RSS, upload MB/s, and the ratio.
 #
+# 6. Runs each option family a real site sends on its own (srcset widths
+#    as AVIF and as WebP, square crops, sharpened resizes, the thumbnail
+#    variant, 304 revalidations) and prints requests/s and p50/p99 each.
+#
 # Environment: BENCH_SECONDS (default 30), BENCH_CONNS (default 8),
 # PICTOR_WORKERS (default: cores), BENCH_FILES (default: the corpus photos
-# up to 3 MB). Needs wrk (scripts/install-deps.sh installs it).
+# up to 3 MB), BENCH_FAMILIES=0 to skip step 6, BENCH_FAMILY_SECONDS
+# (default 10). Needs wrk (scripts/install-deps.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-30}
@@ -93,6 +98,55 @@ rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 
 ./build/bench-inproc "$secs" "$workers" $files >"$data/inproc.txt"
 
+# Option families a real site sends, each on its own for fam_secs:
+# srcset widths with f=auto as Chrome asks (AVIF), the same as Safari-era
+# browsers ask (WebP), square crops with attention gravity, sharpened
+# resizes, the named thumbnail, and revalidations answered 304.
+fam_secs=${BENCH_FAMILY_SECONDS:-10}
+family() { # name accept template(with ID and W) [if-none-match]
+	local name=$1 accept=$2 tmpl=$3 inm=${4:-}
+	{
+		echo "local ids = {"
+		for id in "${ids[@]}"; do echo "  \"$id\","; done
+		echo "}"
+		cat <<LUA
+local widths = {320, 640, 1280}
+local counter = 0
+wrk.headers["Accept"] = "$accept"
+${inm:+wrk.headers["If-None-Match"] = "$inm"}
+setup = function(thread) thread:set("counter", math.random(1000)) end
+request = function()
+  counter = counter + 1
+  local k = counter % (#ids * #widths)
+  local path = string.gsub("$tmpl", "ID", ids[(k % #ids) + 1])
+  path = string.gsub(path, "W", tostring(widths[math.floor(k / #ids) + 1]))
+  return wrk.format("GET", path)
+end
+LUA
+	} >"$data/$name.lua"
+	wrk -t2 -c"$conns" -d"$fam_secs"s --timeout 30s --latency -s "$data/$name.lua" \
+		"$base" >"$data/$name.txt" 2>&1
+	printf '  %-14s %8s req/s  p50 %-9s p99 %-9s %s\n' "$name" \
+		"$(awk '/Requests\/sec/ {print $2}' "$data/$name.txt")" \
+		"$(awk '/^ +50%/ {print $2}' "$data/$name.txt")" \
+		"$(awk '/^ +99%/ {print $2}' "$data/$name.txt")" \
+		"$(awk '/Non-2xx/ {print "(" $0 ")"}' "$data/$name.txt")"
+}
+families=""
+if [ "${BENCH_FAMILIES:-1}" = 1 ]; then
+	first=${ids[0]}
+	etag=$(curl -s -o /dev/null -D - -H 'Accept: image/webp' "$base/img/$first/thumbnail" |
+		tr -d '\r' | awk -F': ' 'tolower($1) == "etag" {print $2}' | sed 's/"/\\"/g')
+	families=$(
+		family srcset-avif "image/avif,image/webp,*/*" "/img/ID/w=W,f=auto"
+		family srcset-webp "image/webp,*/*" "/img/ID/w=W,f=auto"
+		family crop "image/webp,*/*" "/img/ID/w=400,h=400,fit=cover,g=auto,f=auto"
+		family sharpen "image/webp,*/*" "/img/ID/w=W,sharpen=1,f=auto"
+		family thumbnail "image/webp,*/*" "/img/ID/thumbnail"
+		family not-modified "image/webp,*/*" "/img/$first/thumbnail" "$etag"
+	)
+fi
+
 rps=$(awk '/Requests\/sec/ {print $2}' "$data/load.txt")
 p50=$(awk '/^ +50%/ {print $2}' "$data/load.txt")
 p99=$(awk '/^ +99%/ {print $2}' "$data/load.txt")
@@ -108,3 +162,7 @@ echo "healthz p99:   $h99 under load"
 echo "peak RSS:      $((rss / 1024)) MiB"
 echo "in-process:    $in_rps req/s (same transforms, no HTTP, no storage)"
 echo "ratio:         $ratio of the in-process loop"
+if [ -n "$families" ]; then
+	echo "option families (${fam_secs}s each, $conns connections):"
+	echo "$families"
+fi
