@@ -106,14 +106,6 @@ static void moderation_opts(const struct px_config *cfg,
 	mo->lim.max_frames = (int)cfg->max_frames;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int read_file(const char *path, struct px_buf *out)
 {
 	char chunk[65536];
@@ -199,14 +191,14 @@ static int cmd_classify(int argc, char **argv)
 			px_buf_release(&data);
 			continue;
 		}
-		t0 = now_ms();
+		t0 = (double)px_mono_us() / 1e3;
 		if (px_moderation_classify(mod, data.data, data.len, &res, &eb)) {
 			fprintf(stderr, "pictor: \"%s\": %s\n", rest[f], eb.msg);
 			rc = 1;
 			px_buf_release(&data);
 			continue;
 		}
-		t1 = now_ms();
+		t1 = (double)px_mono_us() / 1e3;
 		if (json) {
 			printf("{\"file\":");
 			fflush(stdout);
@@ -237,9 +229,9 @@ static int cmd_classify(int argc, char **argv)
 			for (long i = 1; i < bench; i++) {
 				struct px_mod_result r2;
 
-				t0 = now_ms();
+				t0 = (double)px_mono_us() / 1e3;
 				px_moderation_classify(mod, data.data, data.len, &r2, &eb);
-				total += now_ms() - t0;
+				total += (double)px_mono_us() / 1e3 - t0;
 				free(r2.json);
 			}
 			fprintf(json ? stderr : stdout,
@@ -265,9 +257,9 @@ static int cmd_classify(int argc, char **argv)
 			for (long i = 0; i < bench; i++) {
 				double d;
 
-				t0 = now_ms();
+				t0 = (double)px_mono_us() / 1e3;
 				px_nsfw_scores(ctx, rgb, scores, &eb);
-				d = now_ms() - t0;
+				d = (double)px_mono_us() / 1e3 - t0;
 				total += d;
 				best = d < best ? d : best;
 			}

@@ -30,14 +30,6 @@ struct render {
 	uint64_t bytes;
 };
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void common_headers(struct px_req *r, const struct render *rd)
 {
 	px_resp_header(r, "ETag", rd->etag);
@@ -73,7 +65,7 @@ static void render_work(void *app, struct px_req *r)
 	struct px_errbuf eb = {0};
 	struct px_image_info info;
 	struct px_buf orig, out;
-	int64_t t0 = mono_us();
+	int64_t t0 = px_mono_us();
 	int rc;
 
 	px_buf_init(&orig, 0);
@@ -104,7 +96,7 @@ static void render_work(void *app, struct px_req *r)
 	else
 		px_resp_buf(r, 200, px_fmt_mime(info.format), &out);
 	atomic_fetch_add(&a->n_renders, 1);
-	atomic_fetch_add(&a->render_us, (unsigned long long)(mono_us() - t0));
+	atomic_fetch_add(&a->render_us, (unsigned long long)(px_mono_us() - t0));
 out:
 	px_buf_release(&orig);
 	px_buf_release(&out);

@@ -198,14 +198,6 @@ bad_id:
 		       "custom ids must match [A-Za-z0-9._~-]{1,128}");
 }
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Worker: validate, decode once, store. */
 static void upload_work(void *app, struct px_req *r)
 {
@@ -215,7 +207,7 @@ static void upload_work(void *app, struct px_req *r)
 	struct px_image_rec rec;
 	struct px_mod_result res;
 	struct upload u;
-	int64_t t0 = mono_us();
+	int64_t t0 = px_mono_us();
 	char loc[PX_ID_MAX + 16], *event = NULL;
 	int rc, status = 201;
 
@@ -278,7 +270,7 @@ static void upload_work(void *app, struct px_req *r)
 	px_resp_header(r, "Location", loc);
 	answer_rec(a, r, status, &rec);
 	atomic_fetch_add(&a->n_uploads, 1);
-	atomic_fetch_add(&a->upload_us, (unsigned long long)(mono_us() - t0));
+	atomic_fetch_add(&a->upload_us, (unsigned long long)(px_mono_us() - t0));
 out:
 	if (rc) {
 		atomic_fetch_add(&a->n_upload_rejects, 1);

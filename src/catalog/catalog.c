@@ -231,14 +231,6 @@ out:
 	return rc;
 }
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int outbox_put(struct px_kv_txn *txn, const char *event,
 		      struct px_errbuf *eb)
 {
@@ -246,7 +238,7 @@ static int outbox_put(struct px_kv_txn *txn, const char *event,
 
 	px_random_hex(rnd, 8);
 	snprintf(key, sizeof(key), "outbox/%016llx-%s",
-		 (unsigned long long)now_us(), rnd);
+		 (unsigned long long)px_wall_us(), rnd);
 	return px_kv_puts(txn, key, event, strlen(event), 0, eb);
 }
 
@@ -267,7 +259,7 @@ int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 	if ((rc = px_sha256_hex(data, n, rec->sha256)))
 		return rc;
 	rec->bytes = n;
-	rec->uploaded_us = now_us();
+	rec->uploaded_us = px_wall_us();
 	if (!rec->status[0])
 		snprintf(rec->status, sizeof(rec->status), "approved");
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 
@@ -46,6 +47,24 @@ static inline void px_strlcpy(char *dst, const char *src, size_t n)
 		len = n - 1;
 	memcpy(dst, src, len);
 	dst[len] = '\0';
+}
+
+/* Microseconds since the epoch (wall clock: for records and schedules). */
+static inline int64_t px_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Microseconds on the monotonic clock (for durations). */
+static inline int64_t px_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Value of a hex digit, or -1. */

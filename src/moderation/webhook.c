@@ -27,14 +27,6 @@ struct item {
 	char *value;
 };
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 int px_webhook_wrap(const char *body, struct px_buf *out)
 {
 	json_t *b = json_loads(body, 0, NULL);
@@ -156,7 +148,7 @@ static int64_t drain(struct px_webhook *w)
 {
 	struct batch b = {.n = 0};
 	struct px_kv_txn *txn;
-	int64_t now = now_us(), wait = 60 * 1000000LL;
+	int64_t now = px_wall_us(), wait = 60 * 1000000LL;
 
 	if (px_kv_begin(w->kv, PX_KV_RDONLY, &txn, NULL))
 		return 1000000;
