@@ -248,6 +248,13 @@ static void upload_work(void *app, struct px_req *r)
 		if (res.verdict == PX_VERDICT_BLOCK) {
 			atomic_fetch_add(&a->n_blocked, 1);
 			if (!a->mod_quarantine) {
+				/* Nothing is stored, but the operator still
+				 * hears of the attempt. */
+				snprintf(rec.status, sizeof(rec.status), "blocked");
+				event = px_moderation_event(a->mod, &rec, &res);
+				if (event &&
+				    px_catalog_notify(a->cat, event, NULL) == 0)
+					px_moderation_kick(a->mod);
 				rc = px_errc(&eb, PX_EINVAL, "content_blocked",
 					     "the image was blocked by the moderation policy (rule \"%s\")",
 					     res.rule);
@@ -258,7 +265,7 @@ static void upload_work(void *app, struct px_req *r)
 		}
 		snprintf(rec.status, sizeof(rec.status), "%s",
 			 px_verdict_status(res.verdict));
-		event = px_moderation_event(&rec, &res);
+		event = px_moderation_event(a->mod, &rec, &res);
 		rec.moderation = res.json;
 		res.json = NULL;
 	}

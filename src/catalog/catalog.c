@@ -242,6 +242,21 @@ static int outbox_put(struct px_kv_txn *txn, const char *event,
 	return px_kv_puts(txn, key, event, strlen(event), 0, eb);
 }
 
+int px_catalog_notify(struct px_catalog *c, const char *event,
+		      struct px_errbuf *eb)
+{
+	struct px_kv_txn *txn;
+	int rc;
+
+	if ((rc = px_kv_begin(c->kv, 0, &txn, eb)))
+		return rc;
+	if ((rc = outbox_put(txn, event, eb))) {
+		px_kv_abort(txn);
+		return rc;
+	}
+	return px_kv_commit(txn, eb);
+}
+
 int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 		   const void *data, size_t n, const char *event,
 		   struct px_errbuf *eb)

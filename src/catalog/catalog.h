@@ -117,6 +117,11 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 			const char *event, struct px_image_rec *rec,
 			struct px_errbuf *eb);
 
+/* Queue a webhook event on its own (a decision with no record to go
+ * with, such as a refused upload). Durable when it returns 0. */
+int px_catalog_notify(struct px_catalog *c, const char *event,
+		      struct px_errbuf *eb);
+
 /* Ids of images whose classification is owed, oldest first, at most
  * limit; fn returns nonzero to stop. */
 int px_catalog_jobs(struct px_catalog *c, int limit,

@@ -229,12 +229,14 @@ static char *wrap_event(json_t *body)
 	return (char *)px_buf_detach(&b, NULL);
 }
 
-char *px_moderation_event(const struct px_image_rec *rec,
+char *px_moderation_event(struct px_moderation *m,
+			  const struct px_image_rec *rec,
 			  const struct px_mod_result *res)
 {
 	char when[40];
 
-	if (res->verdict == PX_VERDICT_APPROVE)
+	/* Without a sender an outbox would only grow. */
+	if (!m || !m->webhook || res->verdict == PX_VERDICT_APPROVE)
 		return NULL;
 	iso_now(when, sizeof(when));
 	return wrap_event(json_pack(
@@ -274,7 +276,7 @@ static int run_job(void *arg, const char *id)
 		goto out;
 	if ((rc = px_moderation_classify(m, blob.data, blob.len, &res, &eb)))
 		goto out;
-	event = m->webhook ? px_moderation_event(&rec, &res) : NULL;
+	event = px_moderation_event(m, &rec, &res);
 	rc = px_catalog_moderate(m->cat, id, "pending",
 				 px_verdict_status(res.verdict), res.json, NULL,
 				 event, NULL, &eb);

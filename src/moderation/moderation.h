@@ -56,8 +56,9 @@ int px_moderation_classify(struct px_moderation *m, const void *data,
 			   struct px_errbuf *eb);
 
 /* An outbox value for an automatic decision on rec (owned; free()).
- * NULL when the verdict needs no event (approve). */
-char *px_moderation_event(const struct px_image_rec *rec,
+ * NULL when the verdict needs no event (approve) or there is no webhook. */
+char *px_moderation_event(struct px_moderation *m,
+			  const struct px_image_rec *rec,
 			  const struct px_mod_result *res);
 
 /* Wake the job runner (after an async upload). Accepts NULL. */

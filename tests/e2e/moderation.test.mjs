@@ -274,6 +274,15 @@ describe('webhooks', () => {
 		assert.equal((await L.upload(clean, RGB)).status, 201);
 		await L.sleep(1000);
 		assert.equal(got.length, n);
+		// A refused upload stores nothing but is still reported.
+		const refuse = await start(['--moderation-policy', 'no-neutral=block: neutral>=0.5',
+			'--webhook-url', url, '--webhook-secret', secret]);
+		assert.equal((await L.upload(refuse, RGB)).status, 422);
+		await waitFor(() => got.length > n, 20000);
+		const blocked = JSON.parse(got[n].body);
+		assert.equal(blocked.event, 'block');
+		assert.equal(blocked.rule, 'no-neutral');
+		assert.equal(blocked.status, 'blocked');
 	});
 });
 
