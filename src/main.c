@@ -451,7 +451,9 @@ static int cmd_serve(int argc, char **argv)
 	if (px_blob_open(&px_blob_fs_ops, cfg.data, &app->blobs, &eb))
 		goto fail;
 	snprintf(path, sizeof(path), "%s/meta", cfg.data);
-	if (px_kv_open(&px_kv_lmdb_ops, path, 0, &app->kv, &eb))
+	/* The map is address space, not disk: room for tens of millions
+	 * of records without a resize. */
+	if (px_kv_open(&px_kv_lmdb_ops, path, (uint64_t)16 << 30, &app->kv, &eb))
 		goto fail;
 	if (px_catalog_new(app->blobs, app->kv, &app->cat))
 		goto fail;
