@@ -249,9 +249,16 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		px_resp_error(r, 500, "internal_error", "out of memory");
 		goto out;
 	}
-	px_opts_resolve(&o, px_fmt_parse(rec.format), rec.alpha, rec.frames,
-			px_req_header(r, "Accept"), (int)a->cfg->max_output, &rd->x,
-			&rd->vary);
+	{
+		struct px_image_info in = {
+			.width = rec.width, .height = rec.height,
+			.frames = rec.frames, .format = px_fmt_parse(rec.format),
+			.has_alpha = rec.alpha, .orientation = 1,
+		};
+
+		px_opts_resolve(&o, &in, px_req_header(r, "Accept"),
+				(int)a->cfg->max_output, &rd->x, &rd->vary);
+	}
 	px_strlcpy(rd->id, rec.id, sizeof(rd->id));
 	px_strlcpy(rd->sha256, rec.sha256, sizeof(rd->sha256));
 	px_strlcpy(rd->format, rec.format, sizeof(rd->format));

@@ -309,6 +309,29 @@ static int p_trim_right(struct px_opts *o, const char *v) { return trim_side(o, 
 static int p_trim_bottom(struct px_opts *o, const char *v) { return trim_side(o, v, 2); }
 static int p_trim_left(struct px_opts *o, const char *v) { return trim_side(o, v, 3); }
 
+/* trim.width / trim.height: the size kept after trim.left / trim.top;
+ * turned into right and bottom trims once the image's size is known. */
+static int p_trim_width(struct px_opts *o, const char *v)
+{
+	long n;
+
+	if (!parse_long(v, 1, PX_OPT_MAX_SIDE * 2, &n))
+		return -1;
+	o->trim_width = (int)n;
+	return 0;
+}
+
+static int p_trim_height(struct px_opts *o, const char *v)
+{
+	long n;
+
+	if (!parse_long(v, 1, PX_OPT_MAX_SIDE * 2, &n))
+		return -1;
+	o->trim_height = (int)n;
+	return 0;
+}
+
+
 static int p_trim_color(struct px_opts *o, const char *v)
 {
 	if (!px_parse_color(v, o->x.trim_color))
@@ -484,6 +507,12 @@ static void w_trim(const struct px_opts *o, const struct px_opts *d, struct px_b
 	}
 }
 
+static void w_trim_size(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	put_int(b, "trim.width", o->trim_width, 0);
+	put_int(b, "trim.height", o->trim_height, 0);
+}
+
 static void w_trim_border(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
 {
 	if (!o->x.trim_border)
@@ -536,6 +565,8 @@ static const struct opt opts[] = {
 	{"trim.right", NULL, p_trim_right, w_none},
 	{"trim.bottom", NULL, p_trim_bottom, w_none},
 	{"trim.left", NULL, p_trim_left, w_none},
+	{"trim.width", NULL, p_trim_width, w_trim_size},
+	{"trim.height", NULL, p_trim_height, w_none},
 	{"trim.border.color", NULL, p_trim_color, w_trim_border},
 	{"trim.border.tolerance", NULL, p_trim_tolerance, w_none},
 	{"trim.border.keep", NULL, p_trim_keep, w_none},
@@ -720,15 +751,22 @@ static int scale(int v, double dpr, int cap)
 	return v ? PX_MIN((int)lround(v * dpr), cap) : 0;
 }
 
-void px_opts_resolve(const struct px_opts *o, enum px_fmt original,
-		     bool has_alpha, int frames, const char *accept,
-		     int max_output, struct px_xform *x, bool *vary)
+void px_opts_resolve(const struct px_opts *o, const struct px_image_info *in,
+		     const char *accept, int max_output, struct px_xform *x,
+		     bool *vary)
 {
 	int cap = max_output > 0 ? max_output : PX_OPT_MAX_SIDE;
+	enum px_fmt original = in->format;
+	bool has_alpha = in->has_alpha;
+	int frames = in->frames;
 	enum px_out f = o->format;
 
 	*x = o->x;
 	*vary = false;
+	if (o->trim_width)
+		x->trim[1] = PX_MAX(in->width - x->trim[3] - o->trim_width, 0);
+	if (o->trim_height)
+		x->trim[2] = PX_MAX(in->height - x->trim[0] - o->trim_height, 0);
 	x->width = scale(o->x.width, o->dpr, cap);
 	x->height = scale(o->x.height, o->dpr, cap);
 	for (int i = 0; i < 4; i++)

@@ -37,6 +37,7 @@ struct px_opts {
 	struct px_xform x;
 	double dpr; /* 1 when unset */
 	enum px_out format;
+	int trim_width, trim_height; /* trim.width / trim.height; 0 = unset */
 	bool has_background;
 	bool face;             /* gravity=face (attention until faces exist) */
 	bool onerror_redirect; /* onerror=redirect (the /cdn-cgi form) */
@@ -67,16 +68,17 @@ int px_opts_allowed(const struct px_opts *o, const char *allow,
 int px_opts_canonical(const struct px_opts *o, struct px_buf *out);
 
 /*
- * Resolve o against the original image into a concrete transform.
+ * Resolve o against the original image (in: its upright width and height,
+ * format, frames and alpha) into a concrete transform.
  * accept is the request's Accept header (may be NULL); *vary is set when
  * the output depends on it. f=auto keeps an animation (frames > 1, anim
  * on) animated: WebP when accepted, else GIF. For f=json, x->format is
  * what f=auto would give for an Accept of image/avif,image/webp.
  * max_output caps each output side (0: PX_OPT_MAX_SIDE).
  */
-void px_opts_resolve(const struct px_opts *o, enum px_fmt original,
-		     bool has_alpha, int frames, const char *accept,
-		     int max_output, struct px_xform *x, bool *vary);
+void px_opts_resolve(const struct px_opts *o, const struct px_image_info *in,
+		     const char *accept, int max_output, struct px_xform *x,
+		     bool *vary);
 
 /* Parse a CSS colour (#rgb, #rgba, #rrggbb, #rrggbbaa, rgb(), rgba(),
  * a CSS named colour, transparent) into RGBA. */

@@ -107,6 +107,7 @@ describe('geometry of the operations', () => {
 		['flip=h', 400, 200],
 		['trim=10;20;30;40', 340, 160],
 		['trim.top=50', 400, 150],
+		['trim.left=10,trim.top=20,trim.width=300,trim.height=100', 300, 100],
 		['border.width=10', 420, 220],
 		['border=1;2;3;4,border.color=red', 406, 204],
 		['w=100,border.width=5', 110, 60],

@@ -26,7 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	px_opts_init(&o);
 	if (px_opts_parse(s, &o, &eb))
 		return 0;
-	px_opts_resolve(&o, PX_FMT_JPEG, false, 1, s, 0, &x, &vary);
+	{
+		struct px_image_info in = {640, 480, 1, PX_FMT_JPEG, false, 1};
+
+		px_opts_resolve(&o, &in, s, 0, &x, &vary);
+	}
 	px_buf_init(&c1, 0);
 	px_buf_init(&c2, 0);
 	px_opts_canonical(&o, &c1);

@@ -26,6 +26,15 @@ static void canon(const char *s, char *out, size_t n)
 	px_buf_release(&b);
 }
 
+static void resolve(const struct px_opts *o, enum px_fmt f, bool alpha,
+		    int frames, const char *accept, int cap, struct px_xform *x,
+		    bool *vary)
+{
+	struct px_image_info in = {400, 200, frames, f, alpha, 1};
+
+	px_opts_resolve(o, &in, accept, cap, x, vary);
+}
+
 static void run(void)
 {
 	struct px_opts o;
@@ -170,42 +179,52 @@ static void run(void)
 		T_EQ(px_opts_allowed(&o, "width,format", &eb), PX_EINVAL);
 		T_OK(strstr(eb.msg, "height") != NULL);
 	}
+	T_CASE("trim.width and trim.height become right and bottom trims") {
+		T_EQ(parse("trim.left=10,trim.top=20,trim.width=300,trim.height=100", &o, &eb), 0);
+		resolve(&o, PX_FMT_JPEG, false, 1, NULL, 0, &x, &vary);
+		T_EQ(x.trim[0], 20);
+		T_EQ(x.trim[3], 10);
+		T_EQ(x.trim[1], 90);
+		T_EQ(x.trim[2], 80);
+		T_EQ(parse("trim.width=0", &o, &eb), PX_EINVAL);
+		T_OK(strstr(eb.msg, "trim.width") != NULL);
+	}
 	T_CASE("dpr scales sizes and borders, capped") {
 		parse("w=5000,border.width=4,dpr=2", &o, &eb);
-		px_opts_resolve(&o, PX_FMT_JPEG, false, 1, NULL, 8192, &x, &vary);
+		resolve(&o, PX_FMT_JPEG, false, 1, NULL, 8192, &x, &vary);
 		T_EQ(x.width, 8192);
 		T_EQ(x.border[1], 8);
-		px_opts_resolve(&o, PX_FMT_JPEG, false, 1, NULL, 1000, &x, &vary);
+		resolve(&o, PX_FMT_JPEG, false, 1, NULL, 1000, &x, &vary);
 		T_EQ(x.width, 1000);
 		T_EQ(x.max_output, 1000);
 	}
 	T_CASE("format negotiation") {
 		parse("f=auto,w=100,dpr=2", &o, &eb);
-		px_opts_resolve(&o, PX_FMT_JPEG, false, 1, "image/avif,image/webp,*/*", 0, &x, &vary);
+		resolve(&o, PX_FMT_JPEG, false, 1, "image/avif,image/webp,*/*", 0, &x, &vary);
 		T_EQ(x.format, PX_FMT_AVIF);
 		T_EQ(x.width, 200);
 		T_OK(vary);
-		px_opts_resolve(&o, PX_FMT_JPEG, false, 1, "image/webp,*/*", 0, &x, &vary);
+		resolve(&o, PX_FMT_JPEG, false, 1, "image/webp,*/*", 0, &x, &vary);
 		T_EQ(x.format, PX_FMT_WEBP);
-		px_opts_resolve(&o, PX_FMT_JPEG, false, 1, "image/avif;q=0,image/webp", 0, &x, &vary);
+		resolve(&o, PX_FMT_JPEG, false, 1, "image/avif;q=0,image/webp", 0, &x, &vary);
 		T_EQ(x.format, PX_FMT_WEBP);
-		px_opts_resolve(&o, PX_FMT_JPEG, false, 1, "*/*", 0, &x, &vary);
+		resolve(&o, PX_FMT_JPEG, false, 1, "*/*", 0, &x, &vary);
 		T_EQ(x.format, PX_FMT_JPEG);
-		px_opts_resolve(&o, PX_FMT_PNG, true, 1, NULL, 0, &x, &vary);
+		resolve(&o, PX_FMT_PNG, true, 1, NULL, 0, &x, &vary);
 		T_EQ(x.format, PX_FMT_PNG);
 		parse("w=100", &o, &eb);
-		px_opts_resolve(&o, PX_FMT_GIF, false, 1, "image/webp", 0, &x, &vary);
+		resolve(&o, PX_FMT_GIF, false, 1, "image/webp", 0, &x, &vary);
 		T_EQ(x.format, PX_FMT_GIF);
 		T_OK(!vary);
-		px_opts_resolve(&o, PX_FMT_HEIC, false, 1, "image/webp", 0, &x, &vary);
+		resolve(&o, PX_FMT_HEIC, false, 1, "image/webp", 0, &x, &vary);
 		T_EQ(x.format, PX_FMT_JPEG);
 		parse("f=auto", &o, &eb);
-		px_opts_resolve(&o, PX_FMT_GIF, false, 12, "image/avif,image/webp", 0, &x, &vary);
+		resolve(&o, PX_FMT_GIF, false, 12, "image/avif,image/webp", 0, &x, &vary);
 		T_EQ(x.format, PX_FMT_WEBP);
-		px_opts_resolve(&o, PX_FMT_GIF, false, 12, "*/*", 0, &x, &vary);
+		resolve(&o, PX_FMT_GIF, false, 12, "*/*", 0, &x, &vary);
 		T_EQ(x.format, PX_FMT_GIF);
 		parse("f=auto,anim=false", &o, &eb);
-		px_opts_resolve(&o, PX_FMT_GIF, false, 12, "image/avif", 0, &x, &vary);
+		resolve(&o, PX_FMT_GIF, false, 12, "image/avif", 0, &x, &vary);
 		T_EQ(x.format, PX_FMT_AVIF);
 	}
 	T_CASE("cloudflare signature vector") {
