@@ -2,7 +2,7 @@
  * test_ml.c - the inference engine: tiny hand-computed graphs for each
  * operator and loader path, then the nsfwjs model against TF.js's outputs.
  *
- * The model comes from $PICTOR_MODELS_DIR (default "models"), installed by
+ * The model comes from $PICTOR_MODELS (default "models"), installed by
  * `make models`; the golden inputs and outputs live in tests/data/ml.
  */
 #include "core/buf.h"
@@ -944,7 +944,7 @@ static void test_resize(void)
 
 static const char *models_dir(void)
 {
-	const char *d = getenv("PICTOR_MODELS_DIR");
+	const char *d = getenv("PICTOR_MODELS");
 
 	return d && *d ? d : "models";
 }
@@ -1039,7 +1039,7 @@ static void test_golden(void)
 			fprintf(stderr,
 				"FAIL: cannot load the nsfwjs model from '%s': "
 				"%s\n      run `make models` (or set "
-				"PICTOR_MODELS_DIR)\n",
+				"PICTOR_MODELS)\n",
 				models_dir(), eb.msg);
 		T_EQ(rc, 0);
 	}
