@@ -189,8 +189,10 @@ describe('async moderation', () => {
 		const up = await L.upload(s, RGB);
 		assert.equal(up.status, 202, L.show(up));
 		assert.equal(up.record.status, 'pending');
+		// Pending, and flagged once classified: never public either way.
 		const pendingImg = await L.req(s, 'GET', `/img/${up.record.id}/public`);
-		assert.ok([403].includes(pendingImg.status) || pendingImg.status === 403);
+		assert.equal(pendingImg.status, 403, L.show(pendingImg));
+		assert.equal(L.errCode(pendingImg), 'not_approved');
 		const rec = await waitFor(async () => {
 			const r = await L.api(s, 'GET', `/v1/images/${up.record.id}`);
 			return r.json.result.status !== 'pending' && r.json.result;
