@@ -200,22 +200,22 @@ static int cmd_classify(int argc, char **argv)
 		}
 		t1 = (double)px_mono_us() / 1e3;
 		if (json) {
-			printf("{\"file\":");
-			fflush(stdout);
-			{
-				struct px_buf q;
+			struct px_buf line;
 
-				px_buf_init(&q, 0);
-				px_json_quote(&q, rest[f]);
-				printf("%s,\"scores\":{", (char *)q.data);
-				px_buf_release(&q);
-			}
+			px_buf_init(&line, 0);
+			px_buf_adds(&line, "{\"file\":");
+			px_json_quote(&line, rest[f]);
+			px_buf_adds(&line, ",\"scores\":{");
 			for (int i = 0; i < nclass; i++)
-				printf("%s\"%s\":%.6f", i ? "," : "", classes[i],
-				       (double)res.scores[i]);
-			printf("},\"verdict\":\"%s\",\"rule\":\"%s\",\"model\":\"%s\"}\n",
-			       px_verdict_name(res.verdict), res.rule,
-			       px_moderation_model_name());
+				px_buf_addf(&line, "%s\"%s\":%.6f", i ? "," : "",
+					    classes[i], (double)res.scores[i]);
+			px_buf_addf(&line, "},\"verdict\":\"%s\",\"rule\":",
+				    px_verdict_name(res.verdict));
+			px_json_quote(&line, res.rule);
+			px_buf_addf(&line, ",\"model\":\"%s\"}\n",
+				    px_moderation_model_name());
+			fputs((char *)line.data, stdout);
+			px_buf_release(&line);
 		} else {
 			printf("%s: %s (%s)", rest[f], px_verdict_name(res.verdict),
 			       res.rule);
@@ -242,34 +242,16 @@ static int cmd_classify(int argc, char **argv)
 		px_buf_release(&data);
 	}
 	if (bench) {
-		/* The model alone, on a fixed 224x224 input, one thread. */
-		struct px_ml_ctx *ctx = NULL;
+		/* The model alone, one context on one core. */
 		struct px_ml_model *model = NULL;
-		uint8_t *rgb = malloc(PX_NSFW_SIZE * PX_NSFW_SIZE * 3);
-		float scores[PX_NSFW_CLASSES];
-		double t0, best = 1e9, total = 0;
+		double ms;
 
-		if (rgb && px_nsfw_open(cfg.models, &model, &eb) == 0 &&
-		    px_ml_ctx_new(model, &ctx, &eb) == 0) {
-			for (int i = 0; i < PX_NSFW_SIZE * PX_NSFW_SIZE * 3; i++)
-				rgb[i] = (uint8_t)(i * 7);
-			px_nsfw_scores(ctx, rgb, scores, &eb); /* warm-up */
-			for (long i = 0; i < bench; i++) {
-				double d;
-
-				t0 = (double)px_mono_us() / 1e3;
-				px_nsfw_scores(ctx, rgb, scores, &eb);
-				d = (double)px_mono_us() / 1e3 - t0;
-				total += d;
-				best = d < best ? d : best;
-			}
+		if (px_nsfw_open(cfg.models, &model, &eb) == 0 &&
+		    px_ml_bench(model, (int)bench, 1, &ms, &eb) == 0)
 			fprintf(json ? stderr : stdout,
-				"bench model alone: %.2f ms per image (best %.2f, %ld runs)\n",
-				total / (double)bench, best, bench);
-		}
-		px_ml_ctx_free(ctx);
+				"bench model alone: %.2f ms per image (%ld runs)\n",
+				ms, bench);
 		px_ml_model_free(model);
-		free(rgb);
 	}
 	goto out;
 fail:
@@ -510,15 +492,13 @@ static int cmd_serve(int argc, char **argv)
 		snprintf(app->public_url, sizeof(app->public_url), "http://%s",
 			 addr);
 	{
-		char fields[512];
-
-		snprintf(fields, sizeof(fields),
-			 "\"addr\":\"%s\",\"workers\":%d,\"queue\":%ld,\"data\":",
-			 addr, workers, cfg.queue);
 		struct px_buf f;
 
+		/* addr was checked as an IP address and port; data may hold
+		 * anything, so it is quoted. */
 		px_buf_init(&f, 0);
-		px_buf_adds(&f, fields);
+		px_buf_addf(&f, "\"addr\":\"%s\",\"workers\":%d,\"queue\":%ld,\"data\":",
+			    addr, workers, cfg.queue);
 		px_json_quote(&f, cfg.data);
 		px_log(PX_LOG_INFO, "listening", (const char *)f.data);
 		px_buf_release(&f);

@@ -223,14 +223,6 @@ const float *px_ml_ctx_output(const struct px_ml_ctx *c, int i, size_t *n)
 	return c->ptr[c->m->outputs[i]];
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* Workers warm up, report ready, and wait for the gate to open. */
 struct gate {
 	pthread_mutex_t mu;
@@ -319,11 +311,11 @@ int px_ml_bench(struct px_ml_model *m, int iterations, int nworkers,
 	g.abort = rc != 0;
 	pthread_cond_broadcast(&g.cv);
 	pthread_mutex_unlock(&g.mu);
-	t0 = now_ms();
+	t0 = (double)px_mono_us() / 1e3;
 	for (i = 0; i < started; i++)
 		pthread_join(tid[i], NULL);
 	if (!rc)
-		*ms_per_run = (now_ms() - t0) / ((double)iterations * nworkers);
+		*ms_per_run = ((double)px_mono_us() / 1e3 - t0) / ((double)iterations * nworkers);
 	for (i = 0; i < started; i++) {
 		if (!rc && b[i].rc) {
 			rc = b[i].rc;
