@@ -1394,6 +1394,28 @@ static int webp_timing(const struct px_buf *b, int *aDelay, int max, int *loop)
 
 /* ---- new transform options ---------------------------------------- */
 
+/* Transform rgb.jpg with x and check the output is ew x eh, both as the
+ * transform reports it and as the encoded bytes say; label names the
+ * case in a failure message. */
+static void expect_dims(const struct px_xform *x, int ew, int eh,
+			const char *label, size_t i)
+{
+	struct px_image_info oi, pi;
+	struct px_errbuf eb = {0};
+	struct px_buf out;
+
+	T_EQ(xform("rgb.jpg", x, &out, &oi, &eb), 0);
+	T_EQ(oi.width, ew);
+	T_EQ(oi.height, eh);
+	T_EQ(px_image_probe(out.data, out.len, NULL, &pi, &eb), 0);
+	T_EQ(pi.width, ew);
+	T_EQ(pi.height, eh);
+	if (oi.width != ew || oi.height != eh)
+		fprintf(stderr, "  %s %zu: %dx%d\n", label, i, oi.width,
+			oi.height);
+	px_buf_release(&out);
+}
+
 static void test_geometry_ops(void)
 {
 	T_CASE("trim, rotate and border sizes")
@@ -1419,24 +1441,12 @@ static void test_geometry_ops(void)
 		};
 		for (size_t i = 0; i < sizeof(aC) / sizeof(aC[0]); i++) {
 			struct px_xform x;
-			struct px_buf out;
-			struct px_image_info oi, pi;
-			struct px_errbuf eb = {0};
 
 			box(&x, aC[i].w, aC[i].h, aC[i].fit);
 			x.rotate = aC[i].rot;
 			memcpy(x.trim, aC[i].t, sizeof(x.trim));
 			memcpy(x.border, aC[i].b, sizeof(x.border));
-			T_EQ(xform("rgb.jpg", &x, &out, &oi, &eb), 0);
-			T_EQ(oi.width, aC[i].ew);
-			T_EQ(oi.height, aC[i].eh);
-			T_EQ(px_image_probe(out.data, out.len, NULL, &pi, &eb), 0);
-			T_EQ(pi.width, aC[i].ew);
-			T_EQ(pi.height, aC[i].eh);
-			if (oi.width != aC[i].ew || oi.height != aC[i].eh)
-				fprintf(stderr, "  case %zu: %dx%d\n", i,
-					oi.width, oi.height);
-			px_buf_release(&out);
+			expect_dims(&x, aC[i].ew, aC[i].eh, "case", i);
 		}
 	}
 	T_CASE("flip and rotate pixels")
@@ -2036,24 +2046,12 @@ static void test_encoding(void)
 		};
 		for (size_t i = 0; i < sizeof(aC) / sizeof(aC[0]); i++) {
 			struct px_xform x;
-			struct px_buf out;
-			struct px_image_info oi, pi;
-			struct px_errbuf eb = {0};
 
 			box(&x, aC[i].w, aC[i].h, aC[i].fit);
 			x.max_output = aC[i].cap;
 			for (int k = 0; k < 4; k++)
 				x.border[k] = aC[i].b;
-			T_EQ(xform("rgb.jpg", &x, &out, &oi, &eb), 0);
-			T_EQ(oi.width, aC[i].ew);
-			T_EQ(oi.height, aC[i].eh);
-			T_EQ(px_image_probe(out.data, out.len, NULL, &pi, &eb), 0);
-			T_EQ(pi.width, aC[i].ew);
-			T_EQ(pi.height, aC[i].eh);
-			if (oi.width != aC[i].ew || oi.height != aC[i].eh)
-				fprintf(stderr, "  cap case %zu: %dx%d\n", i,
-					oi.width, oi.height);
-			px_buf_release(&out);
+			expect_dims(&x, aC[i].ew, aC[i].eh, "cap case", i);
 		}
 	}
 	T_CASE("upscaling only where the fit calls for it")
