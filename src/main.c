@@ -364,14 +364,6 @@ out:
 	return rc;
 }
 
-static void count_status(void *app, int status)
-{
-	struct px_app *a = app;
-
-	if (status >= 100 && status < 600)
-		atomic_fetch_add(&a->n_status[status / 100], 1);
-}
-
 static void log_startup(const char *msg, const char *key, const char *val)
 {
 	struct px_buf f;
@@ -417,6 +409,8 @@ static int cmd_serve(int argc, char **argv)
 	if (!app)
 		goto out;
 	app->cfg = &cfg;
+	if (px_app_metrics_init(app))
+		goto out;
 	app->lim.max_pixels = (uint64_t)cfg.max_pixels;
 	app->lim.max_side = (int)cfg.max_side;
 	app->lim.max_frames = (int)cfg.max_frames;
@@ -474,7 +468,7 @@ static int cmd_serve(int argc, char **argv)
 	ho.max_body_total = (size_t)PX_MAX(cfg.upload_memory, cfg.max_upload_bytes);
 	ho.pool = app->pool;
 	ho.handler = px_app_handle;
-	ho.completed = count_status;
+	ho.completed = px_app_completed;
 	ho.app = app;
 	if (px_http_start(&ho, &http, &eb))
 		goto fail;
@@ -534,6 +528,7 @@ out:
 		px_catalog_free(app->cat);
 		px_kv_close(app->kv);
 		px_blob_close(app->blobs);
+		px_metrics_free(app->metrics);
 		free(app);
 	}
 	px_image_shutdown();

@@ -146,39 +146,121 @@ void px_app_fail(struct px_req *r, int rc, const struct px_errbuf *eb)
 		      eb->msg[0] ? eb->msg : px_err_name(rc));
 }
 
+static double worker_load(void *arg)
+{
+	struct px_app *a = arg;
+
+	return a->pool ? px_pool_load(a->pool) : 0;
+}
+
+static double draining(void *arg)
+{
+	struct px_app *a = arg;
+
+	return atomic_load(&a->draining) ? 1 : 0;
+}
+
+int px_app_metrics_init(struct px_app *a)
+{
+	struct px_metrics *m = px_metrics_new();
+	const double *sec = px_buckets_seconds, *bytes = px_buckets_bytes;
+	int nsec = px_buckets_seconds_n, nbytes = px_buckets_bytes_n;
+
+	if (!m)
+		return PX_ENOMEM;
+	a->metrics = m;
+	a->m.requests = px_metrics_counter(m, "pictor_http_requests_total",
+					   "HTTP requests received", NULL);
+	a->m.responses = px_metrics_counter(m, "pictor_http_responses_total",
+					    "HTTP responses by status class", "class");
+	a->m.duration = px_metrics_histogram(m, "pictor_http_request_duration_seconds",
+					     "time from request to response, by route class and status",
+					     "route,status", sec, nsec);
+	a->m.uploads = px_metrics_counter(m, "pictor_uploads_total",
+					  "images stored", NULL);
+	a->m.upload_rejects = px_metrics_counter(m, "pictor_upload_rejects_total",
+						 "uploads refused", NULL);
+	a->m.upload_seconds = px_metrics_histogram(m, "pictor_upload_duration_seconds",
+						   "time a worker spent validating, classifying and storing an upload",
+						   NULL, sec, nsec);
+	a->m.upload_bytes = px_metrics_histogram(m, "pictor_upload_size_bytes",
+						 "size of uploaded image files",
+						 NULL, bytes, nbytes);
+	a->m.renders = px_metrics_counter(m, "pictor_renders_total",
+					  "variants rendered", NULL);
+	a->m.render_seconds = px_metrics_histogram(m, "pictor_render_duration_seconds",
+						   "time a worker spent rendering a variant",
+						   NULL, sec, nsec);
+	a->m.queue_wait = px_metrics_histogram(m, "pictor_queue_wait_seconds",
+					       "time a request waited for an image worker",
+					       NULL, sec, nsec);
+	a->m.not_modified = px_metrics_counter(m, "pictor_not_modified_total",
+					       "304 answers", NULL);
+	a->m.overloaded = px_metrics_counter(m, "pictor_overloaded_total",
+					     "requests refused with 503 overloaded", NULL);
+	a->m.classified = px_metrics_counter(m, "pictor_classified_total",
+					     "uploads classified in the request", NULL);
+	a->m.flagged = px_metrics_counter(m, "pictor_flagged_total",
+					  "uploads flagged by the policy", NULL);
+	a->m.blocked = px_metrics_counter(m, "pictor_blocked_total",
+					  "uploads blocked by the policy", NULL);
+	px_metrics_gauge_fn(m, "pictor_worker_load", "image jobs queued or running",
+			    worker_load, a);
+	px_metrics_gauge_fn(m, "pictor_draining", "1 while the server drains for shutdown",
+			    draining, a);
+	return 0;
+}
+
+/* A small fixed set of route classes keeps the label cardinality low. */
+static const char *route_class(struct px_req *r)
+{
+	const char *p = px_req_path(r);
+
+	if (!strcmp(p, "/healthz") || !strcmp(p, "/readyz"))
+		return "health";
+	if (!strcmp(p, "/metrics"))
+		return "metrics";
+	if (!strcmp(p, "/v1/images") && !strcmp(px_req_method(r), "POST"))
+		return "upload";
+	if (!strncmp(p, "/v1/images", 10))
+		return "images";
+	if (!strncmp(p, "/v1/variants", 12))
+		return "variants";
+	if (!strncmp(p, "/v1/moderation", 14))
+		return "moderation";
+	if (!strncmp(p, "/img/", 5) || !strncmp(p, "/cdn-cgi/image/", 15))
+		return "delivery";
+	return "other";
+}
+
+void px_app_completed(void *app, struct px_req *r)
+{
+	struct px_app *a = app;
+	int status = px_req_status(r);
+	double wait = px_req_queue_seconds(r);
+	char cls[4], code[8];
+
+	if (status < 100 || status > 599)
+		return;
+	snprintf(cls, sizeof(cls), "%dxx", status / 100);
+	snprintf(code, sizeof(code), "%d", status);
+	px_metric_add(a->m.responses, 1, cls);
+	px_metric_observe(a->m.duration, px_req_seconds(r), route_class(r), code);
+	if (wait >= 0)
+		px_metric_observe(a->m.queue_wait, wait);
+}
+
 static void metrics(struct px_app *a, struct px_req *r)
 {
 	struct px_buf b;
 
 	px_buf_init(&b, 0);
-#define C(name, help, v)                                                     \
-	px_buf_addf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name,  \
-		    help, name, name, (unsigned long long)atomic_load(&(v)))
-	C("pictor_http_requests_total", "HTTP requests received", a->n_requests);
-	px_buf_addf(&b, "# HELP pictor_http_responses_total HTTP responses by status class\n"
-			"# TYPE pictor_http_responses_total counter\n");
-	for (int i = 1; i <= 5; i++)
-		px_buf_addf(&b, "pictor_http_responses_total{class=\"%dxx\"} %llu\n",
-			    i, (unsigned long long)atomic_load(&a->n_status[i]));
-	C("pictor_uploads_total", "images stored", a->n_uploads);
-	C("pictor_upload_rejects_total", "uploads refused", a->n_upload_rejects);
-	C("pictor_upload_seconds_us_total", "microseconds spent storing uploads",
-	  a->upload_us);
-	C("pictor_renders_total", "variants rendered", a->n_renders);
-	C("pictor_render_us_total", "microseconds spent rendering variants",
-	  a->render_us);
-	C("pictor_not_modified_total", "304 answers", a->n_not_modified);
-	C("pictor_classified_total", "uploads classified in the request",
-	  a->n_classified);
-	C("pictor_flagged_total", "uploads flagged by the policy", a->n_flagged);
-	C("pictor_blocked_total", "uploads blocked by the policy", a->n_blocked);
-	C("pictor_overloaded_total", "requests refused with 503 overloaded",
-	  a->n_overloaded);
-#undef C
-	px_buf_addf(&b, "# HELP pictor_worker_load jobs queued or running\n"
-			"# TYPE pictor_worker_load gauge\npictor_worker_load %d\n",
-		    px_pool_load(a->pool));
-	px_resp_buf(r, 200, "text/plain; version=0.0.4", &b);
+	if (px_metrics_render(a->metrics, &b)) {
+		px_buf_release(&b);
+		px_resp_error(r, 500, "internal_error", "out of memory");
+		return;
+	}
+	px_resp_buf(r, 200, PX_METRICS_CONTENT_TYPE, &b);
 }
 
 static void readyz(struct px_app *a, struct px_req *r)
@@ -249,6 +331,6 @@ void px_app_handle(void *app, struct px_req *r)
 {
 	struct px_app *a = app;
 
-	atomic_fetch_add(&a->n_requests, 1);
+	px_metric_add(a->m.requests, 1);
 	route(a, r);
 }

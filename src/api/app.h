@@ -13,6 +13,7 @@
 #include "catalog/catalog.h"
 #include "catalog/variants.h"
 #include "core/config.h"
+#include "core/metrics.h"
 #include "http/http.h"
 #include "image/image.h"
 #include "moderation/moderation.h"
@@ -31,12 +32,26 @@ struct px_app {
 	char public_url[512];
 	atomic_bool draining;
 
-	/* Prometheus counters. */
-	atomic_ullong n_requests, n_uploads, n_upload_rejects, n_renders,
-		n_classified, n_blocked, n_flagged,
-		n_not_modified, n_overloaded, render_us, upload_us;
-	atomic_ullong n_status[6]; /* by class: 1xx..5xx */
+	/* Prometheus metrics: the registry (owned) and the application's
+	 * families on it (see px_app_metrics_init). */
+	struct px_metrics *metrics;
+	struct {
+		struct px_metric *requests, *responses, *duration;
+		struct px_metric *uploads, *upload_rejects, *upload_seconds,
+			*upload_bytes;
+		struct px_metric *renders, *render_seconds, *queue_wait;
+		struct px_metric *not_modified, *overloaded;
+		struct px_metric *classified, *flagged, *blocked;
+	} m;
 };
+
+/* Create a->metrics and register the application's families; other
+ * modules register theirs on a->metrics after this. */
+int px_app_metrics_init(struct px_app *a);
+
+/* The px_http_opts completion callback: counts the response and observes
+ * its latency by route class and status. */
+void px_app_completed(void *app, struct px_req *req);
 
 /* The px_handler_fn given to the HTTP server; app is a struct px_app. */
 void px_app_handle(void *app, struct px_req *req);

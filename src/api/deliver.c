@@ -95,8 +95,8 @@ static void render_work(void *app, struct px_req *r)
 		answer_json(r, rd, &info);
 	else
 		px_resp_buf(r, 200, px_fmt_mime(info.format), &out);
-	atomic_fetch_add(&a->n_renders, 1);
-	atomic_fetch_add(&a->render_us, (unsigned long long)(px_mono_us() - t0));
+	px_metric_add(a->m.renders, 1);
+	px_metric_observe(a->m.render_seconds, (double)(px_mono_us() - t0) / 1e6);
 out:
 	px_buf_release(&orig);
 	px_buf_release(&out);
@@ -300,13 +300,13 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	if (etag_matches(px_req_header(r, "If-None-Match"), rd->etag)) {
 		common_headers(r, rd);
 		px_resp_empty(r, 304);
-		atomic_fetch_add(&a->n_not_modified, 1);
+		px_metric_add(a->m.not_modified, 1);
 		goto out;
 	}
 	px_req_set_data(r, rd, free);
 	rd = NULL;
 	if (px_req_defer(r, render_work)) {
-		atomic_fetch_add(&a->n_overloaded, 1);
+		px_metric_add(a->m.overloaded, 1);
 		px_resp_header(r, "Retry-After", "1");
 		px_resp_error(r, 503, "overloaded",
 			      "all image workers are busy; retry later");

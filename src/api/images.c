@@ -244,9 +244,9 @@ static void upload_work(void *app, struct px_req *r)
 	} else if (a->mod) {
 		if ((rc = px_moderation_classify(a->mod, u.data, u.n, &res, &eb)))
 			goto out;
-		atomic_fetch_add(&a->n_classified, 1);
+		px_metric_add(a->m.classified, 1);
 		if (res.verdict == PX_VERDICT_BLOCK) {
-			atomic_fetch_add(&a->n_blocked, 1);
+			px_metric_add(a->m.blocked, 1);
 			if (!a->mod_quarantine) {
 				/* Nothing is stored, but the operator still
 				 * hears of the attempt. */
@@ -261,7 +261,7 @@ static void upload_work(void *app, struct px_req *r)
 				goto out;
 			}
 		} else if (res.verdict == PX_VERDICT_FLAG) {
-			atomic_fetch_add(&a->n_flagged, 1);
+			px_metric_add(a->m.flagged, 1);
 		}
 		snprintf(rec.status, sizeof(rec.status), "%s",
 			 px_verdict_status(res.verdict));
@@ -276,11 +276,13 @@ static void upload_work(void *app, struct px_req *r)
 	snprintf(loc, sizeof(loc), "/v1/images/%s", rec.id);
 	px_resp_header(r, "Location", loc);
 	answer_rec(a, r, status, &rec);
-	atomic_fetch_add(&a->n_uploads, 1);
-	atomic_fetch_add(&a->upload_us, (unsigned long long)(px_mono_us() - t0));
+	px_metric_add(a->m.uploads, 1);
+	px_metric_observe(a->m.upload_seconds, (double)(px_mono_us() - t0) / 1e6);
 out:
+	if (u.data)
+		px_metric_observe(a->m.upload_bytes, (double)u.n);
 	if (rc) {
-		atomic_fetch_add(&a->n_upload_rejects, 1);
+		px_metric_add(a->m.upload_rejects, 1);
 		px_app_fail(r, rc, &eb);
 	}
 	free(u.meta);
@@ -415,7 +417,7 @@ void px_api_images(struct px_app *a, struct px_req *r, const char *rest)
 		} else if (!strcmp(m, "POST")) {
 			rc = px_req_defer(r, upload_work);
 			if (rc) {
-				atomic_fetch_add(&a->n_overloaded, 1);
+				px_metric_add(a->m.overloaded, 1);
 				px_resp_header(r, "Retry-After", "1");
 				px_resp_error(r, 503, "overloaded",
 					      "all image workers are busy; retry later");

@@ -30,8 +30,9 @@ struct px_http_opts {
 	size_t max_body_total; /* all buffered bodies; beyond: 503 */
 	struct px_pool *pool;
 	px_handler_fn handler;
-	/* Called after each response with its status (may be NULL). */
-	void (*completed)(void *app, int status);
+	/* Called after each response, before the request is freed (may be
+	 * NULL); the request accessors below are still valid. */
+	void (*completed)(void *app, struct px_req *req);
 	void *app;
 };
 
@@ -64,6 +65,15 @@ int px_req_query(struct px_req *r, const char *name, char *out, size_t n);
 const struct px_buf *px_req_body(struct px_req *r);
 const char *px_req_id(struct px_req *r);
 bool px_req_is_head(struct px_req *r);
+/* The response status (0 before one is set). */
+int px_req_status(struct px_req *r);
+/* Seconds since the request arrived. */
+double px_req_seconds(struct px_req *r);
+/* Seconds a deferred request waited for a worker; -1 if it was not
+ * deferred or has not started. */
+double px_req_queue_seconds(struct px_req *r);
+/* Bytes of response body. */
+size_t px_req_resp_bytes(struct px_req *r);
 
 /* Attach handler state to the request; free_fn(data) runs when the
  * request is freed. */

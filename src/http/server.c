@@ -42,6 +42,7 @@ struct px_req {
 	size_t reserved; /* bytes counted against the body budget */
 	enum req_state state;
 	struct timespec start;
+	int64_t deferred_us, started_us; /* px_mono_us(); 0: not deferred */
 	px_deferred_fn deferred;
 	void *udata;
 	void (*free_udata)(void *);
@@ -114,6 +115,25 @@ void *px_req_data(struct px_req *r) { return r->udata; }
 bool px_req_is_head(struct px_req *r)
 {
 	return !strcmp(r->method, "HEAD");
+}
+
+int px_req_status(struct px_req *r) { return r->status; }
+size_t px_req_resp_bytes(struct px_req *r) { return r->n; }
+
+double px_req_seconds(struct px_req *r)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - r->start.tv_sec) +
+	       (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+}
+
+double px_req_queue_seconds(struct px_req *r)
+{
+	if (!r->deferred_us || !r->started_us)
+		return -1;
+	return (double)(r->started_us - r->deferred_us) / 1e6;
 }
 
 const char *px_req_header(struct px_req *r, const char *name)
@@ -241,6 +261,7 @@ static void run_deferred(void *arg)
 {
 	struct px_req *r = arg;
 
+	r->started_us = px_mono_us();
 	r->deferred(r->h->o.app, r);
 	if (!r->status)
 		px_resp_error(r, 500, "internal_error", "no response");
@@ -254,6 +275,7 @@ int px_req_defer(struct px_req *r, px_deferred_fn fn)
 
 	r->deferred = fn;
 	r->state = REQ_DEFERRED;
+	r->deferred_us = px_mono_us();
 	/* Suspend before submitting so a fast worker never resumes a
 	 * connection that is not yet suspended. */
 	MHD_suspend_connection(r->conn);
@@ -479,7 +501,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	px_log(PX_LOG_INFO, "request", (const char *)f.data);
 	atomic_fetch_sub(&h->body_bytes, r->reserved);
 	if (h->o.completed)
-		h->o.completed(h->o.app, r->status);
+		h->o.completed(h->o.app, r);
 	px_buf_release(&f);
 	req_free(r);
 	*con_cls = NULL;

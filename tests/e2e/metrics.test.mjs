@@ -1,6 +1,7 @@
 // Prometheus metrics and the JSON access log.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import * as L from './lib.mjs';
@@ -14,6 +15,52 @@ after(async () => {
 function metric(text, name) {
 	const line = text.split('\n').find((l) => l.startsWith(name + ' '));
 	return line ? Number(line.split(' ')[1]) : undefined;
+}
+
+// Parse the text exposition strictly: every sample belongs to a family
+// declared with # TYPE, histogram samples use the _bucket/_sum/_count
+// suffixes, buckets are cumulative and end with +Inf == _count.
+function parseExposition(text) {
+	const fams = new Map();
+	let cur;
+	for (const line of text.split('\n')) {
+		if (!line) continue;
+		let mt = line.match(/^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram)$/);
+		if (mt) {
+			assert.ok(!fams.has(mt[1]), `${mt[1]} declared twice`);
+			cur = { type: mt[2], samples: [] };
+			fams.set(mt[1], cur);
+			continue;
+		}
+		if (line.startsWith('# HELP ')) continue;
+		mt = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/);
+		assert.ok(mt, `not a sample line: ${line}`);
+		assert.ok(cur, `sample before # TYPE: ${line}`);
+		const name = mt[1];
+		const base = [...fams.keys()].at(-1);
+		if (cur.type === 'histogram') {
+			assert.ok([base + '_bucket', base + '_sum', base + '_count'].includes(name), line);
+		} else {
+			assert.equal(name, base, line);
+		}
+		assert.ok(!Number.isNaN(Number(mt[3].replace('+Inf', 'Infinity'))), line);
+		cur.samples.push({ name, labels: mt[2] ?? '', value: Number(mt[3].replace('+Inf', 'Infinity')) });
+	}
+	for (const [name, f] of fams) {
+		assert.equal(name.endsWith('_total'), f.type === 'counter', `${name}: _total only and always on counters`);
+		assert.ok(!/_(us|ms)(_|$)/.test(name), `${name}: base units only`);
+		if (f.type !== 'histogram') continue;
+		const count = new Map();
+		for (const s of f.samples.filter((s) => s.name.endsWith('_count'))) count.set(s.labels, s.value);
+		const last = new Map();
+		for (const s of f.samples.filter((s) => s.name.endsWith('_bucket'))) {
+			const key = s.labels.replace(/,?le="[^"]*"/, '').replace('{}', '');
+			assert.ok(s.value >= (last.get(key) ?? 0), `${name}: buckets are cumulative`);
+			last.set(key, s.value);
+			if (s.labels.includes('le="+Inf"')) assert.equal(s.value, count.get(key), `${name}${key}: +Inf == _count`);
+		}
+	}
+	return fams;
 }
 
 test('counters move with traffic; the access log has one line per request without secrets', { timeout: T }, async () => {
@@ -36,6 +83,34 @@ test('counters move with traffic; the access log has one line per request withou
 	assert.ok(metric(m.text, 'pictor_http_requests_total') >= 6);
 	assert.ok(metric(m.text, 'pictor_http_responses_total{class="4xx"}') >= 1);
 	assert.match(m.text, /# TYPE pictor_worker_load gauge/);
+
+	// Latency by route class and status, in seconds.
+	const fams = parseExposition(m.text);
+	assert.equal(fams.get('pictor_http_request_duration_seconds')?.type, 'histogram');
+	assert.ok(metric(m.text, 'pictor_http_request_duration_seconds_count{route="upload",status="201"}') === 1);
+	assert.ok(metric(m.text, 'pictor_http_request_duration_seconds_count{route="delivery",status="200"}') >= 3);
+	assert.ok(metric(m.text, 'pictor_http_request_duration_seconds_count{route="delivery",status="304"}') === 1);
+	assert.ok(metric(m.text, 'pictor_http_request_duration_seconds_count{route="other",status="404"}') === 1);
+	assert.ok(metric(m.text, 'pictor_http_request_duration_seconds_bucket{route="upload",status="201",le="+Inf"}') === 1);
+	// Work timings and sizes.
+	assert.equal(metric(m.text, 'pictor_upload_size_bytes_count'), 1);
+	assert.ok(metric(m.text, 'pictor_upload_size_bytes_sum') > 1000);
+	assert.equal(metric(m.text, 'pictor_upload_duration_seconds_count'), 1);
+	assert.ok(metric(m.text, 'pictor_render_duration_seconds_count') >= 3);
+	assert.ok(metric(m.text, 'pictor_render_duration_seconds_sum') > 0);
+	assert.ok(metric(m.text, 'pictor_queue_wait_seconds_count') >= 4, 'the upload and the renders waited for a worker');
+	assert.equal(metric(m.text, 'pictor_draining'), 0);
+
+	// The dashboard in docs/ only queries metrics that exist.
+	const dash = JSON.parse(fs.readFileSync(new URL('../../docs/grafana-dashboard.json', import.meta.url)));
+	const exprs = JSON.stringify(dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)));
+	const used = new Set(exprs.match(/pictor_[a-z_]+/g));
+	assert.ok(used.size >= 10);
+	for (const n of used) {
+		const fam = fams.has(n) ? n : n.replace(/_(bucket|sum|count)$/, '');
+		assert.ok(fams.has(fam), `the dashboard queries ${n}, which /metrics does not expose`);
+		if (fam !== n) assert.equal(fams.get(fam).type, 'histogram', n);
+	}
 
 	await L.sleep(200);
 	const lines = srv.logs.filter((l) => l.msg === 'request');
