@@ -5,6 +5,7 @@
  *   pictor sign     print a signed delivery URL
  *   pictor config   print the effective configuration, secrets masked
  *   pictor version  print Pictor's and every library's version
+ *   pictor routes   print the route table (--json, or Markdown)
  */
 #include "api/app.h"
 #include "core/config.h"
@@ -37,6 +38,7 @@ static void usage_main(FILE *f)
 		"  sign      print a signed delivery URL for a path\n"
 		"  classify  classify image files and apply the moderation policy\n"
 		"  config    print the effective configuration (secrets masked)\n"
+		"  routes    print every route with its methods and scope\n"
 		"  version   print the versions of Pictor and its libraries\n\n"
 		"Run \"pictor <command> --help\" for a command's options.\n");
 }
@@ -277,6 +279,26 @@ static int cmd_version(void)
 	return 0;
 }
 
+static int cmd_routes(int argc, char **argv)
+{
+	bool json = argc > 0 && !strcmp(argv[0], "--json");
+	struct px_buf b;
+	int rc;
+
+	if (wants_help(argc, argv) || argc > 1 || (argc == 1 && !json)) {
+		printf("usage: pictor routes [--json]\n\n"
+		       "Print every HTTP route with its methods and the scope a\n"
+		       "token needs: a Markdown table, or JSON with --json.\n");
+		return wants_help(argc, argv) ? 0 : 2;
+	}
+	px_buf_init(&b, 0);
+	rc = px_app_routes_dump(&b, !json);
+	if (!rc)
+		fputs((const char *)b.data, stdout);
+	px_buf_release(&b);
+	return rc ? 1 : 0;
+}
+
 static int cmd_config(int argc, char **argv)
 {
 	struct px_config cfg;
@@ -408,6 +430,13 @@ static int cmd_serve(int argc, char **argv)
 	app = calloc(1, sizeof(*app));
 	if (!app)
 		goto out;
+	{
+		size_t n;
+		const struct px_route *t = px_app_routes(&n);
+
+		if (px_route_check(t, n, &eb))
+			goto fail;
+	}
 	app->cfg = &cfg;
 	if (px_app_metrics_init(app))
 		goto out;
@@ -553,6 +582,8 @@ int main(int argc, char **argv)
 		return cmd_classify(argc - 2, argv + 2);
 	if (!strcmp(cmd, "config"))
 		return cmd_config(argc - 2, argv + 2);
+	if (!strcmp(cmd, "routes"))
+		return cmd_routes(argc - 2, argv + 2);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
 		return cmd_version();
 	fprintf(stderr, "pictor: unknown command \"%s\"\n", cmd);

@@ -1,5 +1,11 @@
 /*
- * app.c - routing, authentication, envelopes, health and metrics.
+ * app.c - the route table, authentication and scopes, envelopes, health
+ * and metrics.
+ *
+ * Every route is one row of routes[] below (methods, path pattern, scope,
+ * handler); the router matches the row, checks the caller's token against
+ * the row's scope, and calls the handler. Nothing else decides who may do
+ * what.
  */
 #include "api/app.h"
 #include "core/crypto.h"
@@ -67,19 +73,6 @@ void px_app_ok_page(struct px_req *r, json_t *arr, const char *next)
 	px_app_ok_json(r, 200, json_pack("{s:o,s:o}", "images", arr,
 					  "continuation_token",
 					  next[0] ? json_string(next) : json_null()));
-}
-
-bool px_app_authorized(struct px_app *a, struct px_req *r)
-{
-	const char *h = px_req_header(r, "Authorization");
-
-	if (h && !strncasecmp(h, "Bearer ", 7) &&
-	    px_ct_streq(h + 7, a->cfg->admin_token))
-		return true;
-	px_resp_header(r, "WWW-Authenticate", "Bearer");
-	px_resp_error(r, 401, "unauthorized",
-		      "a valid \"Authorization: Bearer\" token is required");
-	return false;
 }
 
 static int status_for(const char *code, int rc)
@@ -250,7 +243,8 @@ void px_app_completed(void *app, struct px_req *r)
 		px_metric_observe(a->m.queue_wait, wait);
 }
 
-static void metrics(struct px_app *a, struct px_req *r)
+static void metrics(struct px_app *a, struct px_req *r,
+		    const struct px_call *c)
 {
 	struct px_buf b;
 
@@ -263,7 +257,8 @@ static void metrics(struct px_app *a, struct px_req *r)
 	px_resp_buf(r, 200, PX_METRICS_CONTENT_TYPE, &b);
 }
 
-static void readyz(struct px_app *a, struct px_req *r)
+static void readyz(struct px_app *a, struct px_req *r,
+		   const struct px_call *c)
 {
 	struct px_errbuf eb = {0};
 
@@ -279,51 +274,181 @@ static void readyz(struct px_app *a, struct px_req *r)
 		      19, false);
 }
 
-static bool is_get(struct px_req *r)
+static void healthz(struct px_app *a, struct px_req *r,
+		    const struct px_call *c)
 {
-	return !strcmp(px_req_method(r), "GET") || px_req_is_head(r);
+	px_resp_bytes(r, 200, "application/json", "{\"status\":\"ok\"}\n", 16,
+		      false);
+}
+
+static void deliver(struct px_app *a, struct px_req *r,
+		    const struct px_call *c)
+{
+	px_api_deliver(a, r, px_req_path(r));
+}
+
+/*
+ * The route table: every route the daemon answers, with the scope a
+ * caller needs. A request is matched against the rows in order; the first
+ * row whose pattern and method both match handles it. A path some row
+ * matches with other methods only answers 405 with Allow. `pictor routes`
+ * prints this table and docs/API.md carries it.
+ */
+static const struct px_route routes[] = {
+	{PX_M_GET, "/healthz", PX_SCOPE_PUBLIC, healthz,
+	 "liveness"},
+	{PX_M_GET, "/readyz", PX_SCOPE_PUBLIC, readyz,
+	 "readiness: storage reachable, not draining"},
+	{PX_M_GET, "/metrics", PX_SCOPE_PUBLIC, metrics,
+	 "Prometheus metrics"},
+	{PX_M_GET, "/v1/images", PX_SCOPE_IMAGES_READ, px_api_image_list,
+	 "list images, newest first"},
+	{PX_M_POST, "/v1/images", PX_SCOPE_IMAGES_WRITE, px_api_image_upload,
+	 "upload an image"},
+	{PX_M_GET, "/v1/images/{id}", PX_SCOPE_IMAGES_READ, px_api_image_get,
+	 "an image's record"},
+	{PX_M_PATCH, "/v1/images/{id}", PX_SCOPE_IMAGES_WRITE,
+	 px_api_image_patch, "change metadata or requireSignedURLs"},
+	{PX_M_DELETE, "/v1/images/{id}", PX_SCOPE_IMAGES_DELETE,
+	 px_api_image_delete, "delete an image"},
+	{PX_M_GET, "/v1/images/{id}/blob", PX_SCOPE_IMAGES_READ,
+	 px_api_image_blob, "the original bytes"},
+	{PX_M_POST, "/v1/images/{id}/moderation", PX_SCOPE_MODERATION_REVIEW,
+	 px_api_moderation_review, "approve or block an image"},
+	{PX_M_GET, "/v1/moderation/queue", PX_SCOPE_MODERATION_REVIEW,
+	 px_api_moderation_queue, "images awaiting review"},
+	{PX_M_GET, "/v1/variants", PX_SCOPE_IMAGES_READ, px_api_variant_list,
+	 "list variants"},
+	{PX_M_POST, "/v1/variants", PX_SCOPE_VARIANTS_WRITE,
+	 px_api_variant_create, "create a variant"},
+	{PX_M_GET, "/v1/variants/{name}", PX_SCOPE_IMAGES_READ,
+	 px_api_variant_get, "one variant"},
+	{PX_M_PATCH, "/v1/variants/{name}", PX_SCOPE_VARIANTS_WRITE,
+	 px_api_variant_patch, "change a variant"},
+	{PX_M_DELETE, "/v1/variants/{name}", PX_SCOPE_VARIANTS_WRITE,
+	 px_api_variant_delete, "delete a variant"},
+	{PX_M_GET, "/img/{path*}", PX_SCOPE_PUBLIC, deliver,
+	 "deliver a variant: /img/{id}/{variant or options}"},
+	{PX_M_GET, "/cdn-cgi/image/{path*}", PX_SCOPE_PUBLIC, deliver,
+	 "deliver: /cdn-cgi/image/{options}/{id}"},
+};
+
+const struct px_route *px_app_routes(size_t *n)
+{
+	*n = PX_ARRAY_LEN(routes);
+	return routes;
+}
+
+int px_app_routes_dump(struct px_buf *out, bool markdown)
+{
+	struct px_errbuf eb = {0};
+	char allow[96];
+	int rc = px_route_check(routes, PX_ARRAY_LEN(routes), &eb);
+
+	if (rc) {
+		fprintf(stderr, "pictor: %s\n", eb.msg);
+		return rc;
+	}
+	if (markdown)
+		rc = px_buf_adds(out, "| methods | path | scope | what |\n"
+				      "|---|---|---|---|\n");
+	else
+		rc = px_buf_adds(out, "[");
+	for (size_t i = 0; !rc && i < PX_ARRAY_LEN(routes); i++) {
+		const struct px_route *rt = &routes[i];
+
+		px_route_allow(rt->methods, allow, sizeof(allow));
+		if (markdown) {
+			rc = px_buf_addf(out, "| %s | `%s` | `%s` | %s |\n", allow,
+					 rt->pattern, px_scope_name(rt->scope),
+					 rt->summary ? rt->summary : "");
+			continue;
+		}
+		/* "GET, HEAD" becomes ["GET","HEAD"] */
+		px_buf_addf(out, "%s{\"methods\":[\"", i ? "," : "");
+		for (const char *m = allow; *m; m++)
+			if (*m == ',')
+				px_buf_adds(out, "\",\"");
+			else if (*m != ' ')
+				px_buf_add(out, m, 1);
+		px_buf_adds(out, "\"],\"path\":");
+		px_json_quote(out, rt->pattern);
+		rc = px_buf_addf(out, ",\"scope\":\"%s\"}",
+				 px_scope_name(rt->scope));
+	}
+	return rc ? rc : px_buf_adds(out, markdown ? "" : "]\n");
+}
+
+/*
+ * Who is calling: the bootstrap admin token, compared in constant time.
+ * On success the caller's scopes land in *scopes and the request carries
+ * the token's id and name.
+ */
+static bool authenticate(struct px_app *a, struct px_req *r, uint32_t *scopes)
+{
+	const char *h = px_req_header(r, "Authorization");
+
+	*scopes = 0;
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return false;
+	if (px_ct_streq(h + 7, a->cfg->admin_token)) {
+		*scopes = PX_SCOPE_BIT(PX_SCOPE_ADMIN);
+		px_req_set_principal(r, "admin", "admin");
+		return true;
+	}
+	return false;
+}
+
+/* The scope check every routed request passes; answers 401 or 403. */
+static bool permitted(struct px_app *a, struct px_req *r, enum px_scope need)
+{
+	uint32_t have;
+	char hdr[128];
+
+	if (need == PX_SCOPE_PUBLIC)
+		return true;
+	if (!authenticate(a, r, &have)) {
+		px_resp_header(r, "WWW-Authenticate", "Bearer");
+		px_resp_error(r, 401, "unauthorized",
+			      "a valid \"Authorization: Bearer\" token is required");
+		return false;
+	}
+	if (px_scope_allows(have, need))
+		return true;
+	snprintf(hdr, sizeof(hdr),
+		 "Bearer error=\"insufficient_scope\", scope=\"%s\"",
+		 px_scope_name(need));
+	px_resp_header(r, "WWW-Authenticate", hdr);
+	px_resp_error(r, 403, "insufficient_scope",
+		      "this token lacks the scope \"%s\"", px_scope_name(need));
+	return false;
 }
 
 static void route(struct px_app *a, struct px_req *r)
 {
 	const char *path = px_req_path(r);
+	unsigned bit = px_route_method_bit(px_req_method(r)), allowed = 0;
+	char allow[96];
+	struct px_call c;
 
-	if (!strcmp(path, "/healthz")) {
-		if (!is_get(r))
-			goto not_allowed;
-		px_resp_bytes(r, 200, "application/json", "{\"status\":\"ok\"}\n",
-			      16, false);
-	} else if (!strcmp(path, "/readyz")) {
-		if (!is_get(r))
-			goto not_allowed;
-		readyz(a, r);
-	} else if (!strcmp(path, "/metrics")) {
-		if (!is_get(r))
-			goto not_allowed;
-		metrics(a, r);
-	} else if (!strncmp(path, "/v1/images", 10) &&
-		   (path[10] == '\0' || path[10] == '/')) {
-		px_api_images(a, r, path + 10);
-	} else if (!strncmp(path, "/v1/variants", 12) &&
-		   (path[12] == '\0' || path[12] == '/')) {
-		px_api_variants(a, r, path + 12);
-	} else if (!strcmp(path, "/v1/moderation/queue")) {
-		if (!px_app_authorized(a, r))
-			return;
-		if (!is_get(r))
-			goto not_allowed;
-		px_api_moderation_queue(a, r);
-	} else if (!strncmp(path, "/img/", 5) ||
-		   !strncmp(path, "/cdn-cgi/image/", 15)) {
-		if (!is_get(r))
-			goto not_allowed;
-		px_api_deliver(a, r, path);
-	} else {
-		px_resp_error(r, 404, "not_found", "no route for \"%.200s\"", path);
+	for (size_t i = 0; i < PX_ARRAY_LEN(routes); i++) {
+		if (!px_route_match(routes[i].pattern, path, &c))
+			continue;
+		if (!(routes[i].methods & bit)) {
+			allowed |= routes[i].methods;
+			continue;
+		}
+		c.route = &routes[i];
+		if (permitted(a, r, routes[i].scope))
+			routes[i].fn(a, r, &c);
+		return;
 	}
-	return;
-not_allowed:
-	px_resp_header(r, "Allow", "GET, HEAD");
+	if (!allowed) {
+		px_resp_error(r, 404, "not_found", "no route for \"%.200s\"", path);
+		return;
+	}
+	px_route_allow(allowed, allow, sizeof(allow));
+	px_resp_header(r, "Allow", allow);
 	px_resp_error(r, 405, "method_not_allowed", "method not allowed");
 }
 

@@ -10,6 +10,7 @@
 
 #include <stdatomic.h>
 
+#include "api/route.h"
 #include "catalog/catalog.h"
 #include "catalog/variants.h"
 #include "core/config.h"
@@ -72,19 +73,46 @@ bool px_app_page_args(struct px_req *r, int *per_page, char *token,
  * taken. */
 void px_app_ok_page(struct px_req *r, struct json_t *arr, const char *next);
 
-/* Check the Bearer token; on failure answers 401 and returns false. */
-bool px_app_authorized(struct px_app *a, struct px_req *r);
+/* The route table (static; n rows), for `pictor routes` and the tests. */
+const struct px_route *px_app_routes(size_t *n);
+
+/* The route table as JSON (an array of {methods, path, scope}) or as a
+ * Markdown table (markdown set), appended to out. */
+int px_app_routes_dump(struct px_buf *out, bool markdown);
 
 /* Answer a px_errbuf failure with the status its code implies. */
 void px_app_fail(struct px_req *r, int rc, const struct px_errbuf *eb);
 
-/* Handlers, one file per resource. */
-void px_api_images(struct px_app *a, struct px_req *r, const char *rest);
-void px_api_deliver(struct px_app *a, struct px_req *r, const char *rest);
-void px_api_variants(struct px_app *a, struct px_req *r, const char *rest);
-void px_api_moderation_queue(struct px_app *a, struct px_req *r);
+/* Handlers, one file per resource; each is a row of the route table
+ * (app.c), which has checked the caller's scope before the call. */
+void px_api_image_list(struct px_app *a, struct px_req *r,
+		       const struct px_call *c);
+void px_api_image_upload(struct px_app *a, struct px_req *r,
+			 const struct px_call *c);
+void px_api_image_get(struct px_app *a, struct px_req *r,
+		      const struct px_call *c);
+void px_api_image_patch(struct px_app *a, struct px_req *r,
+			const struct px_call *c);
+void px_api_image_delete(struct px_app *a, struct px_req *r,
+			 const struct px_call *c);
+void px_api_image_blob(struct px_app *a, struct px_req *r,
+		       const struct px_call *c);
+void px_api_variant_list(struct px_app *a, struct px_req *r,
+			 const struct px_call *c);
+void px_api_variant_create(struct px_app *a, struct px_req *r,
+			   const struct px_call *c);
+void px_api_variant_get(struct px_app *a, struct px_req *r,
+			const struct px_call *c);
+void px_api_variant_patch(struct px_app *a, struct px_req *r,
+			  const struct px_call *c);
+void px_api_variant_delete(struct px_app *a, struct px_req *r,
+			   const struct px_call *c);
+void px_api_moderation_queue(struct px_app *a, struct px_req *r,
+			     const struct px_call *c);
 void px_api_moderation_review(struct px_app *a, struct px_req *r,
-			      const char *id);
+			      const struct px_call *c);
+/* The delivery path; path is the whole request path. */
+void px_api_deliver(struct px_app *a, struct px_req *r, const char *path);
 
 /* The record as the API shows it (a new JSON object reference). */
 struct json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec);

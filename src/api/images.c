@@ -393,83 +393,83 @@ static void blob(struct px_app *a, struct px_req *r, const char *id)
 	px_image_rec_release(&rec);
 }
 
-static void not_allowed(struct px_req *r, const char *allow)
+/* The {id} capture, or a 404 answer and false. */
+static bool image_id(struct px_req *r, const struct px_call *c,
+		     char id[PX_ID_MAX + 1])
 {
-	px_resp_header(r, "Allow", allow);
-	px_resp_error(r, 405, "method_not_allowed", "method not allowed");
+	if (px_call_arg(c, "id", id, PX_ID_MAX + 1)) {
+		px_resp_error(r, 404, "not_found", "image not found");
+		return false;
+	}
+	return true;
 }
 
-void px_api_images(struct px_app *a, struct px_req *r, const char *rest)
+void px_api_image_list(struct px_app *a, struct px_req *r,
+		       const struct px_call *c)
 {
-	const char *m = px_req_method(r);
+	list(a, r);
+}
+
+void px_api_image_upload(struct px_app *a, struct px_req *r,
+			 const struct px_call *c)
+{
+	if (px_req_defer(r, upload_work)) {
+		px_metric_add(a->m.overloaded, 1);
+		px_resp_header(r, "Retry-After", "1");
+		px_resp_error(r, 503, "overloaded",
+			      "all image workers are busy; retry later");
+	}
+}
+
+void px_api_image_get(struct px_app *a, struct px_req *r,
+		      const struct px_call *c)
+{
 	struct px_errbuf eb = {0};
+	struct px_image_rec rec;
 	char id[PX_ID_MAX + 1];
-	const char *slash;
-	bool get = !strcmp(m, "GET") || px_req_is_head(r);
-	size_t n;
 	int rc;
 
-	if (!px_app_authorized(a, r))
+	if (!image_id(r, c, id))
 		return;
-	if (!*rest || !strcmp(rest, "/")) {
-		if (get) {
-			list(a, r);
-		} else if (!strcmp(m, "POST")) {
-			rc = px_req_defer(r, upload_work);
-			if (rc) {
-				px_metric_add(a->m.overloaded, 1);
-				px_resp_header(r, "Retry-After", "1");
-				px_resp_error(r, 503, "overloaded",
-					      "all image workers are busy; retry later");
-			}
-		} else {
-			not_allowed(r, "GET, HEAD, POST");
-		}
-		return;
-	}
-	rest++; /* the "/" */
-	slash = strchr(rest, '/');
-	n = slash ? (size_t)(slash - rest) : strlen(rest);
-	if (n > PX_ID_MAX || px_url_decode(rest, n, id, sizeof(id))) {
-		px_resp_error(r, 404, "not_found", "image not found");
-		return;
-	}
-	if (slash && !strcmp(slash, "/moderation")) {
-		if (strcmp(m, "POST"))
-			not_allowed(r, "POST");
-		else
-			px_api_moderation_review(a, r, id);
-		return;
-	}
-	if (slash) {
-		if (strcmp(slash, "/blob")) {
-			px_resp_error(r, 404, "not_found", "no route");
-		} else if (!get) {
-			not_allowed(r, "GET, HEAD");
-		} else {
-			blob(a, r, id);
-		}
-		return;
-	}
-	if (get) {
-		struct px_image_rec rec;
+	memset(&rec, 0, sizeof(rec));
+	rc = px_catalog_get(a->cat, id, &rec, &eb);
+	if (rc)
+		px_app_fail(r, rc, &eb);
+	else
+		answer_rec(a, r, 200, &rec);
+	px_image_rec_release(&rec);
+}
 
-		memset(&rec, 0, sizeof(rec));
-		rc = px_catalog_get(a->cat, id, &rec, &eb);
-		if (rc)
-			px_app_fail(r, rc, &eb);
-		else
-			answer_rec(a, r, 200, &rec);
-		px_image_rec_release(&rec);
-	} else if (!strcmp(m, "PATCH")) {
+void px_api_image_patch(struct px_app *a, struct px_req *r,
+			const struct px_call *c)
+{
+	char id[PX_ID_MAX + 1];
+
+	if (image_id(r, c, id))
 		patch(a, r, id);
-	} else if (!strcmp(m, "DELETE")) {
-		rc = px_catalog_delete(a->cat, id, &eb);
-		if (rc)
-			px_app_fail(r, rc, &eb);
-		else
-			px_app_ok(r, 200, "{}");
-	} else {
-		not_allowed(r, "GET, HEAD, PATCH, DELETE");
-	}
+}
+
+void px_api_image_delete(struct px_app *a, struct px_req *r,
+			 const struct px_call *c)
+{
+	struct px_errbuf eb = {0};
+	char id[PX_ID_MAX + 1];
+	int rc;
+
+	if (!image_id(r, c, id))
+		return;
+	rc = px_catalog_delete(a->cat, id, &eb);
+	if (rc)
+		px_app_fail(r, rc, &eb);
+	else
+		px_app_ok(r, 200, "{}");
+}
+
+void px_api_image_blob(struct px_app *a, struct px_req *r,
+		       const struct px_call *c)
+{
+	char id[PX_ID_MAX + 1];
+
+	if (image_id(r, c, id))
+		blob(a, r, id);
 }

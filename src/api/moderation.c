@@ -26,7 +26,8 @@ static int queue_one(void *ctx, const struct px_image_rec *rec)
 	return 0;
 }
 
-void px_api_moderation_queue(struct px_app *a, struct px_req *r)
+void px_api_moderation_queue(struct px_app *a, struct px_req *r,
+			     const struct px_call *c)
 {
 	char status[16] = "flagged", token[256], next[256];
 	struct queue_ctx q = {a, NULL};
@@ -53,15 +54,20 @@ void px_api_moderation_queue(struct px_app *a, struct px_req *r)
 }
 
 void px_api_moderation_review(struct px_app *a, struct px_req *r,
-			      const char *id)
+			      const struct px_call *c)
 {
 	const struct px_buf *body = px_req_body(r);
+	char id[PX_ID_MAX + 1];
 	struct px_errbuf eb = {0};
 	struct px_image_rec rec;
 	const char *action, *note, *who;
 	json_t *o;
 	int rc;
 
+	if (px_call_arg(c, "id", id, sizeof(id))) {
+		px_resp_error(r, 404, "not_found", "image not found");
+		return;
+	}
 	memset(&rec, 0, sizeof(rec));
 	o = json_loadb((const char *)body->data, body->len,
 		       JSON_REJECT_DUPLICATES, NULL);

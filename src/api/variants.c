@@ -153,67 +153,98 @@ static void list(struct px_app *a, struct px_req *r)
 	answer(r, 200, "variants", lc.all);
 }
 
-void px_api_variants(struct px_app *a, struct px_req *r, const char *rest)
+/* The {name} capture, or a 404 answer and false. */
+static bool variant_name(struct px_req *r, const struct px_call *c,
+			 char name[PX_VARIANT_NAME_MAX + 1])
 {
-	const char *m = px_req_method(r);
+	if (px_call_arg(c, "name", name, PX_VARIANT_NAME_MAX + 1) ||
+	    !px_variant_valid_name(name)) {
+		px_resp_error(r, 404, "variant_not_found", "no such variant");
+		return false;
+	}
+	return true;
+}
+
+void px_api_variant_list(struct px_app *a, struct px_req *r,
+			 const struct px_call *c)
+{
+	list(a, r);
+}
+
+void px_api_variant_create(struct px_app *a, struct px_req *r,
+			   const struct px_call *c)
+{
 	struct px_errbuf eb = {0};
 	struct px_variant v;
-	char name[PX_VARIANT_NAME_MAX + 1];
 	int rc;
 
 	memset(&v, 0, sizeof(v));
-	if (!px_app_authorized(a, r))
-		return;
-	if (!*rest || !strcmp(rest, "/")) {
-		if (!strcmp(m, "GET") || px_req_is_head(r)) {
-			list(a, r);
-		} else if (!strcmp(m, "POST")) {
-			if ((rc = from_body(r, &v, true, &eb)) ||
-			    (rc = px_variant_put(a->kv, &v, true, &eb)))
-				px_app_fail(r, rc, &eb);
-			else
-				answer(r, 200, "variant", variant_json(&v));
-		} else {
-			px_resp_header(r, "Allow", "GET, HEAD, POST");
-			px_resp_error(r, 405, "method_not_allowed", "method not allowed");
-		}
-		goto out;
-	}
-	if (px_url_decode(rest + 1, strlen(rest + 1), name, sizeof(name)) ||
-	    !px_variant_valid_name(name)) {
-		px_resp_error(r, 404, "variant_not_found", "no such variant");
-		goto out;
-	}
-	if (!strcmp(m, "GET") || px_req_is_head(r)) {
-		rc = px_variant_get(a->kv, name, &v, &eb);
-		if (rc == PX_ENOTFOUND)
-			px_resp_error(r, 404, "variant_not_found",
-				      "no variant \"%s\"", name);
-		else if (rc)
-			px_app_fail(r, rc, &eb);
-		else
-			answer(r, 200, "variant", variant_json(&v));
-	} else if (!strcmp(m, "PATCH")) {
-		rc = px_variant_get(a->kv, name, &v, &eb);
-		if (rc == PX_ENOTFOUND)
-			px_errc(&eb, rc, "variant_not_found", "no variant \"%s\"", name);
-		if (!rc)
-			rc = from_body(r, &v, false, &eb);
-		if (!rc)
-			rc = px_variant_put(a->kv, &v, false, &eb);
-		if (rc)
-			px_app_fail(r, rc, &eb);
-		else
-			answer(r, 200, "variant", variant_json(&v));
-	} else if (!strcmp(m, "DELETE")) {
-		if ((rc = px_variant_del(a->kv, name, &eb)))
-			px_app_fail(r, rc, &eb);
-		else
-			px_app_ok(r, 200, "{}");
-	} else {
-		px_resp_header(r, "Allow", "GET, HEAD, PATCH, DELETE");
-		px_resp_error(r, 405, "method_not_allowed", "method not allowed");
-	}
-out:
+	if ((rc = from_body(r, &v, true, &eb)) ||
+	    (rc = px_variant_put(a->kv, &v, true, &eb)))
+		px_app_fail(r, rc, &eb);
+	else
+		answer(r, 200, "variant", variant_json(&v));
 	px_variant_release(&v);
+}
+
+void px_api_variant_get(struct px_app *a, struct px_req *r,
+			const struct px_call *c)
+{
+	char name[PX_VARIANT_NAME_MAX + 1];
+	struct px_errbuf eb = {0};
+	struct px_variant v;
+	int rc;
+
+	if (!variant_name(r, c, name))
+		return;
+	memset(&v, 0, sizeof(v));
+	rc = px_variant_get(a->kv, name, &v, &eb);
+	if (rc == PX_ENOTFOUND)
+		px_resp_error(r, 404, "variant_not_found", "no variant \"%s\"",
+			      name);
+	else if (rc)
+		px_app_fail(r, rc, &eb);
+	else
+		answer(r, 200, "variant", variant_json(&v));
+	px_variant_release(&v);
+}
+
+void px_api_variant_patch(struct px_app *a, struct px_req *r,
+			  const struct px_call *c)
+{
+	char name[PX_VARIANT_NAME_MAX + 1];
+	struct px_errbuf eb = {0};
+	struct px_variant v;
+	int rc;
+
+	if (!variant_name(r, c, name))
+		return;
+	memset(&v, 0, sizeof(v));
+	rc = px_variant_get(a->kv, name, &v, &eb);
+	if (rc == PX_ENOTFOUND)
+		px_errc(&eb, rc, "variant_not_found", "no variant \"%s\"", name);
+	if (!rc)
+		rc = from_body(r, &v, false, &eb);
+	if (!rc)
+		rc = px_variant_put(a->kv, &v, false, &eb);
+	if (rc)
+		px_app_fail(r, rc, &eb);
+	else
+		answer(r, 200, "variant", variant_json(&v));
+	px_variant_release(&v);
+}
+
+void px_api_variant_delete(struct px_app *a, struct px_req *r,
+			   const struct px_call *c)
+{
+	char name[PX_VARIANT_NAME_MAX + 1];
+	struct px_errbuf eb = {0};
+	int rc;
+
+	if (!variant_name(r, c, name))
+		return;
+	if ((rc = px_variant_del(a->kv, name, &eb)))
+		px_app_fail(r, rc, &eb);
+	else
+		px_app_ok(r, 200, "{}");
 }

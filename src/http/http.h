@@ -75,6 +75,16 @@ double px_req_queue_seconds(struct px_req *r);
 /* Bytes of response body. */
 size_t px_req_resp_bytes(struct px_req *r);
 
+/* The client's IP address as text ("127.0.0.2", "::1"), into out;
+ * PX_ENOTFOUND when libmicrohttpd does not know it. */
+int px_req_client_ip(struct px_req *r, char *out, size_t n);
+
+/* The authenticated caller: a token's id and name (copied; never its
+ * secret). The access log names the token id. Both NULL until set. */
+int px_req_set_principal(struct px_req *r, const char *id, const char *name);
+const char *px_req_principal_id(struct px_req *r);
+const char *px_req_principal_name(struct px_req *r);
+
 /* Attach handler state to the request; free_fn(data) runs when the
  * request is freed. */
 void px_req_set_data(struct px_req *r, void *data, void (*free_fn)(void *));

@@ -44,6 +44,7 @@ struct px_req {
 	struct timespec start;
 	int64_t deferred_us, started_us; /* px_mono_us(); 0: not deferred */
 	px_deferred_fn deferred;
+	char *principal_id, *principal_name;
 	void *udata;
 	void (*free_udata)(void *);
 
@@ -111,6 +112,47 @@ void px_req_set_data(struct px_req *r, void *data, void (*free_fn)(void *))
 }
 
 void *px_req_data(struct px_req *r) { return r->udata; }
+
+int px_req_set_principal(struct px_req *r, const char *id, const char *name)
+{
+	char *i = strdup(id), *n = strdup(name);
+
+	if (!i || !n) {
+		free(i);
+		free(n);
+		return PX_ENOMEM;
+	}
+	free(r->principal_id);
+	free(r->principal_name);
+	r->principal_id = i;
+	r->principal_name = n;
+	return 0;
+}
+
+const char *px_req_principal_id(struct px_req *r) { return r->principal_id; }
+const char *px_req_principal_name(struct px_req *r) { return r->principal_name; }
+
+static int client_ip(struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (sa && sa->sa_family == AF_INET &&
+	    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+		      (socklen_t)n))
+		return 0;
+	if (sa && sa->sa_family == AF_INET6 &&
+	    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		      out, (socklen_t)n))
+		return 0;
+	return PX_ENOTFOUND;
+}
+
+int px_req_client_ip(struct px_req *r, char *out, size_t n)
+{
+	return client_ip(r->conn, out, n);
+}
 
 bool px_req_is_head(struct px_req *r)
 {
@@ -338,6 +380,8 @@ static void req_free(struct px_req *r)
 		r->free_udata(r->udata);
 	clear_response(r);
 	px_buf_release(&r->body);
+	free(r->principal_id);
+	free(r->principal_name);
 	free(r->path);
 	free(r);
 }
@@ -461,8 +505,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct px_http *h = cls;
 	struct px_req *r = *con_cls;
-	const union MHD_ConnectionInfo *ci;
-	char addr[INET6_ADDRSTRLEN] = "-";
+	char addr[INET6_ADDRSTRLEN];
 	struct timespec now;
 	struct px_buf f;
 	double ms;
@@ -472,19 +515,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (double)(now.tv_sec - r->start.tv_sec) * 1e3 +
 	     (double)(now.tv_nsec - r->start.tv_nsec) / 1e6;
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
-
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET,
-				  &((const struct sockaddr_in *)sa)->sin_addr,
-				  addr, sizeof(addr));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6,
-				  &((const struct sockaddr_in6 *)sa)->sin6_addr,
-				  addr, sizeof(addr));
-	}
+	if (client_ip(c, addr, sizeof(addr)))
+		snprintf(addr, sizeof(addr), "-");
 	/* The path only: query strings may carry signatures and tokens. */
 	px_buf_init(&f, 8192);
 	px_buf_adds(&f, "\"request_id\":");
@@ -496,6 +528,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	px_buf_addf(&f, ",\"status\":%d,\"bytes\":%zu,\"ms\":%.2f,\"remote\":",
 		    r->status, r->n, ms);
 	px_json_quote(&f, addr);
+	if (r->principal_id) {
+		px_buf_adds(&f, ",\"token\":");
+		px_json_quote(&f, r->principal_id);
+	}
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		px_buf_addf(&f, ",\"aborted\":%d", (int)toe);
 	px_log(PX_LOG_INFO, "request", (const char *)f.data);
