@@ -397,6 +397,22 @@ static void log_startup(const char *msg, const char *key, const char *val)
 	px_buf_release(&f);
 }
 
+/* Drop audit entries older than the retention period (if one is set). */
+static void audit_retention(struct px_catalog *cat, const struct px_config *cfg)
+{
+	struct px_errbuf eb = {0};
+	unsigned removed = 0;
+
+	if (cfg->audit_retention_days <= 0)
+		return;
+	if (px_catalog_audit_prune(cat, px_wall_us() -
+				   (int64_t)cfg->audit_retention_days * 86400 * 1000000,
+				   &removed, &eb))
+		px_logf(PX_LOG_WARN, "audit retention: %s", eb.msg);
+	else if (removed)
+		px_logf(PX_LOG_INFO, "audit retention removed %u entries", removed);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct px_config cfg;
@@ -468,6 +484,7 @@ static int cmd_serve(int argc, char **argv)
 		px_logf(PX_LOG_WARN,
 			"recovery removed %u interrupted writes and %u unreferenced blobs",
 			tmp_removed, orphans);
+	audit_retention(app->cat, &cfg);
 
 	workers = cfg.workers ? (int)cfg.workers : px_cpu_count();
 	if (!strcmp(cfg.moderation, "on")) {
@@ -527,7 +544,16 @@ static int cmd_serve(int argc, char **argv)
 		px_buf_release(&f);
 	}
 
-	sigwait(&set, &sig);
+	/* Hourly upkeep while waiting for the signal that ends the run. */
+	for (;;) {
+		struct timespec hour = {3600, 0};
+
+		sig = sigtimedwait(&set, NULL, &hour);
+		if (sig < 0 && errno == EAGAIN)
+			audit_retention(app->cat, &cfg);
+		else if (sig >= 0)
+			break;
+	}
 	px_logf(PX_LOG_INFO, "signal %d: draining", sig);
 	atomic_store(&app->draining, true);
 	px_http_quiesce(http);

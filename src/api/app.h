@@ -80,6 +80,12 @@ const struct px_route *px_app_routes(size_t *n);
  * Markdown table (markdown set), appended to out. */
 int px_app_routes_dump(struct px_buf *out, bool markdown);
 
+/* Who is calling, for the audit log: the authenticated token's id, and
+ * name (when non-NULL, a name the caller states, such as a reviewer's)
+ * or the token's own name; "anonymous" before authentication. */
+void px_api_actor(struct px_app *a, struct px_req *r, const char *name,
+		  struct px_actor *out);
+
 /* Answer a px_errbuf failure with the status its code implies. */
 void px_app_fail(struct px_req *r, int rc, const struct px_errbuf *eb);
 
@@ -109,6 +115,10 @@ void px_api_variant_delete(struct px_app *a, struct px_req *r,
 			   const struct px_call *c);
 void px_api_moderation_queue(struct px_app *a, struct px_req *r,
 			     const struct px_call *c);
+void px_api_audit_list(struct px_app *a, struct px_req *r,
+		       const struct px_call *c);
+void px_api_audit_export(struct px_app *a, struct px_req *r,
+			 const struct px_call *c);
 void px_api_moderation_review(struct px_app *a, struct px_req *r,
 			      const struct px_call *c);
 /* The delivery path; path is the whole request path. */

@@ -207,6 +207,7 @@ static void upload_work(void *app, struct px_req *r)
 	struct px_image_rec rec;
 	struct px_mod_result res;
 	struct upload u;
+	struct px_actor who;
 	int64_t t0 = px_mono_us();
 	char loc[PX_ID_MAX + 16], *event = NULL;
 	int rc, status = 201;
@@ -269,7 +270,8 @@ static void upload_work(void *app, struct px_req *r)
 		rec.moderation = res.json;
 		res.json = NULL;
 	}
-	if ((rc = px_catalog_add(a->cat, &rec, u.data, u.n, event, &eb)))
+	px_api_actor(a, r, NULL, &who);
+	if ((rc = px_catalog_add(a->cat, &rec, u.data, u.n, event, &who, &eb)))
 		goto out;
 	if (status == 202 || event)
 		px_moderation_kick(a->mod);
@@ -332,6 +334,7 @@ static void patch(struct px_app *a, struct px_req *r, const char *id)
 	const struct px_buf *body = px_req_body(r);
 	struct px_errbuf eb = {0};
 	struct px_image_rec rec;
+	struct px_actor who;
 	char *meta = NULL;
 	int require = -1, rc;
 	json_t *o, *v;
@@ -362,7 +365,8 @@ static void patch(struct px_app *a, struct px_req *r, const char *id)
 		}
 		require = json_is_true(v);
 	}
-	rc = px_catalog_update(a->cat, id, meta, require, &rec, &eb);
+	px_api_actor(a, r, NULL, &who);
+	rc = px_catalog_update(a->cat, id, meta, require, &who, &rec, &eb);
 	if (rc)
 		px_app_fail(r, rc, &eb);
 	else
@@ -453,12 +457,14 @@ void px_api_image_delete(struct px_app *a, struct px_req *r,
 			 const struct px_call *c)
 {
 	struct px_errbuf eb = {0};
+	struct px_actor who;
 	char id[PX_ID_MAX + 1];
 	int rc;
 
 	if (!image_id(r, c, id))
 		return;
-	rc = px_catalog_delete(a->cat, id, &eb);
+	px_api_actor(a, r, NULL, &who);
+	rc = px_catalog_delete(a->cat, id, &who, &eb);
 	if (rc)
 		px_app_fail(r, rc, &eb);
 	else

@@ -60,6 +60,7 @@ void px_api_moderation_review(struct px_app *a, struct px_req *r,
 	char id[PX_ID_MAX + 1];
 	struct px_errbuf eb = {0};
 	struct px_image_rec rec;
+	struct px_actor actor;
 	const char *action, *note, *who;
 	json_t *o;
 	int rc;
@@ -84,8 +85,9 @@ void px_api_moderation_review(struct px_app *a, struct px_req *r,
 			      "note is limited to 2000 bytes, reviewer to 128");
 		goto out;
 	}
-	rc = px_moderation_review(a->mod, a->cat, id, action, note,
-				  who ? who : "admin", &rec, &eb);
+	px_api_actor(a, r, who, &actor);
+	rc = px_moderation_review(a->mod, a->cat, id, action, note, &actor,
+				  &rec, &eb);
 	if (rc) {
 		px_app_fail(r, rc, &eb);
 		goto out;

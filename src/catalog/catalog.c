@@ -1,6 +1,12 @@
 /*
  * catalog.c - image records over the kv store, originals in the blob store.
+ *
+ * The one writer of records, their indexes, the review queue, the job
+ * queue and the webhook outbox: every change is one kv transaction that
+ * also appends its audit entry (audit.c), so what the API reports, what
+ * the webhook announces and what the audit shows cannot disagree.
  */
+#include "catalog/audit.h"
 #include "catalog/catalog.h"
 #include "core/crypto.h"
 
@@ -257,9 +263,39 @@ int px_catalog_notify(struct px_catalog *c, const char *event,
 	return px_kv_commit(txn, eb);
 }
 
+/* {"status":..., "sha256":..., ...} of a record, for audit entries. */
+static char *rec_summary(const struct px_image_rec *r)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:I}", "status", r->status,
+			      "sha256", r->sha256, "filename", r->filename,
+			      "bytes", (json_int_t)r->bytes);
+	json_t *m = r->moderation ? json_loads(r->moderation, 0, NULL) : NULL;
+	char *text;
+
+	if (o && json_object_get(m, "rule"))
+		json_object_set(o, "rule", json_object_get(m, "rule"));
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(m);
+	json_decref(o);
+	return text;
+}
+
+static int audit_rec(struct px_kv_txn *txn, const struct px_image_rec *r,
+		     const char *action, const struct px_actor *who,
+		     bool before, struct px_errbuf *eb)
+{
+	char *sum = rec_summary(r);
+	struct px_audit_change ch = {r->id, action, who, before ? sum : NULL,
+				     before ? NULL : sum, NULL};
+	int rc = sum ? px_audit_put(txn, &ch, eb) : PX_ENOMEM;
+
+	free(sum);
+	return rc;
+}
+
 int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 		   const void *data, size_t n, const char *event,
-		   struct px_errbuf *eb)
+		   const struct px_actor *who, struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn = NULL;
 	char key[PX_ID_MAX + 64];
@@ -303,6 +339,8 @@ int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 	if ((rc = status_keys(txn, rec, true, eb)))
 		goto out;
 	if (event && (rc = outbox_put(txn, event, eb)))
+		goto out;
+	if ((rc = audit_rec(txn, rec, "upload", who, false, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
@@ -362,8 +400,8 @@ int px_catalog_get(struct px_catalog *c, const char *id,
 }
 
 int px_catalog_update(struct px_catalog *c, const char *id, const char *meta,
-		      int require_signed, struct px_image_rec *rec,
-		      struct px_errbuf *eb)
+		      int require_signed, const struct px_actor *who,
+		      struct px_image_rec *rec, struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn = NULL;
 	char key[PX_ID_MAX + 8];
@@ -379,18 +417,35 @@ int px_catalog_update(struct px_catalog *c, const char *id, const char *meta,
 		return rc;
 	if ((rc = get_in(txn, id, rec, eb)))
 		goto out;
-	if (meta) {
+	if (meta && strcmp(meta, rec->meta ? rec->meta : "{}")) {
+		struct px_audit_change ch = {id, "metadata", who, rec->meta,
+					     meta, NULL};
 		char *dup = strdup(meta);
 
 		if (!dup) {
 			rc = PX_ENOMEM;
 			goto out;
 		}
+		if ((rc = px_audit_put(txn, &ch, eb))) {
+			free(dup);
+			goto out;
+		}
 		free(rec->meta);
 		rec->meta = dup;
 	}
-	if (require_signed >= 0)
+	if (require_signed >= 0 && (bool)require_signed != rec->require_signed) {
+		struct px_audit_change ch = {
+			id, "signing", who,
+			rec->require_signed ? "{\"requireSignedURLs\":true}"
+					    : "{\"requireSignedURLs\":false}",
+			require_signed ? "{\"requireSignedURLs\":true}"
+				       : "{\"requireSignedURLs\":false}",
+			NULL};
+
+		if ((rc = px_audit_put(txn, &ch, eb)))
+			goto out;
 		rec->require_signed = require_signed;
+	}
 	if ((rc = rec_encode(rec, &val)))
 		goto out;
 	img_key(key, sizeof(key), id);
@@ -405,7 +460,7 @@ out:
 }
 
 int px_catalog_delete(struct px_catalog *c, const char *id,
-		      struct px_errbuf *eb)
+		      const struct px_actor *who, struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn = NULL;
 	struct px_image_rec rec;
@@ -434,6 +489,8 @@ int px_catalog_delete(struct px_catalog *c, const char *id,
 	if ((rc = ref_add(txn, rec.sha256, -1, &refs, eb)))
 		goto out;
 	if ((rc = status_keys(txn, &rec, false, eb)))
+		goto out;
+	if ((rc = audit_rec(txn, &rec, "delete", who, true, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
@@ -609,15 +666,50 @@ int px_catalog_jobs(struct px_catalog *c, int limit,
 	return rc < 0 ? rc : 0;
 }
 
+/* A decision's entry: "review" when a person made it (audit_entry given,
+ * its note copied), else "verdict" with the classifier's rule. */
+static int audit_decision(struct px_kv_txn *txn, const struct px_image_rec *r,
+			  const char *before, const char *moderation,
+			  const char *audit_entry, const struct px_actor *who,
+			  struct px_errbuf *eb)
+{
+	json_t *after = json_pack("{s:s}", "status", r->status);
+	json_t *m = moderation ? json_loads(moderation, 0, NULL) : NULL;
+	json_t *e = audit_entry ? json_loads(audit_entry, 0, NULL) : NULL;
+	struct px_audit_change ch = {r->id, audit_entry ? "review" : "verdict",
+				     who, before, NULL, NULL};
+	char *text = NULL;
+	int rc;
+
+	if (m) {
+		const char *keys[] = {"rule", "verdict", "policy_version",
+				      "frame"};
+
+		for (size_t i = 0; i < PX_ARRAY_LEN(keys); i++)
+			if (json_object_get(m, keys[i]))
+				json_object_set(after, keys[i],
+						json_object_get(m, keys[i]));
+	}
+	ch.note = json_string_value(json_object_get(e, "note"));
+	text = after ? json_dumps(after, JSON_COMPACT) : NULL;
+	ch.after = text;
+	rc = text ? px_audit_put(txn, &ch, eb) : PX_ENOMEM;
+	free(text);
+	json_decref(after);
+	json_decref(m);
+	json_decref(e);
+	return rc;
+}
+
 int px_catalog_moderate(struct px_catalog *c, const char *id,
 			const char *expect, const char *status,
 			const char *moderation, const char *audit_entry,
-			const char *event, struct px_image_rec *out,
-			struct px_errbuf *eb)
+			const char *event, const struct px_actor *who,
+			struct px_image_rec *out, struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn = NULL;
 	struct px_image_rec rec;
-	char key[PX_ID_MAX + 64];
+	char key[PX_ID_MAX + 64], before[64];
 	struct px_buf val;
 	int rc;
 
@@ -637,6 +729,7 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 	}
 	if ((rc = status_keys(txn, &rec, false, eb)))
 		goto out;
+	snprintf(before, sizeof(before), "{\"status\":\"%s\"}", rec.status);
 	px_strlcpy(rec.status, status, sizeof(rec.status));
 	if (moderation) {
 		free(rec.moderation);
@@ -672,6 +765,9 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 	if ((rc = px_kv_puts(txn, key, val.data, val.len, 0, eb)))
 		goto out;
 	if (event && (rc = outbox_put(txn, event, eb)))
+		goto out;
+	if ((rc = audit_decision(txn, &rec, before, moderation, audit_entry,
+				 who, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;

@@ -22,6 +22,10 @@
  *             outbox/<16 hex µs>-<rand> -> webhook event (JSON), written
  *                                         in the same transaction as the
  *                                         decision it reports
+ *             audit/<16 hex µs>-<rand> -> audit entry (JSON), written in
+ *                                         the same transaction as the
+ *                                         change; kept after delete
+ *             auditix/<id>/<entry id>  -> "" (an image's entries)
  */
 #ifndef PX_CATALOG_H
 #define PX_CATALOG_H
@@ -33,6 +37,18 @@
 #define PX_ID_MAX 128
 
 struct px_catalog;
+
+/*
+ * Who made a change, as the audit log records it: the API token's id and
+ * a display name (a reviewer's stated name, the token's label). Callers
+ * fill it from the authenticated request; NULL means Pictor itself
+ * (px_actor_system: classification, recovery, retention).
+ */
+struct px_actor {
+	char id[64];
+	char name[128];
+};
+extern const struct px_actor px_actor_system;
 
 struct px_image_rec {
 	char id[PX_ID_MAX + 1];
@@ -70,21 +86,23 @@ void px_catalog_free(struct px_catalog *c); /* accepts NULL */
  */
 int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 		   const void *data, size_t n, const char *event,
-		   struct px_errbuf *eb);
+		   const struct px_actor *who, struct px_errbuf *eb);
 
 /* Read a record into rec (caller releases). PX_ENOTFOUND. */
 int px_catalog_get(struct px_catalog *c, const char *id,
 		   struct px_image_rec *rec, struct px_errbuf *eb);
 
 /* Replace metadata (if meta non-NULL) and/or require_signed (if >= 0);
- * the updated record lands in rec. PX_ENOTFOUND. */
+ * the updated record lands in rec. Audited as "metadata" and "signing"
+ * (only what changed). PX_ENOTFOUND. */
 int px_catalog_update(struct px_catalog *c, const char *id, const char *meta,
-		      int require_signed, struct px_image_rec *rec,
-		      struct px_errbuf *eb);
+		      int require_signed, const struct px_actor *who,
+		      struct px_image_rec *rec, struct px_errbuf *eb);
 
-/* Remove a record and, when unused, its blob. PX_ENOTFOUND. */
+/* Remove a record and, when unused, its blob; the audit log keeps the
+ * image's history and a "delete" entry. PX_ENOTFOUND. */
 int px_catalog_delete(struct px_catalog *c, const char *id,
-		      struct px_errbuf *eb);
+		      const struct px_actor *who, struct px_errbuf *eb);
 
 /* The original bytes of a record, appended to out. */
 int px_catalog_blob(struct px_catalog *c, const struct px_image_rec *rec,
@@ -114,8 +132,8 @@ int px_catalog_list(struct px_catalog *c, const char *token, int limit,
 int px_catalog_moderate(struct px_catalog *c, const char *id,
 			const char *expect, const char *status,
 			const char *moderation, const char *audit_entry,
-			const char *event, struct px_image_rec *rec,
-			struct px_errbuf *eb);
+			const char *event, const struct px_actor *who,
+			struct px_image_rec *rec, struct px_errbuf *eb);
 
 /* Queue a webhook event on its own (a decision with no record to go
  * with, such as a refused upload). Durable when it returns 0. */
@@ -133,6 +151,42 @@ int px_catalog_jobs(struct px_catalog *c, int limit,
 int px_catalog_queue(struct px_catalog *c, const char *status,
 		     const char *token, int limit, px_catalog_list_fn fn,
 		     void *ctx, char *next, size_t nnext, struct px_errbuf *eb);
+
+/*
+ * Audit log. Every catalog operation above appends its own entry in the
+ * transaction that makes the change ("upload", "verdict", "review",
+ * "metadata", "signing", "delete"). px_catalog_audit appends one more,
+ * on its own, for changes made elsewhere (say, a signing key rotation);
+ * image may be NULL, before/after are JSON texts or NULL, note may be
+ * NULL. Durable when it returns 0.
+ */
+int px_catalog_audit(struct px_catalog *c, const char *image,
+		     const char *action, const struct px_actor *who,
+		     const char *before, const char *after, const char *note,
+		     struct px_errbuf *eb);
+
+/* Filters for px_catalog_audit_list; NULL or 0 for none. actor matches
+ * the actor's id or name. */
+struct px_audit_filter {
+	const char *image;
+	const char *actor;
+	int64_t since_us;
+};
+
+/* fn receives each entry as a JSON object text; nonzero stops. */
+typedef int (*px_catalog_audit_fn)(void *ctx, const char *json, size_t n);
+
+/* Oldest first, at most limit entries after token (an entry id, NULL or
+ * "" for the start); next receives the token of the next page (empty at
+ * the end). PX_EINVAL for a malformed token. */
+int px_catalog_audit_list(struct px_catalog *c, const struct px_audit_filter *f,
+			  const char *token, int limit, px_catalog_audit_fn fn,
+			  void *ctx, char *next, size_t nnext,
+			  struct px_errbuf *eb);
+
+/* Remove entries older than before_us (retention); count in *removed. */
+int px_catalog_audit_prune(struct px_catalog *c, int64_t before_us,
+			   unsigned *removed, struct px_errbuf *eb);
 
 /* The kv store, for the webhook sender's outbox. */
 struct px_kv *px_catalog_kv(struct px_catalog *c);

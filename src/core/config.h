@@ -51,6 +51,8 @@ struct px_config {
 	char *models;
 	char *webhook_url;
 	char *webhook_secret;
+	long moderation_frames;   /* frames classified in full per image */
+	long audit_retention_days; /* 0: keep the audit log forever */
 
 	char *signing_keys[PX_MAX_KEYS];
 	int n_signing_keys;

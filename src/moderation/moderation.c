@@ -279,7 +279,7 @@ static int run_job(void *arg, const char *id)
 	event = px_moderation_event(m, &rec, &res);
 	rc = px_catalog_moderate(m->cat, id, "pending",
 				 px_verdict_status(res.verdict), res.json, NULL,
-				 event, NULL, &eb);
+				 event, NULL, NULL, &eb);
 	if (!rc && event)
 		px_webhook_kick(m->webhook);
 out:
@@ -290,7 +290,7 @@ out:
 			eb.msg);
 		px_catalog_moderate(m->cat, id, "pending", "flagged",
 				    "{\"verdict\":\"flag\",\"rule\":\"classification_failed\"}",
-				    NULL, NULL, NULL, NULL);
+				    NULL, NULL, NULL, NULL, NULL);
 	}
 	free(event);
 	free(res.json);
@@ -343,9 +343,10 @@ int px_moderation_start(struct px_moderation *m, struct px_catalog *cat,
 
 int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
 			 const char *id, const char *action, const char *note,
-			 const char *who, struct px_image_rec *rec,
+			 const struct px_actor *actor, struct px_image_rec *rec,
 			 struct px_errbuf *eb)
 {
+	const char *who = actor ? actor->name : px_actor_system.name;
 	struct px_image_rec cur;
 	const char *after;
 	char when[40], *entry = NULL, *event = NULL;
@@ -381,7 +382,7 @@ int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
 	/* expect = the status we read, so a concurrent decision is not
 	 * silently overwritten. */
 	rc = px_catalog_moderate(cat, id, cur.status, after, NULL, entry, event,
-				 rec, eb);
+				 actor, rec, eb);
 	if (!rc && event)
 		px_webhook_kick(m->webhook);
 out:

@@ -66,13 +66,13 @@ void px_moderation_kick(struct px_moderation *m);
 
 /*
  * A reviewer's decision: action "approve" or "block", with a note and the
- * reviewer's name. Appends the audit entry (who, when, before, after,
+ * reviewer (who->name is the name the record's audit shows). Appends the audit entry (who, when, before, after,
  * note) and queues a "review" webhook event, atomically. rec receives the
  * updated record.
  */
 int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
 			 const char *id, const char *action, const char *note,
-			 const char *who, struct px_image_rec *rec,
+			 const struct px_actor *who, struct px_image_rec *rec,
 			 struct px_errbuf *eb);
 
 /* Class names in model output order, lowercase ("drawing", ...). */

@@ -52,8 +52,25 @@ static void add(struct px_catalog *c, const char *id, const char *bytes,
 	snprintf(rec.id, sizeof(rec.id), "%s", id);
 	rec.meta = strdup("{\"k\":1}");
 	snprintf(rec.format, sizeof(rec.format), "jpeg");
-	T_EQ(px_catalog_add(c, &rec, bytes, strlen(bytes), NULL, &eb), expect);
+	T_EQ(px_catalog_add(c, &rec, bytes, strlen(bytes), NULL, NULL, &eb), expect);
 	px_image_rec_release(&rec);
+}
+
+struct audit_seen {
+	int n;
+	char action[16][16];
+};
+
+static int audit_collect(void *ctx, const char *json, size_t n)
+{
+	struct audit_seen *as = ctx;
+	const char *p = strstr(json, "\"action\":\"");
+
+	(void)n;
+	if (as->n < 16 && p)
+		sscanf(p + 10, "%15[a-z]", as->action[as->n]);
+	as->n++;
+	return 0;
 }
 
 static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
@@ -94,32 +111,32 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 
 		memset(&r1, 0, sizeof(r1));
 		memset(&r2, 0, sizeof(r2));
-		T_EQ(px_catalog_add(c, &r1, "g1", 2, NULL, &eb), 0);
-		T_EQ(px_catalog_add(c, &r2, "g2", 2, NULL, &eb), 0);
+		T_EQ(px_catalog_add(c, &r1, "g1", 2, NULL, NULL, &eb), 0);
+		T_EQ(px_catalog_add(c, &r2, "g2", 2, NULL, NULL, &eb), 0);
 		T_EQ(strlen(r1.id), 36u);
 		T_OK(strcmp(r1.id, r2.id) < 0);
-		T_EQ(px_catalog_delete(c, r1.id, &eb), 0);
-		T_EQ(px_catalog_delete(c, r2.id, &eb), 0);
+		T_EQ(px_catalog_delete(c, r1.id, NULL, &eb), 0);
+		T_EQ(px_catalog_delete(c, r2.id, NULL, &eb), 0);
 	}
 	T_CASE("identical bytes stored once, removed with the last user") {
 		add(c, "c", "bytes-1", 0);
 		T_EQ(nblobs(blobs), 2);
-		T_EQ(px_catalog_delete(c, "a", &eb), 0);
+		T_EQ(px_catalog_delete(c, "a", NULL, &eb), 0);
 		T_EQ(nblobs(blobs), 2);
-		T_EQ(px_catalog_delete(c, "c", &eb), 0);
+		T_EQ(px_catalog_delete(c, "c", NULL, &eb), 0);
 		T_EQ(nblobs(blobs), 1);
-		T_EQ(px_catalog_delete(c, "c", &eb), PX_ENOTFOUND);
+		T_EQ(px_catalog_delete(c, "c", NULL, &eb), PX_ENOTFOUND);
 	}
 	T_CASE("update") {
 		memset(&rec, 0, sizeof(rec));
-		T_EQ(px_catalog_update(c, "b", "{\"x\":2}", 1, &rec, &eb), 0);
+		T_EQ(px_catalog_update(c, "b", "{\"x\":2}", 1, NULL, &rec, &eb), 0);
 		T_STREQ(rec.meta, "{\"x\":2}");
 		T_OK(rec.require_signed);
 		px_image_rec_release(&rec);
-		T_EQ(px_catalog_update(c, "b", NULL, -1, &rec, &eb), 0);
+		T_EQ(px_catalog_update(c, "b", NULL, -1, NULL, &rec, &eb), 0);
 		T_STREQ(rec.meta, "{\"x\":2}");
 		px_image_rec_release(&rec);
-		T_EQ(px_catalog_update(c, "nope", NULL, 0, &rec, &eb), PX_ENOTFOUND);
+		T_EQ(px_catalog_update(c, "nope", NULL, 0, NULL, &rec, &eb), PX_ENOTFOUND);
 	}
 	T_CASE("list newest first with tokens, stable under inserts") {
 		char id[16], tok[256];
@@ -196,16 +213,18 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 		memset(&r, 0, sizeof(r));
 		snprintf(r.id, sizeof(r.id), "mod1");
 		snprintf(r.status, sizeof(r.status), "pending");
-		T_EQ(px_catalog_add(c, &r, "mod-bytes", 9, NULL, &eb), 0);
+		T_EQ(px_catalog_add(c, &r, "mod-bytes", 9, NULL, NULL, &eb), 0);
 		px_image_rec_release(&r);
 		T_EQ(px_catalog_jobs(c, 10, count_job, &njobs, &eb), 0);
 		T_EQ(njobs, 1);
 		memset(&q, 0, sizeof(q));
 		T_EQ(px_catalog_queue(c, "pending", NULL, 10, collect, &q, next, sizeof(next), &eb), 0);
 		T_EQ(q.n, 1);
+		struct px_actor who = {"tok-1", "rev-1"};
+
 		T_EQ(px_catalog_moderate(c, "mod1", "pending", "flagged",
 					 "{\"rule\":\"r\"}", NULL,
-					 "{\"event\":\"flag\"}", &r, &eb), 0);
+					 "{\"event\":\"flag\"}", NULL, &r, &eb), 0);
 		T_STREQ(r.status, "flagged");
 		px_image_rec_release(&r);
 		njobs = 0;
@@ -218,17 +237,61 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 		T_EQ(q.n, 1);
 		/* A decision on a stale status is refused. */
 		T_EQ(px_catalog_moderate(c, "mod1", "pending", "approved", NULL,
-					 NULL, NULL, NULL, &eb), PX_EBUSY);
+					 NULL, NULL, NULL, NULL, &eb), PX_EBUSY);
 		T_EQ(px_catalog_moderate(c, "mod1", "flagged", "approved", NULL,
-					 "{\"who\":\"admin\"}", NULL, &r, &eb), 0);
+					 "{\"who\":\"admin\",\"note\":\"ok\"}", NULL, &who, &r, &eb), 0);
 		T_STREQ(r.moderation, "{\"rule\":\"r\"}");
-		T_STREQ(r.audit, "[{\"who\":\"admin\"}]");
+		T_STREQ(r.audit, "[{\"who\":\"admin\",\"note\":\"ok\"}]");
 		px_image_rec_release(&r);
 		memset(&q, 0, sizeof(q));
 		T_EQ(px_catalog_queue(c, "flagged", NULL, 10, collect, &q, next, sizeof(next), &eb), 0);
 		T_EQ(q.n, 0);
 		T_EQ(px_catalog_queue(c, "approved", NULL, 10, collect, &q, next, sizeof(next), &eb), PX_EINVAL);
-		T_EQ(px_catalog_delete(c, "mod1", &eb), 0);
+		T_EQ(px_catalog_delete(c, "mod1", NULL, &eb), 0);
+
+		/* The history outlives the record, in order, with actors. */
+		{
+			struct px_audit_filter f = {.image = "mod1"};
+			struct audit_seen as;
+			char tok[64];
+
+			memset(&as, 0, sizeof(as));
+			T_EQ(px_catalog_audit_list(c, &f, NULL, 100, audit_collect,
+						   &as, next, sizeof(next), &eb), 0);
+			T_EQ(as.n, 4);
+			T_STREQ(as.action[0], "upload");
+			T_STREQ(as.action[1], "verdict");
+			T_STREQ(as.action[2], "review");
+			T_STREQ(as.action[3], "delete");
+			T_STREQ(next, "");
+			f.actor = "rev-1";
+			memset(&as, 0, sizeof(as));
+			T_EQ(px_catalog_audit_list(c, &f, NULL, 100, audit_collect,
+						   &as, next, sizeof(next), &eb), 0);
+			T_EQ(as.n, 1);
+			T_STREQ(as.action[0], "review");
+			/* Pages of one, then the end. */
+			f.actor = NULL;
+			memset(&as, 0, sizeof(as));
+			T_EQ(px_catalog_audit_list(c, &f, NULL, 1, audit_collect,
+						   &as, tok, sizeof(tok), &eb), 0);
+			T_EQ(as.n, 1);
+			T_OK(tok[0] != '\0');
+			T_EQ(px_catalog_audit_list(c, &f, tok, 3, audit_collect,
+						   &as, next, sizeof(next), &eb), 0);
+			T_EQ(as.n, 4);
+			T_STREQ(as.action[3], "delete");
+			T_EQ(px_catalog_audit_list(c, &f, "zz", 3, audit_collect,
+						   &as, next, sizeof(next), &eb), PX_EINVAL);
+			/* Retention removes everything older than now. */
+			unsigned removed = 0;
+			T_EQ(px_catalog_audit_prune(c, px_wall_us() + 1, &removed, &eb), 0);
+			T_OK(removed >= 4);
+			memset(&as, 0, sizeof(as));
+			T_EQ(px_catalog_audit_list(c, NULL, NULL, 100, audit_collect,
+						   &as, next, sizeof(next), &eb), 0);
+			T_EQ(as.n, 0);
+		}
 	}
 	px_catalog_free(c);
 	px_kv_close(kv);
