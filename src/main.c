@@ -101,6 +101,7 @@ static void moderation_opts(const struct px_config *cfg,
 				 : PX_PREPROCESS_NSFWJS;
 	mo->contexts = contexts;
 	mo->async = !strcmp(cfg->moderation_mode, "async");
+	mo->max_frames = (int)cfg->moderation_frames;
 	mo->webhook_url = cfg->webhook_url;
 	mo->webhook_secret = cfg->webhook_secret;
 	mo->lim.max_pixels = (uint64_t)cfg->max_pixels;
@@ -123,6 +124,28 @@ static int read_file(const char *path, struct px_buf *out)
 		rc = PX_EIO;
 	fclose(f);
 	return rc;
+}
+
+/* A file that could not be classified: a JSON object on stdout with
+ * --json (so every file has its line), a message on stderr always. */
+static void classify_error(const char *file, const struct px_errbuf *eb,
+			   bool json)
+{
+	const char *code = eb->code ? eb->code : "classification_failed";
+
+	fprintf(stderr, "pictor: \"%s\": %s\n", file, eb->msg);
+	if (json) {
+		struct px_buf line;
+
+		px_buf_init(&line, 0);
+		px_buf_adds(&line, "{\"file\":");
+		px_json_quote(&line, file);
+		px_buf_addf(&line, ",\"error\":{\"code\":\"%s\",\"message\":", code);
+		px_json_quote(&line, eb->msg);
+		px_buf_adds(&line, "}}\n");
+		fputs((char *)line.data, stdout);
+		px_buf_release(&line);
+	}
 }
 
 static int cmd_classify(int argc, char **argv)
@@ -149,7 +172,10 @@ static int cmd_classify(int argc, char **argv)
 		       "                     (bilinear with aligned corners, as nsfwjs.classify)\n"
 		       "  --bench N          time N runs: the model alone on 224x224 input,\n"
 		       "                     and the whole path from file to verdict\n"
-		       "and every option of \"pictor serve\".\n");
+		       "and every option of \"pictor serve\" (the pixel, side and frame\n"
+		       "limits apply before any decode, as on upload).\n\n"
+		       "Exit status: 0 every file approved, 1 a file flagged or blocked,\n"
+		       "2 a file could not be classified (or bad usage).\n");
 		return 0;
 	}
 	for (int i = 0; i < argc; i++) {
@@ -187,19 +213,24 @@ static int cmd_classify(int argc, char **argv)
 		double t0, t1;
 
 		px_buf_init(&data, 0);
+		memset(&eb, 0, sizeof(eb));
 		if (read_file(rest[f], &data)) {
-			fprintf(stderr, "pictor: cannot read \"%s\"\n", rest[f]);
-			rc = 1;
+			px_errc(&eb, PX_EIO, "cannot_read", "cannot read \"%s\"",
+				rest[f]);
+			classify_error(rest[f], &eb, json);
+			rc = 2;
 			px_buf_release(&data);
 			continue;
 		}
 		t0 = (double)px_mono_us() / 1e3;
 		if (px_moderation_classify(mod, data.data, data.len, &res, &eb)) {
-			fprintf(stderr, "pictor: \"%s\": %s\n", rest[f], eb.msg);
-			rc = 1;
+			classify_error(rest[f], &eb, json);
+			rc = 2;
 			px_buf_release(&data);
 			continue;
 		}
+		if (res.verdict != PX_VERDICT_APPROVE && rc == 0)
+			rc = 1;
 		t1 = (double)px_mono_us() / 1e3;
 		if (json) {
 			struct px_buf line;
@@ -214,8 +245,10 @@ static int cmd_classify(int argc, char **argv)
 			px_buf_addf(&line, "},\"verdict\":\"%s\",\"rule\":",
 				    px_verdict_name(res.verdict));
 			px_json_quote(&line, res.rule);
-			px_buf_addf(&line, ",\"model\":\"%s\"}\n",
-				    px_moderation_model_name());
+			px_buf_addf(&line, ",\"model\":\"%s\",\"frame\":%d,"
+				    "\"frames\":{\"total\":%d,\"checked\":%d}}\n",
+				    px_moderation_model_name(), res.frame,
+				    res.frames_total, res.frames_checked);
 			fputs((char *)line.data, stdout);
 			px_buf_release(&line);
 		} else {
@@ -258,7 +291,7 @@ static int cmd_classify(int argc, char **argv)
 	goto out;
 fail:
 	fprintf(stderr, "pictor: %s\n", eb.msg);
-	rc = 1;
+	rc = 2;
 out:
 	px_moderation_free(mod);
 	px_config_release(&cfg);

@@ -256,6 +256,11 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 			.has_alpha = rec.alpha, .orientation = 1,
 		};
 
+		/* Only frames the verdict looked at are served. */
+		if (!px_moderation_frames_covered(&rec)) {
+			in.frames = 1;
+			o.x.anim = false;
+		}
 		px_opts_resolve(&o, &in, px_req_header(r, "Accept"),
 				(int)a->cfg->max_output, &rd->x, &rd->vary);
 	}

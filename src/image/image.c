@@ -1697,3 +1697,148 @@ int px_image_rgb_full(const void *data, size_t n,
 				"cannot load image");
 	return write_rgb(im, out, w, h, eb);
 }
+
+/* ------------------------------------------------------------------ */
+/* Frames for classifiers                                              */
+
+int px_image_pages(const void *data, size_t n, int *pages,
+		   struct px_errbuf *eb)
+{
+	VipsImage *im;
+	enum px_fmt fmt;
+	int rc, v = 1;
+
+	*pages = 1;
+	if ((rc = check_format(data, n, &fmt, eb)))
+		return rc;
+	im = vips_image_new_from_buffer(data, n, "", "access",
+					VIPS_ACCESS_SEQUENTIAL, NULL);
+	if (!im)
+		return vips_err(eb, PX_ECORRUPT, "corrupt_image",
+				"cannot read image header");
+	/* The raw count, as read_header() takes it for animations. */
+	if (vips_image_get_typeof(im, VIPS_META_N_PAGES) &&
+	    vips_image_get_int(im, VIPS_META_N_PAGES, &v))
+		vips_error_clear();
+	*pages = v > 1 ? v : 1;
+	g_object_unref(im);
+	return 0;
+}
+
+/* Pages [first, first + count) shrunk to w x h each, upright, as a
+ * toilet roll in *out. */
+static int thumb_pages(const void *data, size_t n, int first, int count,
+		       int w, int h, bool icc, VipsImage **out)
+{
+	char opt[64];
+	void *p = (void *)data;
+
+	snprintf(opt, sizeof(opt), "page=%d,n=%d", first, count);
+	if (icc) {
+		if (!vips_thumbnail_buffer(p, n, out, w, "height", h, "size",
+					   VIPS_SIZE_FORCE, "option_string",
+					   opt, "export_profile", "srgb", NULL))
+			return 0;
+		vips_error_clear();
+	}
+	return vips_thumbnail_buffer(p, n, out, w, "height", h, "size",
+				     VIPS_SIZE_FORCE, "option_string", opt,
+				     NULL);
+}
+
+int px_image_frames_rgb(const void *data, size_t n,
+			const struct px_image_limits *lim, int first,
+			int count, int w, int h, struct px_buf *out,
+			struct px_errbuf *eb)
+{
+	VipsImage *im = NULL;
+	size_t before = out->len;
+	struct hdr hd;
+	int rc;
+
+	if (w <= 0 || h <= 0 || w > 4096 || h > 4096 || first < 0 || count < 1)
+		return px_errc(eb, PX_EINVAL, "invalid_size",
+			       "bad frame request %dx%d, %d+%d", w, h, first,
+			       count);
+	if ((rc = read_header(data, n, lim, &hd, eb)))
+		return rc;
+	/* One decode for the run when every page has the same size; pages
+	 * of different sizes (TIFF, HEIF) are taken one at a time. */
+	if (!thumb_pages(data, n, first, count, w, h, hd.icc, &im) &&
+	    im->Xsize == w && im->Ysize == h * count)
+		return write_rgb(im, out, NULL, NULL, eb);
+	if (im)
+		g_object_unref(im);
+	vips_error_clear();
+	out->len = before;
+	for (int i = 0; i < count; i++) {
+		if (thumb_pages(data, n, first + i, 1, w, h, hd.icc, &im))
+			return vips_err(eb, PX_ECORRUPT, "corrupt_image",
+					"cannot load a frame");
+		if ((rc = write_rgb(im, out, NULL, NULL, eb)))
+			return rc;
+	}
+	return 0;
+}
+
+int px_image_frame_rgb_full(const void *data, size_t n,
+			    const struct px_image_limits *lim, int page,
+			    struct px_buf *out, int *w, int *h,
+			    struct px_errbuf *eb)
+{
+	VipsImage *im = NULL, *t;
+	char opt[32];
+	struct hdr hd;
+	int rc;
+
+	if ((rc = read_header(data, n, lim, &hd, eb)))
+		return rc;
+	snprintf(opt, sizeof(opt), "page=%d", page);
+	im = vips_image_new_from_buffer(data, n, opt, "access",
+					VIPS_ACCESS_SEQUENTIAL, NULL);
+	if (!im)
+		return vips_err(eb, PX_ECORRUPT, "corrupt_image",
+				"cannot load a frame");
+	if (vips_autorot(im, &t, NULL)) {
+		g_object_unref(im);
+		return vips_err(eb, PX_ECORRUPT, "corrupt_image",
+				"cannot load a frame");
+	}
+	g_object_unref(im);
+	if ((uint64_t)t->Xsize * (uint64_t)t->Ysize >
+	    (lim ? lim->max_pixels : default_limits.max_pixels)) {
+		g_object_unref(t);
+		return px_errc(eb, PX_ELIMIT, "too_many_pixels",
+			       "frame %d is over the pixel limit", page);
+	}
+	return write_rgb(t, out, w, h, eb);
+}
+
+int px_image_frame_changes(const void *data, size_t n,
+			   const struct px_image_limits *lim, int count,
+			   double *change, struct px_errbuf *eb)
+{
+	enum { S = 16 };
+	struct px_buf px;
+	int rc;
+
+	px_buf_init(&px, 0);
+	rc = px_image_frames_rgb(data, n, lim, 0, count, S, S, &px, eb);
+	if (!rc && px.len != (size_t)count * S * S * 3)
+		rc = px_errc(eb, PX_EINTERNAL, "transform_failed",
+			     "unexpected frame buffer size");
+	for (int i = 0; !rc && i < count; i++) {
+		const unsigned char *cur = px.data + (size_t)i * S * S * 3;
+		double sum = 0;
+
+		if (i == 0) {
+			change[i] = 1.0;
+			continue;
+		}
+		for (int k = 0; k < S * S * 3; k++)
+			sum += abs((int)cur[k] - (int)cur[k - S * S * 3]);
+		change[i] = sum / (S * S * 3 * 255.0);
+	}
+	px_buf_release(&px);
+	return rc;
+}

@@ -216,4 +216,32 @@ int px_image_rgb_full(const void *data, size_t n,
 		      const struct px_image_limits *lim, struct px_buf *out,
 		      int *w, int *h, struct px_errbuf *eb);
 
+/*
+ * Frames of animated and multi-page images, for classifiers, so that no
+ * frame escapes moderation. Pages are what the loader counts: frames of
+ * a GIF or WebP, pages of a TIFF, top-level images of a HEIF or AVIF.
+ * - px_image_pages: the count, from the header only.
+ * - px_image_frames_rgb: pages [first, first + count) as packed RGB,
+ *   each shrunk to exactly w x h as px_image_rgb_resize does, appended
+ *   to out in page order (count * w * h * 3 bytes).
+ * - px_image_frame_rgb_full: one page at full size (*w, *h receive it).
+ * - px_image_frame_changes: change[i] in [0, 1], the mean difference of
+ *   page i from page i - 1 on a 16x16 thumbnail (change[0] is 1), over
+ *   pages [0, count): where the picture changes most.
+ * lim (NULL: the upload defaults) is checked against the header first.
+ */
+int px_image_pages(const void *data, size_t n, int *pages,
+		   struct px_errbuf *eb);
+int px_image_frames_rgb(const void *data, size_t n,
+			const struct px_image_limits *lim, int first,
+			int count, int w, int h, struct px_buf *out,
+			struct px_errbuf *eb);
+int px_image_frame_rgb_full(const void *data, size_t n,
+			    const struct px_image_limits *lim, int page,
+			    struct px_buf *out, int *w, int *h,
+			    struct px_errbuf *eb);
+int px_image_frame_changes(const void *data, size_t n,
+			   const struct px_image_limits *lim, int count,
+			   double *change, struct px_errbuf *eb);
+
 #endif

@@ -153,21 +153,65 @@ static void iso_now(char *out, size_t n)
 		 ts.tv_nsec / 1000000L);
 }
 
-int px_moderation_classify(struct px_moderation *m, const void *data,
-			   size_t n, struct px_mod_result *res,
-			   struct px_errbuf *eb)
+int px_moderation_frames_select(const double *change, int total, int max,
+				int *idx)
 {
-	struct px_ml_ctx *ctx = NULL;
+	bool *take;
+	int n = 0, nsample;
+
+	if (total <= max) {
+		for (int i = 0; i < total; i++)
+			idx[i] = i;
+		return total;
+	}
+	if (max < 2)
+		max = 2;
+	take = calloc((size_t)total, sizeof(*take));
+	if (!take)
+		return PX_ENOMEM;
+	/* Half an even sample, first and last frame included... */
+	nsample = PX_MAX(max / 2, 2);
+	for (int i = 0; i < nsample; i++)
+		take[(int)(((int64_t)i * (total - 1) + (nsample - 1) / 2) /
+			   (nsample - 1))] = true;
+	for (int i = 0; i < total; i++)
+		n += take[i];
+	/* ...and the rest where the picture changes most. */
+	while (n < max) {
+		int best = -1;
+
+		for (int i = 1; i < total; i++)
+			if (!take[i] && (best < 0 || change[i] > change[best]))
+				best = i;
+		if (best < 0)
+			break;
+		take[best] = true;
+		n++;
+	}
+	n = 0;
+	for (int i = 0; i < total; i++)
+		if (take[i])
+			idx[n++] = i;
+	free(take);
+	return n;
+}
+
+/* Scores of one frame (or of the still image when page < 0). */
+static int score_frame(struct px_moderation *m, const void *data, size_t n,
+		       int page, const uint8_t *rgb224, float *scores,
+		       struct px_errbuf *eb)
+{
+	struct px_ml_ctx *ctx;
 	struct px_buf rgb;
 	float *in = NULL;
-	json_t *o, *scores;
-	char when[40];
 	int rc, w, h;
 
-	memset(res, 0, sizeof(*res));
 	px_buf_init(&rgb, 0);
-	if (m->o.preprocess == PX_PREPROCESS_NSFWJS) {
-		rc = px_image_rgb_full(data, n, &m->o.lim, &rgb, &w, &h, eb);
+	if (!rgb224 && m->o.preprocess == PX_PREPROCESS_NSFWJS) {
+		rc = page < 0 ? px_image_rgb_full(data, n, &m->o.lim, &rgb, &w,
+						  &h, eb)
+			      : px_image_frame_rgb_full(data, n, &m->o.lim, page,
+							&rgb, &w, &h, eb);
 		if (rc)
 			goto out;
 		in = malloc(sizeof(float) * PX_NSFW_SIZE * PX_NSFW_SIZE * 3);
@@ -177,37 +221,188 @@ int px_moderation_classify(struct px_moderation *m, const void *data,
 		}
 		if ((rc = px_nsfw_resize_bilinear_aligned(rgb.data, w, h, in)))
 			goto out;
-	} else {
+	} else if (!rgb224) {
+		/* The header limits first, as in every mode. */
+		if ((rc = px_image_probe(data, n, &m->o.lim, NULL, eb)))
+			goto out;
 		rc = px_image_rgb_resize(data, n, PX_NSFW_SIZE, PX_NSFW_SIZE,
 					 &rgb, eb);
 		if (rc)
 			goto out;
+		rgb224 = rgb.data;
 	}
 	ctx = ctx_take(m);
-	rc = in ? px_nsfw_scores_f32(ctx, in, res->scores, eb)
-		: px_nsfw_scores(ctx, rgb.data, res->scores, eb);
+	rc = in ? px_nsfw_scores_f32(ctx, in, scores, eb)
+		: px_nsfw_scores(ctx, rgb224, scores, eb);
 	ctx_give(m, ctx);
-	if (rc)
+out:
+	free(in);
+	px_buf_release(&rgb);
+	return rc;
+}
+
+/* Fold one frame's scores into the result: per-class maximum, and the
+ * frame whose own verdict is worst. */
+static void fold_frame(struct px_moderation *m, struct px_mod_result *res,
+		       int page, const float *scores)
+{
+	const char *rule;
+	enum px_verdict v = px_policy_eval(&m->policy, scores, &rule);
+
+	for (int c = 0; c < PX_NSFW_CLASSES; c++) {
+		if (res->frames_checked == 0 || scores[c] > res->scores[c]) {
+			res->scores[c] = scores[c];
+			res->max_frame[c] = page;
+		}
+	}
+	if (res->frames_checked == 0 || v > res->frame_verdict) {
+		res->frame_verdict = v;
+		res->frame = page;
+	}
+	res->frames_checked++;
+}
+
+/* Frames per decode in the default mode: bounds memory to this many
+ * 224x224 RGB frames. */
+#define FRAME_BATCH 16
+
+static int classify_frames(struct px_moderation *m, const void *data,
+			   size_t n, int total, struct px_mod_result *res,
+			   struct px_errbuf *eb)
+{
+	const size_t fsz = (size_t)PX_NSFW_SIZE * PX_NSFW_SIZE * 3;
+	double *change = NULL;
+	int *idx = NULL, nidx, rc = 0;
+	int max = PX_MAX(m->o.max_frames, 1);
+	struct px_buf rgb;
+
+	px_buf_init(&rgb, 0);
+	idx = malloc(sizeof(*idx) * (size_t)total);
+	if (!idx)
+		return PX_ENOMEM;
+	if (total > max) {
+		if (!(change = malloc(sizeof(*change) * (size_t)total))) {
+			rc = PX_ENOMEM;
+			goto out;
+		}
+		if ((rc = px_image_frame_changes(data, n, &m->o.lim, total,
+						 change, eb)))
+			goto out;
+	}
+	nidx = px_moderation_frames_select(change, total, max, idx);
+	if (nidx < 0) {
+		rc = nidx;
 		goto out;
+	}
+	for (int i = 0; i < nidx;) {
+		float scores[PX_NSFW_CLASSES];
+		int run = 1;
+
+		if (m->o.preprocess == PX_PREPROCESS_NSFWJS) {
+			if ((rc = score_frame(m, data, n, idx[i], NULL, scores, eb)))
+				goto out;
+			fold_frame(m, res, idx[i], scores);
+			i++;
+			continue;
+		}
+		/* Consecutive pages decode together. */
+		while (i + run < nidx && run < FRAME_BATCH &&
+		       idx[i + run] == idx[i] + run)
+			run++;
+		rgb.len = 0;
+		if ((rc = px_image_frames_rgb(data, n, &m->o.lim, idx[i], run,
+					      PX_NSFW_SIZE, PX_NSFW_SIZE, &rgb,
+					      eb)))
+			goto out;
+		for (int k = 0; k < run; k++) {
+			if ((rc = score_frame(m, data, n, idx[i + k],
+					      rgb.data + k * fsz, scores, eb)))
+				goto out;
+			fold_frame(m, res, idx[i + k], scores);
+		}
+		i += run;
+	}
+	res->frames_total = total;
+out:
+	px_buf_release(&rgb);
+	free(change);
+	free(idx);
+	return rc;
+}
+
+/* The frame to name as deciding: the worst frame on its own, or, when
+ * only the combination of frames reaches the verdict, the frame holding
+ * the highest score of the deciding rule's first class. */
+static int deciding_frame(struct px_moderation *m,
+			  const struct px_mod_result *res, int worst_frame)
+{
+	for (int i = 0; i < m->policy.nrules; i++) {
+		const struct px_policy_rule *r = &m->policy.rules[i];
+
+		if (!strcmp(r->name, res->rule) && r->nterms > 0)
+			return res->max_frame[r->terms[0].cls];
+	}
+	return worst_frame;
+}
+
+int px_moderation_classify(struct px_moderation *m, const void *data,
+			   size_t n, struct px_mod_result *res,
+			   struct px_errbuf *eb)
+{
+	json_t *o, *scores;
+	char when[40];
+	int rc, total = 1;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = px_image_pages(data, n, &total, eb)))
+		return rc;
+	/* Pages past the frame limit are refused on upload (animations)
+	 * or never delivered (TIFF and HEIF deliver one page). */
+	total = PX_MIN(total, PX_MAX(m->o.lim.max_frames, 1));
+	if (total > 1) {
+		if ((rc = classify_frames(m, data, n, total, res, eb)))
+			return rc;
+	} else {
+		if ((rc = score_frame(m, data, n, -1, NULL, res->scores, eb)))
+			return rc;
+		res->frames_total = res->frames_checked = 1;
+	}
 	res->verdict = px_policy_eval(&m->policy, res->scores, &res->rule);
+	/* The worst frame decides when it reaches the verdict alone. */
+	if (total > 1 && res->verdict != PX_VERDICT_APPROVE &&
+	    res->frame_verdict != res->verdict)
+		res->frame = deciding_frame(m, res, res->frame);
 	scores = json_object();
 	for (int i = 0; i < PX_NSFW_CLASSES; i++)
 		json_object_set_new(scores, class_names[i],
 				    json_real((double)res->scores[i]));
 	iso_now(when, sizeof(when));
-	o = json_pack("{s:s,s:o,s:s,s:s,s:s,s:s}", "model", MODEL_NAME,
-		      "scores", scores, "verdict", px_verdict_name(res->verdict),
-		      "rule", res->rule, "preprocess",
+	o = json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:i,s:{s:i,s:i,s:b}}", "model",
+		      MODEL_NAME, "scores", scores, "verdict",
+		      px_verdict_name(res->verdict), "rule", res->rule,
+		      "preprocess",
 		      m->o.preprocess == PX_PREPROCESS_NSFWJS ? "nsfwjs" : "default",
-		      "at", when);
+		      "at", when, "frame", res->frame, "frames", "total",
+		      res->frames_total, "checked", res->frames_checked,
+		      "complete", res->frames_checked == res->frames_total);
 	res->json = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
 	json_decref(o);
-	if (!res->json)
-		rc = PX_ENOMEM;
-out:
-	free(in);
-	px_buf_release(&rgb);
-	return rc;
+	return res->json ? 0 : PX_ENOMEM;
+}
+
+bool px_moderation_frames_covered(const struct px_image_rec *rec)
+{
+	json_t *m, *f;
+	bool ok = true;
+
+	if (!rec->moderation)
+		return true;
+	m = json_loads(rec->moderation, 0, NULL);
+	f = json_object_get(m, "frames");
+	if (f)
+		ok = json_is_true(json_object_get(f, "complete"));
+	json_decref(m);
+	return ok;
 }
 
 /* Wrap an event body for the outbox, or NULL without a webhook. */

@@ -24,6 +24,7 @@ struct px_moderation_opts {
 	const char *policy; /* rules text; NULL: px_policy_default */
 	enum px_preprocess preprocess;
 	int contexts;        /* concurrent classifications */
+	int max_frames;      /* frames classified in full; beyond: a sample */
 	bool async;          /* classify in the background */
 	const char *webhook_url, *webhook_secret; /* both or neither */
 	struct px_image_limits lim;
@@ -34,10 +35,14 @@ struct px_moderation;
 /* A classification: scores by class, verdict, deciding rule, and the JSON
  * object kept on the record (owned; free with free()). */
 struct px_mod_result {
-	float scores[8];
+	float scores[8]; /* per class, the maximum over the frames checked */
 	enum px_verdict verdict;
 	const char *rule; /* points into the policy */
 	char *json;
+	int frames_total, frames_checked;
+	int frame;               /* the frame that decided */
+	enum px_verdict frame_verdict; /* that frame's verdict on its own */
+	int max_frame[8];        /* per class, the frame of the maximum */
 };
 
 /* Load the model and parse the policy. Fails (naming `make models` and
@@ -50,7 +55,15 @@ void px_moderation_free(struct px_moderation *m); /* accepts NULL */
 int px_moderation_start(struct px_moderation *m, struct px_catalog *cat,
 			struct px_errbuf *eb);
 
-/* Classify encoded image bytes and apply the policy. */
+/*
+ * Classify encoded image bytes and apply the policy. Animated and
+ * multi-page images are classified frame by frame: every frame up to
+ * o->max_frames, beyond that half an even sample (first and last frame
+ * included) and half the frames that differ most from the one before.
+ * The scores are the per-class maximum over those frames; res->frame
+ * names the frame that decided. The record's moderation object carries
+ * "frame" and "frames": {"total", "checked", "complete"}.
+ */
 int px_moderation_classify(struct px_moderation *m, const void *data,
 			   size_t n, struct px_mod_result *res,
 			   struct px_errbuf *eb);
@@ -60,6 +73,17 @@ int px_moderation_classify(struct px_moderation *m, const void *data,
 char *px_moderation_event(struct px_moderation *m,
 			  const struct px_image_rec *rec,
 			  const struct px_mod_result *res);
+
+/* Pick at most max of total frames as described above, given change[i]
+ * (how much frame i differs from i - 1; may be NULL when total <= max).
+ * idx receives ascending frame numbers; returns their count or
+ * PX_ENOMEM. */
+int px_moderation_frames_select(const double *change, int total, int max,
+				int *idx);
+
+/* False when rec's verdict did not look at every frame: delivery then
+ * serves the first frame only (always checked), never the animation. */
+bool px_moderation_frames_covered(const struct px_image_rec *rec);
 
 /* Wake the job runner (after an async upload). Accepts NULL. */
 void px_moderation_kick(struct px_moderation *m);

@@ -319,9 +319,9 @@ describe('start-up and CLI', () => {
 			assert.equal(lines[i].verdict, 'approve');
 		}
 		const txt = await L.runCli(['classify', '--models', L.MODELS, '--moderation-policy', 'x=flag: neutral>0.5', RGB]);
-		assert.equal(txt.code, 0, txt.stderr);
+		assert.equal(txt.code, 1, 'a flagged file exits 1');
 		assert.match(txt.stdout, /rgb\.jpg: flag \(x\) drawing=\d\.\d+ hentai=\d\.\d+ neutral=\d\.\d+ porn=\d\.\d+ sexy=\d\.\d+/);
 		const bad = await L.runCli(['classify', '--models', L.MODELS, path.join(L.INPUTS, 'text-as-jpg.jpg')]);
-		assert.notEqual(bad.code, 0);
+		assert.equal(bad.code, 2, 'a file that cannot be classified exits 2');
 	});
 });
