@@ -6,6 +6,7 @@
  *   pictor config   print the effective configuration, secrets masked
  *   pictor version  print Pictor's and every library's version
  *   pictor routes   print the route table (--json, or Markdown)
+ *   pictor token    create, list or revoke scoped API tokens
  */
 #include "api/app.h"
 #include "core/config.h"
@@ -39,6 +40,7 @@ static void usage_main(FILE *f)
 		"  classify  classify image files and apply the moderation policy\n"
 		"  config    print the effective configuration (secrets masked)\n"
 		"  routes    print every route with its methods and scope\n"
+		"  token     create, list or revoke scoped API tokens\n"
 		"  version   print the versions of Pictor and its libraries\n\n"
 		"Run \"pictor <command> --help\" for a command's options.\n");
 }
@@ -511,6 +513,8 @@ static int cmd_serve(int argc, char **argv)
 		goto fail;
 	if (px_catalog_new(app->blobs, app->kv, &app->cat))
 		goto fail;
+	if (px_tokens_new(app->kv, &app->tokens))
+		goto fail;
 	if (px_catalog_recover(app->cat, &tmp_removed, &orphans, &eb))
 		goto fail;
 	if (tmp_removed || orphans)
@@ -613,6 +617,7 @@ out:
 	if (app) {
 		px_pool_free(app->pool);
 		px_moderation_free(app->mod);
+		px_tokens_free(app->tokens);
 		px_catalog_free(app->cat);
 		px_kv_close(app->kv);
 		px_blob_close(app->blobs);
@@ -641,6 +646,8 @@ int main(int argc, char **argv)
 		return cmd_classify(argc - 2, argv + 2);
 	if (!strcmp(cmd, "config"))
 		return cmd_config(argc - 2, argv + 2);
+	if (!strcmp(cmd, "token"))
+		return px_token_cli(argc - 2, argv + 2);
 	if (!strcmp(cmd, "routes"))
 		return cmd_routes(argc - 2, argv + 2);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))

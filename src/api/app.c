@@ -100,6 +100,7 @@ static int status_for(const char *code, int rc)
 		{"not_approved", 403},
 		{"conflict", 409},
 		{"storage_unavailable", 503},
+		{"too_many_tokens", 409},
 	};
 
 	if (code) {
@@ -331,6 +332,12 @@ static const struct px_route routes[] = {
 	 px_api_variant_patch, "change a variant"},
 	{PX_M_DELETE, "/v1/variants/{name}", PX_SCOPE_VARIANTS_WRITE,
 	 px_api_variant_delete, "delete a variant"},
+	{PX_M_POST, "/v1/tokens", PX_SCOPE_TOKENS_WRITE, px_api_token_create,
+	 "create a scoped token; its secret is shown once"},
+	{PX_M_GET, "/v1/tokens", PX_SCOPE_TOKENS_WRITE, px_api_token_list,
+	 "list tokens (never their secrets)"},
+	{PX_M_DELETE, "/v1/tokens/{id}", PX_SCOPE_TOKENS_WRITE,
+	 px_api_token_revoke, "revoke a token"},
 	{PX_M_GET, "/img/{path*}", PX_SCOPE_PUBLIC, deliver,
 	 "deliver a variant: /img/{id}/{variant or options}"},
 	{PX_M_GET, "/cdn-cgi/image/{path*}", PX_SCOPE_PUBLIC, deliver,
@@ -384,40 +391,66 @@ int px_app_routes_dump(struct px_buf *out, bool markdown)
 }
 
 /*
- * Who is calling: the bootstrap admin token, compared in constant time.
- * On success the caller's scopes land in *scopes and the request carries
- * the token's id and name.
+ * Who is calling: the bootstrap admin token (scope admin) or a scoped
+ * token, both compared in constant time. On success the caller's scopes
+ * land in *scopes and the request carries the token's id and name (never
+ * the secret: nothing logs the Authorization header). On failure eb says
+ * why: "unauthorized", "token_expired" or "address_not_allowed".
  */
-static bool authenticate(struct px_app *a, struct px_req *r, uint32_t *scopes)
+static int authenticate(struct px_app *a, struct px_req *r, uint32_t *scopes,
+			struct px_errbuf *eb)
 {
 	const char *h = px_req_header(r, "Authorization");
+	char text[PX_IP_TEXT_MAX];
+	struct px_ip ip, *client = NULL;
+	struct px_token t;
+	int rc;
 
 	*scopes = 0;
-	if (!h || strncasecmp(h, "Bearer ", 7))
-		return false;
+	if (!h || strncasecmp(h, "Bearer ", 7) || !h[7])
+		return px_errc(eb, PX_EINVAL, "unauthorized", "no token");
 	if (px_ct_streq(h + 7, a->cfg->admin_token)) {
 		*scopes = PX_SCOPE_BIT(PX_SCOPE_ADMIN);
-		px_req_set_principal(r, "admin", "admin");
-		return true;
+		return px_req_set_principal(r, "admin", "admin");
 	}
-	return false;
+	if (!a->tokens)
+		return px_errc(eb, PX_EINVAL, "unauthorized", "not a valid token");
+	if (px_req_client_ip(r, text, sizeof(text)) == 0 &&
+	    px_ip_parse(text, &ip) == 0)
+		client = &ip;
+	if ((rc = px_tokens_check(a->tokens, h + 7, client, px_wall_us(), &t, eb)))
+		return rc;
+	*scopes = t.scopes;
+	return px_req_set_principal(r, t.id, t.name);
 }
 
 /* The scope check every routed request passes; answers 401 or 403. */
-static bool permitted(struct px_app *a, struct px_req *r, enum px_scope need)
+static bool permitted(struct px_app *a, struct px_req *r, enum px_scope need,
+		      uint32_t *have)
 {
-	uint32_t have;
+	struct px_errbuf eb = {0};
 	char hdr[128];
+	int rc;
 
+	*have = 0;
 	if (need == PX_SCOPE_PUBLIC)
 		return true;
-	if (!authenticate(a, r, &have)) {
-		px_resp_header(r, "WWW-Authenticate", "Bearer");
-		px_resp_error(r, 401, "unauthorized",
-			      "a valid \"Authorization: Bearer\" token is required");
+	if ((rc = authenticate(a, r, have, &eb))) {
+		if (eb.code && !strcmp(eb.code, "address_not_allowed")) {
+			px_resp_error(r, 403, eb.code, "%s", eb.msg);
+		} else if (rc == PX_EINVAL) {
+			px_resp_header(r, "WWW-Authenticate", "Bearer");
+			if (eb.code && !strcmp(eb.code, "token_expired"))
+				px_resp_error(r, 401, eb.code, "%s", eb.msg);
+			else
+				px_resp_error(r, 401, "unauthorized",
+					      "a valid \"Authorization: Bearer\" token is required");
+		} else {
+			px_app_fail(r, rc, &eb);
+		}
 		return false;
 	}
-	if (px_scope_allows(have, need))
+	if (px_scope_allows(*have, need))
 		return true;
 	snprintf(hdr, sizeof(hdr),
 		 "Bearer error=\"insufficient_scope\", scope=\"%s\"",
@@ -443,7 +476,7 @@ static void route(struct px_app *a, struct px_req *r)
 			continue;
 		}
 		c.route = &routes[i];
-		if (permitted(a, r, routes[i].scope))
+		if (permitted(a, r, routes[i].scope, &c.scopes))
 			routes[i].fn(a, r, &c);
 		return;
 	}

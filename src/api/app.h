@@ -10,6 +10,7 @@
 
 #include <stdatomic.h>
 
+#include "access/tokens.h"
 #include "api/route.h"
 #include "catalog/catalog.h"
 #include "catalog/variants.h"
@@ -29,6 +30,7 @@ struct px_app {
 	struct px_pool *pool;
 	struct px_image_limits lim;
 	struct px_moderation *mod; /* NULL with moderation off */
+	struct px_tokens *tokens;  /* scoped API tokens */
 	bool mod_async, mod_quarantine;
 	char public_url[512];
 	atomic_bool draining;
@@ -121,6 +123,12 @@ void px_api_audit_export(struct px_app *a, struct px_req *r,
 			 const struct px_call *c);
 void px_api_moderation_review(struct px_app *a, struct px_req *r,
 			      const struct px_call *c);
+void px_api_token_create(struct px_app *a, struct px_req *r,
+			 const struct px_call *c);
+void px_api_token_list(struct px_app *a, struct px_req *r,
+		       const struct px_call *c);
+void px_api_token_revoke(struct px_app *a, struct px_req *r,
+			 const struct px_call *c);
 /* The delivery path; path is the whole request path. */
 void px_api_deliver(struct px_app *a, struct px_req *r, const char *path);
 

@@ -49,6 +49,7 @@ struct px_route {
  * request path, still percent-encoded, valid while the request is). */
 struct px_call {
 	const struct px_route *route;
+	uint32_t scopes; /* the caller's (PX_SCOPE_BIT()s); 0 on public rows */
 	int nargs;
 	struct {
 		const char *name;

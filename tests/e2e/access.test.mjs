@@ -1,10 +1,14 @@
 // Access control from the router's own table: `pictor routes --json` lists
 // every route with its methods and scope, and this suite walks that list,
 // so a route added without a scope, or answering without the token its
-// scope demands, fails here.
+// scope demands, fails here. Then scoped tokens: the route x scope matrix,
+// revocation, expiry, client ranges (sources 127.0.0.2 and 127.0.0.3),
+// the grant rule, bad input, the CLI twin, and secrets kept out of logs
+// and the store.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as L from './lib.mjs';
@@ -28,12 +32,12 @@ after(async () => {
 
 // A concrete path for a pattern: captures become ids that do not exist,
 // so no request of the walk changes anything.
-export function instantiate(pattern) {
+function instantiate(pattern) {
 	return pattern.replace(/\{[a-z_]+\*\}/g, 'nope/public').replace(/\{[a-z_]+\}/g, 'nope');
 }
 
 // Every (method, path, scope) the table declares.
-export function rows(tbl) {
+function rows(tbl) {
 	const out = [];
 	for (const r of tbl) {
 		for (const m of r.methods) out.push({ method: m, pattern: r.path, path: instantiate(r.path), scope: r.scope });
@@ -107,5 +111,196 @@ describe('the route table', () => {
 			assert.equal(r.status, 404, L.show(r));
 			assert.equal(L.errCode(r), 'not_found');
 		}
+	});
+});
+
+// A request from a chosen loopback source address (Node http localAddress).
+function fromAddr(localAddress, method, urlPath, headers = {}) {
+	return new Promise((resolve, reject) => {
+		const rq = http.request({ host: '127.0.0.1', port: srv.port, method, path: urlPath, headers, localAddress },
+			(res) => {
+				const parts = [];
+				res.on('data', (d) => parts.push(d));
+				res.on('end', () => {
+					const text = Buffer.concat(parts).toString('utf8');
+					let json;
+					try { json = JSON.parse(text); } catch { /* not JSON */ }
+					resolve({ status: res.statusCode, json, text, method, url: urlPath, body: Buffer.from(text) });
+				});
+			});
+		rq.on('error', reject);
+		rq.end();
+	});
+}
+
+async function mkToken(body, auth = srv.auth()) {
+	const r = await L.req(srv, 'POST', '/v1/tokens', { headers: { ...auth, 'Content-Type': 'application/json' },
+		body: JSON.stringify(body) });
+	return r;
+}
+const bearer = (v) => ({ Authorization: `Bearer ${v}` });
+
+describe('scoped tokens', () => {
+	const secrets = [];
+
+	test('route x scope matrix: a token with one scope passes exactly its routes', { timeout: T }, async () => {
+		const tok = {};
+		for (const s of SCOPES) {
+			const r = await mkToken({ name: `only-${s}`, scopes: [s] });
+			assert.equal(r.status, 201, L.show(r));
+			assert.match(r.json.result.value, /^pxt_[0-9a-f]{16}_[0-9a-f]{64}$/);
+			tok[s] = r.json.result.value;
+			secrets.push(tok[s]);
+		}
+		let checked = 0;
+		for (const row of rows(table)) {
+			if (row.scope === 'public') continue;
+			for (const s of SCOPES) {
+				const r = await L.req(srv, row.method, row.path, { headers: { ...bearer(tok[s]), 'Content-Type': 'application/json' },
+					body: ['POST', 'PATCH', 'PUT'].includes(row.method) ? '{}' : undefined });
+				const what = `${row.method} ${row.pattern} with ${s}: ${L.show(r)}`;
+				if (s === row.scope || s === 'admin') {
+					assert.ok(![401, 403, 405].includes(r.status), what);
+				} else {
+					assert.equal(r.status, 403, what);
+					if (row.method !== 'HEAD') {
+						assert.equal(L.errCode(r), 'insufficient_scope', what);
+						assert.ok(L.errMessage(r).includes(`"${row.scope}"`), what);
+					}
+				}
+				checked++;
+			}
+		}
+		assert.ok(checked >= 100, `${checked} cells`);
+	});
+
+	test('listing shows tokens, never a secret or its hash', { timeout: T }, async () => {
+		const r = await L.api(srv, 'GET', '/v1/tokens');
+		assert.equal(r.status, 200, L.show(r));
+		assert.ok(r.json.result.tokens.length >= SCOPES.length);
+		for (const t of r.json.result.tokens) {
+			assert.deepEqual(Object.keys(t).sort(), ['allowed_cidrs', 'created_on', 'expires_on', 'id', 'name', 'scopes']);
+		}
+		for (const s of secrets) assert.ok(!r.text.includes(s.slice(-64)));
+	});
+
+	test('revocation takes effect on the next request', { timeout: T }, async () => {
+		const c = await mkToken({ name: 'short-lived', scopes: ['images:read'] });
+		const v = c.json.result.value;
+		assert.equal((await L.req(srv, 'GET', '/v1/images', { headers: bearer(v) })).status, 200);
+		const d = await L.api(srv, 'DELETE', `/v1/tokens/${c.json.result.id}`);
+		assert.equal(d.status, 200, L.show(d));
+		const r = await L.req(srv, 'GET', '/v1/images', { headers: bearer(v) });
+		assert.equal(r.status, 401, L.show(r));
+		assert.equal(L.errCode(r), 'unauthorized');
+		const again = await L.api(srv, 'DELETE', `/v1/tokens/${c.json.result.id}`);
+		assert.equal(again.status, 404, L.show(again));
+		assert.equal((await L.api(srv, 'DELETE', '/v1/tokens/not-a-token-id')).status, 404);
+	});
+
+	test('an expired token answers 401 token_expired', { timeout: T }, async () => {
+		const c = await mkToken({ name: 'one-second', scopes: ['images:read'], expires_in: 1 });
+		assert.equal(c.status, 201, L.show(c));
+		assert.ok(Date.parse(c.json.result.expires_on) > Date.now() - 5000);
+		await L.sleep(1100);
+		const r = await L.req(srv, 'GET', '/v1/images', { headers: bearer(c.json.result.value) });
+		assert.equal(r.status, 401, L.show(r));
+		assert.equal(L.errCode(r), 'token_expired');
+	});
+
+	test('a tampered secret is refused', { timeout: T }, async () => {
+		const v = secrets[0];
+		const flip = (i) => v.slice(0, i) + (v[i] === 'a' ? 'b' : 'a') + v.slice(i + 1);
+		for (const bad of [flip(v.length - 1), flip(10), v.slice(0, -1), v + '0', v.toUpperCase(), 'pxt_' + '0'.repeat(81)]) {
+			const r = await L.req(srv, 'GET', '/v1/images', { headers: bearer(bad) });
+			assert.equal(r.status, 401, `${bad}: ${L.show(r)}`);
+		}
+	});
+
+	test('a token restricted to 127.0.0.2/32 works from there and not from 127.0.0.3', { timeout: T }, async () => {
+		const c = await mkToken({ name: 'from-two', scopes: ['images:read'], allowed_cidrs: ['127.0.0.2/32'] });
+		assert.equal(c.status, 201, L.show(c));
+		assert.deepEqual(c.json.result.allowed_cidrs, ['127.0.0.2/32']);
+		const ok = await fromAddr('127.0.0.2', 'GET', '/v1/images', bearer(c.json.result.value));
+		assert.equal(ok.status, 200, L.show(ok));
+		const no = await fromAddr('127.0.0.3', 'GET', '/v1/images', bearer(c.json.result.value));
+		assert.equal(no.status, 403, L.show(no));
+		assert.equal(no.json.errors[0].code, 'address_not_allowed');
+		const wide = await mkToken({ name: 'loopback', scopes: ['images:read'], allowed_cidrs: ['127.0.0.0/30', '::1/128'] });
+		assert.equal((await fromAddr('127.0.0.3', 'GET', '/v1/images', bearer(wide.json.result.value))).status, 200);
+		assert.equal((await fromAddr('127.0.0.4', 'GET', '/v1/images', bearer(wide.json.result.value))).status, 403);
+	});
+
+	test('a token grants only scopes it holds', { timeout: T }, async () => {
+		const c = await mkToken({ name: 'minter', scopes: ['tokens:write', 'images:write'] });
+		const minter = bearer(c.json.result.value);
+		const up = await mkToken({ name: 'escalate', scopes: ['admin'] }, minter);
+		assert.equal(up.status, 403, L.show(up));
+		assert.equal(L.errCode(up), 'insufficient_scope');
+		assert.ok(L.errMessage(up).includes('"admin"'));
+		const side = await mkToken({ name: 'sideways', scopes: ['images:delete'] }, minter);
+		assert.equal(side.status, 403, L.show(side));
+		const same = await mkToken({ name: 'uploader', scopes: ['images:write'] }, minter);
+		assert.equal(same.status, 201, L.show(same));
+	});
+
+	test('bad token requests: 400 with a stable code', { timeout: T }, async () => {
+		for (const [body, code] of [
+			['not json', 'invalid_request'],
+			[[], 'invalid_request'],
+			[{ scopes: ['images:read'] }, 'invalid_request'],
+			[{ name: '', scopes: ['images:read'] }, 'invalid_request'],
+			[{ name: 'x'.repeat(129), scopes: ['images:read'] }, 'invalid_request'],
+			[{ name: 'n' }, 'invalid_request'],
+			[{ name: 'n', scopes: [] }, 'invalid_request'],
+			[{ name: 'n', scopes: ['images:reed'] }, 'invalid_scope'],
+			[{ name: 'n', scopes: ['public'] }, 'invalid_scope'],
+			[{ name: 'n', scopes: [7] }, 'invalid_scope'],
+			[{ name: 'n', scopes: ['images:read'], expires_in: 0 }, 'invalid_request'],
+			[{ name: 'n', scopes: ['images:read'], expires_in: 'soon' }, 'invalid_request'],
+			[{ name: 'n', scopes: ['images:read'], expires_on: '2001-01-01T00:00:00Z' }, 'invalid_request'],
+			[{ name: 'n', scopes: ['images:read'], expires_on: 'tomorrow' }, 'invalid_request'],
+			[{ name: 'n', scopes: ['images:read'], expires_on: '2099-01-01T00:00:00Z', expires_in: 5 }, 'invalid_request'],
+			[{ name: 'n', scopes: ['images:read'], allowed_cidrs: ['10.0.0.1/8'] }, 'invalid_cidr'],
+			[{ name: 'n', scopes: ['images:read'], allowed_cidrs: ['example.com'] }, 'invalid_cidr'],
+			[{ name: 'n', scopes: ['images:read'], allowed_cidrs: '10.0.0.0/8' }, 'invalid_request'],
+		]) {
+			const r = await L.api(srv, 'POST', '/v1/tokens', body);
+			assert.equal(r.status, 400, `${JSON.stringify(body)}: ${L.show(r)}`);
+			assert.equal(L.errCode(r), code, `${JSON.stringify(body)}: ${L.show(r)}`);
+		}
+	});
+
+	test('the CLI twin: create, list and revoke beside the running daemon', { timeout: T }, async () => {
+		const c = await L.runCli(['token', 'create', '--data', srv.dataDir, '--name', 'from-cli', '--scopes', 'images:read,stats:read']);
+		assert.equal(c.code, 0, c.stderr);
+		const t = JSON.parse(c.stdout);
+		assert.deepEqual(t.scopes, ['images:read', 'stats:read']);
+		secrets.push(t.value);
+		assert.equal((await L.req(srv, 'GET', '/v1/images', { headers: bearer(t.value) })).status, 200);
+		const l = await L.runCli(['token', 'list', '--data', srv.dataDir]);
+		assert.equal(l.code, 0, l.stderr);
+		const listed = l.stdout.trim().split('\n').map((x) => JSON.parse(x));
+		assert.ok(listed.some((x) => x.id === t.id && x.value === undefined));
+		assert.ok(!l.stdout.includes(t.value));
+		const v = await L.runCli(['token', 'revoke', t.id, '--data', srv.dataDir]);
+		assert.equal(v.code, 0, v.stderr);
+		assert.equal((await L.req(srv, 'GET', '/v1/images', { headers: bearer(t.value) })).status, 401);
+		const again = await L.runCli(['token', 'revoke', t.id, '--data', srv.dataDir]);
+		assert.notEqual(again.code, 0);
+		const bad = await L.runCli(['token', 'create', '--data', srv.dataDir, '--name', 'x', '--scopes', 'nope']);
+		assert.equal(bad.code, 2);
+	});
+
+	test('secrets appear in no log line and not in the store', { timeout: T }, async () => {
+		assert.ok(secrets.length > SCOPES.length);
+		const logs = srv.logText();
+		assert.ok(logs.includes('"token":'), 'the access log names the token id');
+		const store = fs.readFileSync(path.join(srv.dataDir, 'meta', 'data.mdb'));
+		for (const s of secrets) {
+			assert.ok(!logs.includes(s.slice(-64)), 'secret in the log');
+			assert.ok(!store.includes(Buffer.from(s.slice(-64))), 'secret in the store');
+		}
+		assert.ok(!logs.includes(srv.adminToken));
 	});
 });
