@@ -75,6 +75,28 @@ void px_app_ok_page(struct px_req *r, json_t *arr, const char *next)
 					  next[0] ? json_string(next) : json_null()));
 }
 
+int px_app_audit(struct px_app *a, struct px_req *r, const char *action,
+		 const json_t *before, const json_t *after)
+{
+	char *tb = before ? json_dumps(before, JSON_COMPACT) : NULL;
+	char *ta = after ? json_dumps(after, JSON_COMPACT) : NULL;
+	struct px_errbuf eb = {0};
+	struct px_actor who;
+	int rc;
+
+	px_api_actor(a, r, NULL, &who);
+	if ((before && !tb) || (after && !ta))
+		rc = px_errf(&eb, PX_ENOMEM, "out of memory");
+	else
+		rc = px_catalog_audit(a->cat, NULL, action, &who, tb, ta, NULL, &eb);
+	if (rc)
+		px_logf(PX_LOG_ERROR, "audit entry \"%s\" not written: %s", action,
+			eb.msg);
+	free(tb);
+	free(ta);
+	return rc;
+}
+
 static int status_for(const char *code, int rc)
 {
 	static const struct {

@@ -88,6 +88,12 @@ int px_app_routes_dump(struct px_buf *out, bool markdown);
 void px_api_actor(struct px_app *a, struct px_req *r, const char *name,
 		  struct px_actor *out);
 
+/* Record a change made outside the catalog's own operations (tokens,
+ * variants) in the audit log, with the calling token as actor; before and
+ * after are JSON texts or NULL. Logs and returns the error on failure. */
+int px_app_audit(struct px_app *a, struct px_req *r, const char *action,
+		 const struct json_t *before, const struct json_t *after);
+
 /* Answer a px_errbuf failure with the status its code implies. */
 void px_app_fail(struct px_req *r, int rc, const struct px_errbuf *eb);
 

@@ -8,7 +8,8 @@
  *   DELETE /v1/tokens/{id}  revokes at once
  *
  * A caller can grant only scopes it holds itself, so tokens:write alone
- * cannot mint an admin token.
+ * cannot mint an admin token. Creation and revocation go to the audit
+ * log with the calling token as actor (never a secret).
  */
 #include "api/app.h"
 
@@ -141,8 +142,16 @@ void px_api_token_create(struct px_app *a, struct px_req *r,
 		goto out;
 	}
 	out = px_token_json(&t);
-	if (out)
-		json_object_set_new(out, "value", json_string(secret));
+	/* Every change is audited: a token whose creation cannot be recorded
+	 * is withdrawn again and never shown. */
+	if (!out || px_app_audit(a, r, "token.create", NULL, out)) {
+		px_tokens_revoke(a->tokens, t.id, NULL);
+		json_decref(out);
+		px_resp_error(r, 500, "internal_error",
+			      "the token could not be recorded");
+		goto out;
+	}
+	json_object_set_new(out, "value", json_string(secret));
 	px_app_ok_json(r, 201, out);
 	memset(secret, 0, sizeof(secret));
 out:
@@ -185,8 +194,13 @@ void px_api_token_revoke(struct px_app *a, struct px_req *r,
 		px_resp_error(r, 404, "not_found", "no such token");
 		return;
 	}
-	if ((rc = px_tokens_revoke(a->tokens, id, &eb)))
+	json_t *gone = json_pack("{s:s}", "id", id);
+
+	if ((rc = px_tokens_revoke(a->tokens, id, &eb))) {
 		px_app_fail(r, rc, &eb);
-	else
-		px_app_ok_json(r, 200, json_pack("{s:s}", "id", id));
+		json_decref(gone);
+		return;
+	}
+	px_app_audit(a, r, "token.revoke", gone, NULL);
+	px_app_ok_json(r, 200, gone);
 }

@@ -153,6 +153,17 @@ static void list(struct px_app *a, struct px_req *r)
 	answer(r, 200, "variants", lc.all);
 }
 
+/* Answer with the variant after recording the change in the audit log. */
+static void answer_audited(struct px_app *a, struct px_req *r,
+			   const char *action, json_t *before,
+			   const struct px_variant *v)
+{
+	json_t *after = variant_json(v);
+
+	px_app_audit(a, r, action, before, after);
+	answer(r, 200, "variant", after);
+}
+
 /* The {name} capture, or a 404 answer and false. */
 static bool variant_name(struct px_req *r, const struct px_call *c,
 			 char name[PX_VARIANT_NAME_MAX + 1])
@@ -183,7 +194,7 @@ void px_api_variant_create(struct px_app *a, struct px_req *r,
 	    (rc = px_variant_put(a->kv, &v, true, &eb)))
 		px_app_fail(r, rc, &eb);
 	else
-		answer(r, 200, "variant", variant_json(&v));
+		answer_audited(a, r, "variant.create", NULL, &v);
 	px_variant_release(&v);
 }
 
@@ -219,18 +230,23 @@ void px_api_variant_patch(struct px_app *a, struct px_req *r,
 
 	if (!variant_name(r, c, name))
 		return;
+	json_t *before = NULL;
+
 	memset(&v, 0, sizeof(v));
 	rc = px_variant_get(a->kv, name, &v, &eb);
 	if (rc == PX_ENOTFOUND)
 		px_errc(&eb, rc, "variant_not_found", "no variant \"%s\"", name);
-	if (!rc)
+	if (!rc) {
+		before = variant_json(&v);
 		rc = from_body(r, &v, false, &eb);
+	}
 	if (!rc)
 		rc = px_variant_put(a->kv, &v, false, &eb);
 	if (rc)
 		px_app_fail(r, rc, &eb);
 	else
-		answer(r, 200, "variant", variant_json(&v));
+		answer_audited(a, r, "variant.update", before, &v);
+	json_decref(before);
 	px_variant_release(&v);
 }
 
@@ -241,10 +257,20 @@ void px_api_variant_delete(struct px_app *a, struct px_req *r,
 	struct px_errbuf eb = {0};
 	int rc;
 
+	struct px_variant v;
+	json_t *before = NULL;
+
 	if (!variant_name(r, c, name))
 		return;
-	if ((rc = px_variant_del(a->kv, name, &eb)))
+	memset(&v, 0, sizeof(v));
+	if (px_variant_get(a->kv, name, &v, NULL) == 0)
+		before = variant_json(&v);
+	px_variant_release(&v);
+	if ((rc = px_variant_del(a->kv, name, &eb))) {
 		px_app_fail(r, rc, &eb);
-	else
+	} else {
+		px_app_audit(a, r, "variant.delete", before, NULL);
 		px_app_ok(r, 200, "{}");
+	}
+	json_decref(before);
 }

@@ -292,6 +292,42 @@ describe('scoped tokens', () => {
 		assert.equal(bad.code, 2);
 	});
 
+	test('changes made with a token name it in the audit log', { timeout: T }, async () => {
+		const c = await mkToken({ name: 'designer', scopes: ['variants:write', 'images:write', 'images:delete'] });
+		assert.equal(c.status, 201, L.show(c));
+		const tok = c.json.result;
+		const h = { ...bearer(tok.value), 'Content-Type': 'application/json' };
+		let r = await L.req(srv, 'POST', '/v1/variants', { headers: h,
+			body: JSON.stringify({ id: 'audited', options: { width: 50 } }) });
+		assert.equal(r.status, 200, L.show(r));
+		r = await L.req(srv, 'PATCH', '/v1/variants/audited', { headers: h, body: JSON.stringify({ options: { width: 60 } }) });
+		assert.equal(r.status, 200, L.show(r));
+		r = await L.req(srv, 'DELETE', '/v1/variants/audited', { headers: h });
+		assert.equal(r.status, 200, L.show(r));
+		const up = await L.upload(srv, L.input('rgb.jpg'), { id: 'by-token', headers: bearer(tok.value), auth: false });
+		assert.equal(up.status, 201, L.show(up));
+		r = await L.req(srv, 'DELETE', '/v1/images/by-token', { headers: bearer(tok.value) });
+		assert.equal(r.status, 200, L.show(r));
+		const d = await L.api(srv, 'DELETE', `/v1/tokens/${tok.id}`);
+		assert.equal(d.status, 200, L.show(d));
+
+		const a = await L.api(srv, 'GET', `/v1/audit?actor=${tok.id}`);
+		assert.equal(a.status, 200, L.show(a));
+		const e = a.json.result.entries;
+		assert.deepEqual(e.map((x) => x.action), ['variant.create', 'variant.update', 'variant.delete', 'upload', 'delete']);
+		for (const x of e) assert.deepEqual(x.actor, { id: tok.id, name: 'designer' });
+		assert.equal(e[1].before.options.width, 50);
+		assert.equal(e[1].after.options.width, 60);
+		const byAdmin = (await L.api(srv, 'GET', '/v1/audit?actor=admin')).json.result.entries;
+		const created = byAdmin.find((x) => x.action === 'token.create' && x.after.id === tok.id);
+		assert.ok(created, 'token creation audited');
+		assert.equal(created.after.name, 'designer');
+		assert.equal(created.after.value, undefined, 'no secret in the audit log');
+		assert.ok(byAdmin.some((x) => x.action === 'token.revoke' && x.before.id === tok.id));
+		const scoped = await L.req(srv, 'GET', '/v1/audit', { headers: bearer(secrets[0]) });
+		assert.equal(scoped.status, 403, 'the audit log needs admin');
+	});
+
 	test('secrets appear in no log line and not in the store', { timeout: T }, async () => {
 		assert.ok(secrets.length > SCOPES.length);
 		const logs = srv.logText();
