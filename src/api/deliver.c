@@ -233,6 +233,13 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 
 	if (!check_signature(a, r, rec.require_signed && !never_signed, &exp))
 		goto out;
+	if (!strcmp(rec.status, "corrupt")) {
+		/* pictor fsck found the original missing or damaged */
+		px_resp_header(r, "Cache-Control", "no-store");
+		px_resp_error(r, 410, "corrupt",
+			      "the original of image \"%s\" is damaged", id);
+		goto out;
+	}
 	placeholder = strcmp(rec.status, "approved") &&
 		      !strcmp(a->cfg->moderation_placeholder, "on");
 	if (strcmp(rec.status, "approved") && !placeholder) {

@@ -387,12 +387,19 @@ static void blob(struct px_app *a, struct px_req *r, const char *id)
 	memset(&rec, 0, sizeof(rec));
 	px_buf_init(&b, 0);
 	rc = px_catalog_get(a->cat, id, &rec, &eb);
+	if (!rc && !strcmp(rec.status, "corrupt")) {
+		/* pictor fsck found the original missing or damaged */
+		px_resp_error(r, 410, "corrupt",
+			      "the original of image \"%s\" is damaged", id);
+		goto out;
+	}
 	if (!rc)
 		rc = px_catalog_blob(a->cat, &rec, &b, &eb);
 	if (rc)
 		px_app_fail(r, rc, &eb);
 	else
 		px_resp_buf(r, 200, px_fmt_mime(px_fmt_parse(rec.format)), &b);
+out:
 	px_buf_release(&b);
 	px_image_rec_release(&rec);
 }

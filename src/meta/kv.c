@@ -180,6 +180,17 @@ int px_kv_health(struct px_kv *kv, struct px_errbuf *eb)
 	return kv->ops->health(kv, eb);
 }
 
+int px_kv_snapshot(const struct px_kv_ops *ops, const char *location,
+		   const char *dest, struct px_errbuf *eb)
+{
+	if (!ops || !location || !dest)
+		return px_errf(eb, PX_EINVAL, "bad snapshot arguments");
+	if (!ops->snapshot)
+		return px_errf(eb, PX_EUNSUPPORTED,
+			       "the %s store cannot take snapshots", ops->name);
+	return ops->snapshot(location, dest, eb);
+}
+
 int px_kv_gets(struct px_kv_txn *txn, const char *key, struct px_buf *out,
 	       struct px_errbuf *eb)
 {

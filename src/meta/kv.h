@@ -64,6 +64,15 @@ struct px_kv_ops {
 		    const void *start, size_t nstart, int flags,
 		    px_kv_scan_fn fn, void *ctx, struct px_errbuf *eb);
 	int (*health)(struct px_kv *kv, struct px_errbuf *eb);
+	/*
+	 * Write a consistent, compacted copy of the store at location into
+	 * the existing directory dest (which must hold no store yet), as of
+	 * one instant. The store may be open and written by another process
+	 * meanwhile: the copy opens it read-only and takes no writer lock.
+	 * NULL for backends that keep nothing on disk (mem).
+	 */
+	int (*snapshot)(const char *location, const char *dest,
+			struct px_errbuf *eb);
 };
 
 struct px_kv {
@@ -101,6 +110,9 @@ int px_kv_scan(struct px_kv_txn *txn, const void *prefix, size_t nprefix,
 	       const void *start, size_t nstart, int flags, px_kv_scan_fn fn,
 	       void *ctx, struct px_errbuf *eb);
 int px_kv_health(struct px_kv *kv, struct px_errbuf *eb);
+/* PX_EUNSUPPORTED when the backend has no snapshot. */
+int px_kv_snapshot(const struct px_kv_ops *ops, const char *location,
+		   const char *dest, struct px_errbuf *eb);
 
 /* String-key conveniences over the wrappers above. */
 int px_kv_gets(struct px_kv_txn *txn, const char *key, struct px_buf *out,

@@ -311,6 +311,43 @@ static int lm_health(struct px_kv *base, struct px_errbuf *eb)
 	return mrc ? lm_err(eb, mrc, "stat") : 0;
 }
 
+/*
+ * LMDB lets any number of processes share an environment through its lock
+ * file: a reader takes a slot in the reader table there, and the writer
+ * never reuses pages a live reader can see. The daemon opens the
+ * environment without MDB_NOLOCK, so a second process opening it with
+ * MDB_RDONLY gets a true snapshot: mdb_env_copy2 runs inside one read
+ * transaction and, with MDB_CP_COMPACT, writes only the live pages,
+ * renumbered, so the copy carries no free pages and no stale data. The
+ * daemon keeps committing meanwhile; its file grows at most by what it
+ * writes during the copy, since the reader pins the old pages.
+ */
+static int lm_snapshot(const char *location, const char *dest,
+		       struct px_errbuf *eb)
+{
+	MDB_env *env = NULL;
+	int rc = 0, mrc;
+
+	if ((mrc = mdb_env_create(&env)) != 0 ||
+	    (mrc = mdb_env_set_maxreaders(env, MAX_READERS)) != 0) {
+		rc = lm_err(eb, mrc, "snapshot");
+		goto out;
+	}
+	if ((mrc = mdb_env_open(env, location, MDB_RDONLY | MDB_NOTLS, 0600))) {
+		rc = px_errf(eb, mrc == ENOENT ? PX_ENOTFOUND : PX_EIO,
+			     "cannot open the store in \"%s\": %s", location,
+			     mdb_strerror(mrc));
+		goto out;
+	}
+	if ((mrc = mdb_env_copy2(env, dest, MDB_CP_COMPACT)) != 0)
+		rc = px_errf(eb, PX_EIO, "cannot copy the store to \"%s\": %s",
+			     dest, mdb_strerror(mrc));
+out:
+	if (env)
+		mdb_env_close(env);
+	return rc;
+}
+
 const struct px_kv_ops px_kv_lmdb_ops = {
 	.name = "lmdb",
 	.open = lm_open,
@@ -323,6 +360,7 @@ const struct px_kv_ops px_kv_lmdb_ops = {
 	.del = lm_del,
 	.scan = lm_scan,
 	.health = lm_health,
+	.snapshot = lm_snapshot,
 };
 
 const char *px_kv_lmdb_version(void)
