@@ -12,6 +12,7 @@
  *   pictor fsck     check (and repair) a data directory
  */
 #include "api/app.h"
+#include "cache/cache.h"
 #include "catalog/maint.h"
 #include "core/config.h"
 #include "core/crypto.h"
@@ -762,6 +763,9 @@ static int cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 
+	if (px_api_cache_open(app, &eb))
+		goto fail;
+
 	memset(&ho, 0, sizeof(ho));
 	ho.listen = cfg.listen;
 	ho.threads = (int)cfg.http_threads;
@@ -837,6 +841,7 @@ out:
 	px_http_stop(http);
 	if (app) {
 		px_pool_free(app->pool);
+		px_cache_free(app->cache);
 		px_moderation_free(app->mod);
 		px_tokens_free(app->tokens);
 		px_catalog_free(app->cat);

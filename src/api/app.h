@@ -21,6 +21,7 @@
 #include "moderation/moderation.h"
 
 struct json_t; /* jansson's, for the JSON helpers below */
+struct px_cache;
 
 struct px_app {
 	const struct px_config *cfg;
@@ -31,6 +32,7 @@ struct px_app {
 	struct px_image_limits lim;
 	struct px_moderation *mod; /* NULL with moderation off */
 	struct px_tokens *tokens;  /* scoped API tokens */
+	struct px_cache *cache;    /* rendered variants (cache/cache.h) */
 	bool mod_async, mod_quarantine;
 	char public_url[512];
 	atomic_bool draining;
@@ -137,6 +139,9 @@ void px_api_token_revoke(struct px_app *a, struct px_req *r,
 			 const struct px_call *c);
 /* The delivery path; path is the whole request path. */
 void px_api_deliver(struct px_app *a, struct px_req *r, const char *path);
+
+/* Open the result cache configured in a->cfg into a->cache. */
+int px_api_cache_open(struct px_app *a, struct px_errbuf *eb);
 
 /* The record as the API shows it (a new JSON object reference). */
 struct json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec);

@@ -5,11 +5,16 @@
  *   GET/HEAD /cdn-cgi/image/{options}/{id}     (Cloudflare's resizing form)
  *
  * Everything cheap happens on the network thread: record lookup, variant
- * resolution, signature check, option parsing, format negotiation, ETag
- * and the 304 answer. Only the render (read original, transform, encode)
- * goes to the worker pool.
+ * resolution, signature check, option parsing, format negotiation, ETag,
+ * the 304 answer and the cache lookup. Every check that can refuse a
+ * request runs before the cache is asked, so a hit is served under the
+ * same rules as a render and a block, delete or requireSignedURLs change
+ * applies to the next request whatever is cached. Only the render (read
+ * original, transform, encode) goes to the worker pool; concurrent misses
+ * for one key wait for a single render (see cache/cache.h).
  */
 #include "api/app.h"
+#include "cache/cache.h"
 #include "core/crypto.h"
 #include "delivery/options.h"
 #include "delivery/sign.h"
@@ -28,7 +33,30 @@ struct render {
 	bool alpha;
 	char format[16];
 	uint64_t bytes;
+	bool cached; /* the answer goes through the result cache */
+	struct px_cache_key key;
+	struct px_cache_waiter waiter;
 };
+
+/*
+ * The classes a delivery request falls in, known once the cache has been
+ * asked: answered from the cache on the network thread, or needing a
+ * render (or waiting for one) on a worker.
+ */
+enum deliver_class { DELIVER_HIT, DELIVER_RENDER };
+
+/*
+ * The one point where a request's class is known and nothing has been
+ * spent on it yet: per-client limits by class go here. Returns false
+ * when it has answered the request itself.
+ */
+static bool admit(struct px_app *a, struct px_req *r, enum deliver_class cls)
+{
+	(void)a;
+	(void)r;
+	(void)cls;
+	return true;
+}
 
 static void common_headers(struct px_req *r, const struct render *rd)
 {
@@ -56,6 +84,41 @@ static void answer_json(struct px_req *r, const struct render *rd,
 	else
 		px_resp_error(r, 500, "internal_error", "out of memory");
 	json_decref(o);
+}
+
+/* Hand the leader's failed answer to the requests waiting on it. */
+static void land_error(struct px_app *a, struct px_req *r, struct render *rd)
+{
+	struct px_cache_item *it;
+	const char *loc = px_resp_header_get(r, "Location");
+	const void *body;
+	size_t n;
+
+	body = px_resp_body(r, &n);
+	it = px_cache_item_new(px_resp_status(r), px_resp_ctype(r), body, n);
+	if (it && loc)
+		px_strlcpy(it->location, loc, sizeof(it->location));
+	px_cache_land(a->cache, &rd->key, it, false);
+	px_cache_item_unref(it);
+}
+
+/* The leader's rendered bytes: stored, given to the waiters and sent
+ * from the one shared copy. */
+static void land_render(struct px_app *a, struct px_req *r, struct render *rd,
+			const char *mime, struct px_buf *out)
+{
+	struct px_cache_item *it;
+	bool stored;
+
+	it = px_cache_item_new(200, mime, out->data, out->len);
+	stored = px_cache_land(a->cache, &rd->key, it, true);
+	px_resp_header(r, "Cache-Status", stored ? "pictor; fwd=uri-miss; stored"
+						 : "pictor; fwd=uri-miss");
+	if (!it) {
+		px_resp_buf(r, 200, mime, out);
+		return;
+	}
+	px_resp_shared(r, 200, mime, it->data, it->len, px_cache_item_unref, it);
 }
 
 static void render_work(void *app, struct px_req *r)
@@ -93,11 +156,17 @@ static void render_work(void *app, struct px_req *r)
 		px_resp_header(r, "X-Pictor-Placeholder", "moderation");
 	if (rd->json)
 		answer_json(r, rd, &info);
+	else if (rd->cached)
+		land_render(a, r, rd, px_fmt_mime(info.format), &out);
 	else
 		px_resp_buf(r, 200, px_fmt_mime(info.format), &out);
 	px_metric_add(a->m.renders, 1);
 	px_metric_observe(a->m.render_seconds, (double)(px_mono_us() - t0) / 1e6);
 out:
+	if (rd->cached && px_resp_status(r) != 200) {
+		px_resp_header(r, "Cache-Status", "pictor; fwd=uri-miss");
+		land_error(a, r, rd);
+	}
 	px_buf_release(&orig);
 	px_buf_release(&out);
 }
@@ -173,13 +242,133 @@ static bool split_path(const char *path, char *id, size_t nid, char *spec,
 	       *spec && !strchr(spec, '/');
 }
 
+/*
+ * Downstream lifetime: --browser-ttl, cut to the signature's expiry. Not
+ * "immutable": an image's URL stays the same when it is blocked, deleted
+ * or switched to signed URLs, so browsers and CDNs must come back.
+ */
+static void set_cache_control(struct px_app *a, struct render *rd, int64_t exp)
+{
+	long long ttl = (long long)a->cfg->browser_ttl;
+
+	if (rd->placeholder) {
+		snprintf(rd->cache_control, sizeof(rd->cache_control),
+			 "no-store");
+		return;
+	}
+	if (exp)
+		ttl = PX_MIN(ttl, (long long)PX_MAX(exp - (int64_t)time(NULL), 0));
+	snprintf(rd->cache_control, sizeof(rd->cache_control),
+		 "public, max-age=%lld", ttl);
+}
+
+static void answer_overloaded(struct px_app *a, struct px_req *r)
+{
+	px_metric_add(a->m.overloaded, 1);
+	px_resp_header(r, "Retry-After", "1");
+	px_resp_error(r, 503, "overloaded",
+		      "all image workers are busy; retry later");
+}
+
+static void start_render(struct px_app *a, struct px_req *r,
+			 struct render *rd)
+{
+	if (px_req_defer(r, render_work) == 0)
+		return;
+	answer_overloaded(a, r);
+	if (rd->cached)
+		land_error(a, r, rd);
+}
+
+/* Answer from a hit; what it holds is taken. */
+static void answer_hit(struct px_req *r, const struct render *rd,
+		       struct px_cache_hit *h, const char *status)
+{
+	common_headers(r, rd);
+	px_resp_header(r, "Cache-Status", status);
+	if (h->tier == PX_CACHE_MEMORY) {
+		struct px_cache_item *it = h->item;
+
+		h->item = NULL;
+		px_resp_shared(r, 200, it->ctype, it->data, it->len,
+			       px_cache_item_unref, it);
+	} else {
+		px_resp_fd(r, 200, h->ctype, h->fd, h->off, h->len);
+		h->fd = -1;
+	}
+	px_cache_hit_release(h);
+}
+
+static void park(void *req)
+{
+	px_req_park(req);
+}
+
+/* A coalesced request gets the leader's answer (any thread). */
+static void waiter_done(struct px_cache_waiter *w, struct px_cache_item *res,
+			bool timed_out)
+{
+	struct px_req *r = w->arg;
+	const struct render *rd = px_req_data(r);
+
+	px_resp_header(r, "Cache-Status", "pictor; fwd=uri-miss; collapsed");
+	if (timed_out) {
+		px_resp_header(r, "Retry-After", "1");
+		px_resp_error(r, 503, "render_timeout",
+			      "the render this request waits for is taking too long");
+	} else if (!res) {
+		px_resp_error(r, 500, "internal_error", "out of memory");
+	} else if (res->status == 200) {
+		common_headers(r, rd);
+		px_cache_item_ref(res);
+		px_resp_shared(r, 200, res->ctype, res->data, res->len,
+			       px_cache_item_unref, res);
+	} else {
+		if (res->location[0])
+			px_resp_header(r, "Location", res->location);
+		if (res->status == 307)
+			px_resp_header(r, "Cache-Control", "no-store");
+		px_resp_bytes(r, res->status, res->ctype[0] ? res->ctype : NULL,
+			      res->data, res->len, false);
+	}
+	px_req_wake(r);
+}
+
+/* Every check has passed: answer from the cache, wait for a render of
+ * the same key, or render. */
+static void serve_cached(struct px_app *a, struct px_req *r, struct render *rd)
+{
+	struct px_cache_hit h;
+
+	if (px_cache_get(a->cache, &rd->key, &h) == 0) {
+		if (admit(a, r, DELIVER_HIT))
+			answer_hit(r, rd, &h, "pictor; hit");
+		px_cache_hit_release(&h);
+		return;
+	}
+	if (!admit(a, r, DELIVER_RENDER))
+		return;
+	rd->waiter.fn = waiter_done;
+	rd->waiter.arg = r;
+	switch (px_cache_join(a->cache, &rd->key, &rd->waiter, park, &h)) {
+	case PX_CACHE_FOUND:
+		answer_hit(r, rd, &h, "pictor; hit");
+		break;
+	case PX_CACHE_JOINED:
+		break;
+	case PX_CACHE_LEAD:
+		start_render(a, r, rd);
+		break;
+	}
+}
+
 void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 {
 	char id[PX_ID_MAX + 1], spec[1024], hex[PX_SHA256_HEX_LEN + 1];
 	struct px_image_rec rec;
 	struct px_variant var;
 	struct px_errbuf eb = {0};
-	struct render *rd = NULL;
+	struct render *rd = NULL, *rd_owned;
 	const char *opts_text;
 	bool cdn, never_signed = false, placeholder;
 	struct px_opts o;
@@ -299,15 +488,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		    rd->placeholder ? "|placeholder" : "");
 	px_sha256_hex(key.data, key.len, hex);
 	snprintf(rd->etag, sizeof(rd->etag), "\"%.32s\"", hex);
-	if (rd->placeholder)
-		snprintf(rd->cache_control, sizeof(rd->cache_control), "no-store");
-	else if (exp)
-		snprintf(rd->cache_control, sizeof(rd->cache_control),
-			 "public, max-age=%lld",
-			 (long long)PX_MAX(exp - (int64_t)time(NULL), 0));
-	else
-		snprintf(rd->cache_control, sizeof(rd->cache_control),
-			 "public, max-age=31536000, immutable");
+	set_cache_control(a, rd, exp);
 
 	if (etag_matches(px_req_header(r, "If-None-Match"), rd->etag)) {
 		common_headers(r, rd);
@@ -315,14 +496,23 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		px_metric_add(a->m.not_modified, 1);
 		goto out;
 	}
+	/* format=json and placeholders are made for each request. */
+	rd->cached = px_cache_enabled(a->cache) && !rd->json && !rd->placeholder;
+	if (rd->cached &&
+	    px_cache_key_make(&rd->key, rec.sha256, (const char *)key.data + 65,
+			      opts_text == spec ? NULL : spec))
+		rd->cached = false;
 	px_req_set_data(r, rd, free);
+	rd_owned = rd;
 	rd = NULL;
-	if (px_req_defer(r, render_work)) {
-		px_metric_add(a->m.overloaded, 1);
-		px_resp_header(r, "Retry-After", "1");
-		px_resp_error(r, 503, "overloaded",
-			      "all image workers are busy; retry later");
+	if (rd_owned->cached) {
+		serve_cached(a, r, rd_owned);
+		goto out;
 	}
+	if (!admit(a, r, DELIVER_RENDER))
+		goto out;
+	px_resp_header(r, "Cache-Status", "pictor; fwd=bypass");
+	start_render(a, r, rd_owned);
 out:
 	free(rd);
 	px_buf_release(&key);

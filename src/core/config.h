@@ -53,6 +53,10 @@ struct px_config {
 	char *webhook_secret;
 	long moderation_frames;   /* frames classified in full per image */
 	long audit_retention_days; /* 0: keep the audit log forever */
+	long cache_memory;  /* bytes; 0: no memory tier */
+	long cache_disk;    /* bytes; 0: no disk tier */
+	char *cache_policy; /* "sieve" or "lru" */
+	long browser_ttl;   /* seconds in Cache-Control max-age */
 
 	char *signing_keys[PX_MAX_KEYS];
 	int n_signing_keys;

@@ -100,6 +100,22 @@ int px_resp_bytes(struct px_req *r, int status, const char *content_type,
 /* Respond with a px_buf's contents, which are taken. */
 int px_resp_buf(struct px_req *r, int status, const char *content_type,
 		struct px_buf *b);
+/* Respond with n bytes at data without copying them: release(cls) runs
+ * once the server is done with them (sent, or the request dropped). */
+int px_resp_shared(struct px_req *r, int status, const char *content_type,
+		   const void *data, size_t n, void (*release)(void *),
+		   void *cls);
+/* Respond with len bytes of fd from off (sent with sendfile where the
+ * platform allows); fd is taken and closed by the server. */
+int px_resp_fd(struct px_req *r, int status, const char *content_type,
+	       int fd, uint64_t off, uint64_t len);
+/* The response set so far: status (0 for none), content type and body
+ * (borrowed; NULL for shared and fd bodies). */
+int px_resp_status(struct px_req *r);
+const char *px_resp_ctype(struct px_req *r);
+const void *px_resp_body(struct px_req *r, size_t *n);
+/* A response header set so far, or NULL. */
+const char *px_resp_header_get(struct px_req *r, const char *name);
 /* Respond with the JSON error envelope. */
 int px_resp_error(struct px_req *r, int status, const char *code,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -109,6 +125,12 @@ int px_resp_empty(struct px_req *r, int status);
 /* Run fn(app, req) on the worker pool; the response is sent when it
  * returns. PX_EBUSY when the pool is full: the caller answers 503. */
 int px_req_defer(struct px_req *r, px_deferred_fn fn);
+
+/* Suspend the request without a worker (network thread, from the
+ * handler): it stays open until px_req_wake(), which any thread may call
+ * once it has set the response. */
+void px_req_park(struct px_req *r);
+void px_req_wake(struct px_req *r);
 
 /* Percent-decode src into out (NUL-terminated); PX_EINVAL on a bad
  * escape, PX_ETOOBIG if it does not fit. '+' is kept as is. */

@@ -54,6 +54,14 @@ struct px_req {
 	void *data;
 	size_t n;
 	struct hdr *headers;
+	/* A shared body (px_resp_shared) or a file body (px_resp_fd). */
+	const void *shared;
+	void (*release)(void *);
+	void *release_cls;
+	int fd;
+	uint64_t fd_off;
+	/* Set when the handler suspended the connection in this call. */
+	bool suspended_now;
 };
 
 struct px_http {
@@ -220,9 +228,16 @@ static void clear_response(struct px_req *r)
 {
 	free(r->data);
 	free(r->ctype);
+	if (r->release)
+		r->release(r->release_cls);
+	if (r->fd >= 0)
+		close(r->fd);
 	r->data = NULL;
 	r->ctype = NULL;
 	r->n = 0;
+	r->shared = NULL;
+	r->release = NULL;
+	r->fd = -1;
 }
 
 int px_resp_bytes(struct px_req *r, int status, const char *content_type,
@@ -241,6 +256,49 @@ int px_resp_bytes(struct px_req *r, int status, const char *content_type,
 	}
 	r->n = n;
 	return 0;
+}
+
+int px_resp_shared(struct px_req *r, int status, const char *content_type,
+		   const void *data, size_t n, void (*release)(void *),
+		   void *cls)
+{
+	clear_response(r);
+	r->status = status;
+	r->ctype = content_type ? strdup(content_type) : NULL;
+	r->shared = data;
+	r->n = n;
+	r->release = release;
+	r->release_cls = cls;
+	return 0;
+}
+
+int px_resp_fd(struct px_req *r, int status, const char *content_type,
+	       int fd, uint64_t off, uint64_t len)
+{
+	clear_response(r);
+	r->status = status;
+	r->ctype = content_type ? strdup(content_type) : NULL;
+	r->fd = fd;
+	r->fd_off = off;
+	r->n = (size_t)len;
+	return 0;
+}
+
+int px_resp_status(struct px_req *r) { return r->status; }
+const char *px_resp_ctype(struct px_req *r) { return r->ctype; }
+
+const void *px_resp_body(struct px_req *r, size_t *n)
+{
+	*n = r->data ? r->n : 0;
+	return r->data;
+}
+
+const char *px_resp_header_get(struct px_req *r, const char *name)
+{
+	for (struct hdr *h = r->headers; h; h = h->next)
+		if (!strcasecmp(h->name, name))
+			return h->value;
+	return NULL;
 }
 
 int px_resp_buf(struct px_req *r, int status, const char *content_type,
@@ -282,11 +340,24 @@ static enum MHD_Result send_response(struct px_req *r)
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	resp = MHD_create_response_from_buffer(r->n, r->data,
-					       MHD_RESPMEM_MUST_FREE);
+	if (r->release) {
+		resp = MHD_create_response_from_buffer_with_free_callback_cls(
+			r->n, (void *)r->shared, r->release, r->release_cls);
+		if (resp)
+			r->release = NULL; /* now the response's to release */
+	} else if (r->fd >= 0) {
+		resp = MHD_create_response_from_fd_at_offset64(r->n, r->fd,
+							       r->fd_off);
+		if (resp)
+			r->fd = -1; /* closed with the response */
+	} else {
+		resp = MHD_create_response_from_buffer(r->n, r->data,
+						       MHD_RESPMEM_MUST_FREE);
+		if (resp)
+			r->data = NULL; /* now owned by the response */
+	}
 	if (!resp)
 		return MHD_NO;
-	r->data = NULL; /* now owned by the response */
 	if (r->ctype)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 					r->ctype);
@@ -325,8 +396,25 @@ int px_req_defer(struct px_req *r, px_deferred_fn fn)
 	if (rc) {
 		r->state = REQ_BODY;
 		MHD_resume_connection(r->conn);
+	} else {
+		r->suspended_now = true;
 	}
 	return rc;
+}
+
+void px_req_park(struct px_req *r)
+{
+	r->state = REQ_DEFERRED;
+	r->suspended_now = true;
+	MHD_suspend_connection(r->conn);
+}
+
+void px_req_wake(struct px_req *r)
+{
+	if (!r->status)
+		px_resp_error(r, 500, "internal_error", "no response");
+	r->state = REQ_READY;
+	MHD_resume_connection(r->conn);
 }
 
 static bool valid_request_id(const char *s)
@@ -351,6 +439,7 @@ static struct px_req *req_new(struct px_http *h, struct MHD_Connection *c,
 	r->h = h;
 	r->conn = c;
 	r->method = method;
+	r->fd = -1;
 	r->path = strdup(url);
 	if (!r->path) {
 		free(r);
@@ -493,8 +582,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return send_response(r);
 	}
 	h->o.handler(h->o.app, r);
-	if (r->state == REQ_DEFERRED)
+	/* Suspended here: whoever resumes it may already have set the
+	 * state, so only this flag (set on this thread) is trusted. */
+	if (r->suspended_now) {
+		r->suspended_now = false;
 		return MHD_YES;
+	}
 	if (!r->status)
 		px_resp_error(r, 500, "internal_error", "no response");
 	return send_response(r);
