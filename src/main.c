@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "delivery/keys.h"
 #include "delivery/sign.h"
 #include "meta/kv.h"
 #include "ml/nsfw.h"
@@ -725,6 +726,10 @@ static int cmd_serve(int argc, char **argv)
 	log_startup(created ? "created admin token and signing key"
 			    : "using admin token and signing keys",
 		    "secrets", path);
+	/* Keys from flags or the environment pin the set (keys.h). */
+	if (px_keys_open(path, cfg.signing_keys, cfg.n_signing_keys,
+			 cfg.signing_keys_csv != NULL, &app->keys, &eb))
+		goto fail;
 
 	if (px_blob_open(&px_blob_fs_ops, cfg.data, &app->blobs, &eb))
 		goto fail;
@@ -844,6 +849,7 @@ out:
 		px_cache_free(app->cache);
 		px_moderation_free(app->mod);
 		px_tokens_free(app->tokens);
+		px_keys_free(app->keys);
 		px_catalog_free(app->cat);
 		px_kv_close(app->kv);
 		px_blob_close(app->blobs);

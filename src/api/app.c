@@ -123,6 +123,9 @@ static int status_for(const char *code, int rc)
 		{"conflict", 409},
 		{"storage_unavailable", 503},
 		{"too_many_tokens", 409},
+		{"key_not_found", 404},
+		{"too_many_keys", 409},
+		{"keys_pinned", 409},
 	};
 
 	if (code) {
@@ -313,8 +316,10 @@ static void deliver(struct px_app *a, struct px_req *r,
 /*
  * The route table: every route the daemon answers, with the scope a
  * caller needs. A request is matched against the rows in order; the first
- * row whose pattern and method both match handles it. A path some row
- * matches with other methods only answers 405 with Allow. `pictor routes`
+ * pattern that matches owns the path, and of the rows with that pattern
+ * the one whose methods include the request's handles it; if none does,
+ * 405 with Allow. Rows with {account_id} or {account_hash} captures match
+ * only the configured account (px_api_cf_bound). `pictor routes`
  * prints this table and docs/API.md carries it.
  */
 static const struct px_route routes[] = {
@@ -364,6 +369,50 @@ static const struct px_route routes[] = {
 	 "deliver a variant: /img/{id}/{variant or options}"},
 	{PX_M_GET, "/cdn-cgi/image/{path*}", PX_SCOPE_PUBLIC, deliver,
 	 "deliver: /cdn-cgi/image/{options}/{id}"},
+
+	/* Cloudflare Images' own paths: the same operations, one handler
+	 * each. {account_id} must name --account-id when it is set. */
+	{PX_M_GET, "/accounts/{account_id}/images/v1", PX_SCOPE_IMAGES_READ,
+	 px_api_cf_list_v1, "list images, oldest first, by page and per_page"},
+	{PX_M_POST, "/accounts/{account_id}/images/v1", PX_SCOPE_IMAGES_WRITE,
+	 px_api_image_upload, "upload an image"},
+	{PX_M_GET, "/accounts/{account_id}/images/v2", PX_SCOPE_IMAGES_READ,
+	 px_api_cf_list_v2,
+	 "list images by continuation_token, per_page and sort_order"},
+	{PX_M_GET, "/accounts/{account_id}/images/v1/stats",
+	 PX_SCOPE_IMAGES_READ, px_api_cf_stats, "count.current and count.allowed"},
+	{PX_M_GET, "/accounts/{account_id}/images/v1/keys", PX_SCOPE_ADMIN,
+	 px_api_keys_list, "the signing keys, values shown"},
+	{PX_M_PUT, "/accounts/{account_id}/images/v1/keys/{name}",
+	 PX_SCOPE_ADMIN, px_api_keys_put, "create or rotate a signing key"},
+	{PX_M_DELETE, "/accounts/{account_id}/images/v1/keys/{name}",
+	 PX_SCOPE_ADMIN, px_api_keys_delete, "delete a signing key"},
+	{PX_M_GET, "/accounts/{account_id}/images/v1/variants",
+	 PX_SCOPE_IMAGES_READ, px_api_variant_list, "list variants"},
+	{PX_M_POST, "/accounts/{account_id}/images/v1/variants",
+	 PX_SCOPE_VARIANTS_WRITE, px_api_variant_create, "create a variant"},
+	{PX_M_GET, "/accounts/{account_id}/images/v1/variants/{name}",
+	 PX_SCOPE_IMAGES_READ, px_api_variant_get, "one variant"},
+	{PX_M_PATCH, "/accounts/{account_id}/images/v1/variants/{name}",
+	 PX_SCOPE_VARIANTS_WRITE, px_api_variant_patch, "change a variant"},
+	{PX_M_DELETE, "/accounts/{account_id}/images/v1/variants/{name}",
+	 PX_SCOPE_VARIANTS_WRITE, px_api_variant_delete, "delete a variant"},
+	{PX_M_GET, "/accounts/{account_id}/images/v1/{id}", PX_SCOPE_IMAGES_READ,
+	 px_api_image_get, "an image's record"},
+	{PX_M_PATCH, "/accounts/{account_id}/images/v1/{id}",
+	 PX_SCOPE_IMAGES_WRITE, px_api_image_patch,
+	 "change metadata or requireSignedURLs"},
+	{PX_M_DELETE, "/accounts/{account_id}/images/v1/{id}",
+	 PX_SCOPE_IMAGES_DELETE, px_api_image_delete, "delete an image"},
+	{PX_M_GET, "/accounts/{account_id}/images/v1/{id}/blob",
+	 PX_SCOPE_IMAGES_READ, px_api_image_blob, "the original bytes"},
+
+	/* imagedelivery.net's form. Last, and bound to --account-hash: with
+	 * no hash configured, or another first segment, the row does not
+	 * match. */
+	{PX_M_GET, "/{account_hash}/{id}/{variant}", PX_SCOPE_PUBLIC,
+	 px_api_cf_deliver,
+	 "deliver: /{account_hash}/{id}/{variant or options} (--account-hash)"},
 };
 
 const struct px_route *px_app_routes(size_t *n)
@@ -487,12 +536,20 @@ static void route(struct px_app *a, struct px_req *r)
 {
 	const char *path = px_req_path(r);
 	unsigned bit = px_route_method_bit(px_req_method(r)), allowed = 0;
+	const char *owner = NULL;
 	char allow[96];
 	struct px_call c;
 
 	for (size_t i = 0; i < PX_ARRAY_LEN(routes); i++) {
-		if (!px_route_match(routes[i].pattern, path, &c))
+		/* The first pattern that matches owns the path: only its rows
+		 * (one per method set) are tried, so /images/v1/keys is never
+		 * taken for an image id by a later /images/v1/{id}. */
+		if (owner && strcmp(routes[i].pattern, owner))
 			continue;
+		if (!px_route_match(routes[i].pattern, path, &c) ||
+		    !px_api_cf_bound(a, &c))
+			continue;
+		owner = routes[i].pattern;
 		if (!(routes[i].methods & bit)) {
 			allowed |= routes[i].methods;
 			continue;

@@ -33,6 +33,7 @@ struct px_app {
 	struct px_moderation *mod; /* NULL with moderation off */
 	struct px_tokens *tokens;  /* scoped API tokens */
 	struct px_cache *cache;    /* rendered variants (cache/cache.h) */
+	struct px_keys *keys;      /* the signing keys (delivery/keys.h) */
 	bool mod_async, mod_quarantine;
 	char public_url[512];
 	atomic_bool draining;
@@ -137,6 +138,32 @@ void px_api_token_list(struct px_app *a, struct px_req *r,
 		       const struct px_call *c);
 void px_api_token_revoke(struct px_app *a, struct px_req *r,
 			 const struct px_call *c);
+/* The Cloudflare path family (cloudflare.c): list v1 and v2, stats,
+ * signing keys, and the /{account_hash}/{id}/{variant} delivery form. */
+void px_api_cf_list_v1(struct px_app *a, struct px_req *r,
+		       const struct px_call *c);
+void px_api_cf_list_v2(struct px_app *a, struct px_req *r,
+		       const struct px_call *c);
+void px_api_cf_stats(struct px_app *a, struct px_req *r,
+		     const struct px_call *c);
+void px_api_keys_list(struct px_app *a, struct px_req *r,
+		      const struct px_call *c);
+void px_api_keys_put(struct px_app *a, struct px_req *r,
+		     const struct px_call *c);
+void px_api_keys_delete(struct px_app *a, struct px_req *r,
+			const struct px_call *c);
+void px_api_cf_deliver(struct px_app *a, struct px_req *r,
+		       const struct px_call *c);
+
+/* Does the matched row's {account_id} / {account_hash} capture name this
+ * server's account (--account-id: any when unset; --account-hash: the
+ * form is off when unset)? A row that fails does not match. */
+bool px_api_cf_bound(struct px_app *a, const struct px_call *c);
+
+/* True on the /accounts/... path family, where Cloudflare's status codes
+ * apply (an upload answers 200, not 201). */
+bool px_api_cf_dialect(struct px_req *r);
+
 /* The delivery path; path is the whole request path. */
 void px_api_deliver(struct px_app *a, struct px_req *r, const char *path);
 

@@ -17,6 +17,7 @@
 #include "cache/cache.h"
 #include "core/crypto.h"
 #include "delivery/options.h"
+#include "delivery/keys.h"
 #include "delivery/sign.h"
 
 #include <jansson.h>
@@ -205,8 +206,8 @@ static bool check_signature(struct px_app *a, struct px_req *r,
 	*exp = 0;
 	if (!required && !e && !s)
 		return true;
-	if (px_sign_verify(a->cfg->signing_keys, a->cfg->n_signing_keys,
-			   px_req_path(r), e, s, (int64_t)time(NULL), exp, &eb)) {
+	if (px_keys_verify(a->keys, px_req_path(r), e, s, (int64_t)time(NULL),
+			   exp, &eb)) {
 		px_resp_error(r, 403, eb.code, "%s", eb.msg);
 		return false;
 	}

@@ -275,6 +275,9 @@ static void upload_work(void *app, struct px_req *r)
 		goto out;
 	if (status == 202 || event)
 		px_moderation_kick(a->mod);
+	/* Cloudflare's upload answers 200 where Pictor's answers 201. */
+	if (status == 201 && px_api_cf_dialect(r))
+		status = 200;
 	snprintf(loc, sizeof(loc), "/v1/images/%s", rec.id);
 	px_resp_header(r, "Location", loc);
 	answer_rec(a, r, status, &rec);

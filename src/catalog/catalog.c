@@ -516,6 +516,7 @@ struct list_state {
 	size_t nprefix; /* key prefix before "<16 hex>/<id>" */
 	const char *skip; /* the token's own key, excluded */
 	int limit, count;
+	uint64_t offset; /* index keys passed over before the first record */
 	px_catalog_list_fn fn;
 	void *ctx;
 	char last[TOKEN_MAX + 8];
@@ -538,6 +539,11 @@ static int list_one(void *arg, const void *key, size_t nkey, const void *val,
 	k[nkey] = '\0';
 	if (st->skip && !strcmp(k, st->skip))
 		return 0;
+	if (st->offset) {
+		/* Skipped by key alone: no record is read for them. */
+		st->offset--;
+		return 0;
+	}
 	if (st->count == st->limit) {
 		st->more = true;
 		return 1;
@@ -570,14 +576,16 @@ static bool valid_token(const char *t)
 
 /* Page through index keys "<prefix><16 hex>/<id>" in either order. */
 static int list_index(struct px_catalog *c, const char *prefix, int flags,
-		      const char *token, int limit, px_catalog_list_fn fn,
-		      void *ctx, char *next, size_t nnext, struct px_errbuf *eb)
+		      const char *token, uint64_t offset, int limit,
+		      px_catalog_list_fn fn, void *ctx, char *next, size_t nnext,
+		      struct px_errbuf *eb)
 {
 	struct list_state st;
 	char start[TOKEN_MAX + 64];
 	int rc;
 
 	memset(&st, 0, sizeof(st));
+	st.offset = offset;
 	st.nprefix = strlen(prefix);
 	st.limit = limit;
 	st.fn = fn;
@@ -611,8 +619,37 @@ int px_catalog_list(struct px_catalog *c, const char *token, int limit,
 		    px_catalog_list_fn fn, void *ctx, char *next, size_t nnext,
 		    struct px_errbuf *eb)
 {
-	return list_index(c, "ix/t/", PX_KV_REVERSE, token, limit, fn, ctx,
+	return list_index(c, "ix/t/", PX_KV_REVERSE, token, 0, limit, fn, ctx,
 			  next, nnext, eb);
+}
+
+int px_catalog_list_ordered(struct px_catalog *c, bool oldest_first,
+			    const char *token, uint64_t offset, int limit,
+			    px_catalog_list_fn fn, void *ctx, char *next,
+			    size_t nnext, struct px_errbuf *eb)
+{
+	return list_index(c, "ix/t/", oldest_first ? 0 : PX_KV_REVERSE, token,
+			  offset, limit, fn, ctx, next, nnext, eb);
+}
+
+static int count_one(void *arg, const void *key, size_t nkey, const void *val,
+		     size_t nval)
+{
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+int px_catalog_count(struct px_catalog *c, uint64_t *n, struct px_errbuf *eb)
+{
+	struct px_kv_txn *txn;
+	int rc;
+
+	*n = 0;
+	if ((rc = px_kv_begin(c->kv, PX_KV_RDONLY, &txn, eb)))
+		return rc;
+	rc = px_kv_scan(txn, "ix/t/", 5, NULL, 0, 0, count_one, n, eb);
+	px_kv_abort(txn);
+	return rc < 0 ? rc : 0;
 }
 
 int px_catalog_queue(struct px_catalog *c, const char *status,
@@ -625,7 +662,8 @@ int px_catalog_queue(struct px_catalog *c, const char *status,
 		return px_errc(eb, PX_EINVAL, "invalid_request",
 			       "status must be pending, flagged or blocked");
 	snprintf(prefix, sizeof(prefix), "mq/%s/", status);
-	return list_index(c, prefix, 0, token, limit, fn, ctx, next, nnext, eb);
+	return list_index(c, prefix, 0, token, 0, limit, fn, ctx, next, nnext,
+			  eb);
 }
 
 struct jobs_state {

@@ -121,6 +121,20 @@ int px_catalog_list(struct px_catalog *c, const char *token, int limit,
 		    struct px_errbuf *eb);
 
 /*
+ * The same listing in either order (oldest_first: ascending upload time),
+ * passing over the first offset entries after the token without reading
+ * them (page-numbered listings). Appending uploads never moves an entry of
+ * an oldest-first listing, so its pages stay stable while uploads happen.
+ */
+int px_catalog_list_ordered(struct px_catalog *c, bool oldest_first,
+			    const char *token, uint64_t offset, int limit,
+			    px_catalog_list_fn fn, void *ctx, char *next,
+			    size_t nnext, struct px_errbuf *eb);
+
+/* How many images the catalog holds (one pass over the time index). */
+int px_catalog_count(struct px_catalog *c, uint64_t *n, struct px_errbuf *eb);
+
+/*
  * Record a moderation decision in one transaction: set status and, when
  * non-NULL, the moderation object (replaced) and an audit entry (appended,
  * a JSON object text); keep the review queue in step; drop the image's

@@ -57,6 +57,8 @@ struct px_config {
 	long cache_disk;    /* bytes; 0: no disk tier */
 	char *cache_policy; /* "sieve" or "lru" */
 	long browser_ttl;   /* seconds in Cache-Control max-age */
+	char *account_id;   /* NULL: /accounts/{any}/images/... */
+	char *account_hash; /* NULL: no /{account_hash}/{id}/{variant} form */
 
 	char *signing_keys[PX_MAX_KEYS];
 	int n_signing_keys;

@@ -172,6 +172,42 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 		T_EQ(px_catalog_list(c, "garbage", 4, collect, &nm, next, sizeof(next), &eb), PX_EINVAL);
 		T_STREQ(eb.code, "invalid_continuation_token");
 	}
+	T_CASE("oldest first, by offset or token; count") {
+		struct names all, part;
+		uint64_t total = 0;
+		char tok[256];
+
+		memset(&all, 0, sizeof(all));
+		T_EQ(px_catalog_count(c, &total, &eb), 0);
+		T_EQ(px_catalog_list_ordered(c, true, NULL, 0, 64, collect, &all,
+					     next, sizeof(next), &eb), 0);
+		T_EQ((uint64_t)all.n, total);
+		T_OK(all.n >= 12);
+		T_STREQ(all.ids[all.n - 1], "newer");
+		T_STREQ(all.ids[all.n - 2], "p09");
+		memset(&part, 0, sizeof(part));
+		T_EQ(px_catalog_list_ordered(c, true, NULL, 2, 3, collect, &part,
+					     next, sizeof(next), &eb), 0);
+		T_EQ(part.n, 3);
+		T_STREQ(part.ids[0], all.ids[2]);
+		T_STREQ(part.ids[2], all.ids[4]);
+		T_OK(next[0] != '\0');
+		snprintf(tok, sizeof(tok), "%s", next);
+		memset(&part, 0, sizeof(part));
+		T_EQ(px_catalog_list_ordered(c, true, tok, 0, 2, collect, &part,
+					     next, sizeof(next), &eb), 0);
+		T_STREQ(part.ids[0], all.ids[5]);
+		T_STREQ(part.ids[1], all.ids[6]);
+		memset(&part, 0, sizeof(part));
+		T_EQ(px_catalog_list_ordered(c, true, NULL, (uint64_t)all.n, 5,
+					     collect, &part, next, sizeof(next), &eb), 0);
+		T_EQ(part.n, 0);
+		T_STREQ(next, "");
+		memset(&part, 0, sizeof(part));
+		T_EQ(px_catalog_list_ordered(c, false, NULL, 1, 1, collect, &part,
+					     next, sizeof(next), &eb), 0);
+		T_STREQ(part.ids[0], "p09");
+	}
 	T_CASE("a failed blob write leaves no record") {
 		px_blob_fault_put(PX_EIO, 0);
 		add(c, "fail1", "fault-bytes-1", PX_EIO);

@@ -157,7 +157,12 @@ static void table(void)
 			instantiate(t[i].pattern, path, sizeof(path));
 			T_OK(px_route_match(t[i].pattern, path, &c));
 			for (size_t j = 0; j < i; j++) {
-				bool shadow = (t[j].methods & t[i].methods) &&
+				/* The first matching pattern owns the path: an
+				 * earlier row with another pattern shadows whatever
+				 * its methods; one with the same pattern only by
+				 * sharing a method. */
+				bool same = !strcmp(t[j].pattern, t[i].pattern);
+				bool shadow = (!same || (t[j].methods & t[i].methods)) &&
 					      px_route_match(t[j].pattern, path, &c);
 
 				if (shadow)
@@ -175,7 +180,8 @@ static void table(void)
 			     !strncmp(t[i].pattern, "/readyz", 7) ||
 			     !strncmp(t[i].pattern, "/metrics", 8) ||
 			     !strncmp(t[i].pattern, "/img/", 5) ||
-			     !strncmp(t[i].pattern, "/cdn-cgi/", 9));
+			     !strncmp(t[i].pattern, "/cdn-cgi/", 9) ||
+			     !strcmp(t[i].pattern, "/{account_hash}/{id}/{variant}"));
 		}
 	}
 }
