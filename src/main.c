@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "delivery/keys.h"
 #include "delivery/sign.h"
+#include "ingest/drafts.h"
 #include "meta/kv.h"
 #include "ml/nsfw.h"
 #include "moderation/moderation.h"
@@ -740,7 +741,8 @@ static int cmd_serve(int argc, char **argv)
 		goto fail;
 	if (px_catalog_new(app->blobs, app->kv, &app->cat))
 		goto fail;
-	if (px_tokens_new(app->kv, &app->tokens))
+	if (px_tokens_new(app->kv, &app->tokens) ||
+	    px_drafts_new(app->kv, &app->drafts))
 		goto fail;
 	if (px_catalog_recover(app->cat, &tmp_removed, &orphans, &eb))
 		goto fail;
@@ -850,6 +852,7 @@ out:
 		px_moderation_free(app->mod);
 		px_tokens_free(app->tokens);
 		px_keys_free(app->keys);
+		px_drafts_free(app->drafts);
 		px_catalog_free(app->cat);
 		px_kv_close(app->kv);
 		px_blob_close(app->blobs);

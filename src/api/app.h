@@ -34,6 +34,7 @@ struct px_app {
 	struct px_tokens *tokens;  /* scoped API tokens */
 	struct px_cache *cache;    /* rendered variants (cache/cache.h) */
 	struct px_keys *keys;      /* the signing keys (delivery/keys.h) */
+	struct px_drafts *drafts;  /* direct upload URLs */
 	bool mod_async, mod_quarantine;
 	char public_url[512];
 	atomic_bool draining;
@@ -100,6 +101,30 @@ int px_app_audit(struct px_app *a, struct px_req *r, const char *action,
 /* Answer a px_errbuf failure with the status its code implies. */
 void px_app_fail(struct px_req *r, int rc, const struct px_errbuf *eb);
 
+/* Fields an upload takes from a direct upload's draft instead of its
+ * body (borrowed). */
+struct px_upload_preset {
+	const char *id;
+	const char *meta; /* JSON object text */
+	bool require_signed;
+};
+
+/* Worker: the one upload pipeline (fields, sniffing, limits, full decode,
+ * moderation, durable store) and its answer; pre may be NULL. */
+void px_api_upload_run(struct px_app *a, struct px_req *r,
+		       const struct px_upload_preset *pre);
+
+/* Check metadata (a JSON object of at most 1 KiB); its compact form in
+ * *out (caller frees). PX_EINVAL with code "invalid_metadata". */
+int px_api_meta_check(const char *text, size_t n, char **out,
+		      struct px_errbuf *eb);
+
+/* direct.c: true if an open direct upload reserves id. */
+bool px_api_draft_reserved(struct px_app *a, const char *id);
+/* direct.c: answer GET /v1/images/{id} for an open draft; false (and no
+ * answer) when there is none. */
+bool px_api_draft_answer(struct px_app *a, struct px_req *r, const char *id);
+
 /* Handlers, one file per resource; each is a row of the route table
  * (app.c), which has checked the caller's scope before the call. */
 void px_api_image_list(struct px_app *a, struct px_req *r,
@@ -132,6 +157,12 @@ void px_api_audit_export(struct px_app *a, struct px_req *r,
 			 const struct px_call *c);
 void px_api_moderation_review(struct px_app *a, struct px_req *r,
 			      const struct px_call *c);
+void px_api_direct_create(struct px_app *a, struct px_req *r,
+			   const struct px_call *c);
+void px_api_direct_upload(struct px_app *a, struct px_req *r,
+			  const struct px_call *c);
+void px_api_direct_preflight(struct px_app *a, struct px_req *r,
+			     const struct px_call *c);
 void px_api_token_create(struct px_app *a, struct px_req *r,
 			 const struct px_call *c);
 void px_api_token_list(struct px_app *a, struct px_req *r,

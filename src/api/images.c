@@ -198,10 +198,20 @@ bad_id:
 		       "custom ids must match [A-Za-z0-9._~-]{1,128}");
 }
 
-/* Worker: validate, decode once, store. */
-static void upload_work(void *app, struct px_req *r)
+/* A direct upload's draft decides the id, metadata and signing. */
+static int apply_preset(struct upload *u, const struct px_upload_preset *pre)
 {
-	struct px_app *a = app;
+	free(u->meta);
+	u->meta = strdup(pre->meta ? pre->meta : "{}");
+	px_strlcpy(u->id, pre->id, sizeof(u->id));
+	u->require_signed = pre->require_signed;
+	return u->meta ? 0 : PX_ENOMEM;
+}
+
+/* Worker: validate, decode once, store. */
+void px_api_upload_run(struct px_app *a, struct px_req *r,
+		       const struct px_upload_preset *pre)
+{
 	struct px_errbuf eb = {0};
 	struct px_image_info info;
 	struct px_image_rec rec;
@@ -217,6 +227,13 @@ static void upload_work(void *app, struct px_req *r)
 	memset(&res, 0, sizeof(res));
 	if ((rc = upload_fields(r, &u, &eb)))
 		goto out;
+	if (pre && (rc = apply_preset(&u, pre)))
+		goto out;
+	if (!pre && u.id[0] && px_api_draft_reserved(a, u.id)) {
+		rc = px_errc(&eb, PX_EEXIST, "already_exists",
+			     "an upload URL reserves the id \"%s\"", u.id);
+		goto out;
+	}
 	if ((rc = px_image_probe(u.data, u.n, &a->lim, &info, &eb)))
 		goto out;
 	if ((rc = px_image_verify(u.data, u.n, &eb)))
@@ -294,6 +311,17 @@ out:
 	free(event);
 	free(res.json);
 	px_image_rec_release(&rec);
+}
+
+static void upload_work(void *app, struct px_req *r)
+{
+	px_api_upload_run(app, r, NULL);
+}
+
+int px_api_meta_check(const char *text, size_t n, char **out,
+		      struct px_errbuf *eb)
+{
+	return check_meta(text, n, out, eb);
 }
 
 struct list_ctx {
@@ -447,7 +475,9 @@ void px_api_image_get(struct px_app *a, struct px_req *r,
 		return;
 	memset(&rec, 0, sizeof(rec));
 	rc = px_catalog_get(a->cat, id, &rec, &eb);
-	if (rc)
+	if (rc == PX_ENOTFOUND && px_api_draft_answer(a, r, id))
+		rc = 0; /* an open direct upload: {"id", "draft": true} */
+	else if (rc)
 		px_app_fail(r, rc, &eb);
 	else
 		answer_rec(a, r, 200, &rec);

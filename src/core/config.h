@@ -48,6 +48,10 @@ struct px_config {
 	char *moderation_policy;  /* rules text (moderation/policy.h) */
 	char *moderation_preprocess; /* "default" or "nsfwjs" */
 	char *moderation_placeholder; /* "on": blurred stand-in, not 403 */
+	char *cors_origins;      /* direct upload: allowed browser origins */
+	char *fetch_allow;       /* upload from URL: CIDRs let through */
+	char *fetch_deny;        /* upload from URL: CIDRs added to the deny list */
+	long fetch_timeout;
 	char *models;
 	char *webhook_url;
 	char *webhook_secret;

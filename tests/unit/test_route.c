@@ -172,13 +172,14 @@ static void table(void)
 			}
 		}
 	}
-	T_CASE("only health, metrics and delivery are public") {
+	T_CASE("only health, metrics, delivery and upload URLs are public") {
 		for (size_t i = 0; i < n; i++) {
 			if (t[i].scope != PX_SCOPE_PUBLIC)
 				continue;
 			T_OK(!strncmp(t[i].pattern, "/healthz", 8) ||
 			     !strncmp(t[i].pattern, "/readyz", 7) ||
 			     !strncmp(t[i].pattern, "/metrics", 8) ||
+			     !strncmp(t[i].pattern, "/upload/", 8) ||
 			     !strncmp(t[i].pattern, "/img/", 5) ||
 			     !strncmp(t[i].pattern, "/cdn-cgi/", 9) ||
 			     !strcmp(t[i].pattern, "/{account_hash}/{id}/{variant}"));
