@@ -116,6 +116,16 @@ describe('direct creator upload', () => {
 		assert.equal((await L.api(srv, 'GET', '/v1/images/hijack')).status, 404);
 	});
 
+	test('the account path /accounts/{account_id}/images/v2/direct_upload is the same operation', { timeout: T }, async () => {
+		const fd = new FormData();
+		fd.append('metadata', '{"via":"accounts"}');
+		const r = await ask(fd, { pathName: '/accounts/acc123/images/v2/direct_upload' });
+		assert.equal(r.status, 200, L.show(r));
+		const up = await send(r.json.result.uploadURL, RGB, { origin: null });
+		assert.equal(up.status, 201, L.show(up));
+		assert.deepEqual(up.record.meta, { via: 'accounts' });
+	});
+
 	test('tampered or incomplete URLs: 4xx, and the URL still works afterwards', { timeout: T }, async () => {
 		const { id, uploadURL } = await newUrl();
 		const u = new URL(uploadURL);
