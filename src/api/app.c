@@ -378,6 +378,8 @@ static const struct px_route routes[] = {
 	 "list tokens (never their secrets)"},
 	{PX_M_DELETE, "/v1/tokens/{id}", PX_SCOPE_TOKENS_WRITE,
 	 px_api_token_revoke, "revoke a token"},
+	{PX_M_POST, "/v1/cache/purge", PX_SCOPE_ADMIN, px_api_cache_purge,
+	 "drop cached variants by image, by variant or all"},
 	{PX_M_GET, "/img/{path*}", PX_SCOPE_PUBLIC, deliver,
 	 "deliver a variant: /img/{id}/{variant or options}"},
 	{PX_M_GET, "/cdn-cgi/image/{path*}", PX_SCOPE_PUBLIC, deliver,

@@ -200,6 +200,18 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path);
 
 /* Open the result cache configured in a->cfg into a->cache. */
 int px_api_cache_open(struct px_app *a, struct px_errbuf *eb);
+/* POST /v1/cache/purge. */
+void px_api_cache_purge(struct px_app *a, struct px_req *r,
+			const struct px_call *c);
+/* Drop an image's cached variants (it was deleted, blocked or now needs
+ * signed URLs; reason says which) and tell a CDN in front with a
+ * cache.purge webhook event. */
+void px_api_cache_purge_image(struct px_app *a, const struct px_image_rec *rec,
+			      const char *reason);
+/* The same for a named variant whose options changed or which was
+ * deleted. */
+void px_api_cache_purge_variant(struct px_app *a, const char *name,
+				const char *reason);
 
 /* The record as the API shows it (a new JSON object reference). */
 struct json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec);

@@ -398,10 +398,13 @@ static void patch(struct px_app *a, struct px_req *r, const char *id)
 	}
 	px_api_actor(a, r, NULL, &who);
 	rc = px_catalog_update(a->cat, id, meta, require, &who, &rec, &eb);
-	if (rc)
+	if (rc) {
 		px_app_fail(r, rc, &eb);
-	else
+	} else {
+		if (require == 1)
+			px_api_cache_purge_image(a, &rec, "require_signed");
 		answer_rec(a, r, 200, &rec);
+	}
 out:
 	json_decref(o);
 	free(meta);
@@ -496,6 +499,8 @@ void px_api_image_patch(struct px_app *a, struct px_req *r,
 void px_api_image_delete(struct px_app *a, struct px_req *r,
 			 const struct px_call *c)
 {
+	struct px_image_rec rec;
+	bool known;
 	struct px_errbuf eb = {0};
 	struct px_actor who;
 	char id[PX_ID_MAX + 1];
@@ -504,11 +509,18 @@ void px_api_image_delete(struct px_app *a, struct px_req *r,
 	if (!image_id(r, c, id))
 		return;
 	px_api_actor(a, r, NULL, &who);
+	/* The digest, to drop the cached variants once it is gone. */
+	memset(&rec, 0, sizeof(rec));
+	known = px_catalog_get(a->cat, id, &rec, &eb) == 0;
 	rc = px_catalog_delete(a->cat, id, &who, &eb);
-	if (rc)
+	if (rc) {
 		px_app_fail(r, rc, &eb);
-	else
+	} else {
+		if (known)
+			px_api_cache_purge_image(a, &rec, "delete");
 		px_app_ok(r, 200, "{}");
+	}
+	px_image_rec_release(&rec);
 }
 
 void px_api_image_blob(struct px_app *a, struct px_req *r,

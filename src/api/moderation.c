@@ -92,6 +92,8 @@ void px_api_moderation_review(struct px_app *a, struct px_req *r,
 		px_app_fail(r, rc, &eb);
 		goto out;
 	}
+	if (!strcmp(rec.status, "blocked"))
+		px_api_cache_purge_image(a, &rec, "block");
 	px_app_ok_json(r, 200, px_api_rec_json(a, &rec));
 out:
 	json_decref(o);

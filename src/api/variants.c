@@ -242,10 +242,12 @@ void px_api_variant_patch(struct px_app *a, struct px_req *r,
 	}
 	if (!rc)
 		rc = px_variant_put(a->kv, &v, false, &eb);
-	if (rc)
+	if (rc) {
 		px_app_fail(r, rc, &eb);
-	else
+	} else {
+		px_api_cache_purge_variant(a, v.name, "variant_update");
 		answer_audited(a, r, "variant.update", before, &v);
+	}
 	json_decref(before);
 	px_variant_release(&v);
 }
@@ -270,6 +272,7 @@ void px_api_variant_delete(struct px_app *a, struct px_req *r,
 		px_app_fail(r, rc, &eb);
 	} else {
 		px_app_audit(a, r, "variant.delete", before, NULL);
+		px_api_cache_purge_variant(a, name, "variant_delete");
 		px_app_ok(r, 200, "{}");
 	}
 	json_decref(before);

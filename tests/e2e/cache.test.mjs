@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as L from './lib.mjs';
@@ -239,5 +240,102 @@ describe('a failing render', () => {
 		const again = await L.req(srv, 'GET', `/img/${id}/w=90,f=png`);
 		assert.equal(again.status, first.status);
 		assert.equal(status(again), 'pictor; fwd=uri-miss');
+	});
+});
+
+describe('purge', () => {
+	let srv, hook, hookUrl, a, b;
+	const events = [];
+	before(async () => {
+		hook = http.createServer((rq, rs) => {
+			const chunks = [];
+			rq.on('data', (c) => chunks.push(c));
+			rq.on('end', () => {
+				events.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+				rs.statusCode = 204;
+				rs.end();
+			});
+		});
+		await new Promise((r) => hook.listen(0, '127.0.0.1', r));
+		hookUrl = `http://127.0.0.1:${hook.address().port}/hook`;
+		srv = await L.startServer({ args: ['--webhook-url', hookUrl, '--webhook-secret', 'whsec-cache'] });
+		const ua = await L.upload(srv, L.makePng(80, 60, 7), { filename: 'a.png' });
+		const ub = await L.upload(srv, L.makePng(80, 60, 8), { filename: 'b.png' });
+		assert.equal(ua.status, 201, L.show(ua));
+		assert.equal(ub.status, 201, L.show(ub));
+		a = ua.record.id;
+		b = ub.record.id;
+	});
+	after(async () => {
+		await srv?.kill();
+		hook?.close();
+	});
+	const get = (id, v) => L.req(srv, 'GET', `/img/${id}/${v}`);
+	const purge = (body, opts) => L.api(srv, 'POST', '/v1/cache/purge', body, opts);
+	async function event(reason) {
+		for (let i = 0; i < 200; i++) {
+			const e = events.find((x) => x.event === 'cache.purge' && x.reason === reason);
+			if (e) return e;
+			await L.sleep(50);
+		}
+		assert.fail(`no cache.purge event with reason ${reason}: ${JSON.stringify(events)}`);
+	}
+	async function warm(pairs) {
+		for (const [id, v] of pairs) {
+			await get(id, v);
+			assert.equal(status(await get(id, v)), 'pictor; hit', `${id}/${v}`);
+		}
+	}
+
+	test('by image: only that image\'s variants go, and a CDN is told its URLs', { timeout: T }, async () => {
+		await warm([[a, 'w=40'], [a, 'thumbnail'], [b, 'w=40']]);
+		const r = await purge({ images: [a] });
+		assert.equal(r.status, 200, L.show(r));
+		assert.ok(r.json.result.removed >= 2, L.show(r));
+		assert.equal(status(await get(a, 'w=40')), 'pictor; fwd=uri-miss; stored');
+		assert.equal(status(await get(a, 'thumbnail')), 'pictor; fwd=uri-miss; stored');
+		assert.equal(status(await get(b, 'w=40')), 'pictor; hit');
+		const e = await event('purge');
+		assert.deepEqual(e.images, [a]);
+		assert.ok(e.urls.includes(`${srv.base}/img/${a}/thumbnail`), JSON.stringify(e.urls));
+		assert.ok(e.urls.includes(`${srv.base}/img/${a}/public`), JSON.stringify(e.urls));
+		assert.ok(e.patterns.includes(`${srv.base}/img/${a}/*`), JSON.stringify(e.patterns));
+	});
+
+	test('by variant, then everything', { timeout: T }, async () => {
+		await warm([[a, 'thumbnail'], [b, 'thumbnail'], [b, 'w=41']]);
+		const v = await purge({ variants: ['thumbnail'] });
+		assert.equal(v.status, 200, L.show(v));
+		assert.ok(v.json.result.removed >= 2);
+		assert.equal(status(await get(a, 'thumbnail')), 'pictor; fwd=uri-miss; stored');
+		assert.equal(status(await get(b, 'w=41')), 'pictor; hit');
+		const all = await purge({ everything: true });
+		assert.equal(all.status, 200, L.show(all));
+		assert.equal(status(await get(b, 'w=41')), 'pictor; fwd=uri-miss; stored');
+		assert.equal(await metric(srv, 'pictor_cache_entries{tier="memory"}'), 1);
+	});
+
+	test('a delete purges and tells the CDN', { timeout: T }, async () => {
+		await warm([[b, 'w=42']]);
+		const before = await metric(srv, 'pictor_cache_entries{tier="disk"}');
+		const d = await L.api(srv, 'DELETE', `/v1/images/${b}`);
+		assert.equal(d.status, 200, L.show(d));
+		assert.ok(await metric(srv, 'pictor_cache_entries{tier="disk"}') < before);
+		const e = await event('delete');
+		assert.deepEqual(e.images, [b]);
+		assert.ok(e.urls.includes(`${srv.base}/img/${b}/public`));
+	});
+
+	test('bad bodies answer 400, unknown images 404, and the route needs the admin token', { timeout: T }, async () => {
+		for (const body of [{}, { images: [] }, { images: 'x' }, { images: [1] }, { everything: 'yes' },
+			{ variants: Array(101).fill('v') }, '[', { everything: false }]) {
+			const r = await purge(body);
+			assert.equal(r.status, 400, `${JSON.stringify(body)}: ${L.show(r)}`);
+			assert.equal(L.errCode(r), 'invalid_request');
+		}
+		const nf = await purge({ images: ['no-such-image'] });
+		assert.equal(nf.status, 404, L.show(nf));
+		const anon = await purge({ everything: true }, { auth: false });
+		assert.equal(anon.status, 401);
 	});
 });
