@@ -555,7 +555,7 @@ static void scan_dir(struct px_cache *c, const char *sub, const char *sha256)
 			   !strncmp(de->d_name, sub, 2)) {
 			char next[128];
 
-			snprintf(next, sizeof(next), "%s/%s", sub, de->d_name);
+			snprintf(next, sizeof(next), "%.2s/%.64s", sub, de->d_name);
 			scan_dir(c, next, de->d_name);
 		}
 	}
