@@ -6,6 +6,7 @@
  *   pictor config   print the effective configuration, secrets masked
  *   pictor version  print Pictor's and every library's version
  *   pictor routes   print the route table (--json, or Markdown)
+ *   pictor import-cloudflare  copy a Cloudflare Images account in
  *   pictor token    create, list or revoke scoped API tokens
  *   pictor backup   copy a data directory while the daemon serves it
  *   pictor restore  build a data directory from a backup
@@ -18,6 +19,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "delivery/keys.h"
+#include "migrate/cfimport.h"
 #include "delivery/sign.h"
 #include "ingest/drafts.h"
 #include "meta/kv.h"
@@ -51,6 +53,7 @@ static void usage_main(FILE *f)
 		"  backup    back up a data directory, online and incremental\n"
 		"  restore   build a data directory from a backup and check it\n"
 		"  fsck      check a data directory's records and originals\n"
+		"  import-cloudflare  copy a Cloudflare Images account in, resumably\n"
 		"  version   print the versions of Pictor and its libraries\n\n"
 		"Run \"pictor <command> --help\" for a command's options.\n");
 }
@@ -522,6 +525,114 @@ static int cmd_restore(int argc, char **argv)
 	return rc;
 }
 
+static void usage_import(FILE *f)
+{
+	fprintf(f,
+		"usage: pictor import-cloudflare --account-id ID --api-token-env VAR\n"
+		"                                [--since TIME] [--dry-run] [--limit N]\n"
+		"                                [--base-url URL] [--target URL]\n"
+		"                                [--target-token-env VAR] [options]\n\n"
+		"Copy a Cloudflare Images account into a running Pictor through\n"
+		"Cloudflare's API: variants, then every image with the same id,\n"
+		"original bytes, metadata and requireSignedURLs. Safe to run again:\n"
+		"what is already there is left alone, so an interrupted run is\n"
+		"finished by the next one.\n\n"
+		"  --account-id ID          the Cloudflare account\n"
+		"  --api-token-env VAR      environment variable holding its API token\n"
+		"  --since TIME             only images uploaded since (RFC 3339 UTC or unix seconds)\n"
+		"  --dry-run                show what would change, change nothing\n"
+		"  --limit N                stop after importing N images\n"
+		"  --base-url URL           the API (default https://api.cloudflare.com/client/v4)\n"
+		"  --target URL             the Pictor to import into (default http://LISTEN)\n"
+		"  --target-token-env VAR   its token (default: the admin token of --data)\n"
+		"and every option of \"pictor serve\" (--data, --listen, --admin-token).\n");
+}
+
+static int cmd_import_cloudflare(int argc, char **argv)
+{
+	struct px_cfimport_opts io = {
+		.base_url = "https://api.cloudflare.com/client/v4", .out = stdout};
+	struct px_cfimport_stats st;
+	struct px_config cfg;
+	struct px_errbuf eb = {0};
+	const char *rest[1], *token_env = NULL, *target_env = NULL;
+	char *args[64], target[320];
+	int nargs = 0, nrest = 0, rc = 2;
+	bool created;
+
+	if (wants_help(argc, argv)) {
+		usage_import(stdout);
+		return 0;
+	}
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--dry-run")) {
+			io.dry_run = true;
+			continue;
+		}
+		if (v && !strcmp(a, "--account-id"))
+			io.account_id = v;
+		else if (v && !strcmp(a, "--api-token-env"))
+			token_env = v;
+		else if (v && !strcmp(a, "--since"))
+			io.since = v;
+		else if (v && !strcmp(a, "--base-url"))
+			io.base_url = v;
+		else if (v && !strcmp(a, "--target"))
+			io.target_url = v;
+		else if (v && !strcmp(a, "--target-token-env"))
+			target_env = v;
+		else if (v && !strcmp(a, "--limit"))
+			io.limit = strtol(v, NULL, 10);
+		else if (nargs < (int)PX_ARRAY_LEN(args)) {
+			args[nargs++] = argv[i];
+			continue;
+		}
+		i++;
+	}
+	if (!io.account_id || !token_env) {
+		fprintf(stderr, "pictor: import-cloudflare needs --account-id and --api-token-env\n");
+		return 2;
+	}
+	if (!(io.token = getenv(token_env)) || !*io.token) {
+		fprintf(stderr, "pictor: the variable \"%s\" holds no API token\n", token_env);
+		return 2;
+	}
+	if (load_config(&cfg, nargs, args, rest, &nrest))
+		return 2;
+	if (!io.target_url) {
+		snprintf(target, sizeof(target), "http://%s", cfg.listen);
+		io.target_url = target;
+	}
+	if (target_env) {
+		io.target_token = getenv(target_env);
+	} else if (px_config_secrets(&cfg, false, &created, &eb) == 0) {
+		io.target_token = cfg.admin_token;
+	}
+	if (!io.target_token || !*io.target_token) {
+		fprintf(stderr, "pictor: no token for the target (--target-token-env, or --data with secrets.json)\n");
+		goto out;
+	}
+	rc = px_cfimport_run(&io, &st, &eb) ? 1 : 0;
+	printf("%simported %llu, updated %llu, unchanged %llu, skipped %llu, failed %llu; "
+	       "variants created %llu, updated %llu, unchanged %llu%s\n",
+	       io.dry_run ? "dry run: " : "", (unsigned long long)st.imported,
+	       (unsigned long long)st.updated, (unsigned long long)st.unchanged,
+	       (unsigned long long)st.skipped, (unsigned long long)st.failed,
+	       (unsigned long long)st.variants_created,
+	       (unsigned long long)st.variants_updated,
+	       (unsigned long long)st.variants_unchanged,
+	       st.limited ? "; stopped at --limit" : "");
+	if (rc)
+		fprintf(stderr, "pictor: %s\n", eb.msg);
+	else if (st.failed)
+		rc = 1;
+out:
+	px_config_release(&cfg);
+	return rc;
+}
+
 static int cmd_version(void)
 {
 	printf("pictor %s\n", PICTOR_VERSION);
@@ -884,6 +995,8 @@ int main(int argc, char **argv)
 		return cmd_config(argc - 2, argv + 2);
 	if (!strcmp(cmd, "token"))
 		return px_token_cli(argc - 2, argv + 2);
+	if (!strcmp(cmd, "import-cloudflare"))
+		return cmd_import_cloudflare(argc - 2, argv + 2);
 	if (!strcmp(cmd, "routes"))
 		return cmd_routes(argc - 2, argv + 2);
 	if (!strcmp(cmd, "backup"))
