@@ -152,6 +152,25 @@ describe('images.v1 through the SDK', () => {
 	});
 });
 
+describe('images.v2.directUploads through the SDK', () => {
+	test('create a one-time URL, upload to it without a token, the image is there', { timeout: T }, async () => {
+		const du = await client.images.v2.directUploads.create({ account_id: ACCOUNT, metadata: JSON.stringify({ via: 'sdk' }), requireSignedURLs: false });
+		assert.equal(typeof du.id, 'string');
+		assert.equal(typeof du.uploadURL, 'string');
+		const u = new URL(du.uploadURL);
+		assert.equal(u.hostname, '127.0.0.1', du.uploadURL);
+		const fd = new FormData();
+		const png = L.makePng(24, 24, 'sdk-direct');
+		fd.append('file', new Blob([png]), 'direct.png');
+		const up = await fetch(du.uploadURL, { method: 'POST', body: fd });
+		assert.ok(up.ok, `upload to the one-time URL: ${up.status}`);
+		const img = await client.images.v1.get(du.id, { account_id: ACCOUNT });
+		assertImage(img, { id: du.id, meta: { via: 'sdk' }, requireSignedURLs: false });
+		const blob = await client.images.v1.blobs.get(du.id, { account_id: ACCOUNT });
+		assert.ok(Buffer.from(await blob.arrayBuffer()).equals(png));
+	});
+});
+
 describe('listing through the SDK while uploads run', () => {
 	test('v1 pages and v2 continuation tokens', { timeout: 2 * T }, async () => {
 		const s = await L.startServer({ args: ['--moderation', 'off', '--account-id', ACCOUNT] });
