@@ -25,7 +25,48 @@ static size_t word(const char *p)
 	return n;
 }
 
-static int parse_rule(const char *s, size_t len, int idx,
+/* Line and column (from 1) of offset off in text. */
+static void where(const char *text, size_t off, int *line, int *col)
+{
+	*line = *col = 1;
+	for (size_t i = 0; i < off && text[i]; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+/*
+ * A threshold: digits with at most one '.', nothing else (no sign, no
+ * exponent, no "nan" or "inf", which strtod would take and which would
+ * make a rule that never fires), between 0 and 1. *n gets its length.
+ */
+static bool threshold(const char *p, double *v, size_t *n)
+{
+	size_t i = 0, digits = 0;
+	bool dot = false;
+	char buf[64];
+
+	for (; (p[i] >= '0' && p[i] <= '9') || (p[i] == '.' && !dot); i++) {
+		if (p[i] == '.')
+			dot = true;
+		else
+			digits++;
+	}
+	*n = i;
+	if (!digits || i >= sizeof(buf) || isalnum((unsigned char)p[i]) ||
+	    p[i] == '.' || p[i] == '_')
+		return false;
+	memcpy(buf, p, i);
+	buf[i] = '\0';
+	*v = strtod(buf, NULL);
+	return *v >= 0 && *v <= 1;
+}
+
+static int parse_rule(const char *orig, const char *s, size_t len, int idx,
 		      const char *const *classes, int nclasses,
 		      struct px_policy_rule *r, struct px_errbuf *eb)
 {
@@ -69,7 +110,6 @@ static int parse_rule(const char *s, size_t len, int idx,
 	p = skip(colon + 1);
 	for (;;) {
 		struct px_policy_term *t;
-		char *end;
 		int cls = -1;
 
 		if (r->nterms == PX_POLICY_MAX_TERMS)
@@ -101,13 +141,18 @@ static int parse_rule(const char *s, size_t len, int idx,
 				       r->name);
 		}
 		p = skip(p);
-		t->value = strtod(p, &end);
-		if (end == p || t->value < 0 || t->value > 1)
+		if (!threshold(p, &t->value, &n)) {
+			int line, col;
+
+			where(orig, (size_t)(s - orig) + (size_t)(p - text),
+			      &line, &col);
+			n = strcspn(p, " \t\n|&;");
 			return px_errf(eb, PX_EINVAL,
-				       "policy rule \"%s\": thresholds are numbers from 0 to 1",
-				       r->name);
+				       "policy rule \"%s\": threshold \"%.*s\" at line %d, column %d is not a number from 0 to 1",
+				       r->name, (int)PX_MIN(n, 32), p, line, col);
+		}
 		r->nterms++;
-		p = skip(end);
+		p = skip(p + n);
 		if (!*p)
 			return 0;
 		if (*p != '|' && *p != '&')
@@ -133,8 +178,8 @@ int px_policy_parse(const char *text, const char *const *classes,
 			if (p->nrules == PX_POLICY_MAX_RULES)
 				return px_errf(eb, PX_EINVAL, "at most %d policy rules",
 					       PX_POLICY_MAX_RULES);
-			rc = parse_rule(s, len, p->nrules, classes, nclasses,
-					&p->rules[p->nrules], eb);
+			rc = parse_rule(text, s, len, p->nrules, classes,
+					nclasses, &p->rules[p->nrules], eb);
 			if (rc)
 				return rc;
 			p->nrules++;

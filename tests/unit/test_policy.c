@@ -53,4 +53,36 @@ static void run(void)
 		T_EQ(px_policy_parse("", classes, 5, &p, &eb), 0);
 		T_EQ(p.nrules, 0);
 	}
+	T_CASE("thresholds: NaN, infinities, out of range refused with line and column") {
+		static const struct {
+			const char *text, *msg;
+		} bad[] = {
+			{"blk=block: drawing>=nan", "threshold \"nan\" at line 1, column 21"},
+			{"b=block: drawing>=inf", "\"inf\" at line 1, column 19"},
+			{"b=block: drawing>=-inf", "\"-inf\""},
+			{"b=block: drawing>=infinity", "\"infinity\""},
+			{"b=block: drawing>=NAN", "\"NAN\""},
+			{"a=flag: porn>0.5;\n  b=block: drawing>=1.5", "\"1.5\" at line 2, column 21"},
+			{"b=block: drawing>=-0.1", "\"-0.1\""},
+			{"b=block: drawing>=1e-1", "\"1e-1\""},
+			{"b=block: drawing>=0x1", "\"0x1\""},
+			{"b=block: drawing>=.", "\".\""},
+			{"b=block: drawing>=0.5.5", "\"0.5.5\""},
+			{"b=block: drawing>=", "at line 1, column 19"},
+		};
+		float s[5] = {0.5f, 0, 0, 0, 0};
+
+		for (size_t i = 0; i < PX_ARRAY_LEN(bad); i++) {
+			memset(&eb, 0, sizeof(eb));
+			T_EQ(px_policy_parse(bad[i].text, classes, 5, &p, &eb), PX_EINVAL);
+			T_OK(strstr(eb.msg, bad[i].msg) != NULL);
+			if (!strstr(eb.msg, bad[i].msg))
+				printf("  %s -> %s\n", bad[i].text, eb.msg);
+		}
+		T_EQ(px_policy_parse("b=block: drawing>=0.5 | porn > .25 ; c=flag: sexy>=1. & hentai<=0",
+				     classes, 5, &p, &eb), 0);
+		T_EQ(p.rules[0].terms[1].value, 0.25);
+		T_EQ(p.rules[1].terms[0].value, 1.0);
+		T_EQ(px_policy_eval(&p, s, &rule), PX_VERDICT_BLOCK);
+	}
 }
