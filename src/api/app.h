@@ -213,6 +213,9 @@ void px_api_cache_purge_image(struct px_app *a, const struct px_image_rec *rec,
 void px_api_cache_purge_variant(struct px_app *a, const char *name,
 				const char *reason);
 
+/* Set the ETag header to the record's (for If-Match on reviews). */
+void px_api_rec_etag(struct px_req *r, const struct px_image_rec *rec);
+
 /* The record as the API shows it (a new JSON object reference). */
 struct json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec);
 

@@ -36,8 +36,17 @@ static int add_variant_url(void *ctx, const struct px_variant *v)
 	return 0;
 }
 
+void px_api_rec_etag(struct px_req *r, const struct px_image_rec *rec)
+{
+	char etag[PX_REC_ETAG_MAX];
+
+	if (px_catalog_etag(rec, etag) == 0)
+		px_resp_header(r, "ETag", etag);
+}
+
 json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 {
+	char etag[PX_REC_ETAG_MAX];
 	char when[64], url[1024];
 	time_t secs = (time_t)(rec->uploaded_us / 1000000);
 	json_t *o, *variants, *meta;
@@ -67,6 +76,8 @@ json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 		      "bytes", (json_int_t)rec->bytes, "sha256", rec->sha256,
 		      "frames", rec->frames, "alpha", rec->alpha, "status",
 		      rec->status);
+	if (o && px_catalog_etag(rec, etag) == 0)
+		json_object_set_new(o, "etag", json_string(etag));
 	if (o && rec->moderation)
 		json_object_set_new(o, "moderation",
 				    json_loads(rec->moderation, 0, NULL));
@@ -78,6 +89,7 @@ json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 static void answer_rec(struct px_app *a, struct px_req *r, int status,
 		       const struct px_image_rec *rec)
 {
+	px_api_rec_etag(r, rec);
 	px_app_ok_json(r, status, px_api_rec_json(a, rec));
 }
 
@@ -340,18 +352,45 @@ static int list_one(void *ctx, const struct px_image_rec *rec)
 	return 0;
 }
 
+/* Query parameters GET /v1/images understands; any other answers 400. */
+static int list_param(void *ctx, const char *name)
+{
+	static const char *const known[] = {"per_page", "continuation_token",
+					    "status"};
+	struct px_req *r = ctx;
+
+	for (size_t i = 0; i < PX_ARRAY_LEN(known); i++)
+		if (!strcmp(name, known[i]))
+			return 0;
+	px_resp_error(r, 400, "invalid_request",
+		      "unknown list filter \"%.64s\" (per_page, continuation_token, status)",
+		      name);
+	return 1;
+}
+
 static void list(struct px_app *a, struct px_req *r)
 {
-	char token[256], next[256];
+	char token[256], next[256], status[16];
 	struct list_ctx lc = {a, NULL};
 	struct px_errbuf eb = {0};
 	int per_page, rc;
 
+	if (px_req_query_each(r, list_param, r))
+		return;
 	if (!px_app_page_args(r, &per_page, token, sizeof(token)))
 		return;
+	rc = px_req_query(r, "status", status, sizeof(status));
+	if (rc == 0 && strcmp(status, "pending") && strcmp(status, "approved") &&
+	    strcmp(status, "flagged") && strcmp(status, "blocked"))
+		rc = PX_EINVAL;
+	if (rc && rc != PX_ENOTFOUND) {
+		px_resp_error(r, 400, "invalid_request",
+			      "status must be pending, approved, flagged or blocked");
+		return;
+	}
 	lc.arr = json_array();
-	rc = px_catalog_list(a->cat, token, per_page, list_one, &lc, next,
-			     sizeof(next), &eb);
+	rc = px_catalog_list_status(a->cat, rc ? NULL : status, token, per_page,
+				    list_one, &lc, next, sizeof(next), &eb);
 	if (rc) {
 		json_decref(lc.arr);
 		px_app_fail(r, rc, &eb);
@@ -367,6 +406,7 @@ static void patch(struct px_app *a, struct px_req *r, const char *id)
 	struct px_image_rec rec;
 	struct px_actor who;
 	char *meta = NULL;
+	const char *key;
 	int require = -1, rc;
 	json_t *o, *v;
 
@@ -377,6 +417,14 @@ static void patch(struct px_app *a, struct px_req *r, const char *id)
 		px_resp_error(r, 400, "invalid_request",
 			      "the body must be a JSON object");
 		goto out;
+	}
+	json_object_foreach(o, key, v) {
+		if (strcmp(key, "metadata") && strcmp(key, "requireSignedURLs")) {
+			px_resp_error(r, 400, "invalid_request",
+				      "field \"%.64s\" cannot be patched (only metadata and requireSignedURLs; status changes through POST /v1/images/{id}/moderation)",
+				      key);
+			goto out;
+		}
 	}
 	if ((v = json_object_get(o, "metadata"))) {
 		char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -7,6 +7,7 @@
  *                                     "note":"...", "reviewer":"..."}
  */
 #include "api/app.h"
+#include "core/log.h"
 
 #include <jansson.h>
 
@@ -53,16 +54,72 @@ void px_api_moderation_queue(struct px_app *a, struct px_req *r,
 	px_app_ok_page(r, q.arr, next);
 }
 
+/* The current record with a 409: the reviewer sees what won. */
+static void conflict(struct px_app *a, struct px_req *r, const char *id,
+		     const struct px_errbuf *eb)
+{
+	struct px_image_rec cur;
+	json_t *o = NULL;
+	char *text = NULL;
+	struct px_buf b;
+
+	memset(&cur, 0, sizeof(cur));
+	if (px_catalog_get(a->cat, id, &cur, NULL) ||
+	    !(o = px_api_rec_json(a, &cur)) ||
+	    !(text = json_dumps(o, JSON_COMPACT))) {
+		px_app_fail(r, PX_EBUSY, eb);
+		goto out;
+	}
+	px_buf_init(&b, 0);
+	px_buf_adds(&b, "{\"success\":false,\"errors\":[{\"code\":\"conflict\",\"message\":");
+	px_json_quote(&b, eb->msg);
+	px_buf_adds(&b, "}],\"messages\":[],\"result\":");
+	px_buf_adds(&b, text);
+	px_buf_adds(&b, "}\n");
+	px_api_rec_etag(r, &cur);
+	px_resp_buf(r, 409, "application/json", &b);
+out:
+	free(text);
+	json_decref(o);
+	px_image_rec_release(&cur);
+}
+
+/* A string field or absent; anything else answers 400 naming it. */
+static bool string_field(struct px_req *r, json_t *o, const char *name,
+			 size_t max, const char **out)
+{
+	json_t *v = json_object_get(o, name);
+
+	*out = NULL;
+	if (!v)
+		return true;
+	if (!json_is_string(v)) {
+		px_resp_error(r, 400, "invalid_request",
+			      "field \"%s\" must be a string", name);
+		return false;
+	}
+	if (strlen(json_string_value(v)) > max) {
+		px_resp_error(r, 400, "invalid_request",
+			      "field \"%s\" is limited to %zu bytes", name, max);
+		return false;
+	}
+	*out = json_string_value(v);
+	return true;
+}
+
 void px_api_moderation_review(struct px_app *a, struct px_req *r,
 			      const struct px_call *c)
 {
+	static const char *const fields[] = {"action", "note", "reviewer",
+					     "expected_status"};
 	const struct px_buf *body = px_req_body(r);
 	char id[PX_ID_MAX + 1];
 	struct px_errbuf eb = {0};
 	struct px_image_rec rec;
 	struct px_actor actor;
-	const char *action, *note, *who;
-	json_t *o;
+	struct px_review rv;
+	const char *who, *key;
+	json_t *o, *v;
 	int rc;
 
 	if (px_call_arg(c, "id", id, sizeof(id))) {
@@ -70,30 +127,53 @@ void px_api_moderation_review(struct px_app *a, struct px_req *r,
 		return;
 	}
 	memset(&rec, 0, sizeof(rec));
+	memset(&rv, 0, sizeof(rv));
 	o = json_loadb((const char *)body->data, body->len,
 		       JSON_REJECT_DUPLICATES, NULL);
-	action = json_string_value(json_object_get(o, "action"));
-	note = json_string_value(json_object_get(o, "note"));
-	who = json_string_value(json_object_get(o, "reviewer"));
-	if (!o || !json_is_object(o) || !action) {
+	if (!o || !json_is_object(o)) {
 		px_resp_error(r, 400, "invalid_request",
 			      "the body must be {\"action\": \"approve\"|\"block\", \"note\": \"...\"}");
 		goto out;
 	}
-	if ((note && strlen(note) > 2000) || (who && strlen(who) > 128)) {
+	json_object_foreach(o, key, v) {
+		bool known = false;
+
+		for (size_t i = 0; i < PX_ARRAY_LEN(fields); i++)
+			known |= !strcmp(key, fields[i]);
+		if (!known) {
+			px_resp_error(r, 400, "invalid_request",
+				      "unknown field \"%.64s\" (action, note, reviewer, expected_status)",
+				      key);
+			goto out;
+		}
+	}
+	if (!string_field(r, o, "action", 16, &rv.action) ||
+	    !string_field(r, o, "note", 2000, &rv.note) ||
+	    !string_field(r, o, "reviewer", 128, &who) ||
+	    !string_field(r, o, "expected_status", 16, &rv.expect_status))
+		goto out;
+	if (!rv.action) {
 		px_resp_error(r, 400, "invalid_request",
-			      "note is limited to 2000 bytes, reviewer to 128");
+			      "field \"action\" is required: \"approve\" or \"block\"");
 		goto out;
 	}
+	rv.expect_etag = px_req_header(r, "If-Match");
+	if (rv.expect_etag && !strcmp(rv.expect_etag, "*"))
+		rv.expect_etag = NULL;
 	px_api_actor(a, r, who, &actor);
-	rc = px_moderation_review(a->mod, a->cat, id, action, note, &actor,
-				  &rec, &eb);
+	rv.who = &actor;
+	rc = px_moderation_review(a->mod, a->cat, id, &rv, &rec, &eb);
+	if (rc == PX_EBUSY && eb.code && !strcmp(eb.code, "conflict")) {
+		conflict(a, r, id, &eb);
+		goto out;
+	}
 	if (rc) {
 		px_app_fail(r, rc, &eb);
 		goto out;
 	}
 	if (!strcmp(rec.status, "blocked"))
 		px_api_cache_purge_image(a, &rec, "block");
+	px_api_rec_etag(r, &rec);
 	px_app_ok_json(r, 200, px_api_rec_json(a, &rec));
 out:
 	json_decref(o);

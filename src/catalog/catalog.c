@@ -515,6 +515,7 @@ struct list_state {
 	struct px_kv_txn *txn;
 	size_t nprefix; /* key prefix before "<16 hex>/<id>" */
 	const char *skip; /* the token's own key, excluded */
+	const char *status; /* only records with this status, or NULL */
 	int limit, count;
 	uint64_t offset; /* index keys passed over before the first record */
 	px_catalog_list_fn fn;
@@ -555,6 +556,10 @@ static int list_one(void *arg, const void *key, size_t nkey, const void *val,
 		return 0; /* index without record cannot happen; be lenient */
 	if (rc)
 		return rc;
+	if (st->status && strcmp(rec.status, st->status)) {
+		px_image_rec_release(&rec);
+		return 0;
+	}
 	rc = st->fn(st->ctx, &rec);
 	px_image_rec_release(&rec);
 	if (rc)
@@ -576,7 +581,8 @@ static bool valid_token(const char *t)
 
 /* Page through index keys "<prefix><16 hex>/<id>" in either order. */
 static int list_index(struct px_catalog *c, const char *prefix, int flags,
-		      const char *token, uint64_t offset, int limit,
+		      const char *status, const char *token, uint64_t offset,
+		      int limit,
 		      px_catalog_list_fn fn, void *ctx, char *next, size_t nnext,
 		      struct px_errbuf *eb)
 {
@@ -586,6 +592,7 @@ static int list_index(struct px_catalog *c, const char *prefix, int flags,
 
 	memset(&st, 0, sizeof(st));
 	st.offset = offset;
+	st.status = status;
 	st.nprefix = strlen(prefix);
 	st.limit = limit;
 	st.fn = fn;
@@ -619,8 +626,17 @@ int px_catalog_list(struct px_catalog *c, const char *token, int limit,
 		    px_catalog_list_fn fn, void *ctx, char *next, size_t nnext,
 		    struct px_errbuf *eb)
 {
-	return list_index(c, "ix/t/", PX_KV_REVERSE, token, 0, limit, fn, ctx,
-			  next, nnext, eb);
+	return list_index(c, "ix/t/", PX_KV_REVERSE, NULL, token, 0, limit, fn,
+			  ctx, next, nnext, eb);
+}
+
+int px_catalog_list_status(struct px_catalog *c, const char *status,
+			   const char *token, int limit, px_catalog_list_fn fn,
+			   void *ctx, char *next, size_t nnext,
+			   struct px_errbuf *eb)
+{
+	return list_index(c, "ix/t/", PX_KV_REVERSE, status, token, 0, limit,
+			  fn, ctx, next, nnext, eb);
 }
 
 int px_catalog_list_ordered(struct px_catalog *c, bool oldest_first,
@@ -628,8 +644,8 @@ int px_catalog_list_ordered(struct px_catalog *c, bool oldest_first,
 			    px_catalog_list_fn fn, void *ctx, char *next,
 			    size_t nnext, struct px_errbuf *eb)
 {
-	return list_index(c, "ix/t/", oldest_first ? 0 : PX_KV_REVERSE, token,
-			  offset, limit, fn, ctx, next, nnext, eb);
+	return list_index(c, "ix/t/", oldest_first ? 0 : PX_KV_REVERSE, NULL,
+			  token, offset, limit, fn, ctx, next, nnext, eb);
 }
 
 static int count_one(void *arg, const void *key, size_t nkey, const void *val,
@@ -662,8 +678,8 @@ int px_catalog_queue(struct px_catalog *c, const char *status,
 		return px_errc(eb, PX_EINVAL, "invalid_request",
 			       "status must be pending, flagged or blocked");
 	snprintf(prefix, sizeof(prefix), "mq/%s/", status);
-	return list_index(c, prefix, 0, token, 0, limit, fn, ctx, next, nnext,
-			  eb);
+	return list_index(c, prefix, 0, NULL, token, 0, limit, fn, ctx, next,
+			  nnext, eb);
 }
 
 struct jobs_state {
@@ -739,15 +755,32 @@ static int audit_decision(struct px_kv_txn *txn, const struct px_image_rec *r,
 	return rc;
 }
 
-int px_catalog_moderate(struct px_catalog *c, const char *id,
-			const char *expect, const char *status,
-			const char *moderation, const char *audit_entry,
-			const char *event, const struct px_actor *who,
-			struct px_image_rec *out, struct px_errbuf *eb)
+int px_catalog_etag(const struct px_image_rec *rec, char out[PX_REC_ETAG_MAX])
 {
+	char hex[PX_SHA256_HEX_LEN + 1];
+	struct px_buf b;
+	int rc;
+
+	px_buf_init(&b, 0);
+	if (!(rc = rec_encode(rec, &b)))
+		rc = px_sha256_hex(b.data, b.len, hex);
+	if (!rc)
+		snprintf(out, PX_REC_ETAG_MAX, "\"r%.24s\"", hex);
+	px_buf_release(&b);
+	return rc;
+}
+
+int px_catalog_moderate(struct px_catalog *c, const char *id,
+			const struct px_decision *d, struct px_image_rec *out,
+			struct px_errbuf *eb)
+{
+	const char *expect = d->expect, *status = d->status;
+	const char *moderation = d->moderation, *audit_entry = d->review;
+	const char *event = d->event;
+	const struct px_actor *who = d->who;
 	struct px_kv_txn *txn = NULL;
 	struct px_image_rec rec;
-	char key[PX_ID_MAX + 64], before[64];
+	char key[PX_ID_MAX + 64], before[64], etag[PX_REC_ETAG_MAX];
 	struct px_buf val;
 	int rc;
 
@@ -764,6 +797,16 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 		rc = px_errc(eb, PX_EBUSY, "conflict",
 			     "image \"%s\" is %s, not %s", id, rec.status, expect);
 		goto out;
+	}
+	if (d->expect_etag) {
+		if ((rc = px_catalog_etag(&rec, etag)))
+			goto out;
+		if (strcmp(etag, d->expect_etag)) {
+			rc = px_errc(eb, PX_EBUSY, "conflict",
+				     "image \"%s\" changed since %s (now %s)", id,
+				     d->expect_etag, etag);
+			goto out;
+		}
 	}
 	if ((rc = status_keys(txn, &rec, false, eb)))
 		goto out;

@@ -120,6 +120,24 @@ int px_catalog_list(struct px_catalog *c, const char *token, int limit,
 		    px_catalog_list_fn fn, void *ctx, char *next, size_t nnext,
 		    struct px_errbuf *eb);
 
+/* A moderation decision, for px_catalog_moderate. */
+struct px_decision {
+	const char *expect;      /* status the decider saw, or NULL */
+	const char *expect_etag; /* the record's ETag the decider saw, or NULL */
+	const char *status;      /* the new status */
+	const char *moderation;  /* JSON object: replaces the record's, or NULL */
+	const char *review;      /* JSON object: appended to the record's
+				    audit array (a person's decision), or NULL */
+	const char *event;       /* webhook outbox value, or NULL */
+	const struct px_actor *who; /* NULL: Pictor itself */
+};
+
+/* As px_catalog_list, only records whose status is status (NULL: all). */
+int px_catalog_list_status(struct px_catalog *c, const char *status,
+			   const char *token, int limit, px_catalog_list_fn fn,
+			   void *ctx, char *next, size_t nnext,
+			   struct px_errbuf *eb);
+
 /*
  * The same listing in either order (oldest_first: ascending upload time),
  * passing over the first offset entries after the token without reading
@@ -136,18 +154,21 @@ int px_catalog_count(struct px_catalog *c, uint64_t *n, struct px_errbuf *eb);
 
 /*
  * Record a moderation decision in one transaction: set status and, when
- * non-NULL, the moderation object (replaced) and an audit entry (appended,
- * a JSON object text); keep the review queue in step; drop the image's
- * classification job; and queue event (a JSON text, may be NULL) in the
- * webhook outbox. If expect is non-NULL the record's current status must
- * equal it, else PX_EBUSY (someone decided first). The updated record
- * lands in rec (may be NULL).
+ * given, the moderation object and a review entry; keep the review queue
+ * in step; drop the image's classification job; queue the event in the
+ * webhook outbox; append the audit log entry ("review" with a review,
+ * else "verdict"). If d->expect or d->expect_etag is set and the record
+ * no longer matches, nothing changes: PX_EBUSY with code "conflict"
+ * (someone decided first). The updated record lands in rec (may be NULL).
  */
 int px_catalog_moderate(struct px_catalog *c, const char *id,
-			const char *expect, const char *status,
-			const char *moderation, const char *audit_entry,
-			const char *event, const struct px_actor *who,
-			struct px_image_rec *rec, struct px_errbuf *eb);
+			const struct px_decision *d, struct px_image_rec *rec,
+			struct px_errbuf *eb);
+
+/* The record's ETag (a quoted string, for If-Match), into out. It changes
+ * whenever anything on the record changes. */
+#define PX_REC_ETAG_MAX 40
+int px_catalog_etag(const struct px_image_rec *rec, char out[PX_REC_ETAG_MAX]);
 
 /* Queue a webhook event on its own (a decision with no record to go
  * with, such as a refused upload). Durable when it returns 0. */

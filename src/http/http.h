@@ -61,6 +61,10 @@ const char *px_req_query_raw(struct px_req *r, const char *name);
 /* A query argument percent-decoded into out; PX_ENOTFOUND if absent,
  * PX_ETOOBIG if it does not fit. */
 int px_req_query(struct px_req *r, const char *name, char *out, size_t n);
+/* Call fn with the name of every query argument, in order, until it
+ * returns nonzero; returns that value (0 when all were visited). */
+int px_req_query_each(struct px_req *r, int (*fn)(void *ctx, const char *name),
+		      void *ctx);
 /* The request body (NUL-terminated; len excludes the NUL). */
 const struct px_buf *px_req_body(struct px_req *r);
 const char *px_req_id(struct px_req *r);

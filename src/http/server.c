@@ -196,6 +196,32 @@ const char *px_req_query_raw(struct px_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_each {
+	int (*fn)(void *ctx, const char *name);
+	void *ctx;
+	int rc;
+};
+
+static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *value)
+{
+	struct query_each *q = cls;
+
+	(void)kind;
+	(void)value;
+	q->rc = q->fn(q->ctx, key);
+	return q->rc ? MHD_NO : MHD_YES;
+}
+
+int px_req_query_each(struct px_req *r, int (*fn)(void *ctx, const char *name),
+		      void *ctx)
+{
+	struct query_each q = {fn, ctx, 0};
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_one, &q);
+	return q.rc;
+}
+
 int px_req_query(struct px_req *r, const char *name, char *out, size_t n)
 {
 	const char *v = px_req_query_raw(r, name);

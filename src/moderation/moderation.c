@@ -451,6 +451,29 @@ void px_moderation_kick(struct px_moderation *m)
 	px_webhook_kick(m->webhook);
 }
 
+/* A job that cannot run (say, an undecodable original) must not block
+ * the queue: flag the image for a person, and say so like any verdict. */
+static void classification_failed(struct px_moderation *m, const char *id,
+				  const char *why)
+{
+	static const char mod[] =
+		"{\"verdict\":\"flag\",\"rule\":\"classification_failed\"}";
+	struct px_decision d = {.expect = "pending", .status = "flagged",
+				.moderation = mod};
+	char when[40];
+
+	iso_now(when, sizeof(when));
+	if (m->webhook)
+		d.event = wrap_event(json_pack(
+			"{s:s,s:s,s:s,s:s,s:o,s:s,s:s}", "event", "flag", "id", id,
+			"status", "flagged", "rule", "classification_failed",
+			"moderation", json_loads(mod, 0, NULL), "error", why, "at",
+			when));
+	if (px_catalog_moderate(m->cat, id, &d, NULL, NULL) == 0 && d.event)
+		px_webhook_kick(m->webhook);
+	free((char *)d.event);
+}
+
 /* Classify one pending image and record the verdict. */
 static int run_job(void *arg, const char *id)
 {
@@ -472,20 +495,20 @@ static int run_job(void *arg, const char *id)
 	if ((rc = px_moderation_classify(m, blob.data, blob.len, &res, &eb)))
 		goto out;
 	event = px_moderation_event(m, &rec, &res);
-	rc = px_catalog_moderate(m->cat, id, "pending",
-				 px_verdict_status(res.verdict), res.json, NULL,
-				 event, NULL, NULL, &eb);
+	{
+		struct px_decision d = {.expect = "pending",
+					.status = px_verdict_status(res.verdict),
+					.moderation = res.json, .event = event};
+
+		rc = px_catalog_moderate(m->cat, id, &d, NULL, &eb);
+	}
 	if (!rc && event)
 		px_webhook_kick(m->webhook);
 out:
 	if (rc && rc != PX_EBUSY) {
-		/* A job that cannot run (say, an undecodable original) must
-		 * not block the queue: flag the image for a person. */
 		px_logf(PX_LOG_WARN, "classification of \"%s\" failed: %s", id,
 			eb.msg);
-		px_catalog_moderate(m->cat, id, "pending", "flagged",
-				    "{\"verdict\":\"flag\",\"rule\":\"classification_failed\"}",
-				    NULL, NULL, NULL, NULL, NULL);
+		classification_failed(m, id, eb.msg);
 	}
 	free(event);
 	free(res.json);
@@ -537,10 +560,11 @@ int px_moderation_start(struct px_moderation *m, struct px_catalog *cat,
 }
 
 int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
-			 const char *id, const char *action, const char *note,
-			 const struct px_actor *actor, struct px_image_rec *rec,
-			 struct px_errbuf *eb)
+			 const char *id, const struct px_review *rv,
+			 struct px_image_rec *rec, struct px_errbuf *eb)
 {
+	const char *action = rv->action, *note = rv->note;
+	const struct px_actor *actor = rv->who;
 	const char *who = actor ? actor->name : px_actor_system.name;
 	struct px_image_rec cur;
 	const char *after;
@@ -558,6 +582,13 @@ int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
 	memset(&cur, 0, sizeof(cur));
 	if ((rc = px_catalog_get(cat, id, &cur, eb)))
 		return rc;
+	/* What the reviewer saw must still be what is there. */
+	if (rv->expect_status && strcmp(rv->expect_status, cur.status)) {
+		rc = px_errc(eb, PX_EBUSY, "conflict",
+			     "image \"%s\" is %s, not %s: someone decided first",
+			     id, cur.status, rv->expect_status);
+		goto out;
+	}
 	iso_now(when, sizeof(when));
 	o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "who", who, "when", when,
 		      "before", cur.status, "after", after, "note",
@@ -575,9 +606,15 @@ int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
 		goto out;
 	}
 	/* expect = the status we read, so a concurrent decision is not
-	 * silently overwritten. */
-	rc = px_catalog_moderate(cat, id, cur.status, after, NULL, entry, event,
-				 actor, rec, eb);
+	 * silently overwritten; the ETag, when given, pins the whole record. */
+	{
+		struct px_decision d = {.expect = cur.status,
+					.expect_etag = rv->expect_etag,
+					.status = after, .review = entry,
+					.event = event, .who = actor};
+
+		rc = px_catalog_moderate(cat, id, &d, rec, eb);
+	}
 	if (!rc && event)
 		px_webhook_kick(m->webhook);
 out:

@@ -88,16 +88,25 @@ bool px_moderation_frames_covered(const struct px_image_rec *rec);
 /* Wake the job runner (after an async upload). Accepts NULL. */
 void px_moderation_kick(struct px_moderation *m);
 
+/* A reviewer's decision, for px_moderation_review. */
+struct px_review {
+	const char *action; /* "approve" or "block" */
+	const char *note;   /* may be NULL */
+	const struct px_actor *who; /* who->name is what the record shows */
+	const char *expect_status;  /* the status the reviewer saw, or NULL */
+	const char *expect_etag;    /* the record ETag they saw, or NULL */
+};
+
 /*
- * A reviewer's decision: action "approve" or "block", with a note and the
- * reviewer (who->name is the name the record's audit shows). Appends the audit entry (who, when, before, after,
- * note) and queues a "review" webhook event, atomically. rec receives the
- * updated record.
+ * Apply a review: appends the record's audit entry (who, when, before,
+ * after, note), the audit log entry and a "review" webhook event,
+ * atomically. A decision on a stale view (expect_status or expect_etag
+ * no longer matching, or a concurrent decision) changes nothing and
+ * fails with PX_EBUSY, code "conflict". rec receives the updated record.
  */
 int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
-			 const char *id, const char *action, const char *note,
-			 const struct px_actor *who, struct px_image_rec *rec,
-			 struct px_errbuf *eb);
+			 const char *id, const struct px_review *rv,
+			 struct px_image_rec *rec, struct px_errbuf *eb);
 
 /* Class names in model output order, lowercase ("drawing", ...). */
 const char *const *px_moderation_classes(int *n);

@@ -258,9 +258,17 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 		T_EQ(q.n, 1);
 		struct px_actor who = {"tok-1", "rev-1"};
 
-		T_EQ(px_catalog_moderate(c, "mod1", "pending", "flagged",
-					 "{\"rule\":\"r\"}", NULL,
-					 "{\"event\":\"flag\"}", NULL, &r, &eb), 0);
+		struct px_decision d1 = {.expect = "pending", .status = "flagged",
+					 .moderation = "{\"rule\":\"r\"}",
+					 .event = "{\"event\":\"flag\"}"};
+		struct px_decision d2 = {.expect = "pending", .status = "approved"};
+		struct px_decision d3 = {.expect = "flagged", .status = "approved",
+					 .review = "{\"who\":\"admin\",\"note\":\"ok\"}",
+					 .who = &who};
+		char etag[PX_REC_ETAG_MAX], etag2[PX_REC_ETAG_MAX];
+
+		T_EQ(px_catalog_moderate(c, "mod1", &d1, &r, &eb), 0);
+		T_EQ(px_catalog_etag(&r, etag), 0);
 		T_STREQ(r.status, "flagged");
 		px_image_rec_release(&r);
 		njobs = 0;
@@ -272,10 +280,15 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 		T_EQ(px_catalog_queue(c, "flagged", NULL, 10, collect, &q, next, sizeof(next), &eb), 0);
 		T_EQ(q.n, 1);
 		/* A decision on a stale status is refused. */
-		T_EQ(px_catalog_moderate(c, "mod1", "pending", "approved", NULL,
-					 NULL, NULL, NULL, NULL, &eb), PX_EBUSY);
-		T_EQ(px_catalog_moderate(c, "mod1", "flagged", "approved", NULL,
-					 "{\"who\":\"admin\",\"note\":\"ok\"}", NULL, &who, &r, &eb), 0);
+		T_EQ(px_catalog_moderate(c, "mod1", &d2, NULL, &eb), PX_EBUSY);
+		T_STREQ(eb.code, "conflict");
+		/* A stale ETag is refused too, the current one accepted. */
+		d3.expect_etag = "\"r000000\"";
+		T_EQ(px_catalog_moderate(c, "mod1", &d3, NULL, &eb), PX_EBUSY);
+		d3.expect_etag = etag;
+		T_EQ(px_catalog_moderate(c, "mod1", &d3, &r, &eb), 0);
+		T_EQ(px_catalog_etag(&r, etag2), 0);
+		T_OK(strcmp(etag, etag2) != 0);
 		T_STREQ(r.moderation, "{\"rule\":\"r\"}");
 		T_STREQ(r.audit, "[{\"who\":\"admin\",\"note\":\"ok\"}]");
 		px_image_rec_release(&r);
