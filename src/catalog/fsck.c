@@ -594,8 +594,13 @@ static int mark_corrupt(struct fsck *f, struct px_errbuf *eb)
 		snprintf(audit, sizeof(audit),
 			 "{\"action\":\"corrupt\",\"by\":\"fsck\",\"at\":%lld}",
 			 (long long)(px_wall_us() / 1000000));
-		rc = px_catalog_moderate(cat, f->recs[i].id, NULL, "corrupt",
-					 NULL, audit, NULL, &fsck_actor, NULL, eb);
+		{
+			struct px_decision d = {.status = "corrupt",
+						.review = audit,
+						.who = &fsck_actor};
+
+			rc = px_catalog_moderate(cat, f->recs[i].id, &d, NULL, eb);
+		}
 	}
 	px_catalog_free(cat);
 	return rc;
