@@ -22,6 +22,7 @@
 #include "migrate/cfimport.h"
 #include "delivery/sign.h"
 #include "ingest/drafts.h"
+#include "guard/guard.h"
 #include "meta/kv.h"
 #include "ml/nsfw.h"
 #include "moderation/moderation.h"
@@ -781,6 +782,39 @@ static void audit_retention(struct px_catalog *cat, const struct px_config *cfg)
 		px_logf(PX_LOG_INFO, "audit retention removed %u entries", removed);
 }
 
+static int start_guard(struct px_app *a, const struct px_config *cfg,
+		       struct px_errbuf *eb)
+{
+	struct px_guard_opts go = {
+		.trusted_proxies = cfg->trusted_proxies,
+		.rate_limits = cfg->rate_limits,
+		.hotlink_allow = cfg->hotlink_allow,
+		.hotlink_require_referer = !strcmp(cfg->hotlink_require_referer, "on"),
+		.rules_file = cfg->rules_file,
+		.max_clients = (unsigned)cfg->max_clients,
+		.metrics = a->metrics,
+	};
+
+	return px_guard_new(&go, &a->guard, eb);
+}
+
+static void reload_rules(struct px_guard *g)
+{
+	struct px_errbuf eb = {0};
+	struct px_buf f;
+
+	if (!px_guard_reload(g, &eb)) {
+		px_log(PX_LOG_INFO, "rules reloaded", NULL);
+		return;
+	}
+	px_buf_init(&f, 0);
+	px_buf_adds(&f, "\"error\":");
+	px_json_quote(&f, eb.msg);
+	px_log(PX_LOG_ERROR, "rules not reloaded; the previous rules stay",
+	       (const char *)f.data);
+	px_buf_release(&f);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct px_config cfg;
@@ -808,6 +842,7 @@ static int cmd_serve(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -876,6 +911,8 @@ static int cmd_serve(int argc, char **argv)
 		if (px_moderation_start(app->mod, app->cat, &eb))
 			goto fail;
 	}
+	if (start_guard(app, &cfg, &eb))
+		goto fail;
 	if (px_pool_new(workers, (int)cfg.queue, &app->pool)) {
 		px_errf(&eb, PX_EINTERNAL, "cannot start %d workers", workers);
 		goto fail;
@@ -892,6 +929,12 @@ static int cmd_serve(int argc, char **argv)
 	ho.conn_memory = (size_t)cfg.conn_memory;
 	ho.max_body = (size_t)cfg.max_upload_bytes;
 	ho.max_body_total = (size_t)PX_MAX(cfg.upload_memory, cfg.max_upload_bytes);
+	ho.max_conns = (int)cfg.max_conns;
+	ho.header_timeout = (int)cfg.header_timeout;
+	ho.min_send_rate = cfg.min_send_rate;
+	ho.admit = px_app_admit;
+	ho.dropped = px_app_conn_dropped;
+	ho.tick = px_app_tick;
 	ho.pool = app->pool;
 	ho.handler = px_app_handle;
 	ho.completed = px_app_completed;
@@ -931,6 +974,8 @@ static int cmd_serve(int argc, char **argv)
 		sig = sigtimedwait(&set, NULL, &hour);
 		if (sig < 0 && errno == EAGAIN)
 			audit_retention(app->cat, &cfg);
+		else if (sig == SIGHUP)
+			reload_rules(app->guard);
 		else if (sig >= 0)
 			break;
 	}
@@ -961,6 +1006,7 @@ out:
 		px_pool_free(app->pool);
 		px_cache_free(app->cache);
 		px_moderation_free(app->mod);
+		px_guard_free(app->guard);
 		px_tokens_free(app->tokens);
 		px_keys_free(app->keys);
 		px_drafts_free(app->drafts);

@@ -550,6 +550,21 @@ static bool permitted(struct px_app *a, struct px_req *r, enum px_scope need,
 	return false;
 }
 
+bool px_app_authenticated(struct px_app *a, struct px_req *r)
+{
+	struct px_errbuf eb = {0};
+	uint32_t scopes;
+
+	return authenticate(a, r, &scopes, &eb) == 0;
+}
+
+bool px_app_permitted(struct px_app *a, struct px_req *r, int need)
+{
+	uint32_t have;
+
+	return permitted(a, r, (enum px_scope)need, &have);
+}
+
 static void route(struct px_app *a, struct px_req *r)
 {
 	const char *path = px_req_path(r);

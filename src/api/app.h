@@ -22,6 +22,7 @@
 
 struct json_t; /* jansson's, for the JSON helpers below */
 struct px_cache;
+struct px_guard;
 
 struct px_app {
 	const struct px_config *cfg;
@@ -35,6 +36,7 @@ struct px_app {
 	struct px_cache *cache;    /* rendered variants (cache/cache.h) */
 	struct px_keys *keys;      /* the signing keys (delivery/keys.h) */
 	struct px_drafts *drafts;  /* direct upload URLs */
+	struct px_guard *guard;    /* NULL: no protection (tests) */
 	bool mod_async, mod_quarantine;
 	char public_url[512];
 	atomic_bool draining;
@@ -194,6 +196,22 @@ bool px_api_cf_bound(struct px_app *a, const struct px_call *c);
 /* True on the /accounts/... path family, where Cloudflare's status codes
  * apply (an upload answers 200, not 201). */
 bool px_api_cf_dialect(struct px_req *r);
+/* Protection (protect.c, over src/guard/). px_app_admit is the HTTP
+ * server's admit hook; px_app_charge moves a delivery to class cls
+ * (enum px_class) and px_app_hotlink checks its Referer: each answers
+ * the refusal and returns false. */
+void px_app_admit(void *app, struct px_req *r);
+bool px_app_charge(struct px_app *a, struct px_req *r, int cls);
+bool px_app_hotlink(struct px_app *a, struct px_req *r);
+void px_app_conn_dropped(void *app, const uint8_t peer[16], const char *phase);
+void px_app_tick(void *app);
+
+/* Does the request carry a valid token (admin or scoped)? Sets the
+ * request's principal. */
+bool px_app_authenticated(struct px_app *a, struct px_req *r);
+/* The route table's scope check (need: enum px_scope); answers 401 or
+ * 403 and returns false when the caller lacks it. */
+bool px_app_permitted(struct px_app *a, struct px_req *r, int need);
 
 /* The delivery path; path is the whole request path. */
 void px_api_deliver(struct px_app *a, struct px_req *r, const char *path);

@@ -19,6 +19,7 @@
 #include "delivery/options.h"
 #include "delivery/keys.h"
 #include "delivery/sign.h"
+#include "guard/guard.h"
 
 #include <jansson.h>
 #include <time.h>
@@ -53,10 +54,7 @@ enum deliver_class { DELIVER_HIT, DELIVER_RENDER };
  */
 static bool admit(struct px_app *a, struct px_req *r, enum deliver_class cls)
 {
-	(void)a;
-	(void)r;
-	(void)cls;
-	return true;
+	return px_app_charge(a, r, cls == DELIVER_HIT ? PX_CLASS_HIT : PX_CLASS_RENDER);
 }
 
 static void common_headers(struct px_req *r, const struct render *rd)
@@ -422,6 +420,8 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	}
 
 	if (!check_signature(a, r, rec.require_signed && !never_signed, &exp))
+		goto out;
+	if (!px_app_hotlink(a, r))
 		goto out;
 	if (!strcmp(rec.status, "corrupt")) {
 		/* pictor fsck found the original missing or damaged */

@@ -64,6 +64,32 @@ static const struct opt opts[] = {
 	 "seconds SIGTERM waits for in-flight requests"},
 	{"max-output", "PICTOR_MAX_OUTPUT", "max_output", L(max_output), "8192",
 	 16, 16384, false, "largest output side in pixels"},
+	{"trusted-proxies", "PICTOR_TRUSTED_PROXIES", "trusted_proxies",
+	 S(trusted_proxies), "", 0, 0, false,
+	 "CIDR ranges of proxies whose Forwarded / X-Forwarded-For count"},
+	{"rate-limit", "PICTOR_RATE_LIMIT", "rate_limit", S(rate_limits), "", 0,
+	 0, false,
+	 "per-client limits CLASS=RATE/s:BURST (upload, api, render, hit), "
+	 "comma-separated or repeated"},
+	{"max-clients", "PICTOR_MAX_CLIENTS", "max_clients", L(max_clients),
+	 "1048576", 64, 1L << 28, false,
+	 "rate-limit buckets kept (32 bytes each; idle ones are evicted)"},
+	{"max-conns", "PICTOR_MAX_CONNS", "max_conns", L(max_conns), "8192", 16,
+	 1000000, false, "concurrent connections, all clients"},
+	{"header-timeout", "PICTOR_HEADER_TIMEOUT", "header_timeout",
+	 L(header_timeout), "10", 1, 3600, false,
+	 "seconds a client has to send a request's headers"},
+	{"min-send-rate", "PICTOR_MIN_SEND_RATE", "min_send_rate",
+	 L(min_send_rate), "16384", 0, 1L << 30, false,
+	 "bytes a second a response must average (0: no minimum)"},
+	{"hotlink-allow", "PICTOR_HOTLINK_ALLOW", "hotlink_allow",
+	 S(hotlink_allow), "", 0, 0, false,
+	 "sites that may embed images: HOST,*.HOST,... (empty: any)"},
+	{"hotlink-require-referer", "PICTOR_HOTLINK_REQUIRE_REFERER",
+	 "hotlink_require_referer", S(hotlink_require_referer), "off", 0, 0,
+	 false, "on: deliveries without a Referer are refused too"},
+	{"rules-file", "PICTOR_RULES_FILE", "rules_file", S(rules_file), NULL,
+	 0, 0, false, "request rules (deny, allow, limit); reloaded on SIGHUP"},
 	{"flexible-variants", "PICTOR_FLEXIBLE_VARIANTS", "flexible_variants",
 	 S(flexible_variants), "on", 0, 0, false,
 	 "on: options in URLs; off: named variants only"},
@@ -175,6 +201,12 @@ static int set_opt(struct px_config *c, const struct opt *o, const char *v,
 			       from, o->flag, o->min, o->max);
 	*long_field(c, o) = n;
 	return 0;
+}
+
+/* Flags that add to their earlier values when given again. */
+static bool is_list(const struct opt *o)
+{
+	return o->off == offsetof(struct px_config, rate_limits);
 }
 
 static const struct opt *find_flag(const char *name, size_t n)
@@ -319,6 +351,7 @@ int px_config_load(struct px_config *c, int argc, char **argv,
 		   const char **rest, int *nrest, struct px_errbuf *eb)
 {
 	const char *cfgfile = getenv("PICTOR_CONFIG");
+	bool seen[PX_ARRAY_LEN(opts)] = {false};
 	int rc, max_rest = *nrest;
 
 	memset(c, 0, sizeof(*c));
@@ -377,8 +410,20 @@ int px_config_load(struct px_config *c, int argc, char **argv,
 					       o->flag);
 			val = argv[++i];
 		}
-		if ((rc = set_opt(c, o, val, "flag", eb)))
+		if (is_list(o) && seen[o - opts] && *str_field(c, o)) {
+			/* a repeated list flag adds to the earlier ones */
+			char *joined;
+
+			if (asprintf(&joined, "%s,%s", *str_field(c, o), val) < 0)
+				return PX_ENOMEM;
+			rc = set_opt(c, o, joined, "flag", eb);
+			free(joined);
+		} else {
+			rc = set_opt(c, o, val, "flag", eb);
+		}
+		if (rc)
 			return rc;
+		seen[o - opts] = true;
 	}
 	{
 		static const struct {
@@ -392,6 +437,7 @@ int px_config_load(struct px_config *c, int argc, char **argv,
 			{offsetof(struct px_config, moderation_blocked), "moderation-blocked", "refuse", "quarantine"},
 			{offsetof(struct px_config, moderation_preprocess), "moderation-preprocess", "default", "nsfwjs"},
 			{offsetof(struct px_config, cache_policy), "cache-policy", "sieve", "lru"},
+			{offsetof(struct px_config, hotlink_require_referer), "hotlink-require-referer", "on", "off"},
 		};
 		for (size_t i = 0; i < PX_ARRAY_LEN(choices); i++) {
 			const char *v = *(char **)((char *)c + choices[i].off);

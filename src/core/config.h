@@ -40,6 +40,15 @@ struct px_config {
 	long conn_memory;
 	long drain_timeout;
 	long max_output;
+	char *trusted_proxies; /* CIDR list whose forwarded headers count */
+	char *rate_limits;     /* CLASS=RATE/s:BURST,... */
+	long max_clients;      /* rate-limit buckets held */
+	long max_conns;
+	long header_timeout;
+	long min_send_rate;
+	char *hotlink_allow;   /* HOST,*.HOST,... */
+	char *hotlink_require_referer; /* "on" or "off" */
+	char *rules_file;
 	char *flexible_variants;  /* "on" or "off" */
 	char *flexible_options;   /* allow-list; empty: every option */
 	char *moderation;         /* "on" or "off" */

@@ -28,8 +28,20 @@ struct px_http_opts {
 	size_t conn_memory;
 	size_t max_body;  /* request bodies over this answer 413 */
 	size_t max_body_total; /* all buffered bodies; beyond: 503 */
+	int max_conns;      /* all connections (0: 4096) */
+	int header_timeout; /* seconds to send a request's headers (0: 10) */
+	long min_send_rate; /* bytes/s a response must average (0: off) */
 	struct px_pool *pool;
 	px_handler_fn handler;
+	/* Called once per request when its headers are in, before any body
+	 * byte is read (may be NULL). A response it makes is sent at once
+	 * and the body is never read. */
+	px_handler_fn admit;
+	/* A connection closed for missing its deadline (may be NULL);
+	 * peer is its address, 16 bytes, IPv4 mapped. */
+	void (*dropped)(void *app, const uint8_t peer[16], const char *phase);
+	/* Called about once a second from the watchdog (may be NULL). */
+	void (*tick)(void *app);
 	/* Called after each response, before the request is freed (may be
 	 * NULL); the request accessors below are still valid. */
 	void (*completed)(void *app, struct px_req *req);
@@ -43,6 +55,8 @@ int px_http_start(const struct px_http_opts *o, struct px_http **out,
 int px_http_port(struct px_http *h);
 /* Stop accepting new connections (for draining). */
 void px_http_quiesce(struct px_http *h);
+/* Connections closed by the watchdog so far. */
+unsigned long long px_http_deadline_drops(struct px_http *h);
 /* Requests received and not yet completed. */
 int px_http_inflight(struct px_http *h);
 /* Stop and free; accepts NULL. */
@@ -93,6 +107,25 @@ const char *px_req_principal_name(struct px_req *r);
  * request is freed. */
 void px_req_set_data(struct px_req *r, void *data, void (*free_fn)(void *));
 void *px_req_data(struct px_req *r);
+
+/* A zeroed, aligned area of PX_REQ_EXT_SIZE bytes that lives as long as
+ * the request: the request's protection state (api/protect.c). */
+#define PX_REQ_EXT_SIZE 192
+void *px_req_ext(struct px_req *r);
+
+/* The peer's address, 16 bytes, IPv4 mapped (::ffff:a.b.c.d); false
+ * (and zeros) if unknown. */
+bool px_req_peer(struct px_req *r, uint8_t out[16]);
+
+/* Every value of header name joined with ',' into out: the count of
+ * lines (0: absent), or PX_ETOOBIG if they do not fit. */
+int px_req_header_join(struct px_req *r, const char *name, char *out,
+		       size_t n);
+
+/* Name the client and the limit or rule that refused the request in its
+ * access-log line (either may be NULL: unchanged). */
+void px_req_note(struct px_req *r, const char *client,
+		 const char *refused_by);
 
 /* --- responses; exactly one per request --- */
 /* Add a response header (copied). */

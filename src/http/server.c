@@ -20,11 +20,29 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 enum req_state { REQ_BODY, REQ_DEFERRED, REQ_READY, REQ_SENT };
+
+/*
+ * One per TCP connection, for the watchdog: libmicrohttpd's timeout
+ * counts idle time only, so a client sending a header byte every few
+ * seconds, or reading its answer a few bytes at a time, would hold the
+ * connection for ever. The watchdog shuts down the socket of a
+ * connection past its deadline; libmicrohttpd then sees the close and
+ * cleans up as usual. The fd is valid while the entry is listed: it is
+ * removed in the CLOSED notification, which comes before the close.
+ */
+struct conn {
+	int fd;
+	uint8_t peer[16];
+	int64_t deadline_us; /* 0: none (a request is being worked on) */
+	const char *phase;   /* "headers" or "response" */
+	struct conn *prev, *next;
+};
 
 struct hdr {
 	char *name, *value;
@@ -37,6 +55,9 @@ struct px_req {
 	const char *method;
 	char *path;
 	char id[33];
+	char client[56];     /* the client as the application named it */
+	char refused_by[64]; /* the limit or rule that refused, for the log */
+	_Alignas(max_align_t) unsigned char ext[PX_REQ_EXT_SIZE];
 	struct px_buf body;
 	bool too_big, no_room;
 	size_t reserved; /* bytes counted against the body budget */
@@ -70,6 +91,13 @@ struct px_http {
 	atomic_int inflight;
 	atomic_size_t body_bytes; /* buffered request bodies, all requests */
 	int port;
+
+	pthread_mutex_t conns_lock;
+	struct conn *conns;
+	pthread_t watchdog;
+	bool watchdog_on;
+	atomic_bool stopping;
+	atomic_ullong n_deadline, n_framing;
 };
 
 /* Keep the path and query percent-encoded: signatures are computed over
@@ -160,6 +188,85 @@ static int client_ip(struct MHD_Connection *c, char *out, size_t n)
 int px_req_client_ip(struct px_req *r, char *out, size_t n)
 {
 	return client_ip(r->conn, out, n);
+}
+
+void *px_req_ext(struct px_req *r) { return r->ext; }
+
+void px_req_note(struct px_req *r, const char *client, const char *refused_by)
+{
+	if (client)
+		px_strlcpy(r->client, client, sizeof(r->client));
+	if (refused_by)
+		px_strlcpy(r->refused_by, refused_by, sizeof(r->refused_by));
+}
+
+static bool sockaddr_peer(const struct sockaddr *sa, uint8_t out[16])
+{
+	static const uint8_t v4map[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (sa && sa->sa_family == AF_INET) {
+		memcpy(out, v4map, 12);
+		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return true;
+	}
+	if (sa && sa->sa_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		return true;
+	}
+	memset(out, 0, 16);
+	return false;
+}
+
+bool px_req_peer(struct px_req *r, uint8_t out[16])
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	return sockaddr_peer(ci ? ci->client_addr : NULL, out);
+}
+
+struct join {
+	const char *name;
+	char *out;
+	size_t n, len;
+	int count;
+	bool overflow;
+};
+
+static enum MHD_Result join_one(void *cls, enum MHD_ValueKind kind,
+				const char *key, const char *value)
+{
+	struct join *j = cls;
+	size_t vn;
+
+	if (strcasecmp(key, j->name) || !value)
+		return MHD_YES;
+	vn = strlen(value);
+	if (j->len + vn + 2 >= j->n) {
+		j->overflow = true;
+		return MHD_NO;
+	}
+	if (j->count++) {
+		j->out[j->len++] = ',';
+	}
+	memcpy(j->out + j->len, value, vn);
+	j->len += vn;
+	j->out[j->len] = '\0';
+	return MHD_YES;
+}
+
+int px_req_header_join(struct px_req *r, const char *name, char *out,
+		       size_t n)
+{
+	struct join j = {name, out, n, 0, 0, false};
+
+	if (!n)
+		return PX_ETOOBIG;
+	out[0] = '\0';
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, join_one, &j);
+	if (j.overflow)
+		return PX_ETOOBIG;
+	return j.count;
 }
 
 bool px_req_is_head(struct px_req *r)
@@ -360,6 +467,39 @@ int px_resp_error(struct px_req *r, int status, const char *code,
 	return px_resp_buf(r, status, "application/json", &b);
 }
 
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Give the connection of c a deadline us from now (0: none). */
+static void set_deadline(struct px_http *h, struct MHD_Connection *c,
+			 int64_t us, const char *phase)
+{
+	struct conn *k = conn_of(c);
+
+	if (!k)
+		return;
+	pthread_mutex_lock(&h->conns_lock);
+	k->deadline_us = us ? px_mono_us() + us : 0;
+	k->phase = phase;
+	pthread_mutex_unlock(&h->conns_lock);
+}
+
+/* Time a response of n bytes may take: the grace period plus n at the
+ * minimum send rate. */
+static int64_t send_budget_us(const struct px_http *h, size_t n)
+{
+	int64_t us = (int64_t)h->o.header_timeout * 1000000;
+
+	if (h->o.min_send_rate > 0)
+		us += (int64_t)((double)n * 1e6 / (double)h->o.min_send_rate);
+	return us;
+}
+
 /* Queue the response the handler or worker built. */
 static enum MHD_Result send_response(struct px_req *r)
 {
@@ -390,6 +530,8 @@ static enum MHD_Result send_response(struct px_req *r)
 	for (struct hdr *h = r->headers; h; h = h->next)
 		MHD_add_response_header(resp, h->name, h->value);
 	MHD_add_response_header(resp, "X-Request-Id", r->id);
+	if (r->h->o.min_send_rate > 0)
+		set_deadline(r->h, r->conn, send_budget_us(r->h, r->n), "response");
 	ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	r->state = REQ_SENT;
@@ -521,6 +663,88 @@ static bool reserve(struct px_http *h, struct px_req *r, size_t n)
 	return true;
 }
 
+struct framing {
+	int n_cl, n_te;
+	bool bad_te, bad_name, nul;
+};
+
+/* An RFC 9110 token: what a header name must be. libmicrohttpd keeps a
+ * blank before the colon as part of the name, so this catches it. */
+static bool token(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!(((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z') ||
+		      (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
+			return false;
+	return true;
+}
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+				     const char *key, const char *value)
+{
+	struct framing *f = cls;
+
+	if (kind == MHD_GET_ARGUMENT_KIND) {
+		/* values are still percent-encoded (no_unescape) */
+		if ((value && strstr(value, "%00")) || strstr(key, "%00"))
+			f->nul = true;
+		return MHD_YES;
+	}
+	if (!token(key))
+		f->bad_name = true;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		f->n_cl++;
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		f->n_te++;
+		if (!value || strcasecmp(value, "chunked"))
+			f->bad_te = true;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Framing a proxy in front might read differently from us is refused
+ * with 400 and the connection closed (RFC 9112 section 6.3): several
+ * Content-Length or Transfer-Encoding headers, both at once, a transfer
+ * coding other than chunked. libmicrohttpd's strict mode (see
+ * px_http_start) refuses the malformed lines before we see them. A NUL
+ * (%00) anywhere in the path or query is refused too: every layer
+ * below stops reading at it.
+ */
+static bool check_framing(struct px_req *r, const char *url)
+{
+	struct framing f = {0};
+	const char *why = NULL;
+
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &f);
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, count_framing,
+				  &f);
+	if (f.bad_name)
+		why = "a header name that is not a token (a blank before the colon?)";
+	else if (f.n_cl > 1)
+		why = "more than one Content-Length header";
+	else if (f.n_te > 1 || f.bad_te)
+		why = "Transfer-Encoding other than a single \"chunked\"";
+	else if (f.n_cl && f.n_te)
+		why = "both Content-Length and Transfer-Encoding";
+	if (why) {
+		atomic_fetch_add(&r->h->n_framing, 1);
+		px_req_note(r, NULL, "framing");
+		px_resp_header(r, "Connection", "close");
+		px_resp_error(r, 400, "bad_framing", "%s", why);
+		return false;
+	}
+	if (f.nul || strcasestr(url, "%00")) {
+		px_req_note(r, NULL, "nul");
+		px_resp_error(r, 400, "invalid_request",
+			      "a NUL byte (%%00) is not allowed in a path or query");
+		return false;
+	}
+	return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -537,6 +761,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			return MHD_NO;
 		*con_cls = r;
 		atomic_fetch_add(&h->inflight, 1);
+		/* The headers are in: no header deadline while we work. */
+		set_deadline(h, c, 0, "request");
+		if (!check_framing(r, url))
+			return send_response(r);
+		/* Refusals from the headers alone (rate limits, rules, a
+		 * missing token on an upload) come before any body byte is
+		 * accepted or any budget reserved. */
+		if (h->o.admit) {
+			h->o.admit(h->o.app, r);
+			if (r->status) {
+				if (MHD_lookup_connection_value(
+					    c, MHD_HEADER_KIND,
+					    MHD_HTTP_HEADER_CONTENT_LENGTH) ||
+				    MHD_lookup_connection_value(
+					    c, MHD_HEADER_KIND,
+					    MHD_HTTP_HEADER_TRANSFER_ENCODING))
+					px_resp_header(r, "Connection", "close");
+				return send_response(r);
+			}
+		}
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
@@ -651,6 +895,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		px_buf_adds(&f, ",\"token\":");
 		px_json_quote(&f, r->principal_id);
 	}
+	if (r->client[0] && strcmp(r->client, addr)) {
+		px_buf_adds(&f, ",\"client\":");
+		px_json_quote(&f, r->client);
+	}
+	if (r->refused_by[0]) {
+		px_buf_adds(&f, ",\"refused_by\":");
+		px_json_quote(&f, r->refused_by);
+	}
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		px_buf_addf(&f, ",\"aborted\":%d", (int)toe);
 	px_log(PX_LOG_INFO, "request", (const char *)f.data);
@@ -661,11 +913,113 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	req_free(r);
 	*con_cls = NULL;
 	atomic_fetch_sub(&h->inflight, 1);
+	/* Waiting for the next request on a kept-alive connection counts
+	 * as reading headers. */
+	set_deadline(h, c, (int64_t)h->o.header_timeout * 1000000, "headers");
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct px_http *h = cls;
+	struct conn *k = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd, *ad;
+
+		k = calloc(1, sizeof(*k));
+		if (!k)
+			return;
+		fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		ad = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		k->fd = fd ? fd->connect_fd : -1;
+		sockaddr_peer(ad ? ad->client_addr : NULL, k->peer);
+		k->deadline_us = px_mono_us() + (int64_t)h->o.header_timeout * 1000000;
+		k->phase = "headers";
+		pthread_mutex_lock(&h->conns_lock);
+		k->next = h->conns;
+		if (h->conns)
+			h->conns->prev = k;
+		h->conns = k;
+		pthread_mutex_unlock(&h->conns_lock);
+		*socket_context = k;
+		return;
+	}
+	if (!k)
+		return;
+	pthread_mutex_lock(&h->conns_lock);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		h->conns = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	pthread_mutex_unlock(&h->conns_lock);
+	free(k);
+	*socket_context = NULL;
+}
+
+/* Close connections past their deadline; once a second, the
+ * application's tick. */
+static void *watchdog(void *arg)
+{
+	struct px_http *h = arg;
+	int64_t next_tick = 0;
+
+	while (!atomic_load(&h->stopping)) {
+		struct {
+			uint8_t peer[16];
+			const char *phase;
+		} dropped[16];
+		int nd = 0;
+		int64_t now = px_mono_us();
+
+		pthread_mutex_lock(&h->conns_lock);
+		for (struct conn *k = h->conns; k; k = k->next) {
+			if (!k->deadline_us || now < k->deadline_us || k->fd < 0)
+				continue;
+			shutdown(k->fd, SHUT_RDWR);
+			k->deadline_us = 0;
+			atomic_fetch_add(&h->n_deadline, 1);
+			if (nd < (int)PX_ARRAY_LEN(dropped)) {
+				memcpy(dropped[nd].peer, k->peer, 16);
+				dropped[nd++].phase = k->phase;
+			}
+		}
+		pthread_mutex_unlock(&h->conns_lock);
+		for (int i = 0; i < nd && h->o.dropped; i++)
+			h->o.dropped(h->o.app, dropped[i].peer, dropped[i].phase);
+		if (now >= next_tick) {
+			if (h->o.tick)
+				h->o.tick(h->o.app);
+			next_tick = now + 1000000;
+		}
+		usleep(100000);
+	}
+	return NULL;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	/* At most 10 lines a second: a flood of broken connections must
+	 * not become a flood of log lines. */
+	static atomic_llong window;
+	static atomic_int in_window, suppressed;
+	long long sec = px_mono_us() / 1000000;
 	char msg[1024];
+
+	if (atomic_exchange(&window, sec) != sec) {
+		int n = atomic_exchange(&suppressed, 0);
+
+		atomic_store(&in_window, 0);
+		if (n)
+			px_logf(PX_LOG_WARN, "%d libmicrohttpd messages suppressed", n);
+	}
+	if (atomic_fetch_add(&in_window, 1) >= 10) {
+		atomic_fetch_add(&suppressed, 1);
+		return;
+	}
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
@@ -713,6 +1067,19 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss,
 	return 0;
 }
 
+/* Room for max_conns sockets plus the stores and models: raise the
+ * soft descriptor limit towards the hard one. */
+static void raise_fd_limit(int max_conns)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)(max_conns > 0 ? max_conns : 4096) + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : PX_MIN(want, rl.rlim_max);
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 int px_http_start(const struct px_http_opts *o, struct px_http **out,
 		  struct px_errbuf *eb)
 {
@@ -730,6 +1097,10 @@ int px_http_start(const struct px_http_opts *o, struct px_http **out,
 	if (!h)
 		return PX_ENOMEM;
 	h->o = *o;
+	if (h->o.header_timeout <= 0)
+		h->o.header_timeout = 10;
+	pthread_mutex_init(&h->conns_lock, NULL);
+	raise_fd_limit(o->max_conns);
 	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 		MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
@@ -741,14 +1112,22 @@ int px_http_start(const struct px_http_opts *o, struct px_http **out,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->per_ip_conns,
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)(o->max_conns > 0 ? o->max_conns : 4096),
+		/* 0.9.75 (Debian bookworm) has no stricter setting: it still
+		 * takes bare LF and folded lines (docs/SECURITY.md) */
+		MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->conn_memory,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 		MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, h, MHD_OPTION_END);
 	if (!h->d) {
+		pthread_mutex_destroy(&h->conns_lock);
 		free(h);
 		return px_errf(eb, PX_EIO, "cannot listen on \"%s\": %s",
 			       o->listen, strerror(errno));
 	}
+	h->watchdog_on = pthread_create(&h->watchdog, NULL, watchdog, h) == 0;
 	di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = di ? di->port : 0;
 	*out = h;
@@ -768,6 +1147,11 @@ void px_http_quiesce(struct px_http *h)
 		close(s);
 }
 
+unsigned long long px_http_deadline_drops(struct px_http *h)
+{
+	return atomic_load(&h->n_deadline);
+}
+
 int px_http_inflight(struct px_http *h)
 {
 	return atomic_load(&h->inflight);
@@ -777,7 +1161,11 @@ void px_http_stop(struct px_http *h)
 {
 	if (!h)
 		return;
+	atomic_store(&h->stopping, true);
+	if (h->watchdog_on)
+		pthread_join(h->watchdog, NULL);
 	MHD_stop_daemon(h->d);
+	pthread_mutex_destroy(&h->conns_lock);
 	free(h);
 }
 

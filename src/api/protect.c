@@ -1,0 +1,154 @@
+/*
+ * protect.c - the guard (src/guard/) applied to HTTP requests.
+ *
+ * px_app_admit() runs when a request's headers are in, before its body
+ * is read: it names the client, applies the rules and charges the
+ * request's class, and refuses an upload without a valid token. The
+ * delivery path then calls px_app_charge() where it learns that a
+ * request needs a worker (render) and px_app_hotlink() for the Referer.
+ * The per-request state lives in the request's ext area.
+ */
+#include "api/app.h"
+#include "core/log.h"
+#include "access/scope.h"
+#include "guard/guard.h"
+
+_Static_assert(sizeof(struct px_guard_ticket) <= PX_REQ_EXT_SIZE,
+	       "the ticket fits the request's ext area");
+
+/* The peer as a px_ip (IPv4-mapped unwrapped). */
+static void peer_ip(const uint8_t b[16], struct px_ip *ip)
+{
+	ip->family = 6;
+	memcpy(ip->b, b, 16);
+	px_ip_unmap(ip);
+}
+
+static const char *header_cb(void *ctx, const char *name)
+{
+	return px_req_header(ctx, name);
+}
+
+static void answer(struct px_req *r, const struct px_guard_answer *ans)
+{
+	if (ans->retry_after[0])
+		px_resp_header(r, "Retry-After", ans->retry_after);
+	if (ans->policy[0])
+		px_resp_header(r, "RateLimit-Policy", ans->policy);
+	if (ans->ratelimit[0])
+		px_resp_header(r, "RateLimit", ans->ratelimit);
+	px_req_note(r, NULL, ans->reason);
+	px_resp_error(r, ans->status, ans->code, "%s", ans->msg);
+}
+
+static int class_of(const char *method, const char *path)
+{
+	if (!strncmp(path, "/img/", 5) || !strncmp(path, "/cdn-cgi/image/", 15))
+		return PX_CLASS_HIT;
+	if (!strncmp(path, "/v1/images", 10) &&
+	    (path[10] == '\0' || path[10] == '?') && !strcmp(method, "POST"))
+		return PX_CLASS_UPLOAD;
+	if (!strncmp(path, "/v1/", 4))
+		return PX_CLASS_API;
+	return PX_CLASS_NONE;
+}
+
+void px_app_admit(void *app, struct px_req *r)
+{
+	struct px_app *a = app;
+	struct px_guard_ticket *t = px_req_ext(r);
+	struct px_guard_answer ans;
+	char fwd[2048], xff[2048];
+	uint8_t peer[16];
+	bool upload;
+	int cls;
+	struct px_guard_req q = {
+		.method = px_req_method(r),
+		.path = px_req_path(r),
+		.header = header_cb,
+		.ctx = r,
+	};
+
+	if (!a->guard)
+		return;
+	px_req_peer(r, peer);
+	peer_ip(peer, &q.peer);
+	/* A chain too long to hold is ignored: the peer is the client. */
+	if (px_req_header_join(r, "Forwarded", fwd, sizeof(fwd)) > 0)
+		q.forwarded = fwd;
+	if (px_req_header_join(r, "X-Forwarded-For", xff, sizeof(xff)) > 0)
+		q.xff = xff;
+	cls = class_of(q.method, q.path);
+	upload = cls == PX_CLASS_UPLOAD;
+	/* Callers with a valid token are known: their API calls and uploads
+	 * are not limited per address (rules still apply). */
+	if ((cls == PX_CLASS_API || cls == PX_CLASS_UPLOAD) &&
+	    px_app_authenticated(a, r))
+		cls = PX_CLASS_NONE;
+	px_guard_admit(a->guard, &q, cls, (uint64_t)(px_mono_us() / 1000), t,
+		       &ans);
+	px_req_note(r, t->client_text, NULL);
+	if (ans.status) {
+		if (upload)
+			px_guard_count_early(a->guard);
+		answer(r, &ans);
+		return;
+	}
+	/* An upload without a valid token is refused before its body. */
+	if (upload && !px_app_permitted(a, r, PX_SCOPE_IMAGES_WRITE)) {
+		px_guard_count_early(a->guard);
+		px_req_note(r, NULL, "auth");
+	}
+}
+
+bool px_app_charge(struct px_app *a, struct px_req *r, int cls)
+{
+	struct px_guard_answer ans;
+
+	if (!a->guard)
+		return true;
+	px_guard_recharge(a->guard, px_req_ext(r), cls,
+			  (uint64_t)(px_mono_us() / 1000), &ans);
+	if (!ans.status)
+		return true;
+	answer(r, &ans);
+	return false;
+}
+
+bool px_app_hotlink(struct px_app *a, struct px_req *r)
+{
+	struct px_guard_answer ans;
+
+	if (!a->guard)
+		return true;
+	px_guard_hotlink(a->guard, px_req_header(r, "Referer"), &ans);
+	if (!ans.status)
+		return true;
+	answer(r, &ans);
+	return false;
+}
+
+void px_app_conn_dropped(void *app, const uint8_t peer[16], const char *phase)
+{
+	struct px_app *a = app;
+	struct px_ip ip;
+	char text[64], fields[160];
+
+	peer_ip(peer, &ip);
+	if (a->guard &&
+	    !px_guard_warn_due(a->guard, &ip, (uint64_t)(px_mono_us() / 1000)))
+		return;
+	px_ip_format(&ip, text, sizeof(text));
+	snprintf(fields, sizeof(fields),
+		 "\"remote\":\"%s\",\"phase\":\"%s\",\"source\":\"watchdog\"", text,
+		 phase);
+	px_log(PX_LOG_WARN, "connection closed at its deadline", fields);
+}
+
+void px_app_tick(void *app)
+{
+	struct px_app *a = app;
+
+	if (a->guard)
+		px_guard_tick(a->guard, (uint64_t)(px_mono_us() / 1000));
+}

@@ -1,0 +1,362 @@
+// Volumetric protection through the real binary: per-client rate limits
+// (429 with Retry-After and RateLimit headers), client identity behind a
+// trusted proxy, refusal of unauthenticated uploads before their body,
+// rules (deny / allow / limit, SIGHUP reload, a broken file kept out),
+// hotlink protection, strict HTTP framing, NUL bytes, and slow clients
+// closed at the header deadline while /healthz keeps answering.
+//
+// Every 127.x address is local: per-client behaviour is driven by binding
+// the source address of each connection (localAddress).
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as L from './lib.mjs';
+
+const T = 120000 * L.TIME_SCALE;
+const RGB = L.input('rgb.jpg');
+
+// GET with a bound source address; a fresh connection each time.
+function get(srv, urlPath, { from = '127.0.0.1', headers = {}, timeout = 30000 } = {}) {
+	return new Promise((resolve, reject) => {
+		const rq = http.request({
+			host: '127.0.0.1', port: srv.port, path: urlPath, method: 'GET',
+			localAddress: from, agent: false, headers,
+			timeout: timeout * L.TIME_SCALE,
+		}, (res) => {
+			const chunks = [];
+			res.on('data', (c) => chunks.push(c));
+			res.on('end', () => {
+				const body = Buffer.concat(chunks);
+				let json;
+				try { json = JSON.parse(body.toString()); } catch { /* binary */ }
+				resolve({ status: res.statusCode, headers: res.headers, body, json });
+			});
+		});
+		rq.on('timeout', () => rq.destroy(new Error('timeout')));
+		rq.on('error', reject);
+		rq.end();
+	});
+}
+
+// Send raw bytes; resolve with the answer's status line and whether the
+// server closed the connection.
+function raw(srv, bytes, { from = '127.0.0.1', wait = 5000 } = {}) {
+	return new Promise((resolve) => {
+		const sock = net.connect({ host: '127.0.0.1', port: srv.port, localAddress: from });
+		let buf = Buffer.alloc(0);
+		let closed = false;
+		const t = setTimeout(() => { sock.destroy(); finish(); }, wait * L.TIME_SCALE);
+		function finish() {
+			clearTimeout(t);
+			const text = buf.toString('latin1');
+			const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+			resolve({ status: m ? Number(m[1]) : 0, text, closed });
+		}
+		sock.on('data', (d) => { buf = Buffer.concat([buf, d]); });
+		sock.on('error', () => {});
+		sock.on('close', () => { closed = true; finish(); });
+		sock.write(bytes);
+	});
+}
+
+async function metric(srv, name) {
+	const m = await L.req(srv, 'GET', '/metrics');
+	const line = m.text.split('\n').find((l) => l.startsWith(name + ' ') || l === name);
+	return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('rate limits and client identity', () => {
+	let srv;
+	let id;
+	before(async () => {
+		srv = await L.startServer({
+			args: ['--moderation', 'off', '--rate-limit', 'render=1/m:3',
+				'--rate-limit', 'hit=2/m:6,api=1000/s:1000', '--trusted-proxies', '127.0.0.2/32'],
+		});
+		const up = await L.upload(srv, RGB);
+		assert.equal(up.status, 201, L.show(up));
+		id = up.record.id;
+	});
+	after(() => srv?.kill());
+
+	test('over its render burst a client gets 429 with Retry-After and RateLimit headers; others do not', { timeout: T }, async () => {
+		const codes = [];
+		for (let i = 0; i < 5; i++) codes.push((await get(srv, `/img/${id}/w=${20 + i}`, { from: '127.0.3.1' })).status);
+		assert.deepEqual(codes, [200, 200, 200, 429, 429]);
+		const r = await get(srv, `/img/${id}/w=40`, { from: '127.0.3.1' });
+		assert.equal(r.status, 429);
+		assert.equal(r.json.errors[0].code, 'rate_limited');
+		// one token a minute: the next one is 60 s away at most
+		const ra = Number(r.headers['retry-after']);
+		assert.ok(ra >= 1 && ra <= 60, `Retry-After ${r.headers['retry-after']}`);
+		assert.equal(r.headers['ratelimit-policy'], '"render";q=3;w=180');
+		assert.match(r.headers.ratelimit, /^"render";r=0;t=\d+$/);
+		// another client is not affected
+		assert.equal((await get(srv, `/img/${id}/w=20`, { from: '127.0.3.2' })).status, 200);
+		// the access log names the limit
+		const line = srv.logs.find((l) => l.msg === 'request' && l.status === 429);
+		assert.equal(line.refused_by, 'limit:render');
+		assert.ok((await metric(srv, 'pictor_ratelimited_total{class="render"}')) >= 3);
+	});
+
+	test('a 304 is a hit, not a render', { timeout: T }, async () => {
+		const first = await get(srv, `/img/${id}/w=30`, { from: '127.0.3.3' });
+		assert.equal(first.status, 200);
+		// renders: 1 of 3 used; cached revalidations use hit tokens (burst 6)
+		const codes = [];
+		for (let i = 0; i < 8; i++) {
+			codes.push((await get(srv, `/img/${id}/w=30`, { from: '127.0.3.3', headers: { 'If-None-Match': first.headers.etag } })).status);
+		}
+		assert.deepEqual(codes, [304, 304, 304, 304, 304, 304, 429, 429]);
+		const r = await get(srv, `/img/${id}/w=30`, { from: '127.0.3.3', headers: { 'If-None-Match': first.headers.etag } });
+		assert.equal(r.headers['ratelimit-policy'], '"hit";q=6;w=180');
+	});
+
+	test('X-Forwarded-For from an untrusted peer is ignored', { timeout: T }, async () => {
+		const codes = [];
+		for (let i = 0; i < 5; i++) {
+			codes.push((await get(srv, `/img/${id}/w=${50 + i}`, {
+				from: '127.0.3.4', headers: { 'X-Forwarded-For': `198.51.100.${i}` },
+			})).status);
+		}
+		assert.deepEqual(codes, [200, 200, 200, 429, 429]);
+	});
+
+	test('behind a trusted proxy each forwarded client has its own budget', { timeout: T }, async () => {
+		const before = await metric(srv, 'pictor_clients_tracked');
+		const codes = [];
+		for (let i = 0; i < 5; i++) {
+			codes.push((await get(srv, `/img/${id}/w=${60 + i}`, {
+				from: '127.0.0.2', headers: { 'X-Forwarded-For': `6.6.6.6, 198.51.100.${i}` },
+			})).status);
+		}
+		assert.deepEqual(codes, [200, 200, 200, 200, 200]);
+		// the same forwarded client runs out like a direct one
+		const same = [];
+		for (let i = 0; i < 4; i++) {
+			same.push((await get(srv, `/img/${id}/w=${70 + i}`, {
+				from: '127.0.0.2', headers: { Forwarded: 'for="[2001:db8:1:2::1]"', 'X-Forwarded-For': '1.1.1.1' },
+			})).status);
+		}
+		// a different address in the same IPv6 /64 shares the budget
+		same.push((await get(srv, `/img/${id}/w=80`, {
+			from: '127.0.0.2', headers: { Forwarded: 'for="[2001:db8:1:2::ffff]"' },
+		})).status);
+		assert.deepEqual(same, [200, 200, 200, 429, 429]);
+		assert.ok((await metric(srv, 'pictor_clients_tracked')) >= before + 6);
+		const line = srv.logs.filter((l) => l.msg === 'request' && l.client === '2001:db8:1:2::/64');
+		assert.ok(line.length >= 5, 'the access log names the forwarded client');
+	});
+});
+
+describe('uploads are refused from their headers', () => {
+	let srv;
+	before(async () => {
+		srv = await L.startServer({ args: ['--moderation', 'off', '--upload-memory', String(64 << 20)] });
+	});
+	after(() => srv?.kill());
+
+	test('no token: 401 before any body byte, and the budget stays free', { timeout: T }, async () => {
+		// nine clients announce 32 MiB and send nothing
+		const holds = [];
+		for (let i = 0; i < 9; i++) {
+			holds.push(raw(srv, `POST /v1/images HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${32 << 20}\r\n\r\n`,
+				{ from: `127.0.4.${i + 1}`, wait: 3000 }));
+		}
+		const answers = await Promise.all(holds);
+		for (const a of answers) {
+			assert.equal(a.status, 401, a.text.slice(0, 200));
+			assert.ok(a.closed, 'the connection is closed, not left to send its body');
+		}
+		// an authenticated upload still has the whole budget
+		const up = await L.upload(srv, RGB);
+		assert.equal(up.status, 201, L.show(up));
+		assert.ok((await metric(srv, 'pictor_refused_before_body_total')) >= 9);
+	});
+});
+
+describe('rules file', () => {
+	let srv;
+	let dir;
+	let rules;
+	let id;
+	before(async () => {
+		dir = await L.tmpDir();
+		rules = path.join(dir, 'rules.conf');
+		fs.writeFileSync(rules, [
+			'# test rules',
+			'bad-agent=deny: ua~EvilBot',
+			'friends=allow: ua~FriendBot',
+			'slow=limit 1/m:2: ua~SlowBot',
+			'',
+		].join('\n'));
+		srv = await L.startServer({ args: ['--moderation', 'off', '--rules-file', rules, '--rate-limit', 'render=1/m:2'] });
+		const up = await L.upload(srv, RGB);
+		assert.equal(up.status, 201, L.show(up));
+		id = up.record.id;
+	});
+	after(() => srv?.kill());
+
+	test('deny, allow and limit', { timeout: T }, async () => {
+		const d = await get(srv, `/img/${id}/public`, { headers: { 'User-Agent': 'EvilBot/1' }, from: '127.0.5.1' });
+		assert.equal(d.status, 403);
+		assert.equal(d.json.errors[0].code, 'forbidden_by_rule');
+		assert.match(d.json.errors[0].message, /bad-agent.*line 2/);
+		// allow: no limits even past the render burst
+		const codes = [];
+		for (let i = 0; i < 4; i++) codes.push((await get(srv, `/img/${id}/w=${10 + i}`, { headers: { 'User-Agent': 'FriendBot' }, from: '127.0.5.2' })).status);
+		assert.deepEqual(codes, [200, 200, 200, 200]);
+		// limit: its own class
+		const slow = [];
+		for (let i = 0; i < 3; i++) slow.push(await get(srv, `/v1/images`, { headers: { 'User-Agent': 'SlowBot', ...srv.auth() }, from: '127.0.5.3' }));
+		assert.deepEqual(slow.map((r) => r.status), [200, 200, 429]);
+		assert.equal(slow[2].headers['ratelimit-policy'], '"slow";q=2;w=120');
+		assert.equal(await metric(srv, 'pictor_rule_hits_total{rule="bad-agent"}'), 1);
+		assert.equal(await metric(srv, 'pictor_rule_hits_total{rule="friends"}'), 4);
+		assert.ok(srv.logs.some((l) => l.msg === 'request' && l.refused_by === 'rule:bad-agent:2'));
+	});
+
+	test('SIGHUP reloads; a broken file keeps the previous rules and says why', { timeout: T }, async () => {
+		fs.writeFileSync(rules, 'other=deny: ua~OtherBot\n');
+		srv.proc.kill('SIGHUP');
+		for (let i = 0; i < 100 && !srv.logs.some((l) => l.msg === 'rules reloaded'); i++) await L.sleep(50);
+		assert.equal((await get(srv, `/img/${id}/public`, { headers: { 'User-Agent': 'EvilBot/1' }, from: '127.0.5.4' })).status, 200);
+		assert.equal((await get(srv, `/img/${id}/public`, { headers: { 'User-Agent': 'OtherBot' }, from: '127.0.5.4' })).status, 403);
+
+		fs.writeFileSync(rules, '# fine\nfine=deny: ua~X\nbroken=explode: ua\n');
+		srv.proc.kill('SIGHUP');
+		let err;
+		for (let i = 0; i < 100 && !(err = srv.logs.find((l) => /rules not reloaded/.test(l.msg ?? ''))); i++) await L.sleep(50);
+		assert.ok(err, 'the failed reload is logged');
+		assert.match(err.error, /line 3/);
+		assert.equal((await get(srv, `/img/${id}/public`, { headers: { 'User-Agent': 'OtherBot' }, from: '127.0.5.4' })).status, 403);
+		assert.ok(srv.running);
+	});
+
+	test('a broken rules file stops start-up with its line', { timeout: T }, async () => {
+		const bad = path.join(dir, 'bad.conf');
+		fs.writeFileSync(bad, 'a=deny: ua\n\nb=deny: nonsense=1\n');
+		await assert.rejects(L.startServer({ args: ['--moderation', 'off', '--rules-file', bad] }), /line 3/);
+	});
+
+	test('the shipped default rules parse', { timeout: T }, async () => {
+		const s = await L.startServer({ args: ['--moderation', 'off', '--rules-file', path.join(L.ROOT, 'conf', 'rules.conf')] });
+		try {
+			const r = await get(s, '/v1/images', { headers: { 'User-Agent': '' } });
+			assert.equal(r.status, 403);
+			assert.match(r.json.errors[0].message, /no-agent-api/);
+		} finally {
+			await s.kill();
+		}
+	});
+});
+
+describe('hotlink protection', () => {
+	let srv;
+	let id;
+	before(async () => {
+		srv = await L.startServer({ args: ['--moderation', 'off', '--hotlink-allow', 'example.com,*.example.org'] });
+		const up = await L.upload(srv, RGB);
+		id = up.record.id;
+	});
+	after(() => srv?.kill());
+
+	test('matrix', { timeout: T }, async () => {
+		const cases = [
+			['https://example.com/page', 200],
+			['https://img.example.org/x', 200],
+			['https://example.org/x', 403],
+			['https://evil.example/x', 403],
+			['https://example.com.evil.example/', 403],
+			['nonsense', 403],
+			[undefined, 200],
+		];
+		for (const [ref, want] of cases) {
+			const r = await get(srv, `/img/${id}/public`, { headers: ref ? { Referer: ref } : {} });
+			assert.equal(r.status, want, `Referer ${ref}`);
+			if (want === 403) assert.equal(r.json.errors[0].code, 'hotlink_denied');
+		}
+		assert.equal(await metric(srv, 'pictor_hotlink_denied_total'), 4);
+	});
+
+	test('--hotlink-require-referer refuses requests without one', { timeout: T }, async () => {
+		const s2 = await L.startServer({ args: ['--moderation', 'off', '--hotlink-require-referer', 'on'] });
+		try {
+			const up = await L.upload(s2, RGB);
+			const r = await get(s2, `/img/${up.record.id}/public`);
+			assert.equal(r.status, 403);
+			assert.equal(r.json.errors[0].code, 'hotlink_denied');
+		} finally {
+			await s2.kill();
+		}
+	});
+});
+
+describe('connection hardening', () => {
+	let srv;
+	before(async () => {
+		srv = await L.startServer({ args: ['--moderation', 'off', '--header-timeout', '2', '--per-ip-conns', '100'] });
+	});
+	after(() => srv?.kill());
+
+	test('ambiguous framing: 400 and the connection closed', { timeout: T }, async () => {
+		const cases = [
+			['duplicate Content-Length', 'POST /v1/images HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'],
+			['Content-Length with chunked', 'POST /v1/images HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+			['unknown transfer coding', 'POST /v1/images HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'],
+			['space before colon', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Foo : bar\r\n\r\n'],
+			['HTTP/1.1 without Host', 'GET /healthz HTTP/1.1\r\n\r\n'],
+			// libmicrohttpd 0.9.75 still takes bare LF line ends and folded
+			// lines; docs/SECURITY.md says so and what to put in front.
+		];
+		const got = [];
+		for (const [name, bytes] of cases) {
+			const r = await raw(srv, bytes);
+			got.push(`${name}: ${r.status}${r.closed ? ' closed' : ''}`);
+		}
+		assert.deepEqual(got, cases.map(([name]) => `${name}: 400 closed`));
+	});
+
+	test('a NUL byte in a path or query is refused', { timeout: T }, async () => {
+		const up = await L.upload(srv, RGB);
+		for (const p of [`/img/${up.record.id}%00/public`, `/img/${up.record.id}/w=10%00`, '/v1/images?id=a%00b']) {
+			const r = await L.req(srv, 'GET', p, { auth: true });
+			assert.equal(r.status, 400, L.show(r));
+		}
+	});
+
+	test('slow headers are cut at the deadline while /healthz answers', { timeout: T }, async () => {
+		// 400 connections from 8 addresses, each sending a header byte a second
+		const N = 400;
+		const socks = [];
+		let closed = 0;
+		for (let i = 0; i < N; i++) {
+			const s = net.connect({ host: '127.0.0.1', port: srv.port, localAddress: `127.0.6.${1 + (i % 8)}` });
+			s.on('error', () => {});
+			s.on('close', () => { closed++; });
+			s.write('GET /healthz HTTP/1.1\r\n');
+			socks.push(s);
+		}
+		const drip = setInterval(() => { for (const s of socks) if (!s.destroyed) s.write('X'); }, 500);
+		try {
+			await L.sleep(500);
+			for (let i = 0; i < 5; i++) {
+				const h = await L.req(srv, 'GET', '/healthz', { timeout: 5000 });
+				assert.equal(h.status, 200);
+			}
+			// header deadline 2 s: all of them are closed well within 10 s
+			for (let i = 0; i < 100 && closed < N; i++) await L.sleep(100);
+			assert.equal(closed, N, `${closed} of ${N} slow connections closed`);
+		} finally {
+			clearInterval(drip);
+			for (const s of socks) s.destroy();
+		}
+		const warns = srv.logs.filter((l) => l.msg === 'connection closed at its deadline');
+		assert.ok(warns.length >= 1 && warns.length <= 8, `${warns.length} warn lines for 8 clients`);
+		assert.equal((await L.req(srv, 'GET', '/healthz')).status, 200);
+	});
+});
