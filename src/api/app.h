@@ -193,6 +193,12 @@ void px_api_cf_deliver(struct px_app *a, struct px_req *r,
  * form is off when unset)? A row that fails does not match. */
 bool px_api_cf_bound(struct px_app *a, const struct px_call *c);
 
+/* The delivery URL of an image's variant, as records list it:
+ * <public_url>/<account_hash>/<id>/<variant> with --account-hash (the
+ * imagedelivery.net form Cloudflare lists), else <public_url>/img/... */
+void px_api_variant_url(struct px_app *a, const char *id, const char *variant,
+			char *out, size_t n);
+
 /* True on the /accounts/... path family, where Cloudflare's status codes
  * apply (an upload answers 200, not 201). */
 bool px_api_cf_dialect(struct px_req *r);

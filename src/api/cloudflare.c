@@ -43,6 +43,16 @@ bool px_api_cf_bound(struct px_app *a, const struct px_call *c)
 	return true;
 }
 
+void px_api_variant_url(struct px_app *a, const char *id, const char *variant,
+			char *out, size_t n)
+{
+	if (a->cfg->account_hash)
+		snprintf(out, n, "%s/%s/%s/%s", a->public_url, a->cfg->account_hash,
+			 id, variant);
+	else
+		snprintf(out, n, "%s/img/%s/%s", a->public_url, id, variant);
+}
+
 bool px_api_cf_dialect(struct px_req *r)
 {
 	return !strncmp(px_req_path(r), "/accounts/", 10);

@@ -30,8 +30,7 @@ static int add_variant_url(void *ctx, const struct px_variant *v)
 
 	if (px_config_variant(vu->a->cfg, v->name))
 		return 0;
-	snprintf(url, sizeof(url), "%s/img/%s/%s", vu->a->public_url, vu->id,
-		 v->name);
+	px_api_variant_url(vu->a, vu->id, v->name, url, sizeof(url));
 	json_array_append_new(vu->arr, json_string(url));
 	return 0;
 }
@@ -58,8 +57,8 @@ json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 		 (int)(rec->uploaded_us / 1000 % 1000));
 	variants = json_array();
 	for (int i = 0; i < a->cfg->n_variants; i++) {
-		snprintf(url, sizeof(url), "%s/img/%s/%s", a->public_url, rec->id,
-			 a->cfg->variants[i].name);
+		px_api_variant_url(a, rec->id, a->cfg->variants[i].name, url,
+				   sizeof(url));
 		json_array_append_new(variants, json_string(url));
 	}
 	{

@@ -313,6 +313,10 @@ describe('the /{account_hash}/{id}/{variant} delivery form', () => {
 	test('equivalent to /img: same bytes, ETag and headers for named variants and options', { timeout: T }, async () => {
 		const r = await cfUpload(srv, L.makePng(50, 40, 'pub'), { id: 'pub-one' });
 		assert.equal(r.status, 200);
+		// Records list the imagedelivery.net form, as Cloudflare does.
+		assert.ok(r.json.result.variants.includes(`${srv.base}/${VECTOR.hash}/pub-one/public`), JSON.stringify(r.json.result.variants));
+		assert.ok(r.json.result.variants.includes(`${srv.base}/${VECTOR.hash}/pub-one/${VECTOR.variant}`));
+		for (const u of r.json.result.variants) assert.equal((await fetch(u)).status, 200, u);
 		for (const v of ['public', VECTOR.variant, 'w=20,h=10,fit=cover', 'width=25,format=json']) {
 			const a = await L.req(srv, 'GET', `/img/pub-one/${v}`, { headers: { Accept: 'image/webp' } });
 			const b = await L.req(srv, 'GET', `/${VECTOR.hash}/pub-one/${v}`, { headers: { Accept: 'image/webp' } });
