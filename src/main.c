@@ -826,6 +826,7 @@ static int cmd_serve(int argc, char **argv)
 	char path[4096], addr[300];
 	unsigned tmp_removed, orphans;
 	int nrest = 0, rc = 1, sig, workers, lock = -1;
+	struct px_scrub *scrub = NULL;
 	bool created;
 	sigset_t set;
 	time_t deadline;
@@ -897,6 +898,9 @@ static int cmd_serve(int argc, char **argv)
 			"recovery removed %u interrupted writes and %u unreferenced blobs",
 			tmp_removed, orphans);
 	audit_retention(app->cat, &cfg);
+	if (px_scrub_start(app->blobs, app->kv, (uint64_t)cfg.scrub_rate,
+			   app->metrics, &scrub, &eb))
+		goto fail;
 
 	workers = cfg.workers ? (int)cfg.workers : px_cpu_count();
 	if (!strcmp(cfg.moderation, "on")) {
@@ -1002,6 +1006,7 @@ fail:
 	rc = 1;
 out:
 	px_http_stop(http);
+	px_scrub_stop(scrub);
 	if (app) {
 		px_pool_free(app->pool);
 		px_cache_free(app->cache);

@@ -17,6 +17,7 @@
 #define PX_CATALOG_MAINT_H
 
 #include "catalog/catalog.h"
+#include "core/metrics.h"
 
 /* --- data-directory lock -------------------------------------------- */
 
@@ -116,12 +117,17 @@ struct px_scrub_stats {
 
 /*
  * Start a thread that re-reads and re-hashes every record's original at
- * no more than rate bytes per second (rate 0: no scrub; *out is NULL),
- * logging each mismatch or missing original by id and counting it, and
- * starting over after each full pass. The stores must outlive it.
+ * no more than rate bytes per second on average (rate 0: no scrub; *out
+ * is NULL), logging each mismatch or missing original by id and counting
+ * it, and starting over after each full pass. Records marked corrupt are
+ * skipped. Progress and findings are registered on metrics (may be NULL):
+ * pictor_scrub_{read_bytes,originals,passes,findings}_total and
+ * pictor_scrub_pass_progress_ratio; the registry must not be rendered
+ * after px_scrub_stop(). The stores must outlive the scrub.
  */
 int px_scrub_start(struct px_blob_store *blobs, struct px_kv *kv,
-		   uint64_t rate, struct px_scrub **out, struct px_errbuf *eb);
+		   uint64_t rate, struct px_metrics *metrics,
+		   struct px_scrub **out, struct px_errbuf *eb);
 void px_scrub_stop(struct px_scrub *s); /* accepts NULL */
 /* Counters so far (zeros for NULL). */
 void px_scrub_stats(struct px_scrub *s, struct px_scrub_stats *out);

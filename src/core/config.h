@@ -39,6 +39,7 @@ struct px_config {
 	long per_ip_conns;
 	long conn_memory;
 	long drain_timeout;
+	long scrub_rate; /* bytes/s; 0: no background scrub */
 	long max_output;
 	char *trusted_proxies; /* CIDR list whose forwarded headers count */
 	char *rate_limits;     /* CLASS=RATE/s:BURST,... */

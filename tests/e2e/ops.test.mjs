@@ -206,3 +206,59 @@ test('fsck finds a flipped byte, a missing original, an orphan and a wrong count
 	assert.equal((await L.req(back, 'GET', `/img/${counted.id}/w=10`)).status, 200);
 	await back.stop();
 });
+
+// One value of a Prometheus exposition (the sum over series matching `labels`).
+function metric(text, name, labels = '') {
+	let sum = 0;
+	for (const line of text.split('\n')) {
+		if (line.startsWith(name + (labels ? `{${labels}}` : ' ')) || (!labels && line.startsWith(name + '{'))) {
+			sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+		}
+	}
+	return sum;
+}
+
+test('the background scrub finds a flipped byte within one pass, under its rate', { timeout: T }, async () => {
+	const rate = 400000;
+	const t0 = performance.now();
+	const srv = await L.startServer({ args: ['--moderation', 'off', '--scrub-rate', String(rate)] });
+	const recs = [];
+	for (let i = 0; i < 4; i++) recs.push((await L.upload(srv, L.makePng(160, 120, `scrub-${i}`))).record);
+	const scrape = async () => (await L.req(srv, 'GET', '/metrics')).text;
+	// two more passes: at least one whole pass over all four
+	let m = await scrape();
+	const p0 = metric(m, 'pictor_scrub_passes_total');
+	while (metric(m, 'pictor_scrub_passes_total') < p0 + 2) {
+		await L.sleep(100);
+		m = await scrape();
+	}
+	assert.equal(metric(m, 'pictor_scrub_findings_total'), 0, 'findings in an undamaged store');
+	assert.ok(metric(m, 'pictor_scrub_originals_total') >= 4, m);
+
+	const victim = recs[2];
+	const f = blobPath(srv.dataDir, victim.sha256);
+	const bytes = fs.readFileSync(f);
+	bytes[100] ^= 0x40;
+	fs.writeFileSync(f, bytes);
+	const passAtFlip = metric(m, 'pictor_scrub_passes_total');
+	while (metric(m, 'pictor_scrub_findings_total', 'finding="checksum_mismatch"') < 1 &&
+		metric(m, 'pictor_scrub_passes_total') < passAtFlip + 2) {
+		await L.sleep(100);
+		m = await scrape();
+	}
+	assert.ok(metric(m, 'pictor_scrub_findings_total', 'finding="checksum_mismatch"') >= 1,
+		'not found within one full pass after the damage');
+	assert.equal(metric(m, 'pictor_scrub_findings_total'),
+		metric(m, 'pictor_scrub_findings_total', 'finding="checksum_mismatch"'), 'other findings');
+	const line = srv.logs.find((l) => l.finding === 'checksum_mismatch');
+	assert.ok(line, 'no log line for the finding');
+	assert.equal(line.id, victim.id);
+	assert.equal(line.sha256, victim.sha256);
+	// never faster than the rate: bytes read <= rate x time since start + one original
+	const elapsed = (performance.now() - t0) / 1000;
+	const read = metric(m, 'pictor_scrub_read_bytes_total');
+	const largest = Math.max(...recs.map((r) => r.bytes));
+	assert.ok(read <= rate * elapsed + largest, `read ${read} bytes in ${elapsed.toFixed(1)} s at ${rate} B/s`);
+	assert.ok(m.includes('pictor_scrub_pass_progress_ratio'), 'no progress gauge');
+	await srv.stop();
+});
