@@ -236,10 +236,12 @@ int px_app_metrics_init(struct px_app *a)
 }
 
 /* A small fixed set of route classes keeps the label cardinality low. */
-static const char *route_class(struct px_req *r)
+static const char *route_class(struct px_app *a, struct px_req *r)
 {
-	const char *p = px_req_path(r);
+	const char *p = px_req_path(r), *cf = px_api_cf_route_class(a, r);
 
+	if (cf)
+		return cf;
 	if (!strcmp(p, "/healthz") || !strcmp(p, "/readyz"))
 		return "health";
 	if (!strcmp(p, "/metrics"))
@@ -269,7 +271,7 @@ void px_app_completed(void *app, struct px_req *r)
 	snprintf(cls, sizeof(cls), "%dxx", status / 100);
 	snprintf(code, sizeof(code), "%d", status);
 	px_metric_add(a->m.responses, 1, cls);
-	px_metric_observe(a->m.duration, px_req_seconds(r), route_class(r), code);
+	px_metric_observe(a->m.duration, px_req_seconds(r), route_class(a, r), code);
 	if (wait >= 0)
 		px_metric_observe(a->m.queue_wait, wait);
 }

@@ -199,6 +199,11 @@ bool px_api_cf_bound(struct px_app *a, const struct px_call *c);
 void px_api_variant_url(struct px_app *a, const char *id, const char *variant,
 			char *out, size_t n);
 
+/* The metrics route class of a request on Cloudflare's paths ("upload",
+ * "images", "variants", "delivery" for /{account_hash}/...), or NULL for
+ * any other path. */
+const char *px_api_cf_route_class(struct px_app *a, struct px_req *r);
+
 /* True on the /accounts/... path family, where Cloudflare's status codes
  * apply (an upload answers 200, not 201). */
 bool px_api_cf_dialect(struct px_req *r);

@@ -53,6 +53,26 @@ void px_api_variant_url(struct px_app *a, const char *id, const char *variant,
 		snprintf(out, n, "%s/img/%s/%s", a->public_url, id, variant);
 }
 
+const char *px_api_cf_route_class(struct px_app *a, struct px_req *r)
+{
+	const char *p = px_req_path(r), *h = a->cfg->account_hash, *rest;
+	size_t nh = h ? strlen(h) : 0;
+
+	if (h && p[0] == '/' && !strncmp(p + 1, h, nh) && p[1 + nh] == '/')
+		return "delivery";
+	if (strncmp(p, "/accounts/", 10))
+		return NULL;
+	rest = strchr(p + 10, '/');
+	if (!rest || strncmp(rest, "/images/", 8))
+		return "other";
+	rest += 8;
+	if (!strcmp(rest, "v1") && !strcmp(px_req_method(r), "POST"))
+		return "upload";
+	if (!strncmp(rest, "v1/variants", 11))
+		return "variants";
+	return "images";
+}
+
 bool px_api_cf_dialect(struct px_req *r)
 {
 	return !strncmp(px_req_path(r), "/accounts/", 10);

@@ -94,6 +94,13 @@ describe('the /accounts/{account_id}/images paths', () => {
 		assert.equal(noTok.status, 401);
 	});
 
+	test('metrics class Cloudflare\'s paths as Pictor\'s own', { timeout: T }, async () => {
+		const m = await L.req(srv, 'GET', '/metrics');
+		// Pictor's upload answers 201; an upload answered 200 came by the account path.
+		assert.match(m.text, /pictor_http_request_duration_seconds_count\{route="upload",status="200"\} [1-9]/);
+		assert.match(m.text, /pictor_http_request_duration_seconds_count\{route="images",status="200"\} [1-9]/);
+	});
+
 	test('stats count the images', { timeout: T }, async () => {
 		const before = (await L.api(srv, 'GET', `${A}/v1/stats`)).json.result.count;
 		assert.equal(typeof before.current, 'number');
