@@ -213,10 +213,51 @@ static void scopes(void)
 	}
 }
 
+/* Rows bound to the configured account: {account_id} and {account_hash}. */
+static void bound(void)
+{
+	struct px_config cfg;
+	struct px_app a;
+	struct px_call c;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&a, 0, sizeof(a));
+	a.cfg = &cfg;
+	T_CASE("without --account-hash the delivery form never matches") {
+		T_OK(px_route_match("/{account_hash}/{id}/{variant}", "/H/x/y", &c));
+		T_OK(!px_api_cf_bound(&a, &c));
+	}
+	T_CASE("without --account-id any account matches") {
+		T_OK(px_route_match("/accounts/{account_id}/images/v1", "/accounts/zz/images/v1", &c));
+		T_OK(px_api_cf_bound(&a, &c));
+		T_OK(px_route_match("/v1/images/{id}", "/v1/images/x", &c));
+		T_OK(px_api_cf_bound(&a, &c));
+	}
+	cfg.account_hash = "H-h_1";
+	cfg.account_id = "acc";
+	T_CASE("only the configured values match") {
+		T_OK(px_route_match("/{account_hash}/{id}/{variant}", "/H-h_1/x/y", &c));
+		T_OK(px_api_cf_bound(&a, &c));
+		T_OK(px_route_match("/{account_hash}/{id}/{variant}", "/H-h_2/x/y", &c));
+		T_OK(!px_api_cf_bound(&a, &c));
+		T_OK(px_route_match("/{account_hash}/{id}/{variant}", "/H-h_1x/x/y", &c));
+		T_OK(!px_api_cf_bound(&a, &c));
+		T_OK(px_route_match("/accounts/{account_id}/images/v1", "/accounts/acc/images/v1", &c));
+		T_OK(px_api_cf_bound(&a, &c));
+		T_OK(px_route_match("/accounts/{account_id}/images/v1", "/accounts/ac%63/images/v1", &c));
+		T_OK(px_api_cf_bound(&a, &c)); /* compared decoded */
+		T_OK(px_route_match("/accounts/{account_id}/images/v1", "/accounts/other/images/v1", &c));
+		T_OK(!px_api_cf_bound(&a, &c));
+		T_OK(px_route_match("/accounts/{account_id}/images/v1", "/accounts/a%00cc/images/v1", &c));
+		T_OK(!px_api_cf_bound(&a, &c));
+	}
+}
+
 static void run(void)
 {
 	matcher();
 	checker();
 	table();
 	scopes();
+	bound();
 }
