@@ -584,8 +584,15 @@ static int cmd_import_cloudflare(int argc, char **argv)
 			io.target_url = v;
 		else if (v && !strcmp(a, "--target-token-env"))
 			target_env = v;
-		else if (v && !strcmp(a, "--limit"))
-			io.limit = strtol(v, NULL, 10);
+		else if (v && !strcmp(a, "--limit")) {
+			char *end;
+
+			io.limit = strtol(v, &end, 10);
+			if (*end || io.limit < 1) {
+				fprintf(stderr, "pictor: --limit needs a positive count\n");
+				return 2;
+			}
+		}
 		else if (nargs < (int)PX_ARRAY_LEN(args)) {
 			args[nargs++] = argv[i];
 			continue;

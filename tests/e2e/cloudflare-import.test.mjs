@@ -174,6 +174,9 @@ describe('import-cloudflare', () => {
 		assert.match(r.stderr, /HTTP 401/);
 		const noVar = await L.runCli(importArgs(dst), { env: {} });
 		assert.equal(noVar.code, 2);
+		const badLimit = await L.runCli(importArgs(dst, ['--limit', '0']), { env: { SRC_CF_TOKEN: src.adminToken } });
+		assert.equal(badLimit.code, 2);
+		assert.match(badLimit.stderr, /--limit/);
 		const other = await L.runCli([...importArgs(dst)].map((x) => (x === ACCOUNT ? 'someone-else' : x)),
 			{ env: { SRC_CF_TOKEN: src.adminToken } });
 		assert.equal(other.code, 1);
