@@ -23,6 +23,7 @@
 #include "delivery/sign.h"
 #include "ingest/drafts.h"
 #include "guard/guard.h"
+#include "ingest/fetch.h"
 #include "meta/kv.h"
 #include "ml/nsfw.h"
 #include "moderation/moderation.h"
@@ -898,6 +899,14 @@ static int cmd_serve(int argc, char **argv)
 	if (px_tokens_new(app->kv, &app->tokens) ||
 	    px_drafts_new(app->kv, &app->drafts))
 		goto fail;
+	{
+		struct px_fetch_opts fo = {cfg.fetch_allow, cfg.fetch_deny,
+					   cfg.fetch_timeout,
+					   (size_t)cfg.max_upload_bytes};
+
+		if (px_fetcher_new(&fo, &app->fetch, &eb))
+			goto fail;
+	}
 	if (px_catalog_recover(app->cat, &tmp_removed, &orphans, &eb))
 		goto fail;
 	if (tmp_removed || orphans)
@@ -1022,6 +1031,7 @@ out:
 		px_tokens_free(app->tokens);
 		px_keys_free(app->keys);
 		px_drafts_free(app->drafts);
+		px_fetcher_free(app->fetch);
 		px_catalog_free(app->cat);
 		px_kv_close(app->kv);
 		px_blob_close(app->blobs);

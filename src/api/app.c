@@ -131,6 +131,8 @@ static int status_for(const char *code, int rc)
 		{"upload_url_expired", 410},
 		{"origin_not_allowed", 403},
 		{"invalid_expiry", 400},
+		{"url_not_allowed", 400},
+		{"fetch_failed", 502},
 	};
 
 	if (code) {

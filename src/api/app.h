@@ -37,6 +37,7 @@ struct px_app {
 	struct px_keys *keys;      /* the signing keys (delivery/keys.h) */
 	struct px_drafts *drafts;  /* direct upload URLs */
 	struct px_guard *guard;    /* NULL: no protection (tests) */
+	struct px_fetcher *fetch;  /* upload from a URL */
 	bool mod_async, mod_quarantine;
 	char public_url[512];
 	atomic_bool draining;

@@ -8,6 +8,7 @@
 #include "api/multipart.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "ingest/fetch.h"
 
 #include <jansson.h>
 #include <strings.h>
@@ -130,11 +131,116 @@ static int parse_bool(const char *v, size_t n, bool *out)
 struct upload {
 	const unsigned char *data;
 	size_t n;
+	char *url;              /* upload from a URL: fetched into fetched */
+	struct px_buf fetched;
 	char id[PX_ID_MAX + 1];
 	char filename[256];
 	char *meta;
 	bool require_signed;
 };
+
+/* A "url" part: upload from that URL instead of a file. */
+static int url_part(const struct px_multipart *mp, struct upload *u,
+		    struct px_errbuf *eb)
+{
+	const struct px_mp_part *p = px_mp_get(mp, "url");
+
+	if (!p)
+		return 0;
+	if (px_mp_get(mp, "file"))
+		return px_errc(eb, PX_EINVAL, "invalid_request",
+			       "send a \"file\" or a \"url\", not both");
+	if (!p->len || p->len > 4096 || memchr(p->data, '\0', p->len))
+		return px_errc(eb, PX_EINVAL, "url_not_allowed",
+			       "url not allowed (malformed): empty or over 4096 bytes");
+	u->url = strndup((const char *)p->data, p->len);
+	return u->url ? 0 : PX_ENOMEM;
+}
+
+/* A JSON body: {"url", "id", "metadata", "requireSignedURLs"}. */
+static int json_fields(const struct px_buf *body, struct upload *u,
+		       struct px_errbuf *eb)
+{
+	json_t *o = json_loadb((const char *)body->data, body->len,
+			       JSON_REJECT_DUPLICATES, NULL), *v;
+	const char *key;
+	int rc = 0;
+
+	if (!json_is_object(o)) {
+		rc = px_errc(eb, PX_EINVAL, "invalid_request",
+			     "a JSON upload is an object with a \"url\"");
+		goto out;
+	}
+	json_object_foreach(o, key, v) {
+		if (!strcmp(key, "url") && json_is_string(v) &&
+		    json_string_length(v) && json_string_length(v) <= 4096 &&
+		    !memchr(json_string_value(v), '\0', json_string_length(v))) {
+			if (!(u->url = strdup(json_string_value(v))))
+				rc = PX_ENOMEM;
+		} else if (!strcmp(key, "url")) {
+			rc = px_errc(eb, PX_EINVAL, "url_not_allowed",
+				     "url not allowed (malformed): a string of 1 to 4096 bytes");
+		} else if (!strcmp(key, "id") && json_is_string(v) &&
+			   json_string_length(v) <= PX_ID_MAX) {
+			px_strlcpy(u->id, json_string_value(v), sizeof(u->id));
+			if (!px_catalog_valid_id(u->id))
+				rc = px_errc(eb, PX_EINVAL, "invalid_id",
+					     "custom ids must match [A-Za-z0-9._~-]{1,128}");
+		} else if (!strcmp(key, "id")) {
+			rc = px_errc(eb, PX_EINVAL, "invalid_id",
+				     "custom ids must match [A-Za-z0-9._~-]{1,128}");
+		} else if (!strcmp(key, "metadata")) {
+			char *text = json_is_string(v)
+					     ? strdup(json_string_value(v))
+					     : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+			rc = text ? check_meta(text, strlen(text), &u->meta, eb)
+				  : PX_ENOMEM;
+			free(text);
+		} else if (!strcmp(key, "requireSignedURLs") && json_is_boolean(v)) {
+			u->require_signed = json_is_true(v);
+		} else if (!strcmp(key, "requireSignedURLs") && json_is_string(v)) {
+			if (parse_bool(json_string_value(v), json_string_length(v),
+				       &u->require_signed))
+				rc = px_errc(eb, PX_EINVAL, "invalid_request",
+					     "requireSignedURLs must be true or false");
+		} else {
+			rc = px_errc(eb, PX_EINVAL, "invalid_request",
+				     "unknown or malformed field \"%.64s\"", key);
+		}
+		if (rc)
+			break;
+	}
+	if (!rc && !u->url)
+		rc = px_errc(eb, PX_EINVAL, "invalid_request",
+			     "a JSON upload needs a \"url\"");
+out:
+	json_decref(o);
+	return rc;
+}
+
+/* Upload from a URL: fetch it (ingest/fetch.c) and take the bytes as if
+ * they had been uploaded. */
+static int fetch_url(struct px_app *a, struct upload *u, struct px_errbuf *eb)
+{
+	char name[128];
+	int rc;
+
+	if (!a->fetch)
+		return px_errc(eb, PX_EINVAL, "url_not_allowed",
+			       "upload from a URL is not available");
+	px_buf_init(&u->fetched, 0);
+	if ((rc = px_fetch(a->fetch, u->url, &u->fetched, name, eb)))
+		return rc;
+	u->data = u->fetched.data;
+	u->n = u->fetched.len;
+	if (!u->filename[0])
+		px_strlcpy(u->filename, name, sizeof(u->filename));
+	if (!u->n)
+		return px_errc(eb, PX_EINVAL, "empty_body",
+			       "the URL answered with an empty body");
+	return 0;
+}
 
 /* Gather the upload's fields from a multipart body or the query string. */
 static int upload_fields(struct px_req *r, struct upload *u,
@@ -151,12 +257,16 @@ static int upload_fields(struct px_req *r, struct upload *u,
 
 		if ((rc = px_mp_parse(body->data, body->len, boundary, &mp, eb)))
 			return rc;
-		if (!(p = px_mp_get(&mp, "file")))
+		if ((rc = url_part(&mp, u, eb)))
+			return rc;
+		if (!(p = px_mp_get(&mp, "file")) && !u->url)
 			return px_errc(eb, PX_EINVAL, "invalid_request",
-				       "multipart upload needs a \"file\" part");
-		u->data = p->data;
-		u->n = p->len;
-		snprintf(u->filename, sizeof(u->filename), "%s", p->filename);
+				       "multipart upload needs a \"file\" or \"url\" part");
+		if (p) {
+			u->data = p->data;
+			u->n = p->len;
+			snprintf(u->filename, sizeof(u->filename), "%s", p->filename);
+		}
 		if ((p = px_mp_get(&mp, "id"))) {
 			if (!p->len || p->len > PX_ID_MAX)
 				goto bad_id;
@@ -173,6 +283,9 @@ static int upload_fields(struct px_req *r, struct upload *u,
 	} else if (ct && !strncasecmp(ct, "multipart/", 10)) {
 		return px_errc(eb, PX_EINVAL, "invalid_request",
 			       "multipart body without a usable boundary");
+	} else if (ct && !strncasecmp(ct, "application/json", 16)) {
+		if ((rc = json_fields(body, u, eb)))
+			return rc;
 	} else {
 		u->data = body->data;
 		u->n = body->len;
@@ -200,7 +313,7 @@ static int upload_fields(struct px_req *r, struct upload *u,
 	}
 	if (u->id[0] && !px_catalog_valid_id(u->id))
 		goto bad_id;
-	if (!u->n)
+	if (!u->n && !u->url)
 		return px_errc(eb, PX_EINVAL, "empty_body",
 			       "the upload is empty: send the image bytes");
 	return 0;
@@ -238,6 +351,11 @@ void px_api_upload_run(struct px_app *a, struct px_req *r,
 	memset(&res, 0, sizeof(res));
 	if ((rc = upload_fields(r, &u, &eb)))
 		goto out;
+	if (pre && u.url) {
+		rc = px_errc(&eb, PX_EINVAL, "invalid_request",
+			     "an upload URL takes a file, not a url");
+		goto out;
+	}
 	if (pre && (rc = apply_preset(&u, pre)))
 		goto out;
 	if (!pre && u.id[0] && px_api_draft_reserved(a, u.id)) {
@@ -245,6 +363,8 @@ void px_api_upload_run(struct px_app *a, struct px_req *r,
 			     "an upload URL reserves the id \"%s\"", u.id);
 		goto out;
 	}
+	if (u.url && (rc = fetch_url(a, &u, &eb)))
+		goto out;
 	if ((rc = px_image_probe(u.data, u.n, &a->lim, &info, &eb)))
 		goto out;
 	if ((rc = px_image_verify(u.data, u.n, &eb)))
@@ -319,6 +439,8 @@ out:
 		px_app_fail(r, rc, &eb);
 	}
 	free(u.meta);
+	free(u.url);
+	px_buf_release(&u.fetched);
 	free(event);
 	free(res.json);
 	px_image_rec_release(&rec);

@@ -160,6 +160,14 @@ int px_cidr_parse(const char *s, size_t n, struct px_cidr *out)
 	for (int i = (int)bits; i < max; i++)
 		if (out->ip.b[i / 8] & (0x80 >> (i % 8)))
 			return PX_EINVAL; /* host bits set */
+	/* ::ffff:a.b.c.d/n (n >= 96) is the IPv4 range it spells. */
+	if (out->ip.family == 6 && bits >= 96 && all_zero(out->ip.b, 10) &&
+	    out->ip.b[10] == 0xff && out->ip.b[11] == 0xff) {
+		memmove(out->ip.b, out->ip.b + 12, 4);
+		memset(out->ip.b + 4, 0, 12);
+		out->ip.family = 4;
+		out->bits = (int)bits - 96;
+	}
 	return 0;
 }
 
@@ -195,25 +203,29 @@ int px_cidr_list_parse(const char *csv, struct px_cidr *a, int max,
 	return 0;
 }
 
-bool px_cidr_contains(const struct px_cidr *c, const struct px_ip *ip0)
+static bool prefix_match(const struct px_cidr *c, const struct px_ip *ip)
 {
-	struct px_ip ip = *ip0;
-	int full, rest;
+	int full = c->bits / 8, rest = c->bits % 8;
 
-	px_ip_unmap(&ip);
-	if (ip.family != c->ip.family)
-		return false;
-	full = c->bits / 8;
-	rest = c->bits % 8;
-	if (memcmp(ip.b, c->ip.b, (size_t)full))
+	if (ip->family != c->ip.family || memcmp(ip->b, c->ip.b, (size_t)full))
 		return false;
 	if (rest) {
 		uint8_t mask = (uint8_t)(0xff << (8 - rest));
 
-		if ((ip.b[full] & mask) != (c->ip.b[full] & mask))
+		if ((ip->b[full] & mask) != (c->ip.b[full] & mask))
 			return false;
 	}
 	return true;
+}
+
+bool px_cidr_contains(const struct px_cidr *c, const struct px_ip *ip0)
+{
+	struct px_ip ip = *ip0;
+
+	if (prefix_match(c, &ip))
+		return true;
+	px_ip_unmap(&ip);
+	return prefix_match(c, &ip);
 }
 
 bool px_cidr_list_contains(const struct px_cidr *a, int n,

@@ -49,7 +49,8 @@ void px_ip_unmap(struct px_ip *ip);
 
 /* "10.0.0.0/8", "fe80::/10", or a bare address (a /32 or /128). Host bits
  * set under the prefix are refused (PX_EINVAL), so "10.1.2.3/8" is a
- * mistake, not a silent widening. */
+ * mistake, not a silent widening. An IPv4-mapped range
+ * (::ffff:10.0.0.0/104) becomes the IPv4 range it spells. */
 int px_cidr_parse(const char *s, size_t n, struct px_cidr *out);
 
 /* A comma-separated list (spaces around items allowed, empty list fine)
@@ -58,7 +59,8 @@ int px_cidr_parse(const char *s, size_t n, struct px_cidr *out);
 int px_cidr_list_parse(const char *csv, struct px_cidr *a, int max,
 		       int *count, struct px_errbuf *eb);
 
-/* True if ip (unmapped first) lies in c; families must agree. */
+/* True if ip lies in c, as written or (IPv4-mapped and -compatible
+ * forms) as the IPv4 address it carries. */
 bool px_cidr_contains(const struct px_cidr *c, const struct px_ip *ip);
 
 /* True if ip lies in any of a[0..n). */

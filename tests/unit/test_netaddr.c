@@ -182,6 +182,13 @@ static void cidrs(void)
 		T_OK(!px_cidr_contains(&c, &a));
 		px_cidr_parse("::/0", 4, &c);
 		T_OK(px_cidr_contains(&c, &a));
+		T_EQ(px_cidr_parse("::ffff:10.0.0.0/104", 19, &c), 0);
+		T_EQ(c.ip.family, 4);
+		T_EQ(c.bits, 8);
+		px_ip_parse("10.9.8.7", &a);
+		T_OK(px_cidr_contains(&c, &a));
+		T_EQ(px_cidr_parse("::f1", 4, &c), 0);
+		T_OK(px_cidr_contains(&c, &c.ip));
 	}
 	T_CASE("cidr lists") {
 		T_EQ(px_cidr_list_parse(" 127.0.0.5/32 , ::1 ,", list, 4, &n, &eb), 0);
