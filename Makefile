@@ -1,5 +1,6 @@
 # Pictor build. `make` builds ./pictor; `make test` runs every suite;
-# `make run` installs dependencies, builds and serves on 127.0.0.1:8080.
+# `make run` installs dependencies, builds and serves on 127.0.0.1:8080
+# (LISTEN=, DATA= and ARGS= change that).
 
 CC      ?= cc
 PKGS    := vips libmicrohttpd lmdb jansson libcrypto libcurl
@@ -80,9 +81,11 @@ asan: deps
 fuzz:
 	@bash scripts/run-fuzz.sh $(FUZZ_SRC)
 
+# `make run LISTEN=HOST:PORT DATA=DIR ARGS="--moderation off"`; unset ones
+# come from PICTOR_* variables or the defaults (127.0.0.1:8080, ./var).
 run: deps
 	@$(MAKE) --no-print-directory all models
-	./$(BIN) serve --listen 127.0.0.1:8080 --data ./var
+	./$(BIN) serve $(if $(LISTEN),--listen '$(LISTEN)') $(if $(DATA),--data '$(DATA)') $(ARGS)
 
 bench: all
 	@bash bench/run.sh

@@ -18,7 +18,9 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/suggest.h"
 #include "delivery/keys.h"
+#include "delivery/options.h"
 #include "migrate/cfimport.h"
 #include "delivery/sign.h"
 #include "ingest/drafts.h"
@@ -62,12 +64,41 @@ static void usage_main(FILE *f)
 
 static void usage_serve(FILE *f)
 {
-	fprintf(f, "usage: pictor serve [options]\n\n"
+	fprintf(f, "usage: pictor serve [--check] [options]\n\n"
 		   "Serve the images API and the delivery path. Options may also\n"
 		   "come from a JSON file (--config) and PICTOR_* variables;\n"
-		   "flags win over the environment, which wins over the file.\n\n"
+		   "flags win over the environment, which wins over the file.\n"
+		   "Unknown options, keys and PICTOR_* variables are errors.\n"
+		   "Sizes take K, M, G suffixes (32M); durations s, m, h, d (30s).\n\n"
+		   "One server owns a data directory: a second \"pictor serve\" on\n"
+		   "the same --data refuses to start, as do \"fsck\" and \"restore\".\n"
+		   "\"pictor sign\", \"config\", \"classify\" and \"backup\" are safe\n"
+		   "to run beside it.\n\n"
+		   "  --check                      validate the configuration, the\n"
+		   "                               policy, the variants, the model and\n"
+		   "                               the data directory, then exit\n"
+		   "                               (0: ok, 2: invalid)\n"
 		   "options:\n");
 	px_config_usage(f);
+}
+
+static void usage_version(FILE *f)
+{
+	fprintf(f, "usage: pictor version\n       pictor --version | -v | -V\n\n"
+		   "Print the versions of Pictor, its libraries and its model.\n");
+}
+
+static void usage_config(FILE *f)
+{
+	fprintf(f, "usage: pictor config [--show-origin] [options]\n\n"
+		   "Print the effective configuration as JSON, secrets masked:\n"
+		   "what \"pictor serve\" with the same options, environment and\n"
+		   "file would use, defaults resolved (workers, public URL, policy).\n"
+		   "Safe to run beside a running server.\n\n"
+		   "  --show-origin   one line per setting, \"ORIGIN<TAB>key=value\",\n"
+		   "                  where ORIGIN is default, FILE:LINE, env VAR or\n"
+		   "                  flag --NAME\n"
+		   "and every option of \"pictor serve\".\n");
 }
 
 static void usage_sign(FILE *f)
@@ -77,7 +108,10 @@ static void usage_sign(FILE *f)
 		   "signing key (from secrets.json in --data, or --signing-keys).\n\n"
 		   "  --ttl SECONDS      lifetime of the URL (default 3600)\n"
 		   "  --exp UNIXTIME     absolute expiry instead of --ttl\n"
-		   "and every option of \"pictor serve\".\n");
+		   "  --data DIR         the server's data directory, which holds\n"
+		   "                     secrets.json (default ./var)\n"
+		   "and every option of \"pictor serve\". Safe to run beside a\n"
+		   "running server.\n");
 }
 
 static bool wants_help(int argc, char **argv)
@@ -88,23 +122,71 @@ static bool wants_help(int argc, char **argv)
 	return false;
 }
 
-static int load_config(struct px_config *cfg, int argc, char **argv,
+/* Load the configuration for command cmd, whose own flags (already taken
+ * out of argv) are cmd_flags; on failure print why and return -1. */
+static int load_config(const char *cmd, const char *const *cmd_flags,
+		       struct px_config *cfg, int argc, char **argv,
 		       const char **rest, int *nrest)
 {
 	struct px_errbuf eb = {0};
-	enum px_log_level lvl;
 
-	if (px_config_load(cfg, argc, argv, rest, nrest, &eb)) {
+	if (px_config_load_cmd(cfg, argc, argv, cmd_flags, rest, nrest, &eb)) {
 		fprintf(stderr, "pictor: %s\n", eb.msg);
+		if (!strncmp(eb.msg, "unknown option", 14))
+			fprintf(stderr, "Run \"pictor %s --help\" for its options.\n",
+				cmd);
+		px_config_release(cfg);
 		return -1;
 	}
-	if (px_log_parse_level(cfg->log_level, &lvl)) {
-		fprintf(stderr, "pictor: unknown log level \"%s\"\n",
-			cfg->log_level);
-		return -1;
-	}
-	px_log_set_level(lvl);
+	px_log_set_level(cfg->log_level);
 	return 0;
+}
+
+/* Settings that are only wrong in the light of another module's rules:
+ * the named variants, the flexible-options allow-list and the policy. */
+static int check_config(const struct px_config *cfg, struct px_errbuf *eb)
+{
+	struct px_errbuf e = {0};
+	struct px_policy pol;
+	int nclass;
+	const char *const *classes = px_moderation_classes(&nclass);
+
+	for (int i = 0; i < cfg->n_variants; i++) {
+		struct px_opts o;
+
+		px_opts_init(&o);
+		if (px_opts_parse(cfg->variants[i].options, &o, &e))
+			return px_errf(eb, PX_EINVAL, "%s: variant \"%s\": %s",
+				       cfg->variants[i].origin,
+				       cfg->variants[i].name, e.msg);
+	}
+	if (px_opts_check_names(cfg->flexible_options, &e))
+		return px_errf(eb, PX_EINVAL, "%s: flexible_options: %s",
+			       px_config_origin(cfg, "flexible_options"), e.msg);
+	if (px_policy_parse(cfg->moderation_policy ? cfg->moderation_policy
+						   : px_policy_default,
+			    classes, nclass, &pol, &e))
+		return px_errf(eb, PX_EINVAL,
+			       "%s: moderation_policy: %s (the syntax is in \"pictor serve --help\" and docs/MODERATION.md)",
+			       px_config_origin(cfg, "moderation_policy"), e.msg);
+	return 0;
+}
+
+/* Fill in the values that defaults leave open, as serve uses them. */
+static int resolve_config(struct px_config *cfg, bool public_url)
+{
+	char url[600];
+	int rc = 0;
+
+	if (!cfg->workers)
+		cfg->workers = px_cpu_count();
+	if (!cfg->moderation_policy)
+		rc = px_config_set_str(cfg, "moderation_policy", px_policy_default);
+	if (!rc && public_url && !cfg->public_url) {
+		snprintf(url, sizeof(url), "http://%s", cfg->listen);
+		rc = px_config_set_str(cfg, "public_url", url);
+	}
+	return rc;
 }
 
 static void moderation_opts(const struct px_config *cfg,
@@ -113,11 +195,11 @@ static void moderation_opts(const struct px_config *cfg,
 	memset(mo, 0, sizeof(*mo));
 	mo->models_dir = cfg->models;
 	mo->policy = cfg->moderation_policy;
-	mo->preprocess = strcmp(cfg->moderation_preprocess, "nsfwjs")
-				 ? PX_PREPROCESS_DEFAULT
-				 : PX_PREPROCESS_NSFWJS;
+	mo->preprocess = cfg->moderation_preprocess == PX_MOD_PREPROCESS_NSFWJS
+				 ? PX_PREPROCESS_NSFWJS
+				 : PX_PREPROCESS_DEFAULT;
 	mo->contexts = contexts;
-	mo->async = !strcmp(cfg->moderation_mode, "async");
+	mo->async = cfg->moderation_mode == PX_MOD_ASYNC;
 	mo->max_frames = (int)cfg->moderation_frames;
 	mo->webhook_url = cfg->webhook_url;
 	mo->webhook_secret = cfg->webhook_secret;
@@ -165,6 +247,9 @@ static void classify_error(const char *file, const struct px_errbuf *eb,
 	}
 }
 
+static const char *const classify_flags[] = {"--json", "--bench",
+					      "--preprocess", NULL};
+
 static int cmd_classify(int argc, char **argv)
 {
 	struct px_config cfg;
@@ -189,8 +274,11 @@ static int cmd_classify(int argc, char **argv)
 		       "                     (bilinear with aligned corners, as nsfwjs.classify)\n"
 		       "  --bench N          time N runs: the model alone on 224x224 input,\n"
 		       "                     and the whole path from file to verdict\n"
+		       "  --models DIR       the models directory (make models), or the\n"
+		       "                     model's own directory (default ./models)\n"
 		       "and every option of \"pictor serve\" (the pixel, side and frame\n"
-		       "limits apply before any decode, as on upload).\n\n"
+		       "limits apply before any decode, as on upload). Safe to run\n"
+		       "beside a running server.\n\n"
 		       "Exit status: 0 every file approved, 1 a file flagged or blocked,\n"
 		       "2 a file could not be classified (or bad usage).\n");
 		return 0;
@@ -212,11 +300,24 @@ static int cmd_classify(int argc, char **argv)
 			args[nargs++] = argv[i];
 		}
 	}
-	if (load_config(&cfg, nargs, args, rest, &nrest))
+	if (load_config("classify", classify_flags, &cfg, nargs, args, rest, &nrest))
 		return 2;
 	if (!nrest) {
 		fprintf(stderr, "pictor: classify needs at least one FILE\n");
 		goto out;
+	}
+	{
+		char dir[4200];
+
+		if (!px_nsfw_locate(cfg.models, dir, sizeof(dir))) {
+			fprintf(stderr,
+				"pictor: no classifier model in \"%s\" (from %s): pass --models DIR "
+				"(the models directory or the model's own), or run \"make models\" "
+				"in a Pictor checkout\n",
+				cfg.models, px_config_origin(&cfg, "models"));
+			rc = 2;
+			goto out;
+		}
 	}
 	if (px_image_init("pictor", &eb))
 		goto fail;
@@ -425,6 +526,10 @@ out:
 	return rc;
 }
 
+static const char *const fsck_flags[] = {"--repair", NULL};
+static const char *const backup_flags[] = {"--to", NULL};
+static const char *const restore_flags[] = {"--from", NULL};
+
 static int cmd_fsck(int argc, char **argv)
 {
 	struct px_config cfg;
@@ -440,7 +545,7 @@ static int cmd_fsck(int argc, char **argv)
 	}
 	if (!take_flags(argc, argv, NULL, NULL, "--repair", &repair, args,
 			&nargs, (int)PX_ARRAY_LEN(args)) ||
-	    load_config(&cfg, nargs, args, rest, &nrest))
+	    load_config("fsck", fsck_flags, &cfg, nargs, args, rest, &nrest))
 		return 2;
 	if (px_datadir_lock(cfg.data, &lock, &eb)) {
 		fprintf(stderr, "pictor: %s\n", eb.msg);
@@ -480,7 +585,7 @@ static int cmd_backup(int argc, char **argv)
 	}
 	if (!take_flags(argc, argv, "--to", &to, NULL, NULL, args, &nargs,
 			(int)PX_ARRAY_LEN(args)) ||
-	    load_config(&cfg, nargs, args, rest, &nrest))
+	    load_config("backup", backup_flags, &cfg, nargs, args, rest, &nrest))
 		return 2;
 	if (!to || !*to) {
 		fprintf(stderr, "pictor: backup needs --to DEST\n");
@@ -510,7 +615,7 @@ static int cmd_restore(int argc, char **argv)
 	}
 	if (!take_flags(argc, argv, "--from", &from, NULL, NULL, args, &nargs,
 			(int)PX_ARRAY_LEN(args)) ||
-	    load_config(&cfg, nargs, args, rest, &nrest))
+	    load_config("restore", restore_flags, &cfg, nargs, args, rest, &nrest))
 		return 2;
 	if (!from || !*from) {
 		fprintf(stderr, "pictor: restore needs --from DEST\n");
@@ -549,6 +654,10 @@ static void usage_import(FILE *f)
 		"  --target-token-env VAR   its token (default: the admin token of --data)\n"
 		"and every option of \"pictor serve\" (--data, --listen, --admin-token).\n");
 }
+
+static const char *const import_flags[] = {
+	"--account-id", "--api-token-env", "--since", "--dry-run", "--limit",
+	"--base-url", "--target", "--target-token-env", NULL};
 
 static int cmd_import_cloudflare(int argc, char **argv)
 {
@@ -608,7 +717,8 @@ static int cmd_import_cloudflare(int argc, char **argv)
 		fprintf(stderr, "pictor: the variable \"%s\" holds no API token\n", token_env);
 		return 2;
 	}
-	if (load_config(&cfg, nargs, args, rest, &nrest))
+	if (load_config("import-cloudflare", import_flags, &cfg, nargs, args,
+			rest, &nrest))
 		return 2;
 	if (!io.target_url) {
 		snprintf(target, sizeof(target), "http://%s", cfg.listen);
@@ -642,8 +752,18 @@ out:
 	return rc;
 }
 
-static int cmd_version(void)
+static int cmd_version(int argc, char **argv)
 {
+	if (wants_help(argc, argv)) {
+		usage_version(stdout);
+		return 0;
+	}
+	if (argc > 0) {
+		fprintf(stderr, "pictor: version takes no arguments (got \"%s\")\n"
+				"Run \"pictor version --help\" for its usage.\n",
+			argv[0]);
+		return 2;
+	}
 	printf("pictor %s\n", PICTOR_VERSION);
 	printf("libvips %s\n", px_image_version());
 	printf("libmicrohttpd %s\n", px_http_version());
@@ -678,26 +798,37 @@ static int cmd_routes(int argc, char **argv)
 
 static int cmd_config(int argc, char **argv)
 {
+	static const char *const flags[] = {"--show-origin", NULL};
 	struct px_config cfg;
 	struct px_errbuf eb = {0};
 	const char *rest[1];
-	int nrest = 0, rc = 1;
-	bool created;
+	char *args[128];
+	int nrest = 0, nargs = 0, rc = 1;
+	bool created, origins = false;
 	struct px_buf b;
 
 	if (wants_help(argc, argv)) {
-		printf("usage: pictor config [options]\n\n"
-		       "Print the effective configuration as JSON, secrets masked.\n"
-		       "Takes every option of \"pictor serve\".\n");
+		usage_config(stdout);
 		return 0;
 	}
-	if (load_config(&cfg, argc, argv, rest, &nrest))
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--show-origin"))
+			origins = true;
+		else if (nargs < (int)PX_ARRAY_LEN(args))
+			args[nargs++] = argv[i];
+	}
+	if (load_config("config", flags, &cfg, nargs, args, rest, &nrest))
 		return 2;
+	if (check_config(&cfg, &eb) || resolve_config(&cfg, true)) {
+		fprintf(stderr, "pictor: %s\n", eb.msg[0] ? eb.msg : "out of memory");
+		px_config_release(&cfg);
+		return 2;
+	}
 	/* Secrets are read only to show whether they are set. */
 	px_config_secrets(&cfg, false, &created, &eb);
 	px_buf_init(&b, 0);
-	if (px_config_dump(&cfg, &b) == 0) {
-		printf("%s\n", (char *)b.data);
+	if ((origins ? px_config_dump_origins(&cfg, &b) : px_config_dump(&cfg, &b)) == 0) {
+		printf("%s%s", (char *)b.data, origins ? "" : "\n");
 		rc = 0;
 	}
 	px_buf_release(&b);
@@ -711,6 +842,7 @@ static int cmd_sign(int argc, char **argv)
 	struct px_errbuf eb = {0};
 	char *args[64], out[8192];
 	const char *rest[2];
+	static const char *const flags[] = {"--ttl", "--exp", NULL};
 	long long ttl = 3600, exp = 0;
 	int nargs = 0, nrest = 2, rc = 1;
 	bool created;
@@ -740,14 +872,18 @@ static int cmd_sign(int argc, char **argv)
 			args[nargs++] = argv[i];
 		}
 	}
-	if (load_config(&cfg, nargs, args, rest, &nrest))
+	if (load_config("sign", flags, &cfg, nargs, args, rest, &nrest))
 		return 2;
 	if (nrest != 1 || rest[0][0] != '/') {
-		fprintf(stderr, "pictor: sign needs one PATH starting with \"/\"\n");
+		fprintf(stderr, "pictor: sign needs one PATH starting with \"/\", "
+				"e.g. pictor sign /img/ID/public\n");
 		goto out;
 	}
 	if (px_config_secrets(&cfg, false, &created, &eb)) {
 		fprintf(stderr, "pictor: %s\n", eb.msg);
+		if (eb.code && !strcmp(eb.code, "no_secrets"))
+			fprintf(stderr, "Pass the server's data directory with --data DIR "
+					"(or PICTOR_DATA), or the keys with --signing-keys.\n");
 		goto out;
 	}
 	if (!exp)
@@ -797,7 +933,7 @@ static int start_guard(struct px_app *a, const struct px_config *cfg,
 		.trusted_proxies = cfg->trusted_proxies,
 		.rate_limits = cfg->rate_limits,
 		.hotlink_allow = cfg->hotlink_allow,
-		.hotlink_require_referer = !strcmp(cfg->hotlink_require_referer, "on"),
+		.hotlink_require_referer = cfg->hotlink_require_referer,
 		.rules_file = cfg->rules_file,
 		.max_clients = (unsigned)cfg->max_clients,
 		.metrics = a->metrics,
@@ -823,6 +959,81 @@ static void reload_rules(struct px_guard *g)
 	px_buf_release(&f);
 }
 
+/* Can the data directory be used: writable, or creatable under its
+ * nearest existing ancestor? Nothing is created. */
+static int check_data_dir(const struct px_config *cfg, struct px_errbuf *eb)
+{
+	char p[4096];
+	struct stat st;
+
+	px_strlcpy(p, cfg->data, sizeof(p));
+	for (;;) {
+		char *slash;
+
+		if (stat(p, &st) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				return px_errf(eb, PX_EINVAL,
+					       "%s: data \"%s\": \"%s\" is not a directory",
+					       px_config_origin(cfg, "data"), cfg->data, p);
+			if (access(p, W_OK | X_OK))
+				return px_errf(eb, PX_EINVAL,
+					       "%s: data \"%s\": \"%s\" is not writable by this user",
+					       px_config_origin(cfg, "data"), cfg->data, p);
+			return 0;
+		}
+		if (errno != ENOENT)
+			return px_errf(eb, PX_EINVAL, "%s: data \"%s\": %s",
+				       px_config_origin(cfg, "data"), cfg->data,
+				       strerror(errno));
+		slash = strrchr(p, '/');
+		if (!slash)
+			px_strlcpy(p, ".", sizeof(p));
+		else if (slash == p)
+			p[1] = '\0';
+		else
+			*slash = '\0';
+	}
+}
+
+/* serve --check: everything start-up would check, without starting. */
+static int serve_check(struct px_config *cfg)
+{
+	struct px_errbuf eb = {0};
+	struct px_moderation *mod = NULL;
+	struct px_moderation_opts mo;
+	bool created, secrets = true;
+	int rc = 2;
+
+	if (check_data_dir(cfg, &eb))
+		goto fail;
+	if (px_config_secrets(cfg, false, &created, &eb)) {
+		if (!eb.code || strcmp(eb.code, "no_secrets"))
+			goto fail;
+		secrets = false;
+	}
+	if (cfg->moderation) {
+		if (px_image_init("pictor", &eb))
+			goto fail;
+		moderation_opts(cfg, &mo, 1);
+		if (px_moderation_new(&mo, &mod, &eb))
+			goto fail;
+	}
+	printf("pictor: configuration ok\n"
+	       "  listen %s, data \"%s\"%s, workers %ld, moderation %s\n",
+	       cfg->listen, cfg->data,
+	       secrets ? "" : " (secrets.json will be created)", cfg->workers,
+	       cfg->moderation ? "on, model loaded" : "off");
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "pictor: %s\n", eb.msg);
+out:
+	px_moderation_free(mod);
+	if (cfg->moderation)
+		px_image_shutdown();
+	return rc;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct px_config cfg;
@@ -830,12 +1041,13 @@ static int cmd_serve(int argc, char **argv)
 	struct px_app *app = NULL;
 	struct px_http *http = NULL;
 	struct px_http_opts ho;
+	static const char *const flags[] = {"--check", NULL};
 	const char *rest[1];
-	char path[4096], addr[300];
+	char path[4096], addr[300], *args[128];
 	unsigned tmp_removed, orphans;
-	int nrest = 0, rc = 1, sig, workers, lock = -1;
+	int nrest = 0, nargs = 0, rc = 1, sig, workers, lock = -1;
 	struct px_scrub *scrub = NULL;
-	bool created;
+	bool created, check_only = false;
 	sigset_t set;
 	time_t deadline;
 
@@ -843,8 +1055,31 @@ static int cmd_serve(int argc, char **argv)
 		usage_serve(stdout);
 		return 0;
 	}
-	if (load_config(&cfg, argc, argv, rest, &nrest))
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--check"))
+			check_only = true;
+		else if (nargs < (int)PX_ARRAY_LEN(args))
+			args[nargs++] = argv[i];
+	}
+	if (load_config("serve", flags, &cfg, nargs, args, rest, &nrest))
 		return 2;
+	if (check_config(&cfg, &eb) || resolve_config(&cfg, false)) {
+		fprintf(stderr, "pictor: %s\n", eb.msg[0] ? eb.msg : "out of memory");
+		px_config_release(&cfg);
+		return 2;
+	}
+	if (check_only) {
+		rc = serve_check(&cfg);
+		px_config_release(&cfg);
+		return rc;
+	}
+	/* One daemon per data directory (see catalog/datadir.c). */
+	if (px_config_make_data(&cfg, &eb) ||
+	    px_datadir_lock(cfg.data, &lock, &eb)) {
+		fprintf(stderr, "pictor: %s\n", eb.msg);
+		px_config_release(&cfg);
+		return 1;
+	}
 
 	/* Signals are taken by sigwait() below; block them before any
 	 * thread starts so every thread inherits the mask. */
@@ -872,8 +1107,6 @@ static int cmd_serve(int argc, char **argv)
 	app->lim.max_side = (int)cfg.max_side;
 	app->lim.max_frames = (int)cfg.max_frames;
 
-	if (px_datadir_lock(cfg.data, &lock, &eb))
-		goto fail;
 	if (px_image_init("pictor", &eb))
 		goto fail;
 	if (px_config_secrets(&cfg, true, &created, &eb))
@@ -919,7 +1152,7 @@ static int cmd_serve(int argc, char **argv)
 		goto fail;
 
 	workers = cfg.workers ? (int)cfg.workers : px_cpu_count();
-	if (!strcmp(cfg.moderation, "on")) {
+	if (cfg.moderation) {
 		struct px_moderation_opts mo;
 
 		/* One context per worker, plus one for the async runner. */
@@ -927,7 +1160,7 @@ static int cmd_serve(int argc, char **argv)
 		if (px_moderation_new(&mo, &app->mod, &eb))
 			goto fail;
 		app->mod_async = mo.async;
-		app->mod_quarantine = !strcmp(cfg.moderation_blocked, "quarantine");
+		app->mod_quarantine = cfg.moderation_blocked == PX_MOD_QUARANTINE;
 		if (px_moderation_start(app->mod, app->cat, &eb))
 			goto fail;
 	}
@@ -959,8 +1192,17 @@ static int cmd_serve(int argc, char **argv)
 	ho.handler = px_app_handle;
 	ho.completed = px_app_completed;
 	ho.app = app;
-	if (px_http_start(&ho, &http, &eb))
+	if (px_http_start(&ho, &http, &eb)) {
+		char why[sizeof(eb.msg)], how[256];
+		const char *from = px_config_origin(&cfg, "listen");
+
+		px_strlcpy(why, eb.msg, sizeof(why));
+		px_config_how("listen", how, sizeof(how));
+		px_errf(&eb, PX_EIO, "%s (the address is %s%s; change it with %s)",
+			why, strcmp(from, "default") ? "set by " : "the ",
+			from, how);
 		goto fail;
+	}
 	{
 		const char *colon = strrchr(cfg.listen, ':');
 
@@ -1046,36 +1288,38 @@ out:
 
 int main(int argc, char **argv)
 {
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char **argv);
+	} cmds[] = {
+		{"serve", cmd_serve},   {"sign", cmd_sign},
+		{"classify", cmd_classify}, {"config", cmd_config},
+		{"token", px_token_cli},  {"routes", cmd_routes},
+		{"import-cloudflare", cmd_import_cloudflare},
+		{"backup", cmd_backup},   {"restore", cmd_restore},
+		{"fsck", cmd_fsck},       {"version", cmd_version},
+	};
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	const char *names[PX_ARRAY_LEN(cmds) + 2], *near;
 
 	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
 	    !strcmp(cmd, "help")) {
 		usage_main(cmd ? stdout : stderr);
 		return cmd ? 0 : 2;
 	}
-	if (!strcmp(cmd, "serve"))
-		return cmd_serve(argc - 2, argv + 2);
-	if (!strcmp(cmd, "sign"))
-		return cmd_sign(argc - 2, argv + 2);
-	if (!strcmp(cmd, "classify"))
-		return cmd_classify(argc - 2, argv + 2);
-	if (!strcmp(cmd, "config"))
-		return cmd_config(argc - 2, argv + 2);
-	if (!strcmp(cmd, "token"))
-		return px_token_cli(argc - 2, argv + 2);
-	if (!strcmp(cmd, "import-cloudflare"))
-		return cmd_import_cloudflare(argc - 2, argv + 2);
-	if (!strcmp(cmd, "routes"))
-		return cmd_routes(argc - 2, argv + 2);
-	if (!strcmp(cmd, "backup"))
-		return cmd_backup(argc - 2, argv + 2);
-	if (!strcmp(cmd, "restore"))
-		return cmd_restore(argc - 2, argv + 2);
-	if (!strcmp(cmd, "fsck"))
-		return cmd_fsck(argc - 2, argv + 2);
-	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
-		return cmd_version();
-	fprintf(stderr, "pictor: unknown command \"%s\"\n", cmd);
-	usage_main(stderr);
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-v") || !strcmp(cmd, "-V"))
+		return cmd_version(0, NULL);
+	for (size_t i = 0; i < PX_ARRAY_LEN(cmds); i++) {
+		if (!strcmp(cmd, cmds[i].name))
+			return cmds[i].fn(argc - 2, argv + 2);
+		names[i] = cmds[i].name;
+	}
+	names[PX_ARRAY_LEN(cmds)] = cmd[0] == '-' ? "--help" : NULL;
+	names[PX_ARRAY_LEN(cmds) + 1] = cmd[0] == '-' ? "--version" : NULL;
+	near = px_suggest(cmd, names, PX_ARRAY_LEN(names));
+	fprintf(stderr, "pictor: unknown %s \"%s\"", cmd[0] == '-' ? "option" : "command", cmd);
+	if (near)
+		fprintf(stderr, "; did you mean \"%s\"?", near);
+	fprintf(stderr, "\nRun \"pictor --help\" for the list of commands.\n");
 	return 2;
 }

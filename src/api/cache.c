@@ -20,8 +20,8 @@ int px_api_cache_open(struct px_app *a, struct px_errbuf *eb)
 	o.disk_bytes = (uint64_t)a->cfg->cache_disk;
 	o.dir = dir;
 	o.metrics = a->metrics;
-	o.policy = strcmp(a->cfg->cache_policy, "lru") ? PX_CACHE_SIEVE
-						      : PX_CACHE_LRU;
+	o.policy = a->cfg->cache_policy == PX_CFG_CACHE_LRU ? PX_CACHE_LRU
+							    : PX_CACHE_SIEVE;
 	return px_cache_new(&o, &a->cache, eb);
 }
 

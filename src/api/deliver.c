@@ -399,7 +399,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 				      "no variant named \"%.64s\"", spec);
 			goto out;
 		}
-	} else if (strcmp(a->cfg->flexible_variants, "on")) {
+	} else if (!a->cfg->flexible_variants) {
 		px_resp_error(r, 403, "flexible_variants_disabled",
 			      "options in URLs are disabled; use a named variant");
 		goto out;
@@ -431,7 +431,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		goto out;
 	}
 	placeholder = strcmp(rec.status, "approved") &&
-		      !strcmp(a->cfg->moderation_placeholder, "on");
+		      a->cfg->moderation_placeholder;
 	if (strcmp(rec.status, "approved") && !placeholder) {
 		/* Pending, flagged and blocked images are never public. */
 		px_resp_header(r, "Cache-Control", "no-store");

@@ -30,17 +30,33 @@ int px_datadir_lock(const char *data, int *fd, struct px_errbuf *eb)
 		return px_errf(eb, PX_EIO, "cannot open \"%s\": %s", path,
 			       strerror(errno));
 	if (flock(*fd, LOCK_EX | LOCK_NB)) {
-		int rc = errno == EWOULDBLOCK
-				 ? px_errf(eb, PX_EBUSY,
-					   "\"%s\" is in use by another pictor "
-					   "process (is the daemon running?)",
-					   data)
-				 : px_errf(eb, PX_EIO, "cannot lock \"%s\": %s",
-					   data, strerror(errno));
+		int err = errno, rc;
+		char pid[24] = "";
+		ssize_t got = pread(*fd, pid, sizeof(pid) - 1, 0);
+
+		pid[got > 0 ? got : 0] = '\0';
+		pid[strspn(pid, "0123456789")] = '\0';
+		rc = err == EWOULDBLOCK
+			     ? px_errf(eb, PX_EBUSY,
+				       "data directory \"%s\" is in use by another pictor "
+				       "process%s%s%s, the daemon or a tool that writes; "
+				       "stop it first, or use another --data",
+				       data, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "")
+			     : px_errf(eb, PX_EIO, "cannot lock \"%s\": %s",
+				       data, strerror(err));
 
 		close(*fd);
 		*fd = -1;
 		return rc;
+	}
+	/* The holder's pid, for the message above; the lock does not
+	 * depend on it. */
+	{
+		char pid[24];
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+		if (ftruncate(*fd, 0) == 0 && pwrite(*fd, pid, (size_t)n, 0) != n)
+			pid[0] = '\0';
 	}
 	return 0;
 }

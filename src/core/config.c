@@ -1,15 +1,34 @@
 /*
  * config.c - configuration from defaults, file, environment and flags.
+ *
+ * One table (opts[]) describes every setting once: flag, environment
+ * variable, file key, type, default, range and help. Loading applies the
+ * sources in order, records where each value came from (for `pictor config
+ * --show-origin` and for error messages), and refuses anything it does not
+ * know, suggesting the nearest known name, so a typo cannot silently fall
+ * back to a default.
  */
 #include "core/config.h"
 #include "core/crypto.h"
+#include "core/suggest.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <jansson.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum opt_type { OPT_STR, OPT_LONG };
+extern char **environ;
+
+enum opt_type {
+	OPT_STR,
+	OPT_LONG,
+	OPT_BOOL,    /* bool field */
+	OPT_ENUM,    /* enum field; the index into choices */
+	OPT_SIZE,    /* long field, bytes; K M G T suffixes */
+	OPT_SECONDS, /* long field, seconds; s m h d suffixes */
+};
 
 struct opt {
 	const char *flag; /* without the leading "--" */
@@ -17,14 +36,27 @@ struct opt {
 	const char *key; /* JSON file key */
 	enum opt_type type;
 	size_t off;
+	const char *const *choices; /* OPT_ENUM: NULL-terminated */
 	const char *def; /* default as text; NULL for none */
 	long min, max;
 	bool secret;
 	const char *help;
 };
 
-#define S(f) OPT_STR, offsetof(struct px_config, f)
-#define L(f) OPT_LONG, offsetof(struct px_config, f)
+/* Type and field of a row: S string, L integer, B boolean, E enum (with
+ * its choices), Z size in bytes, T duration in seconds. */
+#define S(f) OPT_STR, offsetof(struct px_config, f), NULL
+#define L(f) OPT_LONG, offsetof(struct px_config, f), NULL
+#define B(f) OPT_BOOL, offsetof(struct px_config, f), NULL
+#define E(f, ch) OPT_ENUM, offsetof(struct px_config, f), ch
+#define Z(f) OPT_SIZE, offsetof(struct px_config, f), NULL
+#define T(f) OPT_SECONDS, offsetof(struct px_config, f), NULL
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const mod_modes[] = {"sync", "async", NULL};
+static const char *const mod_blocked[] = {"refuse", "quarantine", NULL};
+static const char *const mod_preprocess[] = {"default", "nsfwjs", NULL};
+static const char *const cache_policies[] = {"sieve", "lru", NULL};
 
 static const struct opt opts[] = {
 	{"config", "PICTOR_CONFIG", NULL, S(config_file), NULL, 0, 0, false,
@@ -42,10 +74,10 @@ static const struct opt opts[] = {
 	{"http-threads", "PICTOR_HTTP_THREADS", "http_threads",
 	 L(http_threads), "2", 1, 64, false, "network threads"},
 	{"max-upload-bytes", "PICTOR_MAX_UPLOAD_BYTES", "max_upload_bytes",
-	 L(max_upload_bytes), "33554432", 1, 1L << 34, false,
-	 "upload body limit in bytes"},
+	 Z(max_upload_bytes), "32M", 1, 1L << 34, false,
+	 "upload body limit, bytes (K, M, G suffixes)"},
 	{"upload-memory", "PICTOR_UPLOAD_MEMORY", "upload_memory",
-	 L(upload_memory), "268435456", 1, 1L << 40, false,
+	 Z(upload_memory), "256M", 1, 1L << 40, false,
 	 "bytes of upload bodies buffered at once, all clients"},
 	{"max-pixels", "PICTOR_MAX_PIXELS", "max_pixels", L(max_pixels),
 	 "100000000", 1, 1L << 40, false, "pixels per image, frames summed"},
@@ -53,17 +85,17 @@ static const struct opt opts[] = {
 	 1 << 20, false, "pixels per side"},
 	{"max-frames", "PICTOR_MAX_FRAMES", "max_frames", L(max_frames), "500",
 	 1, 100000, false, "frames per image"},
-	{"conn-timeout", "PICTOR_CONN_TIMEOUT", "conn_timeout", L(conn_timeout),
-	 "30", 1, 3600, false, "idle connection timeout, seconds"},
+	{"conn-timeout", "PICTOR_CONN_TIMEOUT", "conn_timeout", T(conn_timeout),
+	 "30s", 1, 3600, false, "idle connection timeout (s, m, h suffixes)"},
 	{"per-ip-conns", "PICTOR_PER_IP_CONNS", "per_ip_conns", L(per_ip_conns),
 	 "64", 1, 100000, false, "concurrent connections per client address"},
-	{"conn-memory", "PICTOR_CONN_MEMORY", "conn_memory", L(conn_memory),
-	 "65536", 8192, 1 << 24, false, "network memory per connection, bytes"},
+	{"conn-memory", "PICTOR_CONN_MEMORY", "conn_memory", Z(conn_memory),
+	 "64K", 8192, 1 << 24, false, "network memory per connection, bytes"},
 	{"drain-timeout", "PICTOR_DRAIN_TIMEOUT", "drain_timeout",
-	 L(drain_timeout), "10", 0, 3600, false,
-	 "seconds SIGTERM waits for in-flight requests"},
-	{"scrub-rate", "PICTOR_SCRUB_RATE", "scrub_rate", L(scrub_rate),
-	 "1048576", 0, 1L << 40, false,
+	 T(drain_timeout), "10s", 0, 3600, false,
+	 "how long SIGTERM waits for in-flight requests"},
+	{"scrub-rate", "PICTOR_SCRUB_RATE", "scrub_rate", Z(scrub_rate),
+	 "1M", 0, 1L << 40, false,
 	 "bytes per second the background scrub re-reads originals (0: off)"},
 	{"max-output", "PICTOR_MAX_OUTPUT", "max_output", L(max_output), "8192",
 	 16, 16384, false, "largest output side in pixels"},
@@ -80,41 +112,43 @@ static const struct opt opts[] = {
 	{"max-conns", "PICTOR_MAX_CONNS", "max_conns", L(max_conns), "8192", 16,
 	 1000000, false, "concurrent connections, all clients"},
 	{"header-timeout", "PICTOR_HEADER_TIMEOUT", "header_timeout",
-	 L(header_timeout), "10", 1, 3600, false,
-	 "seconds a client has to send a request's headers"},
+	 T(header_timeout), "10s", 1, 3600, false,
+	 "how long a client has to send a request's headers"},
 	{"min-send-rate", "PICTOR_MIN_SEND_RATE", "min_send_rate",
-	 L(min_send_rate), "16384", 0, 1L << 30, false,
+	 Z(min_send_rate), "16K", 0, 1L << 30, false,
 	 "bytes a second a response must average (0: no minimum)"},
 	{"hotlink-allow", "PICTOR_HOTLINK_ALLOW", "hotlink_allow",
 	 S(hotlink_allow), "", 0, 0, false,
 	 "sites that may embed images: HOST,*.HOST,... (empty: any)"},
 	{"hotlink-require-referer", "PICTOR_HOTLINK_REQUIRE_REFERER",
-	 "hotlink_require_referer", S(hotlink_require_referer), "off", 0, 0,
+	 "hotlink_require_referer", B(hotlink_require_referer), "off", 0, 0,
 	 false, "on: deliveries without a Referer are refused too"},
 	{"rules-file", "PICTOR_RULES_FILE", "rules_file", S(rules_file), NULL,
 	 0, 0, false, "request rules (deny, allow, limit); reloaded on SIGHUP"},
 	{"flexible-variants", "PICTOR_FLEXIBLE_VARIANTS", "flexible_variants",
-	 S(flexible_variants), "on", 0, 0, false,
+	 B(flexible_variants), "on", 0, 0, false,
 	 "on: options in URLs; off: named variants only"},
 	{"flexible-options", "PICTOR_FLEXIBLE_OPTIONS", "flexible_options",
 	 S(flexible_options), "", 0, 0, false,
 	 "options allowed in URLs, comma-separated (empty: all)"},
-	{"moderation", "PICTOR_MODERATION", "moderation", S(moderation), "on",
+	{"moderation", "PICTOR_MODERATION", "moderation", B(moderation), "on",
 	 0, 0, false, "classify every upload: on or off"},
 	{"moderation-mode", "PICTOR_MODERATION_MODE", "moderation_mode",
-	 S(moderation_mode), "sync", 0, 0, false,
+	 E(moderation_mode, mod_modes), "sync", 0, 0, false,
 	 "sync (the upload answers with the verdict) or async (202, pending)"},
 	{"moderation-blocked", "PICTOR_MODERATION_BLOCKED", "moderation_blocked",
-	 S(moderation_blocked), "refuse", 0, 0, false,
+	 E(moderation_blocked, mod_blocked), "refuse", 0, 0, false,
 	 "blocked uploads: refuse (422, nothing stored) or quarantine"},
 	{"moderation-policy", "PICTOR_MODERATION_POLICY", "moderation_policy",
 	 S(moderation_policy), NULL, 0, 0, false,
-	 "ordered rules, e.g. \"block: porn>=0.85; flag: sexy>=0.6\""},
+	 "ordered rules \"[NAME=]ACTION: CLASS>=N [& ...] [| ...]; ...\", "
+	 "e.g. \"block: porn>=0.85; flag: sexy>=0.6\" (docs/MODERATION.md)"},
 	{"moderation-preprocess", "PICTOR_MODERATION_PREPROCESS",
-	 "moderation_preprocess", S(moderation_preprocess), "default", 0, 0,
-	 false, "default (antialiased resize) or nsfwjs (as nsfwjs.classify)"},
+	 "moderation_preprocess", E(moderation_preprocess, mod_preprocess),
+	 "default", 0, 0, false,
+	 "default (antialiased resize) or nsfwjs (as nsfwjs.classify)"},
 	{"moderation-placeholder", "PICTOR_MODERATION_PLACEHOLDER",
-	 "moderation_placeholder", S(moderation_placeholder), "off", 0, 0, false,
+	 "moderation_placeholder", B(moderation_placeholder), "off", 0, 0, false,
 	 "on: serve a heavily blurred stand-in for unapproved images"},
 	{"moderation-frames", "PICTOR_MODERATION_FRAMES", "moderation_frames",
 	 L(moderation_frames), "32", 1, 1000, false,
@@ -137,33 +171,45 @@ static const struct opt opts[] = {
 	{"fetch-deny", "PICTOR_FETCH_DENY", "fetch_deny", S(fetch_deny), "", 0,
 	 0, false, "address ranges upload-from-URL may never reach, beyond the built-in list"},
 	{"fetch-timeout", "PICTOR_FETCH_TIMEOUT", "fetch_timeout",
-	 L(fetch_timeout), "20", 1, 600, false,
-	 "seconds an upload-from-URL fetch may take in all (connect: at most 5)"},
+	 T(fetch_timeout), "20s", 1, 600, false,
+	 "how long an upload-from-URL fetch may take in all (connect: at most 5s)"},
 	{"models", "PICTOR_MODELS", "models", S(models), "./models", 0, 0,
-	 false, "directory holding the classifier model (make models)"},
+	 false, "models directory (make models), or one model's own directory"},
 	{"webhook-url", "PICTOR_WEBHOOK_URL", "webhook_url", S(webhook_url),
 	 NULL, 0, 0, false, "URL that receives moderation events"},
 	{"webhook-secret", "PICTOR_WEBHOOK_SECRET", "webhook_secret",
 	 S(webhook_secret), NULL, 0, 0, true, "HMAC key of webhook signatures"},
-	{"cache-memory", "PICTOR_CACHE_MEMORY", "cache_memory", L(cache_memory),
-	 "268435456", 0, 1L << 44, false,
-	 "bytes of rendered variants kept in memory (0: off)"},
-	{"cache-disk", "PICTOR_CACHE_DISK", "cache_disk", L(cache_disk),
-	 "10737418240", 0, 1L << 50, false,
-	 "bytes of rendered variants kept under DATA/cache (0: off)"},
-	{"cache-policy", "PICTOR_CACHE_POLICY", "cache_policy", S(cache_policy),
-	 "sieve", 0, 0, false,
+	{"cache-memory", "PICTOR_CACHE_MEMORY", "cache_memory", Z(cache_memory),
+	 "256M", 0, 1L << 44, false,
+	 "rendered variants kept in memory (0: off)"},
+	{"cache-disk", "PICTOR_CACHE_DISK", "cache_disk", Z(cache_disk),
+	 "10G", 0, 1L << 50, false,
+	 "rendered variants kept under DATA/cache (0: off)"},
+	{"cache-policy", "PICTOR_CACHE_POLICY", "cache_policy",
+	 E(cache_policy, cache_policies), "sieve", 0, 0, false,
 	 "cache eviction: sieve, or lru (for comparison)"},
-	{"browser-ttl", "PICTOR_BROWSER_TTL", "browser_ttl", L(browser_ttl),
-	 "172800", 0, 31536000, false,
-	 "seconds browsers and CDNs may keep a variant"},
-	{"log-level", "PICTOR_LOG_LEVEL", "log_level", S(log_level), "info", 0,
-	 0, false, "debug, info, warn or error"},
+	{"browser-ttl", "PICTOR_BROWSER_TTL", "browser_ttl", T(browser_ttl),
+	 "2d", 0, 31536000, false,
+	 "how long browsers and CDNs may keep a variant"},
+	{"log-level", "PICTOR_LOG_LEVEL", "log_level", E(log_level, log_levels),
+	 "info", 0, 0, false, "debug, info, warn or error"},
 	{"admin-token", "PICTOR_ADMIN_TOKEN", "admin_token", S(admin_token),
 	 NULL, 0, 0, true, "Bearer token of the images API"},
 	{"signing-keys", "PICTOR_SIGNING_KEYS", "signing_keys",
 	 S(signing_keys_csv), NULL, 0, 0, true,
 	 "comma-separated URL-signing keys; the first signs"},
+};
+
+_Static_assert(PX_ARRAY_LEN(opts) <= PX_CONFIG_MAX_OPTS,
+	       "raise PX_CONFIG_MAX_OPTS");
+_Static_assert(sizeof(enum px_mod_mode) == sizeof(int) &&
+		       sizeof(enum px_log_level) == sizeof(int),
+	       "enum settings are stored as int");
+
+/* PICTOR_* variables that are not settings: the test and build scripts'
+ * own, ignored here so a shell that runs the tests can run the daemon. */
+static const char *const not_settings[] = {
+	"PICTOR_BIN", "PICTOR_CORPUS", "PICTOR_TIME_SCALE", "PICTOR_KEEP_DATA",
 };
 
 static const char *default_variants[][2] = {
@@ -181,29 +227,201 @@ static long *long_field(struct px_config *c, const struct opt *o)
 	return (long *)((char *)c + o->off);
 }
 
-static int set_opt(struct px_config *c, const struct opt *o, const char *v,
-		   const char *from, struct px_errbuf *eb)
+static bool *bool_field(struct px_config *c, const struct opt *o)
+{
+	return (bool *)((char *)c + o->off);
+}
+
+static int *enum_field(struct px_config *c, const struct opt *o)
+{
+	return (int *)((char *)c + o->off);
+}
+
+static size_t opt_index(const struct opt *o)
+{
+	return (size_t)(o - opts);
+}
+
+static int set_origin(struct px_config *c, const struct opt *o,
+		      const char *origin)
+{
+	char *dup = strdup(origin);
+
+	if (!dup)
+		return PX_ENOMEM;
+	free(c->origin[opt_index(o)]);
+	c->origin[opt_index(o)] = dup;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	static const char *yes[] = {"true", "on", "yes", "1"};
+	static const char *no[] = {"false", "off", "no", "0"};
+
+	for (size_t i = 0; i < PX_ARRAY_LEN(yes); i++) {
+		if (!strcasecmp(v, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcasecmp(v, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return PX_EINVAL;
+}
+
+/* A non-negative integer with an optional unit from units[] (each with
+ * its multiplier); no unit means a multiplier of 1. */
+struct unit {
+	const char *name;
+	long mult;
+};
+
+static int parse_units(const char *v, const struct unit *units, size_t nunits,
+		       long *out)
 {
 	char *end;
 	long n;
 
-	if (o->type == OPT_STR) {
+	if (*v < '0' || *v > '9')
+		return PX_EINVAL;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno)
+		return PX_EINVAL;
+	if (!*end) {
+		*out = n;
+		return 0;
+	}
+	for (size_t i = 0; i < nunits; i++) {
+		if (strcasecmp(end, units[i].name))
+			continue;
+		if (n > LONG_MAX / units[i].mult)
+			return PX_EINVAL;
+		*out = n * units[i].mult;
+		return 0;
+	}
+	return PX_EINVAL;
+}
+
+static const struct unit size_units[] = {
+	{"B", 1},
+	{"K", 1L << 10}, {"KB", 1L << 10}, {"KiB", 1L << 10},
+	{"M", 1L << 20}, {"MB", 1L << 20}, {"MiB", 1L << 20},
+	{"G", 1L << 30}, {"GB", 1L << 30}, {"GiB", 1L << 30},
+	{"T", 1L << 40}, {"TB", 1L << 40}, {"TiB", 1L << 40},
+};
+
+static const struct unit time_units[] = {
+	{"s", 1}, {"m", 60}, {"min", 60}, {"h", 3600}, {"d", 86400},
+};
+
+/* n in the unit that writes it shortest: 33554432 -> "32M", 90 -> "90s". */
+static void fmt_units(char *out, size_t size, long n, enum opt_type t)
+{
+	static const struct unit sz[] = {{"T", 1L << 40}, {"G", 1L << 30},
+					 {"M", 1L << 20}, {"K", 1L << 10}};
+	static const struct unit tm[] = {{"d", 86400}, {"h", 3600}, {"m", 60}};
+	const struct unit *u = t == OPT_SIZE ? sz : tm;
+	size_t nu = t == OPT_SIZE ? PX_ARRAY_LEN(sz) : PX_ARRAY_LEN(tm);
+
+	for (size_t i = 0; i < nu && n; i++) {
+		if (n % u[i].mult == 0) {
+			snprintf(out, size, "%ld%s", n / u[i].mult, u[i].name);
+			return;
+		}
+	}
+	snprintf(out, size, "%ld%s", n, t == OPT_SECONDS ? "s" : "");
+}
+
+static void add_choices(struct px_buf *b, const char *const *ch)
+{
+	for (int i = 0; ch[i]; i++)
+		px_buf_addf(b, "%s%s", i ? (ch[i + 1] ? ", " : " or ") : "",
+			    ch[i]);
+}
+
+/*
+ * Set o from text v. who names the setting as the user wrote it, for
+ * errors ("--max-side", "PICTOR_MAX_SIDE", "pictor.json:3: \"max_side\"");
+ * origin is what `config --show-origin` shows.
+ */
+static int set_opt(struct px_config *c, const struct opt *o, const char *v,
+		   const char *who, const char *origin, struct px_errbuf *eb)
+{
+	char lo[32], hi[32];
+	const char *near;
+	struct px_buf b;
+	long n;
+	int rc;
+
+	switch (o->type) {
+	case OPT_STR: {
 		char *dup = strdup(v);
 
 		if (!dup)
 			return PX_ENOMEM;
 		free(*str_field(c, o));
 		*str_field(c, o) = dup;
-		return 0;
+		break;
 	}
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < o->min || n > o->max)
+	case OPT_BOOL:
+		if (parse_bool(v, bool_field(c, o)))
+			return px_errf(eb, PX_EINVAL,
+				       "%s: \"%.64s\" is not a boolean (accepted: on, off, true, false, yes, no, 1, 0)",
+				       who, v);
+		break;
+	case OPT_ENUM:
+		for (int i = 0; o->choices[i]; i++) {
+			if (!strcmp(v, o->choices[i])) {
+				*enum_field(c, o) = i;
+				return set_origin(c, o, origin);
+			}
+		}
+		px_buf_init(&b, 0);
+		add_choices(&b, o->choices);
+		for (n = 0; o->choices[n]; n++)
+			;
+		near = px_suggest(v, o->choices, (size_t)n);
+		rc = px_errf(eb, PX_EINVAL, "%s: \"%.64s\" is not one of %s%s%s%s",
+			     who, v, b.data ? (char *)b.data : "",
+			     near ? "; did you mean \"" : "", near ? near : "",
+			     near ? "\"?" : "");
+		px_buf_release(&b);
+		return rc;
+	case OPT_LONG:
+	case OPT_SIZE:
+	case OPT_SECONDS:
+		if (o->type == OPT_LONG) {
+			char *end;
+
+			errno = 0;
+			n = strtol(v, &end, 10);
+			rc = errno || end == v || *end ? PX_EINVAL : 0;
+		} else if (o->type == OPT_SIZE) {
+			rc = parse_units(v, size_units, PX_ARRAY_LEN(size_units), &n);
+		} else {
+			rc = parse_units(v, time_units, PX_ARRAY_LEN(time_units), &n);
+		}
+		if (!rc && n >= o->min && n <= o->max) {
+			*long_field(c, o) = n;
+			break;
+		}
+		if (o->type == OPT_LONG)
+			return px_errf(eb, PX_EINVAL,
+				       "%s: \"%.64s\" is not an integer from %ld to %ld",
+				       who, v, o->min, o->max);
+		fmt_units(lo, sizeof(lo), o->min, o->type);
+		fmt_units(hi, sizeof(hi), o->max, o->type);
 		return px_errf(eb, PX_EINVAL,
-			       "%s: \"%s\" must be an integer from %ld to %ld",
-			       from, o->flag, o->min, o->max);
-	*long_field(c, o) = n;
-	return 0;
+			       o->type == OPT_SIZE
+				       ? "%s: \"%.64s\" is not a size from %s to %s (bytes, or with a unit: 64K, 32M, 10G)"
+				       : "%s: \"%.64s\" is not a duration from %s to %s (seconds, or with a unit: 30s, 5m, 2h, 1d)",
+			       who, v, lo, hi);
+	}
+	return set_origin(c, o, origin);
 }
 
 /* Flags that add to their earlier values when given again. */
@@ -212,67 +430,266 @@ static bool is_list(const struct opt *o)
 	return o->off == offsetof(struct px_config, rate_limits);
 }
 
-static const struct opt *find_flag(const char *name, size_t n)
+static const struct opt *find_opt(const char *name, size_t n, int by)
 {
-	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++)
-		if (strlen(opts[i].flag) == n && !strncmp(opts[i].flag, name, n))
+	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++) {
+		const char *k = by == 0 ? opts[i].flag : by == 1 ? opts[i].env
+							: opts[i].key;
+
+		if (k && strlen(k) == n && !strncmp(k, name, n))
 			return &opts[i];
+	}
 	return NULL;
 }
 
-static int add_variant(struct px_config *c, const char *name, const char *o)
+/* "; did you mean X?" for word among the flags (by 0, with "--"), the
+ * variables (1) or the file keys (2), plus extra; "" when nothing is near. */
+static void did_you_mean(char *out, size_t size, const char *word, int by,
+			 const char *const *extra)
 {
-	for (int i = 0; i < c->n_variants; i++) {
-		if (!strcmp(c->variants[i].name, name)) {
-			char *dup = strdup(o);
+	const char *cands[PX_CONFIG_MAX_OPTS + 32];
+	char flags[PX_CONFIG_MAX_OPTS][64];
+	const char *best;
+	size_t n = 0;
 
-			if (!dup)
-				return PX_ENOMEM;
-			free(c->variants[i].options);
-			c->variants[i].options = dup;
-			return 0;
+	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++) {
+		if (by == 0) {
+			snprintf(flags[i], sizeof(flags[i]), "--%s", opts[i].flag);
+			cands[n++] = flags[i];
+		} else {
+			cands[n++] = by == 1 ? opts[i].env : opts[i].key;
 		}
 	}
-	if (c->n_variants == PX_MAX_NAMED_VARIANTS)
-		return PX_ETOOBIG;
-	c->variants[c->n_variants].name = strdup(name);
-	c->variants[c->n_variants].options = strdup(o);
-	if (!c->variants[c->n_variants].name ||
-	    !c->variants[c->n_variants].options)
-		return PX_ENOMEM;
-	c->n_variants++;
+	if (by == 2)
+		cands[n++] = "variants";
+	for (size_t i = 0; extra && extra[i] && n < PX_ARRAY_LEN(cands); i++)
+		cands[n++] = extra[i];
+	best = px_suggest(word, cands, n);
+	if (best)
+		snprintf(out, size, "; did you mean \"%s\"?", best);
+	else
+		*out = '\0';
+}
+
+static int add_variant(struct px_config *c, const char *name, const char *o,
+		       const char *origin)
+{
+	struct px_named_variant *v = NULL;
+
+	for (int i = 0; i < c->n_variants; i++)
+		if (!strcmp(c->variants[i].name, name))
+			v = &c->variants[i];
+	if (!v) {
+		if (c->n_variants == PX_MAX_NAMED_VARIANTS)
+			return PX_ETOOBIG;
+		v = &c->variants[c->n_variants++];
+		if (!(v->name = strdup(name)))
+			return PX_ENOMEM;
+	}
+	free(v->options);
+	free(v->origin);
+	v->options = strdup(o);
+	v->origin = strdup(origin);
+	return v->options && v->origin ? 0 : PX_ENOMEM;
+}
+
+/*
+ * The line of a key in JSON text: a key at the top level (parent NULL)
+ * or inside the object that top-level key parent holds. 0 when not found.
+ * jansson reports no positions for values, so the text is scanned for
+ * them; the text was already parsed, so it is valid JSON.
+ */
+static int key_line(const char *text, size_t len, const char *parent,
+		    const char *key)
+{
+	int depth = 0, line = 1, str_line = 0;
+	bool in_parent = false;
+	const char *str = NULL;
+	size_t nstr = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = text[i];
+
+		if (ch == '\n')
+			line++;
+		if (ch == '"') {
+			size_t j = i + 1;
+
+			while (j < len && text[j] != '"')
+				j += text[j] == '\\' ? 2 : 1;
+			str = text + i + 1;
+			nstr = j - i - 1;
+			str_line = line;
+			i = j;
+			continue;
+		}
+		if (ch == ':' && str) {
+			bool match = strlen(key) == nstr && !strncmp(str, key, nstr);
+
+			if (depth == 1 && parent)
+				in_parent = strlen(parent) == nstr &&
+					    !strncmp(str, parent, nstr);
+			if (match && ((depth == 1 && !parent) ||
+				      (depth == 2 && in_parent)))
+				return str_line;
+		} else if (ch == '{' || ch == '[') {
+			depth++;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		}
+		if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
+			str = NULL;
+	}
 	return 0;
 }
+
+static int read_text(const char *path, struct px_buf *out, struct px_errbuf *eb)
+{
+	char chunk[8192];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int rc = 0;
+
+	if (!f)
+		return px_errf(eb, PX_EINVAL, "cannot read configuration file \"%s\": %s",
+			       path, strerror(errno));
+	while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = px_buf_add(out, chunk, n);
+	if (rc == PX_ETOOBIG)
+		rc = px_errf(eb, PX_EINVAL, "configuration file \"%s\" is over 1 MiB", path);
+	else if (!rc && ferror(f))
+		rc = px_errf(eb, PX_EINVAL, "cannot read configuration file \"%s\"", path);
+	fclose(f);
+	return rc;
+}
+
+/* The text form of a file value, into num (for numbers and booleans) or
+ * as a borrowed string; NULL for a value of the wrong JSON type. */
+static const char *file_text(const struct opt *o, json_t *v, char *num,
+			     size_t nnum)
+{
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v) && o->type != OPT_STR && o->type != OPT_ENUM) {
+		snprintf(num, nnum, "%lld", (long long)json_integer_value(v));
+		return num;
+	}
+	if (json_is_boolean(v) && o->type == OPT_BOOL)
+		return json_is_true(v) ? "true" : "false";
+	return NULL;
+}
+
+static const char *json_type_name(json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a real number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+static const char *want_type(const struct opt *o)
+{
+	switch (o->type) {
+	case OPT_BOOL: return "true or false";
+	case OPT_LONG: return "an integer";
+	case OPT_SIZE: return "a number of bytes or a string such as \"32M\"";
+	case OPT_SECONDS: return "a number of seconds or a string such as \"30s\"";
+	default: return "a string";
+	}
+}
+
+static int file_keys(struct px_config *c, const char *path, const char *text,
+		     size_t len, json_t *v, struct px_errbuf *eb);
 
 static int load_file(struct px_config *c, const char *path,
 		     struct px_errbuf *eb)
 {
 	json_error_t jerr;
-	json_t *root, *v;
-	int rc = 0;
+	json_t *root = NULL;
+	struct px_buf text;
+	int rc;
 
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return px_errf(eb, PX_EINVAL, "config \"%s\": line %d: %s",
-			       path, jerr.line, jerr.text);
-	if (!json_is_object(root)) {
-		rc = px_errf(eb, PX_EINVAL, "config \"%s\": not a JSON object",
-			     path);
+	px_buf_init(&text, 1 << 20);
+	if ((rc = read_text(path, &text, eb)))
+		goto out;
+	root = json_loadb(text.data ? (char *)text.data : "", text.len,
+			  JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		rc = px_errf(eb, PX_EINVAL, "%s:%d: %s", path, jerr.line, jerr.text);
 		goto out;
 	}
-	for (size_t i = 0; i < PX_ARRAY_LEN(opts) && !rc; i++) {
-		char num[32];
-		const char *text;
+	if (!json_is_object(root)) {
+		rc = px_errf(eb, PX_EINVAL, "%s: not a JSON object", path);
+		goto out;
+	}
+	rc = file_keys(c, path, (char *)text.data, text.len, root, eb);
+out:
+	json_decref(root);
+	px_buf_release(&text);
+	return rc;
+}
 
-		if (!opts[i].key || !(v = json_object_get(root, opts[i].key)))
+static int file_variants(struct px_config *c, const char *path,
+			 const char *text, size_t len, json_t *v,
+			 struct px_errbuf *eb)
+{
+	const char *name;
+	char where[4200];
+	json_t *o;
+	int rc;
+
+	if (!json_is_object(v))
+		return px_errf(eb, PX_EINVAL,
+			       "%s:%d: \"variants\" must be an object of name: \"options\"",
+			       path, key_line(text, len, NULL, "variants"));
+	json_object_foreach(v, name, o) {
+		snprintf(where, sizeof(where), "%s:%d", path,
+			 key_line(text, len, "variants", name));
+		if (!json_is_string(o))
+			return px_errf(eb, PX_EINVAL,
+				       "%s: variant \"%.64s\" must be an option string such as \"w=200,f=auto\", not %s",
+				       where, name, json_type_name(o));
+		if ((rc = add_variant(c, name, json_string_value(o), where)))
+			return rc == PX_ETOOBIG
+				       ? px_errf(eb, PX_EINVAL, "%s: more than %d variants",
+						 where, PX_MAX_NAMED_VARIANTS)
+				       : rc;
+	}
+	return 0;
+}
+
+static int file_keys(struct px_config *c, const char *path, const char *text,
+		     size_t len, json_t *root, struct px_errbuf *eb)
+{
+	const char *key;
+	json_t *v;
+	int rc;
+
+	json_object_foreach(root, key, v) {
+		const struct opt *o = find_opt(key, strlen(key), 2);
+		char where[4200], who[4300], num[32], hint[160];
+		const char *t;
+
+		snprintf(where, sizeof(where), "%s:%d", path,
+			 key_line(text, len, NULL, key));
+		if (!strcmp(key, "variants")) {
+			if ((rc = file_variants(c, path, text, len, v, eb)))
+				return rc;
 			continue;
-		if (json_is_string(v)) {
-			text = json_string_value(v);
-		} else if (json_is_integer(v)) {
-			snprintf(num, sizeof(num), "%lld",
-				 (long long)json_integer_value(v));
-			text = num;
-		} else if (json_is_array(v) && !strcmp(opts[i].key, "signing_keys")) {
+		}
+		if (!o) {
+			did_you_mean(hint, sizeof(hint), key, 2, NULL);
+			return px_errf(eb, PX_EINVAL, "%s: unknown key \"%.64s\"%s",
+				       where, key, hint);
+		}
+		snprintf(who, sizeof(who), "%s: \"%s\"", where, key);
+		if (json_is_array(v) && !strcmp(key, "signing_keys")) {
 			struct px_buf b;
 			size_t j;
 			json_t *e;
@@ -281,49 +698,27 @@ static int load_file(struct px_config *c, const char *path,
 			json_array_foreach(v, j, e) {
 				if (!json_is_string(e)) {
 					px_buf_release(&b);
-					rc = px_errf(eb, PX_EINVAL,
-						     "config: signing_keys must hold strings");
-					goto out;
+					return px_errf(eb, PX_EINVAL,
+						       "%s: must hold strings", who);
 				}
 				if (j)
 					px_buf_add(&b, ",", 1);
 				px_buf_adds(&b, json_string_value(e));
 			}
-			rc = set_opt(c, &opts[i], b.data ? (char *)b.data : "",
-				     "config", eb);
+			rc = set_opt(c, o, b.data ? (char *)b.data : "", who,
+				     where, eb);
 			px_buf_release(&b);
-			continue;
-		} else {
-			rc = px_errf(eb, PX_EINVAL, "config: \"%s\" has the wrong type",
-				     opts[i].key);
-			goto out;
-		}
-		rc = set_opt(c, &opts[i], text, "config", eb);
-	}
-	v = json_object_get(root, "variants");
-	if (!rc && v) {
-		const char *name;
-		json_t *o;
-
-		if (!json_is_object(v)) {
-			rc = px_errf(eb, PX_EINVAL, "config: \"variants\" must be an object");
-			goto out;
-		}
-		json_object_foreach(v, name, o) {
-			if (!json_is_string(o)) {
-				rc = px_errf(eb, PX_EINVAL,
-					     "config: variant \"%s\" must be an option string",
-					     name);
-				goto out;
-			}
-			rc = add_variant(c, name, json_string_value(o));
 			if (rc)
-				goto out;
+				return rc;
+			continue;
 		}
+		if (!(t = file_text(o, v, num, sizeof(num))))
+			return px_errf(eb, PX_EINVAL, "%s: must be %s, not %s",
+				       who, want_type(o), json_type_name(v));
+		if ((rc = set_opt(c, o, t, who, where, eb)))
+			return rc;
 	}
-out:
-	json_decref(root);
-	return rc;
+	return 0;
 }
 
 static int split_keys(struct px_config *c, struct px_errbuf *eb)
@@ -350,60 +745,71 @@ static int split_keys(struct px_config *c, struct px_errbuf *eb)
 	return 0;
 }
 
-int px_config_load(struct px_config *c, int argc, char **argv,
-		   const char **rest, int *nrest, struct px_errbuf *eb)
+static int load_env(struct px_config *c, struct px_errbuf *eb)
 {
-	const char *cfgfile = getenv("PICTOR_CONFIG");
-	bool seen[PX_ARRAY_LEN(opts)] = {false};
-	int rc, max_rest = *nrest;
-
-	memset(c, 0, sizeof(*c));
-	*nrest = 0;
-	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++)
-		if (opts[i].def && (rc = set_opt(c, &opts[i], opts[i].def,
-						 "default", eb)))
-			return rc;
-	for (size_t i = 0; i < PX_ARRAY_LEN(default_variants); i++)
-		if ((rc = add_variant(c, default_variants[i][0],
-				      default_variants[i][1])))
-			return rc;
-
-	/* The file comes first, so find --config before anything else. */
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--config") && i + 1 < argc)
-			cfgfile = argv[i + 1];
-		else if (!strncmp(argv[i], "--config=", 9))
-			cfgfile = argv[i] + 9;
-	}
-	if (cfgfile && *cfgfile) {
-		if ((rc = set_opt(c, &opts[0], cfgfile, "flag", eb)))
-			return rc;
-		if ((rc = load_file(c, cfgfile, eb)))
-			return rc;
-	}
+	char who[128], hint[160];
+	int rc;
 
 	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++) {
 		const char *v = getenv(opts[i].env);
 
-		if (v && *v && (rc = set_opt(c, &opts[i], v, opts[i].env, eb)))
+		snprintf(who, sizeof(who), "env %s", opts[i].env);
+		if (v && *v &&
+		    (rc = set_opt(c, &opts[i], v, opts[i].env, who, eb)))
 			return rc;
 	}
+	for (char **e = environ; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
+		bool known = false;
+
+		if (strncmp(*e, "PICTOR_", 7))
+			continue;
+		known = find_opt(*e, n, 1) != NULL;
+		for (size_t i = 0; !known && i < PX_ARRAY_LEN(not_settings); i++)
+			known = strlen(not_settings[i]) == n &&
+				!strncmp(*e, not_settings[i], n);
+		if (known)
+			continue;
+		snprintf(who, sizeof(who), "%.*s", (int)PX_MIN(n, 100), *e);
+		did_you_mean(hint, sizeof(hint), who, 1, NULL);
+		return px_errf(eb, PX_EINVAL,
+			       "unknown environment variable %s%s (unset it; \"pictor serve --help\" lists the PICTOR_* settings)",
+			       who, hint);
+	}
+	return 0;
+}
+
+static int load_flags(struct px_config *c, int argc, char **argv,
+		      const char *const *cmd_flags, const char **rest,
+		      int *nrest, int max_rest, struct px_errbuf *eb)
+{
+	bool seen[PX_ARRAY_LEN(opts)] = {false};
+	char who[128], origin[140], hint[160];
+	int rc;
 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *eq, *val;
 		const struct opt *o;
 
-		if (strncmp(a, "--", 2) || !a[2]) {
+		if (a[0] != '-' || !a[1]) {
 			if (*nrest == max_rest)
 				return px_errf(eb, PX_EINVAL,
-					       "unexpected argument \"%s\"", a);
+					       "unexpected argument \"%.200s\"", a);
 			rest[(*nrest)++] = a;
 			continue;
 		}
 		eq = strchr(a, '=');
-		o = find_flag(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
-		if (!o)
-			return px_errf(eb, PX_EINVAL, "unknown option \"%s\"", a);
+		o = a[1] == '-' ? find_opt(a + 2, eq ? (size_t)(eq - a - 2)
+						     : strlen(a + 2), 0)
+				: NULL;
+		if (!o) {
+			snprintf(who, sizeof(who), "%.*s",
+				 (int)(eq ? PX_MIN(eq - a, 100) : 100), a);
+			did_you_mean(hint, sizeof(hint), who, 0, cmd_flags);
+			return px_errf(eb, PX_EINVAL, "unknown option \"%s\"%s",
+				       who, hint);
+		}
 		if (eq) {
 			val = eq + 1;
 		} else {
@@ -413,48 +819,160 @@ int px_config_load(struct px_config *c, int argc, char **argv,
 					       o->flag);
 			val = argv[++i];
 		}
+		snprintf(who, sizeof(who), "--%s", o->flag);
+		snprintf(origin, sizeof(origin), "flag --%s", o->flag);
 		if (is_list(o) && seen[o - opts] && *str_field(c, o)) {
 			/* a repeated list flag adds to the earlier ones */
 			char *joined;
 
 			if (asprintf(&joined, "%s,%s", *str_field(c, o), val) < 0)
 				return PX_ENOMEM;
-			rc = set_opt(c, o, joined, "flag", eb);
+			rc = set_opt(c, o, joined, who, origin, eb);
 			free(joined);
 		} else {
-			rc = set_opt(c, o, val, "flag", eb);
+			rc = set_opt(c, o, val, who, origin, eb);
 		}
 		if (rc)
 			return rc;
 		seen[o - opts] = true;
 	}
-	{
-		static const struct {
-			size_t off;
-			const char *name, *a, *b;
-		} choices[] = {
-			{offsetof(struct px_config, moderation), "moderation", "on", "off"},
-			{offsetof(struct px_config, flexible_variants), "flexible-variants", "on", "off"},
-			{offsetof(struct px_config, moderation_placeholder), "moderation-placeholder", "on", "off"},
-			{offsetof(struct px_config, moderation_mode), "moderation-mode", "sync", "async"},
-			{offsetof(struct px_config, moderation_blocked), "moderation-blocked", "refuse", "quarantine"},
-			{offsetof(struct px_config, moderation_preprocess), "moderation-preprocess", "default", "nsfwjs"},
-			{offsetof(struct px_config, cache_policy), "cache-policy", "sieve", "lru"},
-			{offsetof(struct px_config, hotlink_require_referer), "hotlink-require-referer", "on", "off"},
-		};
-		for (size_t i = 0; i < PX_ARRAY_LEN(choices); i++) {
-			const char *v = *(char **)((char *)c + choices[i].off);
+	return 0;
+}
 
-			if (strcmp(v, choices[i].a) && strcmp(v, choices[i].b))
-				return px_errf(eb, PX_EINVAL,
-					       "\"%s\" must be %s or %s, not \"%s\"",
-					       choices[i].name, choices[i].a,
-					       choices[i].b, v);
-		}
-	}
+/* Values that are wrong only together, or wrong in form beyond type. */
+static int check(struct px_config *c, struct px_errbuf *eb)
+{
+	const char *colon = strrchr(c->listen, ':');
+	char *end;
+	long port;
+
+	port = colon ? strtol(colon + 1, &end, 10) : -1;
+	if (!colon || colon == c->listen || end == colon + 1 || *end ||
+	    port < 0 || port > 65535)
+		return px_errf(eb, PX_EINVAL,
+			       "%s: listen \"%.200s\" is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080, 0.0.0.0:0)",
+			       px_config_origin(c, "listen"), c->listen);
+	if (!*c->data)
+		return px_errf(eb, PX_EINVAL, "%s: data must not be empty",
+			       px_config_origin(c, "data"));
 	if (c->webhook_url && (!c->webhook_secret || !*c->webhook_secret))
-		return px_errf(eb, PX_EINVAL, "--webhook-url needs --webhook-secret");
+		return px_errf(eb, PX_EINVAL,
+			       "%s: webhook_url needs webhook_secret too (--webhook-secret, PICTOR_WEBHOOK_SECRET or \"webhook_secret\" in the file)",
+			       px_config_origin(c, "webhook_url"));
+	return 0;
+}
+
+int px_config_load_cmd(struct px_config *c, int argc, char **argv,
+		       const char *const *cmd_flags, const char **rest,
+		       int *nrest, struct px_errbuf *eb)
+{
+	const char *cfgfile = getenv("PICTOR_CONFIG");
+	const char *cfgwho = "env PICTOR_CONFIG";
+	int rc, max_rest = *nrest;
+
+	memset(c, 0, sizeof(*c));
+	*nrest = 0;
+	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++)
+		if (opts[i].def &&
+		    (rc = set_opt(c, &opts[i], opts[i].def, "default", "default", eb)))
+			return rc;
+	for (size_t i = 0; i < PX_ARRAY_LEN(default_variants); i++)
+		if ((rc = add_variant(c, default_variants[i][0],
+				      default_variants[i][1], "default")))
+			return rc;
+
+	/* The file comes first, so find --config before anything else. */
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			cfgfile = argv[i + 1], cfgwho = "flag --config";
+		else if (!strncmp(argv[i], "--config=", 9))
+			cfgfile = argv[i] + 9, cfgwho = "flag --config";
+	}
+	if (cfgfile && *cfgfile) {
+		if ((rc = set_opt(c, &opts[0], cfgfile, cfgwho, cfgwho, eb)))
+			return rc;
+		if ((rc = load_file(c, cfgfile, eb)))
+			return rc;
+	}
+	if ((rc = load_env(c, eb)))
+		return rc;
+	if ((rc = load_flags(c, argc, argv, cmd_flags, rest, nrest, max_rest, eb)))
+		return rc;
+	if ((rc = check(c, eb)))
+		return rc;
 	return split_keys(c, eb);
+}
+
+int px_config_load(struct px_config *c, int argc, char **argv,
+		   const char **rest, int *nrest, struct px_errbuf *eb)
+{
+	return px_config_load_cmd(c, argc, argv, NULL, rest, nrest, eb);
+}
+
+const char *px_config_origin(const struct px_config *c, const char *key)
+{
+	const struct opt *o = find_opt(key, strlen(key), 2);
+
+	if (!o)
+		o = find_opt(key, strlen(key), 0);
+	if (!o)
+		return NULL;
+	return c->origin[opt_index(o)] ? c->origin[opt_index(o)] : "default";
+}
+
+void px_config_how(const char *key, char *out, size_t n)
+{
+	const struct opt *o = find_opt(key, strlen(key), 2);
+
+	if (!o)
+		o = find_opt(key, strlen(key), 0);
+	if (!o)
+		snprintf(out, n, "\"%s\"", key);
+	else if (!o->key)
+		snprintf(out, n, "--%s or %s", o->flag, o->env);
+	else
+		snprintf(out, n, "--%s, %s or \"%s\" in the configuration file",
+			 o->flag, o->env, o->key);
+}
+
+int px_config_set_str(struct px_config *c, const char *key, const char *value)
+{
+	const struct opt *o = find_opt(key, strlen(key), 2);
+	char *dup;
+
+	PX_ASSERT(o && o->type == OPT_STR);
+	if (!(dup = strdup(value)))
+		return PX_ENOMEM;
+	free(*str_field(c, o));
+	*str_field(c, o) = dup;
+	return 0;
+}
+
+int px_config_make_data(const struct px_config *c, struct px_errbuf *eb)
+{
+	char path[4096];
+	size_t n = strlen(c->data);
+
+	if (n >= sizeof(path))
+		return px_errf(eb, PX_EINVAL, "data directory path is too long");
+	memcpy(path, c->data, n + 1);
+	/* Each parent in turn, then the directory itself (mkdir -p). */
+	for (size_t i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0700) && errno != EEXIST) {
+			int err = errno;
+
+			px_errf(eb, PX_EIO,
+				"cannot create data directory \"%s\": \"%s\": %s "
+				"(create it with \"mkdir -p %s\" as a user that may, or choose another with --data or PICTOR_DATA)",
+				c->data, path, strerror(err), c->data);
+			return PX_EIO;
+		}
+		path[i] = i == n ? '\0' : '/';
+	}
+	return 0;
 }
 
 void px_config_secrets_path(const struct px_config *c, char *out, size_t n)
@@ -512,12 +1030,12 @@ int px_config_secrets(struct px_config *c, bool create, bool *created,
 	px_config_secrets_path(c, path, sizeof(path));
 	if (access(path, F_OK) != 0) {
 		if (!create)
-			return px_errf(eb, PX_ENOTFOUND,
-				       "no secrets file \"%s\" (start \"pictor serve\" once to create it)",
-				       path);
-		if (mkdir(c->data, 0700) && errno != EEXIST)
-			return px_errf(eb, PX_EIO, "cannot create \"%s\": %s",
-				       c->data, strerror(errno));
+			return px_errc(eb, PX_ENOTFOUND, "no_secrets",
+				       "no secrets file \"%s\" (data directory from %s; "
+				       "\"pictor serve\" creates it on its first start)",
+				       path, px_config_origin(c, "data"));
+		if ((rc = px_config_make_data(c, eb)))
+			return rc;
 		if (px_random_hex(token, 32) || px_random_hex(key, 32))
 			return px_errf(eb, PX_EINTERNAL, "no randomness");
 		if ((rc = write_secrets(path, token, key, eb)))
@@ -563,6 +1081,28 @@ out:
 	return rc;
 }
 
+/* The value of row o as JSON (secrets masked). */
+static json_t *opt_json(const struct px_config *c, const struct opt *o)
+{
+	struct px_config *m = (struct px_config *)c;
+	const char *v;
+
+	switch (o->type) {
+	case OPT_LONG:
+	case OPT_SIZE:
+	case OPT_SECONDS:
+		return json_integer(*long_field(m, o));
+	case OPT_BOOL:
+		return json_boolean(*bool_field(m, o));
+	case OPT_ENUM:
+		return json_string(o->choices[*enum_field(m, o)]);
+	case OPT_STR:
+		break;
+	}
+	v = *str_field(m, o);
+	return !v ? json_null() : json_string(o->secret ? "***" : v);
+}
+
 int px_config_dump(const struct px_config *c, struct px_buf *out)
 {
 	json_t *root = json_object(), *keys = json_array(), *vars = json_object();
@@ -571,20 +1111,11 @@ int px_config_dump(const struct px_config *c, struct px_buf *out)
 
 	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++) {
 		const struct opt *o = &opts[i];
-		const char *key = o->key ? o->key : "config";
 
 		if (o->off == offsetof(struct px_config, signing_keys_csv))
 			continue;
-		if (o->type == OPT_LONG) {
-			json_object_set_new(root, key, json_integer(
-				*long_field((struct px_config *)c, o)));
-		} else {
-			const char *v = *str_field((struct px_config *)c, o);
-
-			json_object_set_new(root, key,
-					    !v ? json_null()
-					       : json_string(o->secret ? "***" : v));
-		}
+		json_object_set_new(root, o->key ? o->key : "config",
+				    opt_json(c, o));
 	}
 	for (int i = 0; i < c->n_signing_keys; i++)
 		json_array_append_new(keys, json_string("***"));
@@ -603,29 +1134,64 @@ int px_config_dump(const struct px_config *c, struct px_buf *out)
 	return rc;
 }
 
+int px_config_dump_origins(const struct px_config *c, struct px_buf *out)
+{
+	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++) {
+		const struct opt *o = &opts[i];
+		json_t *v = opt_json(c, o);
+		char *text = json_dumps(v, JSON_ENCODE_ANY);
+
+		if (o->off == offsetof(struct px_config, signing_keys_csv) &&
+		    c->n_signing_keys) {
+			free(text);
+			text = strdup("\"***\"");
+		}
+		px_buf_addf(out, "%s\t%s=%s\n",
+			    c->origin[i] ? c->origin[i] : "default",
+			    o->key ? o->key : "config", text ? text : "null");
+		free(text);
+		json_decref(v);
+	}
+	for (int i = 0; i < c->n_variants; i++) {
+		px_buf_addf(out, "%s\tvariants.%s=", c->variants[i].origin,
+			    c->variants[i].name);
+		px_json_quote(out, c->variants[i].options);
+		px_buf_adds(out, "\n");
+	}
+	return out->data ? 0 : PX_ENOMEM;
+}
+
 void px_config_usage(FILE *f)
 {
 	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++) {
-		char flag[64];
+		static const char *arg[] = {"VALUE", "N", "on|off", "", "SIZE", "DURATION"};
+		char flag[96], ch[64] = "";
+		const struct opt *o = &opts[i];
 
-		snprintf(flag, sizeof(flag), "--%s %s", opts[i].flag,
-			 opts[i].type == OPT_LONG ? "N" : "VALUE");
-		fprintf(f, "  %-28s %s [%s%s%s]\n", flag, opts[i].help,
-			opts[i].env, opts[i].def ? ", default " : "",
-			opts[i].def ? opts[i].def : "");
+		if (o->type == OPT_ENUM)
+			for (int k = 0; o->choices[k]; k++)
+				snprintf(ch + strlen(ch), sizeof(ch) - strlen(ch),
+					 "%s%s", k ? "|" : "", o->choices[k]);
+		snprintf(flag, sizeof(flag), "--%s %s", o->flag,
+			 o->type == OPT_ENUM ? ch : arg[o->type]);
+		fprintf(f, "  %-36s %s [%s%s%s]\n", flag, o->help, o->env,
+			o->def ? ", default " : "", o->def ? o->def : "");
 	}
 }
 
 void px_config_release(struct px_config *c)
 {
-	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++)
+	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++) {
 		if (opts[i].type == OPT_STR)
 			free(*str_field(c, &opts[i]));
+		free(c->origin[i]);
+	}
 	for (int i = 0; i < c->n_signing_keys; i++)
 		free(c->signing_keys[i]);
 	for (int i = 0; i < c->n_variants; i++) {
 		free(c->variants[i].name);
 		free(c->variants[i].options);
+		free(c->variants[i].origin);
 	}
 	memset(c, 0, sizeof(*c));
 }

@@ -6,6 +6,7 @@
  * and the canonical form all walk the same table, in the table's order.
  */
 #include "delivery/options.h"
+#include "core/suggest.h"
 
 #include <math.h>
 #include <strings.h>
@@ -609,6 +610,25 @@ static int find_opt(const char *k)
 	return -1;
 }
 
+/* "; did you mean \"width\"?" for a near option name, or "". */
+static void near_option(char *out, size_t size, const char *word)
+{
+	const char *cands[2 * PX_ARRAY_LEN(opts) + 1];
+	const char *best;
+	size_t n = 0;
+
+	for (size_t i = 0; i < PX_ARRAY_LEN(opts); i++) {
+		cands[n++] = opts[i].name;
+		cands[n++] = opts[i].alias;
+	}
+	cands[n++] = "border";
+	best = px_suggest(word, cands, n);
+	if (best)
+		snprintf(out, size, "; did you mean \"%s\"?", best);
+	else
+		*out = '\0';
+}
+
 /* Length of the next item: up to a comma outside parentheses, so
  * background=rgba(0,0,0,0.5) stays whole. */
 static size_t item_len(const char *p)
@@ -649,8 +669,11 @@ int px_opts_parse(const char *s, struct px_opts *o, struct px_errbuf *eb)
 			i = find_opt("border.width");
 			bad = p_border(o, eq + 1);
 		} else if ((i = find_opt(item)) < 0) {
+			char hint[96];
+
+			near_option(hint, sizeof(hint), item);
 			return px_errc(eb, PX_EINVAL, "invalid_option",
-				       "unknown option \"%.64s\"", item);
+				       "unknown option \"%.64s\"%s", item, hint);
 		} else {
 			bad = opts[i].parse(o, eq + 1);
 		}
@@ -660,6 +683,30 @@ int px_opts_parse(const char *s, struct px_opts *o, struct px_errbuf *eb)
 				       eq + 1,
 				       strcmp(item, "border") ? opts[i].name : "border");
 		o->set |= UINT64_C(1) << i;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+int px_opts_check_names(const char *list, struct px_errbuf *eb)
+{
+	char name[64], hint[96];
+
+	for (const char *p = list; p && *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (n >= sizeof(name) || !n)
+			return px_errc(eb, PX_EINVAL, "invalid_option",
+				       "malformed option list \"%.64s\"", list);
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (find_opt(name) < 0 && strcmp(name, "border")) {
+			near_option(hint, sizeof(hint), name);
+			return px_errc(eb, PX_EINVAL, "invalid_option",
+				       "unknown option \"%s\"%s", name, hint);
+		}
 		p += n;
 		if (*p == ',')
 			p++;

@@ -64,6 +64,11 @@ bool px_opts_is_inline(const char *s);
 int px_opts_allowed(const struct px_opts *o, const char *allow,
 		    struct px_errbuf *eb);
 
+/* Check a comma-separated list of option names (canonical or alias),
+ * as the flexible_options setting holds; PX_EINVAL naming the first
+ * unknown one and the nearest known name. */
+int px_opts_check_names(const char *list, struct px_errbuf *eb);
+
 /* Canonical text of o: fixed order, canonical names, defaults omitted. */
 int px_opts_canonical(const struct px_opts *o, struct px_buf *out);
 

@@ -5,6 +5,7 @@
 #include "ml/nsfw.h"
 
 #include <math.h>
+#include <unistd.h>
 
 #define NPIX (PX_NSFW_SIZE * PX_NSFW_SIZE * 3)
 
@@ -17,6 +18,20 @@ const char *px_nsfw_class_name(int i)
 	return i >= 0 && i < PX_NSFW_CLASSES ? classes[i] : "?";
 }
 
+bool px_nsfw_locate(const char *models_dir, char *dir, size_t n)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/model.json", models_dir);
+	if (access(path, F_OK) == 0) {
+		snprintf(dir, n, "%s", models_dir);
+		return true;
+	}
+	snprintf(dir, n, "%s/%s", models_dir, PX_NSFW_MODEL);
+	snprintf(path, sizeof(path), "%s/model.json", dir);
+	return access(path, F_OK) == 0;
+}
+
 int px_nsfw_open(const char *models_dir, struct px_ml_model **out,
 		 struct px_errbuf *eb)
 {
@@ -26,14 +41,14 @@ int px_nsfw_open(const char *models_dir, struct px_ml_model **out,
 	int rc;
 
 	*out = NULL;
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", models_dir,
-			     PX_NSFW_MODEL) >= sizeof(dir))
+	if (strlen(models_dir) + sizeof(PX_NSFW_MODEL) + 16 > sizeof(dir))
 		return px_errf(eb, PX_EINVAL, "models directory name too long");
+	px_nsfw_locate(models_dir, dir, sizeof(dir));
 	rc = px_ml_model_load(dir, NULL, &m, eb);
 	if (rc == PX_ENOTFOUND)
 		return px_errf(eb, rc,
-			       "model '%s' not found (run `make models`)",
-			       dir);
+			       "no classifier model in \"%s\" (looked for \"%s/model.json\" and \"%s/%s/model.json\")",
+			       models_dir, models_dir, models_dir, PX_NSFW_MODEL);
 	if (rc)
 		return rc;
 	if (px_ml_model_input_shape(m, d) != 4 || d[0] != 1 ||

@@ -19,11 +19,16 @@
 #define PX_NSFW_SIZE 224
 #define PX_NSFW_MODEL "nsfwjs-mobilenet-v2-mid"
 
+/* The model's directory for models_dir, which is either the models root
+ * (holding nsfwjs-mobilenet-v2-mid/) or the model's own directory (holding
+ * model.json), into dir. False when neither holds a model.json. */
+bool px_nsfw_locate(const char *models_dir, char *dir, size_t n);
+
 /*
- * Load models_dir/nsfwjs-mobilenet-v2-mid and check its input is
+ * Load the model px_nsfw_locate finds and check its input is
  * [1,224,224,3] and its output [1,5]. *out receives a model reference
  * (free with px_ml_model_free). Errors as px_ml_model_load; PX_ENOTFOUND
- * with a hint to run `make models` when the directory is missing.
+ * naming both places looked at when there is no model.
  */
 int px_nsfw_open(const char *models_dir, struct px_ml_model **out,
 		 struct px_errbuf *eb);
