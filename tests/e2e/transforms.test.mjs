@@ -157,6 +157,7 @@ describe('every invalid value names its option', () => {
 				assert.equal(r.status, 400, `${name}=${v}: ${L.show(r)}`);
 				assert.equal(L.errCode(r), 'invalid_option');
 				assert.ok(L.errMessage(r).includes(`"${name}"`), `${name}=${v}: ${L.errMessage(r)}`);
+				assert.match(L.errMessage(r), /: expected \S/, `${name}=${v}: the message lists what is accepted`);
 			}
 		});
 	}
@@ -164,6 +165,11 @@ describe('every invalid value names its option', () => {
 		const r = await L.req(srv, 'GET', `/img/${id}/w=10,crop=yes`);
 		assert.equal(r.status, 400);
 		assert.match(L.errMessage(r), /"crop"/);
+		const t = await L.req(srv, 'GET', `/img/${id}/widht=300`);
+		assert.equal(t.status, 400);
+		assert.equal(L.errMessage(t), 'unknown option "widht"; did you mean "width"?');
+		const w = await L.req(srv, 'GET', `/img/${id}/w=0`);
+		assert.equal(L.errMessage(w), 'invalid value "0" for option "width": expected an integer from 1 to 8192');
 	});
 });
 
