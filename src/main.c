@@ -1152,6 +1152,8 @@ static int cmd_serve(int argc, char **argv)
 		goto fail;
 
 	workers = cfg.workers ? (int)cfg.workers : px_cpu_count();
+	/* Hash lists block with moderation off too. */
+	app->mod_quarantine = cfg.moderation_blocked == PX_MOD_QUARANTINE;
 	if (cfg.moderation) {
 		struct px_moderation_opts mo;
 
@@ -1160,7 +1162,6 @@ static int cmd_serve(int argc, char **argv)
 		if (px_moderation_new(&mo, &app->mod, &eb))
 			goto fail;
 		app->mod_async = mo.async;
-		app->mod_quarantine = cfg.moderation_blocked == PX_MOD_QUARANTINE;
 		if (px_moderation_start(app->mod, app->cat, &eb))
 			goto fail;
 	}

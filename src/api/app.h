@@ -13,6 +13,7 @@
 #include "access/tokens.h"
 #include "api/route.h"
 #include "catalog/catalog.h"
+#include "catalog/hashlist.h"
 #include "catalog/variants.h"
 #include "core/config.h"
 #include "core/metrics.h"
@@ -245,6 +246,36 @@ void px_api_cache_purge_variant(struct px_app *a, const char *name,
 
 /* Set the ETag header to the record's (for If-Match on reviews). */
 void px_api_rec_etag(struct px_req *r, const struct px_image_rec *rec);
+
+/* Hash lists and near-duplicates (hashlists.c). */
+void px_api_hashlist_list(struct px_app *a, struct px_req *r,
+			  const struct px_call *c);
+void px_api_hashlist_create(struct px_app *a, struct px_req *r,
+			    const struct px_call *c);
+void px_api_hashlist_get(struct px_app *a, struct px_req *r,
+			 const struct px_call *c);
+void px_api_hashlist_delete(struct px_app *a, struct px_req *r,
+			    const struct px_call *c);
+void px_api_hashlist_import(struct px_app *a, struct px_req *r,
+			    const struct px_call *c);
+void px_api_image_similar(struct px_app *a, struct px_req *r,
+			  const struct px_call *c);
+
+/* The upload hook: PDQ-hash an upload into rec (pdq, pdq_quality) and
+ * match it against the hash lists. A hash that cannot be made is logged
+ * and left empty; a failure to read the lists is returned. */
+struct px_api_pdq_hit {
+	struct px_hashlist_hit m; /* m.action 0: no list matched */
+	char rule[80];            /* "hashlist:<name>" */
+};
+int px_api_pdq_upload(struct px_app *a, const void *data, size_t n,
+		      struct px_image_rec *rec, struct px_api_pdq_hit *hit,
+		      struct px_errbuf *eb);
+/* Merge a match into a moderation result (res zeroed when moderation is
+ * off): the stronger verdict wins, the match is kept under "hashlist" in
+ * res->json, and res->rule points into hit when the list decided. */
+int px_api_pdq_fold(const struct px_api_pdq_hit *hit,
+		    struct px_mod_result *res);
 
 /* The record as the API shows it (a new JSON object reference). */
 struct json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec);

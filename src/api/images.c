@@ -83,6 +83,10 @@ json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 				    json_loads(rec->moderation, 0, NULL));
 	if (o && rec->audit)
 		json_object_set_new(o, "audit", json_loads(rec->audit, 0, NULL));
+	if (o && rec->pdq[0]) {
+		json_object_set_new(o, "pdq", json_string(rec->pdq));
+		json_object_set_new(o, "pdq_quality", json_integer(rec->pdq_quality));
+	}
 	return o;
 }
 
@@ -340,6 +344,7 @@ void px_api_upload_run(struct px_app *a, struct px_req *r,
 	struct px_image_info info;
 	struct px_image_rec rec;
 	struct px_mod_result res;
+	struct px_api_pdq_hit hit;
 	struct upload u;
 	struct px_actor who;
 	int64_t t0 = px_mono_us();
@@ -386,14 +391,22 @@ void px_api_upload_run(struct px_app *a, struct px_req *r,
 	/* The id is known before storing so events can name it. */
 	if (!rec.id[0] && (rc = px_uuid7(rec.id)))
 		goto out;
-	if (a->mod && a->mod_async) {
+	/* PDQ hash into the record; a hash-list match decides at once. */
+	if ((rc = px_api_pdq_upload(a, u.data, u.n, &rec, &hit, &eb)))
+		goto out;
+	if (a->mod && a->mod_async && !hit.m.action) {
 		/* Classified in the background from a durable job. */
 		snprintf(rec.status, sizeof(rec.status), "pending");
 		status = 202;
-	} else if (a->mod) {
-		if ((rc = px_moderation_classify(a->mod, u.data, u.n, &res, &eb)))
+	} else if (a->mod || hit.m.action) {
+		if (a->mod && !a->mod_async) {
+			if ((rc = px_moderation_classify(a->mod, u.data, u.n,
+							 &res, &eb)))
+				goto out;
+			px_metric_add(a->m.classified, 1);
+		}
+		if ((rc = px_api_pdq_fold(&hit, &res)))
 			goto out;
-		px_metric_add(a->m.classified, 1);
 		if (res.verdict == PX_VERDICT_BLOCK) {
 			px_metric_add(a->m.blocked, 1);
 			if (!a->mod_quarantine) {

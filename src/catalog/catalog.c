@@ -8,6 +8,7 @@
  */
 #include "catalog/audit.h"
 #include "catalog/catalog.h"
+#include "catalog/mih.h"
 #include "core/crypto.h"
 
 #include <jansson.h>
@@ -102,6 +103,10 @@ static int rec_encode(const struct px_image_rec *r, struct px_buf *out)
 		json_object_set_new(o, "moderation", json_loads(r->moderation, 0, NULL));
 	if (r->audit)
 		json_object_set_new(o, "audit", json_loads(r->audit, 0, NULL));
+	if (r->pdq[0]) {
+		json_object_set_new(o, "pdq", json_string(r->pdq));
+		json_object_set_new(o, "pdq_quality", json_integer(r->pdq_quality));
+	}
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!text)
@@ -131,6 +136,8 @@ static int rec_decode(const void *p, size_t n, struct px_image_rec *r)
 	copy_str(r->format, sizeof(r->format), json_object_get(o, "format"));
 	copy_str(r->sha256, sizeof(r->sha256), json_object_get(o, "sha256"));
 	copy_str(r->status, sizeof(r->status), json_object_get(o, "status"));
+	copy_str(r->pdq, sizeof(r->pdq), json_object_get(o, "pdq"));
+	r->pdq_quality = (int)json_integer_value(json_object_get(o, "pdq_quality"));
 	r->uploaded_us = json_integer_value(json_object_get(o, "uploaded_us"));
 	r->require_signed = json_is_true(json_object_get(o, "require_signed"));
 	r->alpha = json_is_true(json_object_get(o, "alpha"));
@@ -274,6 +281,8 @@ static char *rec_summary(const struct px_image_rec *r)
 
 	if (o && json_object_get(m, "rule"))
 		json_object_set(o, "rule", json_object_get(m, "rule"));
+	if (o && json_object_get(m, "hashlist"))
+		json_object_set(o, "hashlist", json_object_get(m, "hashlist"));
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(m);
 	json_decref(o);
@@ -341,6 +350,8 @@ int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 	if (event && (rc = outbox_put(txn, event, eb)))
 		goto out;
 	if ((rc = audit_rec(txn, rec, "upload", who, false, eb)))
+		goto out;
+	if ((rc = px_mih_image_put(txn, rec->id, rec->pdq, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
@@ -491,6 +502,8 @@ int px_catalog_delete(struct px_catalog *c, const char *id,
 	if ((rc = status_keys(txn, &rec, false, eb)))
 		goto out;
 	if ((rc = audit_rec(txn, &rec, "delete", who, true, eb)))
+		goto out;
+	if ((rc = px_mih_image_del(txn, id, rec.pdq, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;

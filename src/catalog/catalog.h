@@ -26,6 +26,9 @@
  *                                         the same transaction as the
  *                                         change; kept after delete
  *             auditix/<id>/<entry id>  -> "" (an image's entries)
+ *             pq/...                   -> the PDQ similarity index, owned
+ *                                         by catalog/mih.c, written in the
+ *                                         record's add/delete transaction
  */
 #ifndef PX_CATALOG_H
 #define PX_CATALOG_H
@@ -64,6 +67,9 @@ struct px_image_rec {
 	char status[16]; /* pending, approved, flagged, blocked */
 	char *moderation; /* JSON object text or NULL: scores, model, rule */
 	char *audit;      /* JSON array text or NULL: review decisions */
+	char pdq[65];     /* PDQ hash (64 hex), "" when not computed; kept
+			     in the similarity index (catalog/mih.h) */
+	int pdq_quality;  /* 0-100 */
 };
 
 /* Free rec->meta and zero the record. */

@@ -334,3 +334,46 @@ int px_pdq_parse(const char *hex, size_t n, struct px_pdq *out)
 	}
 	return 0;
 }
+
+void px_pdq_bytes(const struct px_pdq *h, uint8_t out[32])
+{
+	for (int i = 0; i < PX_PDQ_WORDS; i++) {
+		out[2 * i] = (uint8_t)(h->w[PX_PDQ_WORDS - 1 - i] >> 8);
+		out[2 * i + 1] = (uint8_t)h->w[PX_PDQ_WORDS - 1 - i];
+	}
+}
+
+void px_pdq_from_bytes(const uint8_t in[32], struct px_pdq *h)
+{
+	for (int i = 0; i < PX_PDQ_WORDS; i++)
+		h->w[PX_PDQ_WORDS - 1 - i] =
+			(uint16_t)(in[2 * i] << 8 | in[2 * i + 1]);
+}
+
+/* Flip each choice of r more bits above position `from`. */
+static int probe_rec(uint16_t v, int from, int r,
+		     int (*fn)(void *, uint16_t), void *ctx)
+{
+	int rc;
+
+	for (int b = from; b < 16; b++) {
+		uint16_t x = (uint16_t)(v ^ (1u << b));
+
+		if ((rc = fn(ctx, x)))
+			return rc;
+		if (r > 1 && (rc = probe_rec(x, b + 1, r - 1, fn, ctx)))
+			return rc;
+	}
+	return 0;
+}
+
+int px_pdq_probe(uint16_t v, int r, int (*fn)(void *ctx, uint16_t value),
+		 void *ctx)
+{
+	int rc;
+
+	PX_ASSERT(r >= 0 && r <= PX_PDQ_MAX_RADIUS);
+	if ((rc = fn(ctx, v)))
+		return rc;
+	return r > 0 ? probe_rec(v, 0, r, fn, ctx) : 0;
+}

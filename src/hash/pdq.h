@@ -85,7 +85,25 @@ void px_pdq_hex(const struct px_pdq *h, char out[PX_PDQ_HEX_LEN + 1]);
 /* Parse exactly n == 64 hex digits (either case). PX_EINVAL otherwise. */
 int px_pdq_parse(const char *hex, size_t n, struct px_pdq *out);
 
-/* The median of n floats (Torben's method: no copy, no sort). */
+/* The 32 bytes of the hash in hex order (word 15 first, big-endian), the
+ * form kept in the metadata store's keys. */
+void px_pdq_bytes(const struct px_pdq *h, uint8_t out[32]);
+void px_pdq_from_bytes(const uint8_t in[32], struct px_pdq *h);
+
+/*
+ * Multi-index hashing: the hash as 16 chunks of 16 bits (chunk k is word
+ * k). Two hashes within distance d agree to within floor(d / 16) bits on
+ * at least one chunk, so probing every chunk value within that radius
+ * finds every match. px_pdq_probe calls fn(ctx, value) for each 16-bit
+ * value within radius r (0-4) of v, v itself first; fn returns nonzero to
+ * stop, and that value is returned.
+ */
+#define PX_PDQ_CHUNKS 16
+#define PX_PDQ_MAX_RADIUS 4
+int px_pdq_probe(uint16_t v, int r, int (*fn)(void *ctx, uint16_t value),
+		 void *ctx);
+
+/* The lower median of n <= 256 floats. */
 float px_pdq_median(const float *v, int n);
 
 #endif

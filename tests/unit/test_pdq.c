@@ -222,6 +222,66 @@ static void t_dihedral(void)
 	px_buf_release(&px);
 }
 
+struct probe_ctx {
+	uint16_t v;
+	int r, n, bad;
+	uint8_t seen[65536];
+};
+
+static int probe_one(void *arg, uint16_t x)
+{
+	struct probe_ctx *p = arg;
+
+	if (p->seen[x]++ || __builtin_popcount((unsigned)(x ^ p->v)) > p->r)
+		p->bad++;
+	p->n++;
+	return 0;
+}
+
+static int probe_stop(void *arg, uint16_t x)
+{
+	int *n = arg;
+
+	return ++*n == 5 ? 7 : 0;
+}
+
+static void t_probe(void)
+{
+	static struct probe_ctx p;
+	static const int want[] = {1, 17, 137, 697, 2517};
+	uint8_t b[32];
+	struct px_pdq h, g;
+
+	for (int r = 0; r <= PX_PDQ_MAX_RADIUS; r++) {
+		memset(&p, 0, sizeof(p));
+		p.v = 0xa5c3;
+		p.r = r;
+		T_CASE("probe: every value within the radius, once")
+		{
+			T_EQ(px_pdq_probe(p.v, r, probe_one, &p), 0);
+			T_EQ(p.n, want[r]);
+			T_EQ(p.bad, 0);
+		}
+	}
+	T_CASE("probe: stops when asked")
+	{
+		int n = 0;
+
+		T_EQ(px_pdq_probe(1, 2, probe_stop, &n), 7);
+		T_EQ(n, 5);
+	}
+	T_CASE("bytes round trip")
+	{
+		for (int i = 0; i < PX_PDQ_WORDS; i++)
+			h.w[i] = (uint16_t)(0x1234 * (i + 1));
+		px_pdq_bytes(&h, b);
+		T_EQ(b[0], h.w[15] >> 8);
+		T_EQ(b[31], h.w[0] & 0xff);
+		px_pdq_from_bytes(b, &g);
+		T_EQ(px_pdq_distance(&h, &g), 0);
+	}
+}
+
 static void t_edges(void)
 {
 	uint8_t flat[64 * 48 * 3], tiny[4 * 40 * 3];
@@ -261,6 +321,7 @@ static void run(void)
 		exit(1);
 	}
 	t_hex();
+	t_probe();
 	t_edges();
 	t_reference();
 	t_dihedral();

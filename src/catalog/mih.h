@@ -1,0 +1,64 @@
+/*
+ * mih.h - multi-index hashing over PDQ hashes, kept in the metadata store.
+ *
+ * A 256-bit hash is cut into 16 chunks of 16 bits. Each (hash, tag) entry
+ * is stored 16 times, once per chunk, under
+ *
+ *     <prefix> <k: 1 byte> <chunk k: 2 bytes, big-endian> <hash: 32 bytes> <tag>
+ *
+ * with an empty value. Two hashes within distance d agree to within
+ * r = floor(d / 16) bits on at least one chunk, so a search probes, for
+ * each chunk, every value within r of the query's chunk: 16 prefix scans
+ * for d < 16, 272 for d < 32. The cost grows with the entries sharing a
+ * chunk value (about n / 65536 for random hashes), not with n, so the
+ * index stays sublinear, survives restarts and works on every kv backend.
+ *
+ * Users: the image index ("pq/", tag = image id; written by the catalog
+ * in its add and delete transactions) and the hash lists ("hx/", tag =
+ * list name; hashlist.c).
+ */
+#ifndef PX_MIH_H
+#define PX_MIH_H
+
+#include "hash/pdq.h"
+#include "meta/kv.h"
+
+#define PX_MIH_MAX_DISTANCE 64 /* radius 4 per chunk */
+#define PX_MIH_TAG_MAX 128
+
+/* Add or remove the 16 keys of (h, tag) in txn. del: PX_ENOTFOUND is not
+ * an error (entries written before the index existed). */
+int px_mih_put(struct px_kv_txn *txn, const char *prefix,
+	       const struct px_pdq *h, const char *tag, struct px_errbuf *eb);
+int px_mih_del(struct px_kv_txn *txn, const char *prefix,
+	       const struct px_pdq *h, const char *tag, struct px_errbuf *eb);
+
+/* fn gets each entry within maxd of q exactly once; tag is not
+ * NUL-terminated. Nonzero from fn stops the search and is returned. */
+typedef int (*px_mih_fn)(void *ctx, const struct px_pdq *h, const char *tag,
+			 size_t ntag, int distance);
+
+/* maxd 0..PX_MIH_MAX_DISTANCE (PX_EINVAL otherwise). */
+int px_mih_search(struct px_kv_txn *txn, const char *prefix,
+		  const struct px_pdq *q, int maxd, px_mih_fn fn, void *ctx,
+		  struct px_errbuf *eb);
+
+/* The image index: the catalog calls these inside the transaction that
+ * adds or removes the record; hex is the record's pdq ("" = none). */
+#define PX_MIH_IMAGES "pq/"
+int px_mih_image_put(struct px_kv_txn *txn, const char *id, const char *hex,
+		     struct px_errbuf *eb);
+int px_mih_image_del(struct px_kv_txn *txn, const char *id, const char *hex,
+		     struct px_errbuf *eb);
+
+/* Images whose hash is within maxd of q, nearest first (ties by id), at
+ * most max of them, not counting the image `self` (may be NULL). */
+struct px_mih_near {
+	char id[PX_MIH_TAG_MAX + 1];
+	int distance;
+};
+int px_mih_similar(struct px_kv *kv, const struct px_pdq *q, int maxd,
+		   const char *self, struct px_mih_near *out, int max, int *n,
+		   struct px_errbuf *eb);
+
+#endif
