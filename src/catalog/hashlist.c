@@ -216,14 +216,17 @@ int px_hashlist_add(struct px_kv *kv, const char *name,
 		    struct px_hashlist *out, struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn = NULL;
+	struct px_pdq *fresh = NULL;
 	struct px_hashlist l;
 	uint8_t key[LIST_KEY_MAX];
 	size_t nkey;
 	int rc;
 
 	*added = 0;
+	if (n && !(fresh = malloc(n * sizeof(*fresh))))
+		return PX_ENOMEM;
 	if ((rc = px_kv_begin(kv, 0, &txn, eb)))
-		return rc;
+		goto out;
 	if ((rc = get_in(txn, name, &l, eb)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -231,10 +234,12 @@ int px_hashlist_add(struct px_kv *kv, const char *name,
 		rc = px_kv_put(txn, key, nkey, "", 0, PX_KV_NOOVERWRITE, eb);
 		if (rc == PX_EEXIST)
 			continue;
-		if (rc || (rc = px_mih_put(txn, "hx/", &h[i], name, eb)))
+		if (rc)
 			goto out;
-		(*added)++;
+		fresh[(*added)++] = h[i];
 	}
+	if ((rc = px_mih_put(txn, "hx/", fresh, *added, name, eb)))
+		goto out;
 	l.count += *added;
 	if ((rc = put_in(txn, &l, 0, eb)))
 		goto out;
@@ -244,6 +249,9 @@ int px_hashlist_add(struct px_kv *kv, const char *name,
 		*out = l;
 out:
 	px_kv_abort(txn);
+	free(fresh);
+	if (rc)
+		*added = 0;
 	return rc;
 }
 
@@ -294,10 +302,11 @@ int px_hashlist_delete(struct px_kv *kv, const char *name,
 	for (size_t i = 0; i < hs.n; i++) {
 		size_t nkey = entry_key(key, name, &hs.a[i]);
 
-		if ((rc = px_kv_del(txn, key, nkey, eb)) ||
-		    (rc = px_mih_del(txn, "hx/", &hs.a[i], name, eb)))
+		if ((rc = px_kv_del(txn, key, nkey, eb)))
 			goto out;
 	}
+	if ((rc = px_mih_del(txn, "hx/", hs.a, hs.n, name, eb)))
+		goto out;
 	list_key(lkey, sizeof(lkey), name);
 	if ((rc = px_kv_dels(txn, lkey, eb)))
 		goto out;

@@ -3,11 +3,10 @@
  */
 #include "catalog/mih.h"
 
-#define KEY_MAX (16 + 3 + 32 + PX_MIH_TAG_MAX)
+#define REC_MIN 33 /* hash + tag length */
 
 /* prefix | k | chunk; returns the length. */
-static size_t chunk_prefix(uint8_t *k, const char *prefix, int idx,
-			   uint16_t v)
+static size_t bucket_key(uint8_t *k, const char *prefix, int idx, uint16_t v)
 {
 	size_t n = strlen(prefix);
 
@@ -18,39 +17,141 @@ static size_t chunk_prefix(uint8_t *k, const char *prefix, int idx,
 	return n + 3;
 }
 
-static int keys(struct px_kv_txn *txn, const char *prefix,
-		const struct px_pdq *h, const char *tag, bool put,
-		struct px_errbuf *eb)
+/* Next record of a bucket at *off; false at the end or on a torn one. */
+static bool next_rec(const struct px_buf *b, size_t *off, const uint8_t **hash,
+		     const char **tag, size_t *ntag)
 {
-	uint8_t k[KEY_MAX];
-	size_t ntag = strlen(tag), n;
+	const uint8_t *p = b->data + *off;
+	size_t left = b->len - *off;
+
+	if (left < REC_MIN || left < (size_t)REC_MIN + p[32])
+		return false;
+	*hash = p;
+	*ntag = p[32];
+	*tag = (const char *)p + REC_MIN;
+	*off += REC_MIN + p[32];
+	return true;
+}
+
+struct sort_ctx {
+	const struct px_pdq *h;
+	int k;
+};
+
+static _Thread_local struct sort_ctx sort_by;
+
+static int cmp_chunk(const void *x, const void *y)
+{
+	uint16_t a = sort_by.h[*(const uint32_t *)x].w[sort_by.k];
+	uint16_t b = sort_by.h[*(const uint32_t *)y].w[sort_by.k];
+
+	return (a > b) - (a < b);
+}
+
+/* Rewrite the bucket in key: keep its records except (h[order[i]], tag)
+ * for del, then append those for put. */
+static int update_bucket(struct px_kv_txn *txn, const uint8_t *key,
+			 size_t nkey, const struct px_pdq *h,
+			 const uint32_t *order, size_t cnt, const char *tag,
+			 size_t ntag, bool put, struct px_errbuf *eb)
+{
+	struct px_buf old, out;
+	size_t off = 0;
+	const uint8_t *rh;
+	const char *rt;
+	size_t nrt;
+	uint8_t hb[32];
 	int rc;
 
-	if (strlen(prefix) > 16 || ntag > PX_MIH_TAG_MAX)
-		return px_errf(eb, PX_EINVAL, "index key too long");
-	for (int i = 0; i < PX_PDQ_CHUNKS; i++) {
-		n = chunk_prefix(k, prefix, i, h->w[i]);
-		px_pdq_bytes(h, k + n);
-		memcpy(k + n + 32, tag, ntag);
-		n += 32 + ntag;
-		rc = put ? px_kv_put(txn, k, n, "", 0, 0, eb)
-			 : px_kv_del(txn, k, n, eb);
-		if (rc && !(rc == PX_ENOTFOUND && !put))
-			return rc;
+	px_buf_init(&old, 0);
+	px_buf_init(&out, 0);
+	rc = px_kv_get(txn, key, nkey, &old, eb);
+	if (rc && rc != PX_ENOTFOUND)
+		goto out;
+	rc = 0;
+	while (next_rec(&old, &off, &rh, &rt, &nrt)) {
+		bool drop = false;
+
+		for (size_t i = 0; !put && !drop && i < cnt; i++) {
+			px_pdq_bytes(&h[order[i]], hb);
+			drop = nrt == ntag && !memcmp(rt, tag, ntag) &&
+			       !memcmp(rh, hb, 32);
+		}
+		if (!drop && (rc = px_buf_add(&out, rh, REC_MIN + nrt)))
+			goto out;
 	}
-	return 0;
+	for (size_t i = 0; put && i < cnt; i++) {
+		uint8_t n8 = (uint8_t)ntag;
+
+		px_pdq_bytes(&h[order[i]], hb);
+		if ((rc = px_buf_add(&out, hb, 32)) ||
+		    (rc = px_buf_add(&out, &n8, 1)) ||
+		    (rc = px_buf_add(&out, tag, ntag)))
+			goto out;
+	}
+	if (out.len == old.len && !put)
+		goto out; /* nothing of ours was there */
+	if (out.len)
+		rc = px_kv_put(txn, key, nkey, out.data, out.len, 0, eb);
+	else if (old.len)
+		rc = px_kv_del(txn, key, nkey, eb);
+out:
+	px_buf_release(&old);
+	px_buf_release(&out);
+	return rc;
+}
+
+static int update(struct px_kv_txn *txn, const char *prefix,
+		  const struct px_pdq *h, size_t n, const char *tag, bool put,
+		  struct px_errbuf *eb)
+{
+	size_t ntag = strlen(tag);
+	uint32_t *order;
+	uint8_t key[32];
+	int rc = 0;
+
+	if (strlen(prefix) > 16 || !ntag || ntag > PX_MIH_TAG_MAX)
+		return px_errf(eb, PX_EINVAL, "bad index prefix or tag");
+	if (!n)
+		return 0;
+	if (n > UINT32_MAX || !(order = malloc(n * sizeof(*order))))
+		return PX_ENOMEM;
+	for (int k = 0; !rc && k < PX_PDQ_CHUNKS; k++) {
+		for (size_t i = 0; i < n; i++)
+			order[i] = (uint32_t)i;
+		if (n > 1) {
+			sort_by = (struct sort_ctx){h, k};
+			qsort(order, n, sizeof(*order), cmp_chunk);
+		}
+		/* One read and one write per bucket touched. */
+		for (size_t i = 0; !rc && i < n;) {
+			uint16_t v = h[order[i]].w[k];
+			size_t j = i;
+
+			while (j < n && h[order[j]].w[k] == v)
+				j++;
+			rc = update_bucket(txn, key, bucket_key(key, prefix, k, v),
+					   h, order + i, j - i, tag, ntag, put,
+					   eb);
+			i = j;
+		}
+	}
+	free(order);
+	return rc;
 }
 
 int px_mih_put(struct px_kv_txn *txn, const char *prefix,
-	       const struct px_pdq *h, const char *tag, struct px_errbuf *eb)
+	       const struct px_pdq *h, size_t n, const char *tag,
+	       struct px_errbuf *eb)
 {
-	return keys(txn, prefix, h, tag, true, eb);
+	return update(txn, prefix, h, n, tag, true, eb);
 }
 
 int px_mih_del(struct px_kv_txn *txn, const char *prefix,
-	       const struct px_pdq *h, const char *tag, struct px_errbuf *eb)
+	       const struct px_pdq *h, size_t n, const char *tag,
+	       struct px_errbuf *eb)
 {
-	return keys(txn, prefix, h, tag, false, eb);
+	return update(txn, prefix, h, n, tag, false, eb);
 }
 
 struct search {
@@ -61,46 +162,39 @@ struct search {
 	px_mih_fn fn;
 	void *ctx;
 	struct px_errbuf *eb;
-	size_t nprefix;
-	int stop; /* fn's nonzero answer */
+	struct px_buf b;
 };
-
-static int candidate(void *arg, const void *key, size_t nkey,
-		     const void *val, size_t nval)
-{
-	struct search *s = arg;
-	const uint8_t *k = key;
-	struct px_pdq h;
-	int d, rc;
-
-	if (nkey < s->nprefix + 32)
-		return 0; /* not ours: a shorter key under the prefix */
-	px_pdq_from_bytes(k + s->nprefix, &h);
-	/* Reported already from an earlier chunk that was within r. */
-	for (int j = 0; j < s->chunk; j++)
-		if (__builtin_popcount((unsigned)(h.w[j] ^ s->q->w[j])) <= s->r)
-			return 0;
-	d = px_pdq_distance(&h, s->q);
-	if (d > s->maxd)
-		return 0;
-	rc = s->fn(s->ctx, &h, (const char *)k + s->nprefix + 32,
-		   nkey - s->nprefix - 32, d);
-	if (rc)
-		s->stop = rc;
-	return rc < 0 ? rc : rc ? 1 : 0;
-}
 
 static int probe(void *arg, uint16_t v)
 {
 	struct search *s = arg;
-	uint8_t k[32];
+	const uint8_t *rh;
+	const char *rt;
+	size_t nrt, off = 0;
+	uint8_t key[32];
 	int rc;
 
-	s->nprefix = chunk_prefix(k, s->prefix, s->chunk, v);
-	rc = px_kv_scan(s->txn, k, s->nprefix, NULL, 0, 0, candidate, s,
-			s->eb);
-	/* A clean stop inside the scan still ends the whole search. */
-	return rc ? rc : s->stop;
+	s->b.len = 0;
+	rc = px_kv_get(s->txn, key, bucket_key(key, s->prefix, s->chunk, v),
+		       &s->b, s->eb);
+	if (rc)
+		return rc == PX_ENOTFOUND ? 0 : rc;
+	while (next_rec(&s->b, &off, &rh, &rt, &nrt)) {
+		struct px_pdq h;
+		bool seen = false;
+		int d;
+
+		px_pdq_from_bytes(rh, &h);
+		/* Reported already through an earlier chunk within r. */
+		for (int j = 0; !seen && j < s->chunk; j++)
+			seen = __builtin_popcount((unsigned)(h.w[j] ^
+							     s->q->w[j])) <= s->r;
+		if (seen || (d = px_pdq_distance(&h, s->q)) > s->maxd)
+			continue;
+		if ((rc = s->fn(s->ctx, &h, rt, nrt, d)))
+			return rc;
+	}
+	return 0;
 }
 
 int px_mih_search(struct px_kv_txn *txn, const char *prefix,
@@ -108,16 +202,17 @@ int px_mih_search(struct px_kv_txn *txn, const char *prefix,
 		  struct px_errbuf *eb)
 {
 	struct search s = {txn, prefix, q, maxd, maxd / PX_PDQ_CHUNKS, 0,
-			   fn, ctx, eb, 0, 0};
-	int rc;
+			   fn, ctx, eb, {0}};
+	int rc = 0;
 
 	if (maxd < 0 || maxd > PX_MIH_MAX_DISTANCE || strlen(prefix) > 16)
 		return px_errc(eb, PX_EINVAL, "invalid_distance",
 			       "distance must be 0-%d", PX_MIH_MAX_DISTANCE);
-	for (s.chunk = 0; s.chunk < PX_PDQ_CHUNKS; s.chunk++)
-		if ((rc = px_pdq_probe(q->w[s.chunk], s.r, probe, &s)))
-			return rc;
-	return 0;
+	px_buf_init(&s.b, 0);
+	for (s.chunk = 0; !rc && s.chunk < PX_PDQ_CHUNKS; s.chunk++)
+		rc = px_pdq_probe(q->w[s.chunk], s.r, probe, &s);
+	px_buf_release(&s.b);
+	return rc;
 }
 
 int px_mih_image_put(struct px_kv_txn *txn, const char *id, const char *hex,
@@ -127,7 +222,7 @@ int px_mih_image_put(struct px_kv_txn *txn, const char *id, const char *hex,
 
 	if (!hex || !*hex || px_pdq_parse(hex, strlen(hex), &h))
 		return 0;
-	return px_mih_put(txn, PX_MIH_IMAGES, &h, id, eb);
+	return px_mih_put(txn, PX_MIH_IMAGES, &h, 1, id, eb);
 }
 
 int px_mih_image_del(struct px_kv_txn *txn, const char *id, const char *hex,
@@ -137,7 +232,7 @@ int px_mih_image_del(struct px_kv_txn *txn, const char *id, const char *hex,
 
 	if (!hex || !*hex || px_pdq_parse(hex, strlen(hex), &h))
 		return 0;
-	return px_mih_del(txn, PX_MIH_IMAGES, &h, id, eb);
+	return px_mih_del(txn, PX_MIH_IMAGES, &h, 1, id, eb);
 }
 
 struct near_set {

@@ -2,16 +2,20 @@
  * mih.h - multi-index hashing over PDQ hashes, kept in the metadata store.
  *
  * A 256-bit hash is cut into 16 chunks of 16 bits. Each (hash, tag) entry
- * is stored 16 times, once per chunk, under
+ * is recorded in 16 buckets, one per chunk: the bucket
  *
- *     <prefix> <k: 1 byte> <chunk k: 2 bytes, big-endian> <hash: 32 bytes> <tag>
+ *     key   <prefix> <k: 1 byte> <value of chunk k: 2 bytes, big-endian>
+ *     value records of <hash: 32 bytes> <tag length: 1 byte> <tag>
  *
- * with an empty value. Two hashes within distance d agree to within
- * r = floor(d / 16) bits on at least one chunk, so a search probes, for
- * each chunk, every value within r of the query's chunk: 16 prefix scans
- * for d < 16, 272 for d < 32. The cost grows with the entries sharing a
- * chunk value (about n / 65536 for random hashes), not with n, so the
- * index stays sublinear, survives restarts and works on every kv backend.
+ * Two hashes within distance d agree to within r = floor(d / 16) bits on
+ * at least one chunk, so a search reads, for each chunk, the bucket of
+ * every value within r of the query's chunk: 16 point reads for d < 16,
+ * 272 for d < 32, and checks the full hashes they hold. The cost grows
+ * with the entries sharing a chunk value (about n / 65536 for random
+ * hashes), not with n, so the index stays sublinear, survives restarts
+ * and works on every kv backend. Buckets rather than one key per entry
+ * keep the store compact (about 16 x (33 + tag) bytes a hash) and a probe
+ * to one read.
  *
  * Users: the image index ("pq/", tag = image id; written by the catalog
  * in its add and delete transactions) and the hash lists ("hx/", tag =
@@ -26,12 +30,16 @@
 #define PX_MIH_MAX_DISTANCE 64 /* radius 4 per chunk */
 #define PX_MIH_TAG_MAX 128
 
-/* Add or remove the 16 keys of (h, tag) in txn. del: PX_ENOTFOUND is not
- * an error (entries written before the index existed). */
+/* Add or remove n entries (h[i], tag), each bucket read and written once
+ * however many of the n land in it. Adding an entry already present adds
+ * it again (callers keep their own membership); removing one that is
+ * absent is not an error. */
 int px_mih_put(struct px_kv_txn *txn, const char *prefix,
-	       const struct px_pdq *h, const char *tag, struct px_errbuf *eb);
+	       const struct px_pdq *h, size_t n, const char *tag,
+	       struct px_errbuf *eb);
 int px_mih_del(struct px_kv_txn *txn, const char *prefix,
-	       const struct px_pdq *h, const char *tag, struct px_errbuf *eb);
+	       const struct px_pdq *h, size_t n, const char *tag,
+	       struct px_errbuf *eb);
 
 /* fn gets each entry within maxd of q exactly once; tag is not
  * NUL-terminated. Nonzero from fn stops the search and is returned. */

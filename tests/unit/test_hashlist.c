@@ -63,6 +63,15 @@ static int found_one(void *ctx, const struct px_pdq *h, const char *tag,
 	return 0;
 }
 
+static int count_one(void *ctx, const struct px_pdq *h, const char *tag,
+		     size_t ntag, int d)
+{
+	struct found *f = ctx;
+
+	f->n += ntag == 4 && !memcmp(tag, "bulk", 4);
+	return 0;
+}
+
 /* Every entry within d found exactly once, nothing farther. */
 static void t_mih(const struct px_kv_ops *ops, const char *loc)
 {
@@ -86,7 +95,7 @@ static void t_mih(const struct px_kv_ops *ops, const char *loc)
 	T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
 	for (int i = 0; i < N; i++) {
 		snprintf(tag, sizeof(tag), "%d", i);
-		T_EQ(px_mih_put(txn, "t/", &hs[i], tag, &eb), 0);
+		T_EQ(px_mih_put(txn, "t/", &hs[i], 1, tag, &eb), 0);
 	}
 	T_EQ(px_kv_commit(txn, &eb), 0);
 	T_EQ(px_kv_begin(kv, PX_KV_RDONLY, &txn, &eb), 0);
@@ -117,8 +126,8 @@ static void t_mih(const struct px_kv_ops *ops, const char *loc)
 	px_kv_abort(txn);
 	/* Removing one entry's keys removes it from every search. */
 	T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
-	T_EQ(px_mih_del(txn, "t/", &hs[1], "1", &eb), 0);
-	T_EQ(px_mih_del(txn, "t/", &hs[1], "1", &eb), 0); /* absent: fine */
+	T_EQ(px_mih_del(txn, "t/", &hs[1], 1, "1", &eb), 0);
+	T_EQ(px_mih_del(txn, "t/", &hs[1], 1, "1", &eb), 0); /* absent: fine */
 	T_EQ(px_kv_commit(txn, &eb), 0);
 	T_EQ(px_kv_begin(kv, PX_KV_RDONLY, &txn, &eb), 0);
 	T_CASE("mih: deleted entry gone")
@@ -130,6 +139,26 @@ static void t_mih(const struct px_kv_ops *ops, const char *loc)
 		T_EQ(f.seen[1], 0);
 	}
 	px_kv_abort(txn);
+	/* Many entries in one call (shared buckets read and written once),
+	 * then all removed again. */
+	T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
+	T_CASE("mih: bulk put and delete")
+	{
+		struct found f;
+		int want = 0;
+
+		T_EQ(px_mih_put(txn, "u/", hs, N, "bulk", &eb), 0);
+		for (int i = 0; i < N; i++)
+			want += px_pdq_distance(&hs[i], &hs[50]) <= 40;
+		memset(&f, 0, sizeof(f));
+		T_EQ(px_mih_search(txn, "u/", &hs[50], 40, count_one, &f, &eb), 0);
+		T_EQ(f.n, want);
+		T_EQ(px_mih_del(txn, "u/", hs, N, "bulk", &eb), 0);
+		memset(&f, 0, sizeof(f));
+		T_EQ(px_mih_search(txn, "u/", &hs[50], 64, count_one, &f, &eb), 0);
+		T_EQ(f.n, 0);
+	}
+	T_EQ(px_kv_commit(txn, &eb), 0);
 	px_kv_close(kv);
 }
 
