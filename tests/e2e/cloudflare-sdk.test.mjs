@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -168,6 +169,37 @@ describe('images.v2.directUploads through the SDK', () => {
 		assertImage(img, { id: du.id, meta: { via: 'sdk' }, requireSignedURLs: false });
 		const blob = await client.images.v1.blobs.get(du.id, { account_id: ACCOUNT });
 		assert.ok(Buffer.from(await blob.arrayBuffer()).equals(png));
+	});
+});
+
+describe('upload from a URL through the SDK', () => {
+	test('the url field: fetched from an allowed loopback address, same bytes', { timeout: T }, async () => {
+		// The image's origin on its own loopback address, which only this
+		// server is allowed to fetch from (--fetch-allow).
+		const png = L.makePng(30, 20, 'sdk-url');
+		const origin = http.createServer((req, res) => {
+			res.writeHead(200, { 'Content-Type': 'image/png' });
+			res.end(png);
+		});
+		await new Promise((r) => origin.listen(0, '127.0.0.7', r));
+		const s = await L.startServer({ args: ['--moderation', 'off', '--account-id', ACCOUNT, '--fetch-allow', '127.0.0.7/32'] });
+		try {
+			const c = makeClient(s);
+			const url = `http://127.0.0.7:${origin.address().port}/pic.png`;
+			const img = await c.images.v1.create({ account_id: ACCOUNT, url, id: 'from-url', metadata: JSON.stringify({ src: 'url' }), requireSignedURLs: true });
+			assertImage(img, { id: 'from-url', meta: { src: 'url' }, requireSignedURLs: true });
+			const blob = await c.images.v1.blobs.get('from-url', { account_id: ACCOUNT });
+			assert.ok(Buffer.from(await blob.arrayBuffer()).equals(png));
+			// An address outside the allowance is refused with a clear error.
+			await assert.rejects(c.images.v1.create({ account_id: ACCOUNT, url: `http://127.0.0.1:${s.port}/healthz` }), (e) => {
+				assert.ok(e instanceof CF.BadRequestError, `${e}`);
+				assert.equal(e.errors?.[0]?.code, 'url_not_allowed');
+				return true;
+			});
+		} finally {
+			await s.kill();
+			origin.close();
+		}
 	});
 });
 
