@@ -1171,6 +1171,7 @@ static int cmd_serve(int argc, char **argv)
 		px_errf(&eb, PX_EINTERNAL, "cannot start %d workers", workers);
 		goto fail;
 	}
+	px_pool_set_flow_cap(app->pool, (int)cfg.queue_per_client);
 
 	if (px_api_cache_open(app, &eb))
 		goto fail;

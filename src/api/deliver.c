@@ -54,6 +54,11 @@ enum deliver_class { DELIVER_HIT, DELIVER_RENDER };
  */
 static bool admit(struct px_app *a, struct px_req *r, enum deliver_class cls)
 {
+	const struct render *rd = px_req_data(r);
+
+	if (cls == DELIVER_RENDER && rd)
+		px_app_render_sched(r, rd->x.width, rd->x.height, rd->width,
+				    rd->height, rd->x.anim ? rd->frames : 1);
 	return px_app_charge(a, r, cls == DELIVER_HIT ? PX_CLASS_HIT : PX_CLASS_RENDER);
 }
 
@@ -132,10 +137,18 @@ static void render_work(void *app, struct px_req *r)
 
 	px_buf_init(&orig, 0);
 	px_buf_init(&out, 0);
-	rc = px_blob_get(a->blobs, rd->sha256, &orig, &eb);
-	if (!rc)
-		rc = px_image_transform(orig.data, orig.len, &rd->x, &a->lim, &out,
-					&info, &eb);
+	if (px_req_cancelled(r)) {
+		/* pushed out of the queue, or its client left: fail fast so
+		 * requests waiting on this render hear at once */
+		px_resp_header(r, "Retry-After", "1");
+		rc = px_errc(&eb, PX_EBUSY, "overloaded",
+			     "the render was dropped from the queue; retry later");
+	} else {
+		rc = px_blob_get(a->blobs, rd->sha256, &orig, &eb);
+		if (!rc)
+			rc = px_image_transform(orig.data, orig.len, &rd->x,
+						&a->lim, &out, &info, &eb);
+	}
 	if (rc && rd->redirect_on_error) {
 		/* onerror=redirect: send the client to the unresized image. */
 		char loc[PX_ID_MAX + 32];

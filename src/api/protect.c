@@ -41,6 +41,18 @@ static void answer(struct px_req *r, const struct px_guard_answer *ans)
 	px_resp_error(r, ans->status, ans->code, "%s", ans->msg);
 }
 
+/* The client's flow in the worker pool: a hash of its key, never 0. */
+static uint64_t flow_of(const struct px_ip *key)
+{
+	uint8_t b[16];
+	uint64_t h = 1469598103934665603ULL;
+
+	px_client_key_bytes(key, b);
+	for (int i = 0; i < 16; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
 static int class_of(const char *method, const char *path)
 {
 	if (!strncmp(path, "/img/", 5) || !strncmp(path, "/cdn-cgi/image/", 15))
@@ -88,6 +100,7 @@ void px_app_admit(void *app, struct px_req *r)
 	px_guard_admit(a->guard, &q, cls, (uint64_t)(px_mono_us() / 1000), t,
 		       &ans);
 	px_req_note(r, t->client_text, NULL);
+	px_req_set_sched(r, flow_of(&t->client), 0, false);
 	if (ans.status) {
 		if (upload)
 			px_guard_count_early(a->guard);
@@ -99,6 +112,26 @@ void px_app_admit(void *app, struct px_req *r)
 		px_guard_count_early(a->guard);
 		px_req_note(r, NULL, "auth");
 	}
+}
+
+void px_app_render_sched(struct px_req *r, int tw, int th, int ow, int oh,
+			 int frames)
+{
+	double w = tw, h = th;
+
+	/* the output's size, roughly: one side given keeps the aspect */
+	if (ow < 1 || oh < 1)
+		ow = oh = 1;
+	if (!tw && !th) {
+		w = ow;
+		h = oh;
+	} else if (!th) {
+		h = w * oh / ow;
+	} else if (!tw) {
+		w = h * ow / oh;
+	}
+	px_req_set_sched(r, 0, (uint64_t)PX_MAX(w * h * PX_MAX(frames, 1), 1.0),
+			 true);
 }
 
 bool px_app_charge(struct px_app *a, struct px_req *r, int cls)

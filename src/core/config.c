@@ -106,6 +106,9 @@ static const struct opt opts[] = {
 	 0, false,
 	 "per-client limits CLASS=RATE/s:BURST (upload, api, render, hit), "
 	 "comma-separated or repeated"},
+	{"queue-per-client", "PICTOR_QUEUE_PER_CLIENT", "queue_per_client",
+	 L(queue_per_client), "8", 1, 100000, false,
+	 "image jobs one client may have waiting (the queue is shared fairly)"},
 	{"max-clients", "PICTOR_MAX_CLIENTS", "max_clients", L(max_clients),
 	 "1048576", 64, 1L << 28, false,
 	 "rate-limit buckets kept (32 bytes each; idle ones are evicted)"},

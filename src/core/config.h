@@ -53,6 +53,7 @@ struct px_config {
 	char *trusted_proxies; /* CIDR list whose forwarded headers count */
 	char *rate_limits;     /* CLASS=RATE/s:BURST,... */
 	long max_clients;      /* rate-limit buckets held */
+	long queue_per_client; /* image jobs one client may have waiting */
 	long max_conns;
 	long header_timeout;
 	long min_send_rate;

@@ -1,10 +1,15 @@
 /*
- * pool.h - a fixed pool of worker threads with a bounded wait queue.
+ * pool.h - a fixed pool of worker threads with a bounded wait queue,
+ * shared fairly between clients.
  *
  * All image work (decode, transform, encode, classify) runs here, never on
  * the network threads. When every worker is busy and the queue is full,
  * px_pool_submit() refuses at once with PX_EBUSY so the caller can answer
  * 503 instead of piling up memory.
+ *
+ * Waiting jobs are kept per flow (a client) and served by deficit round
+ * robin on their cost (see pool.c): a client flooding the pool gets its
+ * share of the workers, not the whole queue.
  */
 #ifndef PX_POOL_H
 #define PX_POOL_H
@@ -18,9 +23,29 @@ typedef void (*px_pool_fn)(void *arg);
 /* Start nthreads workers with room for max_queued waiting jobs. */
 int px_pool_new(int nthreads, int max_queued, struct px_pool **out);
 
+/* Credit a flow gains per turn, in cost units (a 256x256 output). */
+#define PX_POOL_QUANTUM 65536
+
 /* Queue fn(arg); PX_EBUSY when the queue is full, PX_EINVAL after
- * shutdown began. The job owns arg from here on. */
+ * shutdown began. The job owns arg from here on. Runs as flow 0 at the
+ * cost of one quantum. */
 int px_pool_submit(struct px_pool *p, px_pool_fn fn, void *arg);
+
+/*
+ * Queue fn(arg) for flow (a client key; 0: no client, not capped) at
+ * cost (output pixels for a render; at least 1). PX_EBUSY when the flow
+ * already has its cap of waiting jobs, or the queue is full and no
+ * bigger flow can give up a job. cancel (may be NULL: the job is never
+ * pushed out and pushes none out) is called instead of fn, from the
+ * submitting thread of a later job, when this job is pushed out to make
+ * room for a flow holding none or two fewer; it then owns arg.
+ */
+int px_pool_submit_fair(struct px_pool *p, uint64_t flow, uint64_t cost,
+			px_pool_fn fn, px_pool_fn cancel, void *arg);
+
+/* At most n jobs of one flow (other than flow 0) wait at a time (n <= 0
+ * or over the queue: the whole queue). */
+void px_pool_set_flow_cap(struct px_pool *p, int n);
 
 /* Jobs waiting plus jobs running. */
 int px_pool_load(struct px_pool *p);

@@ -122,6 +122,16 @@ bool px_req_peer(struct px_req *r, uint8_t out[16]);
 int px_req_header_join(struct px_req *r, const char *name, char *out,
 		       size_t n);
 
+/* Fair scheduling of the request's deferred work (core/pool.h): flow is
+ * its client (0: unchanged), cost its output pixels (0: unchanged);
+ * cancellable says its deferred function checks px_req_cancelled() and
+ * then answers at once, so the job may be pushed out of a full queue or
+ * skipped when its client has hung up. */
+void px_req_set_sched(struct px_req *r, uint64_t flow, uint64_t cost,
+		      bool cancellable);
+/* Was the deferred work cancelled (see px_req_set_sched)? */
+bool px_req_cancelled(struct px_req *r);
+
 /* Name the client and the limit or rule that refused the request in its
  * access-log line (either may be NULL: unchanged). */
 void px_req_note(struct px_req *r, const char *client,

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -83,6 +84,8 @@ struct px_req {
 	uint64_t fd_off;
 	/* Set when the handler suspended the connection in this call. */
 	bool suspended_now;
+	uint64_t flow, cost; /* fair scheduling (px_req_set_sched) */
+	bool cancellable, cancelled;
 };
 
 struct px_http {
@@ -538,16 +541,60 @@ static enum MHD_Result send_response(struct px_req *r)
 	return ret;
 }
 
+void px_req_set_sched(struct px_req *r, uint64_t flow, uint64_t cost,
+		      bool cancellable)
+{
+	if (flow)
+		r->flow = flow;
+	if (cost)
+		r->cost = cost;
+	r->cancellable = r->cancellable || cancellable;
+}
+
+bool px_req_cancelled(struct px_req *r) { return r->cancelled; }
+
+/* Has the client closed its end while the request waited? */
+static bool client_gone(struct px_req *r)
+{
+	struct conn *k = conn_of(r->conn);
+	struct pollfd pfd;
+
+	if (!k || k->fd < 0)
+		return false;
+	pfd.fd = k->fd;
+	pfd.events = POLLRDHUP;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 1 &&
+	       (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static void run_deferred(void *arg)
 {
 	struct px_req *r = arg;
 
+	/* A client that hung up while its job waited: a cancellable job
+	 * runs in its cancelled form (it answers at once, and anything
+	 * waiting on it hears so), the work is not done. */
+	if (r->cancellable && !r->cancelled && client_gone(r)) {
+		r->cancelled = true;
+		px_req_note(r, NULL, "client-gone");
+	}
 	r->started_us = px_mono_us();
 	r->deferred(r->h->o.app, r);
 	if (!r->status)
 		px_resp_error(r, 500, "internal_error", "no response");
 	r->state = REQ_READY;
 	MHD_resume_connection(r->conn);
+}
+
+/* Pushed out of the queue by a client holding fewer jobs. */
+static void cancel_deferred(void *arg)
+{
+	struct px_req *r = arg;
+
+	r->cancelled = true;
+	px_req_note(r, NULL, "pushed-out");
+	run_deferred(r);
 }
 
 int px_req_defer(struct px_req *r, px_deferred_fn fn)
@@ -560,7 +607,9 @@ int px_req_defer(struct px_req *r, px_deferred_fn fn)
 	/* Suspend before submitting so a fast worker never resumes a
 	 * connection that is not yet suspended. */
 	MHD_suspend_connection(r->conn);
-	rc = px_pool_submit(r->h->o.pool, run_deferred, r);
+	rc = px_pool_submit_fair(r->h->o.pool, r->flow,
+				 r->cost ? r->cost : PX_POOL_QUANTUM, run_deferred,
+				 r->cancellable ? cancel_deferred : NULL, r);
 	if (rc) {
 		r->state = REQ_BODY;
 		MHD_resume_connection(r->conn);

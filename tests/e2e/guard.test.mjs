@@ -360,3 +360,75 @@ describe('connection hardening', () => {
 		assert.equal((await L.req(srv, 'GET', '/healthz')).status, 200);
 	});
 });
+
+describe('fair scheduling of renders', () => {
+	let srv;
+	let big;
+	const BIG = path.join(L.CORPUS, 'Elephants_5640x3172.jpg');
+	before(async () => {
+		if (!fs.existsSync(BIG)) throw new Error(`corpus photo ${BIG} is missing: run \`make corpus\``);
+		srv = await L.startServer({
+			args: ['--moderation', 'off', '--workers', '1', '--queue', '6', '--queue-per-client', '4',
+				'--rate-limit', 'render=0/s:1,hit=0/s:1'],
+		});
+		const up = await L.upload(srv, BIG, { timeout: 120000 });
+		assert.equal(up.status, 201, L.show(up));
+		big = up.record.id;
+	});
+	after(() => srv?.kill());
+
+	test('a flood holds at most its share of the queue; another client gets in and is served early', { timeout: T }, async () => {
+		// the flood: 10 renders at once from one address, each a distinct variant
+		const flood = Array.from({ length: 10 }, (_, i) =>
+			get(srv, `/img/${big}/w=${2000 + i},f=jpeg`, { from: '127.0.7.1', timeout: 120000 })
+				.then((r) => ({ ...r, who: 'flood', i, at: performance.now() })));
+		await L.sleep(300);
+		const legit = get(srv, `/img/${big}/w=64,f=jpeg`, { from: '127.0.7.2', timeout: 120000 })
+			.then((r) => ({ ...r, who: 'legit', at: performance.now() }));
+		const all = await Promise.all([...flood, legit]);
+		const l = all.find((r) => r.who === 'legit');
+		assert.equal(l.status, 200, 'the other client is served');
+		const f = all.filter((r) => r.who === 'flood');
+		const ok = f.filter((r) => r.status === 200);
+		const busy = f.filter((r) => r.status === 503);
+		assert.equal(ok.length + busy.length, 10, f.map((r) => r.status).join(' '));
+		// one running + four waiting of its own; the rest refused at once
+		assert.ok(busy.length >= 4, `flood refusals: ${busy.length}`);
+		// round robin: at most one flood render finishes after the
+		// legitimate one was queued and before it
+		const before = ok.filter((r) => r.at < l.at).length;
+		assert.ok(before <= 2, `${before} flood renders finished before the other client's`);
+	});
+
+	test('a full queue: a client with nothing queued pushes out the biggest flow', { timeout: T }, async () => {
+		const floods = [];
+		// three addresses fill the six waiting slots (two each) behind a running render
+		for (let a = 1; a <= 3; a++) {
+			for (let i = 0; i < (a === 1 ? 3 : 2); i++) {
+				floods.push(get(srv, `/img/${big}/w=${2100 + a * 10 + i},f=jpeg`, { from: `127.0.8.${a}`, timeout: 120000 }));
+				await L.sleep(50);
+			}
+		}
+		await L.sleep(300);
+		const legit = await get(srv, `/img/${big}/w=65,f=jpeg`, { from: '127.0.8.9', timeout: 120000 });
+		assert.equal(legit.status, 200);
+		const res = await Promise.all(floods);
+		const pushed = srv.logs.filter((x) => x.msg === 'request' && x.refused_by === 'pushed-out');
+		assert.equal(pushed.length, 1, res.map((r) => r.status).join(' '));
+		assert.equal(pushed[0].status, 503);
+	});
+
+	test('queued renders of a client that hung up are dropped', { timeout: T }, async () => {
+		const blocker = get(srv, `/img/${big}/w=2300,f=jpeg`, { from: '127.0.9.1', timeout: 120000 });
+		await L.sleep(200);
+		for (let i = 0; i < 3; i++) {
+			const s = net.connect({ host: '127.0.0.1', port: srv.port, localAddress: '127.0.9.2' });
+			s.on('error', () => {});
+			s.write(`GET /img/${big}/w=${2310 + i},f=jpeg HTTP/1.1\r\nHost: x\r\n\r\n`);
+			setTimeout(() => s.destroy(), 100);
+		}
+		assert.equal((await blocker).status, 200);
+		for (let i = 0; i < 100 && srv.logs.filter((x) => x.refused_by === 'client-gone').length < 3; i++) await L.sleep(100);
+		assert.equal(srv.logs.filter((x) => x.msg === 'request' && x.refused_by === 'client-gone').length, 3);
+	});
+});
