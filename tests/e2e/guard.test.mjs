@@ -345,11 +345,12 @@ describe('connection hardening', () => {
 		try {
 			await L.sleep(500);
 			for (let i = 0; i < 5; i++) {
-				const h = await L.req(srv, 'GET', '/healthz', { timeout: 5000 });
+				const h = await L.req(srv, 'GET', '/healthz', { timeout: 15000 });
 				assert.equal(h.status, 200);
 			}
-			// header deadline 2 s: all of them are closed well within 10 s
-			for (let i = 0; i < 100 && closed < N; i++) await L.sleep(100);
+			// header deadline 2 s: all of them are closed (a generous wait:
+			// the machine may be busy)
+			for (let i = 0; i < 300 && closed < N; i++) await L.sleep(100);
 			assert.equal(closed, N, `${closed} of ${N} slow connections closed`);
 		} finally {
 			clearInterval(drip);
