@@ -283,6 +283,37 @@ describe('direct creator upload', () => {
 		}
 	});
 
+	test('upload URLs count as anonymous uploads per client: 429 before the URL is spent', { timeout: T }, async () => {
+		const s = await L.startServer({ args: ['--rate-limit', 'upload=1/m:2'] });
+		try {
+			const urls = [];
+			for (let i = 0; i < 3; i++) {
+				const r = await L.req(s, 'POST', '/v1/images/direct_upload', { headers: s.auth() });
+				assert.equal(r.status, 200, L.show(r));
+				urls.push(new URL(r.json.result.uploadURL));
+			}
+			const post = (u, seed) => {
+				const fd = new FormData();
+				fd.append('file', new Blob([L.makePng(12, 12, seed)]), 'a.png');
+				return L.req(s, 'POST', u.pathname + u.search, { body: fd });
+			};
+			assert.equal((await post(urls[0], 'r0')).status, 201);
+			assert.equal((await post(urls[1], 'r1')).status, 201);
+			// Refused before its body is read: a raw request sees the answer.
+			const png = L.makePng(12, 12, 'r2');
+			const body = Buffer.concat([Buffer.from('--xx\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'),
+				png, Buffer.from('\r\n--xx--\r\n')]);
+			const limited = await L.rawRequest(s, 'POST', urls[2].pathname + urls[2].search, { body,
+				headers: { 'Content-Type': 'multipart/form-data; boundary=xx', 'Content-Length': String(body.length) } });
+			assert.equal(limited.status, 429, JSON.stringify(limited.json));
+			assert.ok(limited.headers['retry-after']);
+			const g = await L.api(s, 'GET', `/v1/images/${urls[2].pathname.split('/')[2]}`);
+			assert.equal(g.json.result.draft, true, 'the URL is not spent');
+		} finally {
+			await s.kill();
+		}
+	});
+
 	test('the upload is audited under the token that asked for the URL', { timeout: T }, async () => {
 		const t = await L.api(srv, 'POST', '/v1/tokens', { name: 'web-backend', scopes: ['images:write'] });
 		const tok = t.json.result;
