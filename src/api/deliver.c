@@ -70,11 +70,17 @@ static void common_headers(struct px_req *r, const struct render *rd)
 		px_resp_header(r, "Vary", "Accept");
 }
 
-/* format=json: the original's and the output's properties. */
+/* format=json: the original's and the output's properties; for a
+ * moderation placeholder, only the stand-in's. */
 static void answer_json(struct px_req *r, const struct render *rd,
 			const struct px_image_info *out)
 {
-	json_t *o = json_pack(
+	json_t *o = rd->placeholder
+		? json_pack("{s:s,s:i,s:i,s:s,s:i,s:b}", "placeholder",
+			    "moderation", "width", out->width, "height",
+			    out->height, "format", px_fmt_name(out->format),
+			    "frames", out->frames, "alpha", out->has_alpha)
+		: json_pack(
 		"{s:{s:i,s:i,s:s,s:i,s:b,s:I},s:i,s:i,s:s,s:i,s:b}", "original",
 		"width", rd->width, "height", rd->height, "format", rd->format,
 		"frames", rd->frames, "alpha", rd->alpha, "file_size",
@@ -145,7 +151,11 @@ static void render_work(void *app, struct px_req *r)
 			     "the render was dropped from the queue; retry later");
 	} else {
 		rc = px_blob_get(a->blobs, rd->sha256, &orig, &eb);
-		if (!rc)
+		/* format=json describes the output without encoding it. */
+		if (!rc && rd->json)
+			rc = px_image_describe(orig.data, orig.len, &rd->x,
+					       &a->lim, NULL, &info, &eb);
+		else if (!rc)
 			rc = px_image_transform(orig.data, orig.len, &rd->x,
 						&a->lim, &out, &info, &eb);
 	}
@@ -172,8 +182,11 @@ static void render_work(void *app, struct px_req *r)
 		land_render(a, r, rd, px_fmt_mime(info.format), &out);
 	else
 		px_resp_buf(r, 200, px_fmt_mime(info.format), &out);
-	px_metric_add(a->m.renders, 1);
-	px_metric_observe(a->m.render_seconds, (double)(px_mono_us() - t0) / 1e6);
+	if (!rd->json) {
+		px_metric_add(a->m.renders, 1);
+		px_metric_observe(a->m.render_seconds,
+				  (double)(px_mono_us() - t0) / 1e6);
+	}
 out:
 	if (rd->cached && px_resp_status(r) != 200) {
 		px_resp_header(r, "Cache-Status", "pictor; fwd=uri-miss");
@@ -483,7 +496,6 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		 * of its content, never cached, never with its metadata. */
 		rd->x.blur = 250;
 		rd->x.metadata = PX_META_NONE;
-		rd->json = false;
 		rd->placeholder = true;
 	}
 	rd->redirect_on_error = o.onerror_redirect;

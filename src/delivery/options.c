@@ -861,10 +861,10 @@ void px_opts_resolve(const struct px_opts *o, const struct px_image_info *in,
 	for (int i = 0; i < 4; i++)
 		x->border[i] = scale(o->x.border[i], o->dpr, cap);
 	x->max_output = cap;
-	if (f == PX_OUT_JSON) {
-		f = PX_OUT_AUTO;
-		accept = "image/avif,image/webp";
-	}
+	/* format=json describes what the same URL without it serves: the
+	 * format option is then absent, so the original's format is kept. */
+	if (f == PX_OUT_JSON)
+		f = PX_OUT_ORIGINAL;
 	switch (f) {
 	case PX_OUT_JPEG: x->format = PX_FMT_JPEG; break;
 	case PX_OUT_BASELINE_JPEG:
@@ -877,7 +877,7 @@ void px_opts_resolve(const struct px_opts *o, const struct px_image_info *in,
 	case PX_OUT_GIF: x->format = PX_FMT_GIF; break;
 	case PX_OUT_JSON:
 	case PX_OUT_AUTO:
-		*vary = o->format != PX_OUT_JSON;
+		*vary = true;
 		if (frames > 1 && o->x.anim)
 			x->format = accept && accepts(accept, "image/webp")
 					    ? PX_FMT_WEBP

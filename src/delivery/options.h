@@ -78,7 +78,8 @@ int px_opts_canonical(const struct px_opts *o, struct px_buf *out);
  * accept is the request's Accept header (may be NULL); *vary is set when
  * the output depends on it. f=auto keeps an animation (frames > 1, anim
  * on) animated: WebP when accepted, else GIF. For f=json, x->format is
- * what f=auto would give for an Accept of image/avif,image/webp.
+ * what the same options without f=json give: the original's format (or
+ * PNG/JPEG when it cannot be written).
  * max_output caps each output side (0: PX_OPT_MAX_SIDE).
  */
 void px_opts_resolve(const struct px_opts *o, const struct px_image_info *in,
