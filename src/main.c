@@ -1245,8 +1245,16 @@ static int cmd_serve(int argc, char **argv)
 	}
 	px_logf(PX_LOG_INFO, "signal %d: draining", sig);
 	atomic_store(&app->draining, true);
-	px_http_quiesce(http);
 	deadline = time(NULL) + cfg.drain_timeout;
+	/* The listener stays open while requests finish: a load balancer
+	 * still reaches /readyz, sees 503 and takes this instance out before
+	 * its connections are refused. Then it closes, and whatever was
+	 * accepted just before gets the rest of the drain period. */
+	while ((px_http_inflight(http) > 0 || px_pool_load(app->pool) > 0) &&
+	       time(NULL) < deadline)
+		usleep(20000);
+	px_http_quiesce(http);
+	px_log(PX_LOG_INFO, "listener closed", NULL);
 	while ((px_http_inflight(http) > 0 || px_pool_load(app->pool) > 0) &&
 	       time(NULL) < deadline)
 		usleep(20000);
