@@ -3,7 +3,7 @@
 # (LISTEN=, DATA= and ARGS= change that).
 
 CC      ?= cc
-PKGS    := vips libmicrohttpd lmdb jansson libcrypto libcurl
+PKGS    := vips libmicrohttpd lmdb jansson libcrypto libcurl libsystemd
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 OPT     ?= -O2 -g
@@ -19,7 +19,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all test unit e2e compat run asan fuzz models deps corpus bench clean format
+FORCE:
+.PHONY: FORCE all test unit e2e compat run asan fuzz models deps corpus bench clean format
 
 all: $(BIN)
 
@@ -31,6 +32,18 @@ $(BUILD)/%.o: %.c
 $(BUILD)/libpictor.a: $(LIB_OBJ)
 	@rm -f $@
 	@ar rcs $@ $^
+
+# Build identity for `pictor version` and /metrics: rewritten only when it
+# changes, so an unchanged tree does not relink.
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define PX_GIT_REV "%s"\n#define PX_LIBSYSTEMD_VERSION "%s"\n' \
+		"$$(git describe --always --dirty 2>/dev/null || echo unknown)" \
+		"$$(pkg-config --modversion libsystemd 2>/dev/null)" > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+
+$(BUILD)/src/main.o: $(BUILD)/gen/version.h
+$(BUILD)/src/main.o: CFLAGS += -I$(BUILD)/gen
 
 $(BIN): $(BUILD)/src/main.o $(BUILD)/libpictor.a
 	@echo "  LD $@"
@@ -86,6 +99,27 @@ fuzz:
 run: deps
 	@$(MAKE) --no-print-directory all models
 	./$(BIN) serve $(if $(LISTEN),--listen '$(LISTEN)') $(if $(DATA),--data '$(DATA)') $(ARGS)
+
+# Installation (docs/DEPLOY.md): PREFIX (default /usr/local) and DESTDIR as
+# usual; man pages and the example configuration are generated from the
+# binary's --help (scripts/gen-dist.sh), so they cannot drift from it.
+PREFIX  ?= /usr/local
+INSTALL_VARS = PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" BIN="$(BIN)" GEN="$(BUILD)/dist" \
+	$(if $(SYSCONFDIR),SYSCONFDIR="$(SYSCONFDIR)") $(if $(UNITDIR),UNITDIR="$(UNITDIR)")
+
+.PHONY: dist install uninstall deb
+dist: $(BIN)
+	@bash scripts/gen-dist.sh $(BIN) $(BUILD)/dist
+
+install: dist
+	@$(INSTALL_VARS) bash scripts/install.sh install
+
+uninstall:
+	@$(INSTALL_VARS) bash scripts/install.sh uninstall
+
+# build/pictor_VERSION_ARCH.deb (docs/DEPLOY.md)
+deb: dist
+	@bash scripts/make-deb.sh $(BIN) $(BUILD)
 
 bench: all
 	@bash bench/run.sh

@@ -19,6 +19,8 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/suggest.h"
+#include "core/notify.h"
+#include "core/paths.h"
 #include "delivery/keys.h"
 #include "delivery/options.h"
 #include "migrate/cfimport.h"
@@ -40,6 +42,8 @@
 #include <unistd.h>
 
 #define PICTOR_VERSION "0.1.0"
+
+#include "version.h" /* generated: PX_GIT_REV, PX_LIBSYSTEMD_VERSION */
 
 static void usage_main(FILE *f)
 {
@@ -137,6 +141,19 @@ static int load_config(const char *cmd, const char *const *cmd_flags,
 				cmd);
 		px_config_release(cfg);
 		return -1;
+	}
+	if (!cfg->models) {
+		char dir[4096];
+
+		/* found relative to the binary, wherever it is run from */
+		if (px_default_models(dir, sizeof(dir)) == 0)
+			cfg->models = strdup(dir);
+		if (!cfg->models) {
+			fprintf(stderr, "pictor: cannot locate the model directory; "
+					"use --models\n");
+			px_config_release(cfg);
+			return -1;
+		}
 	}
 	px_log_set_level(cfg->log_level);
 	return 0;
@@ -752,8 +769,32 @@ out:
 	return rc;
 }
 
+struct lib_version {
+	const char *name, *version;
+};
+
+/* Every library's version: one list for `pictor version` and /metrics. */
+static int lib_versions(struct lib_version *v)
+{
+	int n = 0;
+
+	v[n++] = (struct lib_version){"libvips", px_image_version()};
+	v[n++] = (struct lib_version){"libmicrohttpd", px_http_version()};
+	v[n++] = (struct lib_version){"lmdb", px_kv_lmdb_version()};
+	v[n++] = (struct lib_version){"jansson", jansson_version_str()};
+	v[n++] = (struct lib_version){"openssl", px_crypto_version()};
+	v[n++] = (struct lib_version){"libcurl", px_webhook_curl_version()};
+	v[n++] = (struct lib_version){"onednn", px_ml_version()};
+	v[n++] = (struct lib_version){"libsystemd", PX_LIBSYSTEMD_VERSION};
+	v[n++] = (struct lib_version){"model", px_moderation_model_name()};
+	return n;
+}
+
 static int cmd_version(int argc, char **argv)
 {
+	struct lib_version v[16];
+	int n;
+
 	if (wants_help(argc, argv)) {
 		usage_version(stdout);
 		return 0;
@@ -764,16 +805,31 @@ static int cmd_version(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
+	n = lib_versions(v);
 	printf("pictor %s\n", PICTOR_VERSION);
-	printf("libvips %s\n", px_image_version());
-	printf("libmicrohttpd %s\n", px_http_version());
-	printf("lmdb %s\n", px_kv_lmdb_version());
-	printf("jansson %s\n", jansson_version_str());
-	printf("openssl %s\n", px_crypto_version());
-	printf("libcurl %s\n", px_webhook_curl_version());
-	printf("onednn %s\n", px_ml_version());
-	printf("model %s\n", px_moderation_model_name());
+	printf("revision %s\n", PX_GIT_REV);
+	for (int i = 0; i < n; i++)
+		printf("%s %s\n", v[i].name, v[i].version);
 	return 0;
+}
+
+/* pictor_build_info and pictor_library_info, constant 1 (the Prometheus
+ * idiom for exposing text as labels). */
+static void build_metrics(struct px_metrics *m)
+{
+	struct px_metric *b, *l;
+	struct lib_version v[16];
+	int n = lib_versions(v);
+
+	b = px_metrics_gauge(m, "pictor_build_info",
+			     "always 1: the running build's version and git revision",
+			     "version,revision");
+	px_metric_set(b, 1, PICTOR_VERSION, PX_GIT_REV);
+	l = px_metrics_gauge(m, "pictor_library_info",
+			     "always 1: the version of each library linked",
+			     "library,version");
+	for (int i = 0; i < n; i++)
+		px_metric_set(l, 1, v[i].name, v[i].version);
 }
 
 static int cmd_routes(int argc, char **argv)
@@ -1103,6 +1159,7 @@ static int cmd_serve(int argc, char **argv)
 	app->cfg = &cfg;
 	if (px_app_metrics_init(app))
 		goto out;
+	build_metrics(app->metrics);
 	app->lim.max_pixels = (uint64_t)cfg.max_pixels;
 	app->lim.max_side = (int)cfg.max_side;
 	app->lim.max_frames = (int)cfg.max_frames;
@@ -1230,6 +1287,7 @@ static int cmd_serve(int argc, char **argv)
 		px_log(PX_LOG_INFO, "listening", (const char *)f.data);
 		px_buf_release(&f);
 	}
+	px_notify("READY=1\nSTATUS=serving");
 
 	/* Hourly upkeep while waiting for the signal that ends the run. */
 	for (;;) {
@@ -1238,12 +1296,16 @@ static int cmd_serve(int argc, char **argv)
 		sig = sigtimedwait(&set, NULL, &hour);
 		if (sig < 0 && errno == EAGAIN)
 			audit_retention(app->cat, &cfg);
-		else if (sig == SIGHUP)
+		else if (sig == SIGHUP) {
+			px_notify("RELOADING=1");
 			reload_rules(app->guard);
+			px_notify("READY=1");
+		}
 		else if (sig >= 0)
 			break;
 	}
 	px_logf(PX_LOG_INFO, "signal %d: draining", sig);
+	px_notify("STOPPING=1");
 	atomic_store(&app->draining, true);
 	deadline = time(NULL) + cfg.drain_timeout;
 	/* The listener stays open while requests finish: a load balancer
