@@ -220,6 +220,8 @@ static void moderation_opts(const struct px_config *cfg,
 	mo->max_frames = (int)cfg->moderation_frames;
 	mo->webhook_url = cfg->webhook_url;
 	mo->webhook_secret = cfg->webhook_secret;
+	mo->webhook_timeout = cfg->webhook_timeout;
+	mo->webhook_attempts = (int)cfg->webhook_attempts;
 	mo->lim.max_pixels = (uint64_t)cfg->max_pixels;
 	mo->lim.max_side = (int)cfg->max_side;
 	mo->lim.max_frames = (int)cfg->max_frames;
@@ -1219,8 +1221,15 @@ static int cmd_serve(int argc, char **argv)
 		if (px_moderation_new(&mo, &app->mod, &eb))
 			goto fail;
 		app->mod_async = mo.async;
-		if (px_moderation_start(app->mod, app->cat, &eb))
-			goto fail;
+		{
+			struct px_mod_metrics mx = {app->m.classified,
+						    app->m.flagged,
+						    app->m.blocked};
+
+			if (px_moderation_start(app->mod, app->cat, app->metrics,
+						&mx, &eb))
+				goto fail;
+		}
 	}
 	if (start_guard(app, &cfg, &eb))
 		goto fail;

@@ -9,6 +9,7 @@
 #include "catalog/audit.h"
 #include "catalog/catalog.h"
 #include "catalog/mih.h"
+#include "catalog/outbox.h"
 #include "core/crypto.h"
 
 #include <jansson.h>
@@ -244,16 +245,6 @@ out:
 	return rc;
 }
 
-static int outbox_put(struct px_kv_txn *txn, const char *event,
-		      struct px_errbuf *eb)
-{
-	char key[64], rnd[17];
-
-	px_random_hex(rnd, 8);
-	snprintf(key, sizeof(key), "outbox/%016llx-%s",
-		 (unsigned long long)px_wall_us(), rnd);
-	return px_kv_puts(txn, key, event, strlen(event), 0, eb);
-}
 
 int px_catalog_notify(struct px_catalog *c, const char *event,
 		      struct px_errbuf *eb)
@@ -263,7 +254,7 @@ int px_catalog_notify(struct px_catalog *c, const char *event,
 
 	if ((rc = px_kv_begin(c->kv, 0, &txn, eb)))
 		return rc;
-	if ((rc = outbox_put(txn, event, eb))) {
+	if ((rc = px_outbox_put(txn, event, eb))) {
 		px_kv_abort(txn);
 		return rc;
 	}
@@ -347,7 +338,7 @@ int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 		goto out;
 	if ((rc = status_keys(txn, rec, true, eb)))
 		goto out;
-	if (event && (rc = outbox_put(txn, event, eb)))
+	if (event && (rc = px_outbox_put(txn, event, eb)))
 		goto out;
 	if ((rc = audit_rec(txn, rec, "upload", who, false, eb)))
 		goto out;
@@ -783,6 +774,45 @@ int px_catalog_etag(const struct px_image_rec *rec, char out[PX_REC_ETAG_MAX])
 	return rc;
 }
 
+struct jstats {
+	uint64_t n;
+	int64_t oldest;
+};
+
+static int jstat_one(void *arg, const void *key, size_t nkey, const void *val,
+		     size_t nval)
+{
+	struct jstats *js = arg;
+
+	char hex[17];
+
+	/* "job/<16 hex µs>/<id>": the first key is the oldest upload. */
+	if (js->n++ == 0 && nkey > 4 + 16) {
+		memcpy(hex, (const char *)key + 4, 16);
+		hex[16] = '\0';
+		js->oldest = (int64_t)strtoull(hex, NULL, 16);
+	}
+	return 0;
+}
+
+int px_catalog_jobs_stats(struct px_catalog *c, uint64_t *n, int64_t *oldest_us,
+			  struct px_errbuf *eb)
+{
+	struct jstats js = {0, 0};
+	struct px_kv_txn *txn;
+	int rc;
+
+	*n = 0;
+	*oldest_us = 0;
+	if ((rc = px_kv_begin(c->kv, PX_KV_RDONLY, &txn, eb)))
+		return rc;
+	rc = px_kv_scan(txn, "job/", 4, NULL, 0, 0, jstat_one, &js, eb);
+	px_kv_abort(txn);
+	*n = js.n;
+	*oldest_us = js.oldest;
+	return rc < 0 ? rc : 0;
+}
+
 int px_catalog_moderate(struct px_catalog *c, const char *id,
 			const struct px_decision *d, struct px_image_rec *out,
 			struct px_errbuf *eb)
@@ -858,7 +888,7 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 	img_key(key, sizeof(key), id);
 	if ((rc = px_kv_puts(txn, key, val.data, val.len, 0, eb)))
 		goto out;
-	if (event && (rc = outbox_put(txn, event, eb)))
+	if (event && (rc = px_outbox_put(txn, event, eb)))
 		goto out;
 	if ((rc = audit_decision(txn, &rec, before, moderation, audit_entry,
 				 who, eb)))

@@ -187,6 +187,11 @@ int px_catalog_jobs(struct px_catalog *c, int limit,
 		    int (*fn)(void *ctx, const char *id), void *ctx,
 		    struct px_errbuf *eb);
 
+/* How many classification jobs wait, and the upload time of the oldest
+ * (µs; 0 when none). */
+int px_catalog_jobs_stats(struct px_catalog *c, uint64_t *n, int64_t *oldest_us,
+			  struct px_errbuf *eb);
+
 /* The review queue for one status ("pending", "flagged", "blocked"),
  * oldest first, with the same token scheme as px_catalog_list. */
 int px_catalog_queue(struct px_catalog *c, const char *status,
@@ -229,7 +234,67 @@ int px_catalog_audit_list(struct px_catalog *c, const struct px_audit_filter *f,
 int px_catalog_audit_prune(struct px_catalog *c, int64_t before_us,
 			   unsigned *removed, struct px_errbuf *eb);
 
-/* The kv store, for the webhook sender's outbox. */
+/*
+ * The webhook outbox (see outbox.c for the layout). Events are queued by
+ * the operations above in the transaction of the decision they report,
+ * numbered in commit order. The sender reads and settles them here.
+ */
+struct px_outbox_event {
+	uint64_t seq;         /* commit order, from 1, never reused */
+	char id[32];          /* "evt_<16 hex seq>", stable */
+	char image[PX_ID_MAX + 1]; /* the image it is about, or "" */
+	int attempts;
+	int64_t next_at_us;   /* not before (wall clock); 0: now */
+	int64_t created_us;
+	long last_status;     /* of the last attempt; 0: transport error */
+	char *body;           /* the JSON POSTed (borrowed during fn); NULL
+				 when not due by the scan's due_us */
+};
+typedef int (*px_outbox_fn)(void *ctx, const struct px_outbox_event *ev);
+
+/* Pending events in commit order, at most limit; fn nonzero stops. The
+ * body is decoded only for events due by due_us (0: all). */
+int px_catalog_outbox_scan(struct px_catalog *c, int64_t due_us, int limit,
+			   px_outbox_fn fn, void *ctx, struct px_errbuf *eb);
+/* Delivered: remove it. */
+int px_catalog_outbox_done(struct px_catalog *c, uint64_t seq,
+			   struct px_errbuf *eb);
+/* A failed attempt: store attempts, the next time and the status; dead
+ * moves it to the dead letters. */
+int px_catalog_outbox_failed(struct px_catalog *c, uint64_t seq, int attempts,
+			     int64_t next_at_us, long status, bool dead,
+			     struct px_errbuf *eb);
+/* The outcome of attempts, recorded in one transaction (one durable
+ * write per pass of the sender, however many events it tried). */
+struct px_outbox_result {
+	uint64_t seq;
+	bool delivered;      /* remove it */
+	bool dead;           /* else: move to the dead letters */
+	int attempts;
+	int64_t next_at_us;
+	long status;
+};
+int px_catalog_outbox_settle(struct px_catalog *c,
+			     const struct px_outbox_result *a, int n,
+			     struct px_errbuf *eb);
+
+/* Dead letters in sequence order, paged by event id. */
+int px_catalog_dead_list(struct px_catalog *c, const char *token, int limit,
+			 px_outbox_fn fn, void *ctx, char *next, size_t nnext,
+			 struct px_errbuf *eb);
+/* Put a dead letter back in the outbox, due now, attempts reset; same
+ * seq and id. PX_ENOTFOUND ("not_found"). */
+int px_catalog_dead_retry(struct px_catalog *c, const char *id,
+			  struct px_errbuf *eb);
+
+struct px_outbox_stats {
+	uint64_t depth, dead;
+	int64_t oldest_us; /* created time of the oldest pending; 0: none */
+};
+int px_catalog_outbox_stats(struct px_catalog *c, struct px_outbox_stats *st,
+			    struct px_errbuf *eb);
+
+/* The kv store, for catalog-internal helpers and maintenance tools. */
 struct px_kv *px_catalog_kv(struct px_catalog *c);
 
 /* Start-up repair: remove interrupted blob writes and blobs no record

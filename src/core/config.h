@@ -75,6 +75,8 @@ struct px_config {
 	char *models;
 	char *webhook_url;
 	char *webhook_secret;
+	long webhook_timeout;     /* seconds per webhook POST */
+	long webhook_attempts;    /* attempts before a dead letter */
 	long moderation_frames;   /* frames classified in full per image */
 	long audit_retention_days; /* 0: keep the audit log forever */
 	long cache_memory;  /* bytes; 0: no memory tier */

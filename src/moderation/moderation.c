@@ -4,6 +4,7 @@
  */
 #include "moderation/moderation.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "ml/nsfw.h"
 #include "moderation/webhook.h"
 
@@ -33,6 +34,7 @@ struct px_moderation {
 	bool running, stopping, kicked;
 	pthread_cond_t wake;
 	struct px_webhook *webhook;
+	struct px_mod_metrics mx;
 };
 
 const char *const *px_moderation_classes(int *n)
@@ -494,6 +496,7 @@ static int run_job(void *arg, const char *id)
 		goto out;
 	if ((rc = px_moderation_classify(m, blob.data, blob.len, &res, &eb)))
 		goto out;
+	px_moderation_count(m, res.verdict);
 	event = px_moderation_event(m, &rec, &res);
 	{
 		struct px_decision d = {.expect = "pending",
@@ -540,18 +543,122 @@ static void *runner(void *arg)
 	return NULL;
 }
 
+/* Scrape-time gauges over the catalog's queues. */
+static double g_jobs(void *arg)
+{
+	struct px_moderation *m = arg;
+	uint64_t n = 0;
+	int64_t oldest = 0;
+
+	px_catalog_jobs_stats(m->cat, &n, &oldest, NULL);
+	return (double)n;
+}
+
+static double g_jobs_age(void *arg)
+{
+	struct px_moderation *m = arg;
+	uint64_t n = 0;
+	int64_t oldest = 0;
+
+	if (px_catalog_jobs_stats(m->cat, &n, &oldest, NULL) || !n)
+		return 0;
+	return (double)PX_MAX(px_wall_us() - oldest, 0) / 1e6;
+}
+
+static double g_outbox(void *arg)
+{
+	struct px_outbox_stats st;
+
+	return px_catalog_outbox_stats(arg, &st, NULL) ? 0 : (double)st.depth;
+}
+
+static double g_outbox_age(void *arg)
+{
+	struct px_outbox_stats st;
+
+	if (px_catalog_outbox_stats(arg, &st, NULL) || !st.depth)
+		return 0;
+	return (double)PX_MAX(px_wall_us() - st.oldest_us, 0) / 1e6;
+}
+
+static double g_dead(void *arg)
+{
+	struct px_outbox_stats st;
+
+	return px_catalog_outbox_stats(arg, &st, NULL) ? 0 : (double)st.dead;
+}
+
+static double g_failures(void *arg)
+{
+	uint64_t d, f;
+
+	px_webhook_counts(arg, &d, &f);
+	return (double)f;
+}
+
+static double g_delivered(void *arg)
+{
+	uint64_t d, f;
+
+	px_webhook_counts(arg, &d, &f);
+	return (double)d;
+}
+
+static void register_metrics(struct px_moderation *m, struct px_metrics *reg)
+{
+	if (!reg)
+		return;
+	px_metrics_gauge_fn(reg, "pictor_moderation_queue_length",
+			    "images waiting for classification (async mode, recovery)",
+			    g_jobs, m);
+	px_metrics_gauge_fn(reg, "pictor_moderation_oldest_pending_seconds",
+			    "age of the oldest image waiting for classification",
+			    g_jobs_age, m);
+	px_metrics_gauge_fn(reg, "pictor_webhook_outbox_depth",
+			    "webhook events not yet delivered", g_outbox, m->cat);
+	px_metrics_gauge_fn(reg, "pictor_webhook_outbox_oldest_seconds",
+			    "age of the oldest undelivered webhook event",
+			    g_outbox_age, m->cat);
+	px_metrics_gauge_fn(reg, "pictor_webhook_dead_letters",
+			    "webhook events that ran out of attempts", g_dead,
+			    m->cat);
+	px_metrics_gauge_fn(reg, "pictor_webhook_failed_attempts",
+			    "webhook POSTs that failed since start", g_failures,
+			    m->webhook);
+	px_metrics_gauge_fn(reg, "pictor_webhook_delivered_events",
+			    "webhook events delivered since start", g_delivered,
+			    m->webhook);
+}
+
+/* The verdict counters, the same for the upload path and the runner. */
+void px_moderation_count(struct px_moderation *m, enum px_verdict v)
+{
+	if (!m)
+		return;
+	px_metric_add(m->mx.classified, 1);
+	if (v == PX_VERDICT_BLOCK)
+		px_metric_add(m->mx.blocked, 1);
+	else if (v == PX_VERDICT_FLAG)
+		px_metric_add(m->mx.flagged, 1);
+}
+
 int px_moderation_start(struct px_moderation *m, struct px_catalog *cat,
+			struct px_metrics *reg, const struct px_mod_metrics *mx,
 			struct px_errbuf *eb)
 {
 	int rc;
 
 	m->cat = cat;
+	if (mx)
+		m->mx = *mx;
 	if (m->o.webhook_url && *m->o.webhook_url) {
-		rc = px_webhook_start(px_catalog_kv(cat), m->o.webhook_url,
-				      m->o.webhook_secret, &m->webhook, eb);
+		rc = px_webhook_start(cat, m->o.webhook_url,
+				      m->o.webhook_secret, m->o.webhook_timeout,
+				      m->o.webhook_attempts, &m->webhook, eb);
 		if (rc)
 			return rc;
 	}
+	register_metrics(m, reg);
 	/* The runner also finishes jobs left by a crash in sync mode. */
 	if (pthread_create(&m->runner, NULL, runner, m))
 		return px_errf(eb, PX_EINTERNAL, "cannot start the job runner");

@@ -27,6 +27,8 @@ struct px_moderation_opts {
 	int max_frames;      /* frames classified in full; beyond: a sample */
 	bool async;          /* classify in the background */
 	const char *webhook_url, *webhook_secret; /* both or neither */
+	long webhook_timeout; /* seconds per POST; 0: 10 */
+	int webhook_attempts; /* before a dead letter; 0: 12 */
 	struct px_image_limits lim;
 };
 
@@ -51,9 +53,24 @@ int px_moderation_new(const struct px_moderation_opts *o,
 		      struct px_moderation **out, struct px_errbuf *eb);
 void px_moderation_free(struct px_moderation *m); /* accepts NULL */
 
-/* Start the async job runner and the webhook sender over cat. */
+struct px_metrics;
+struct px_metric;
+
+/* The verdict counters the application registered (may be NULL). */
+struct px_mod_metrics {
+	struct px_metric *classified, *flagged, *blocked;
+};
+
+/* Start the async job runner and the webhook sender over cat; register
+ * the queue and outbox gauges on reg (may be NULL) and count verdicts of
+ * the background runner on mx (may be NULL). */
 int px_moderation_start(struct px_moderation *m, struct px_catalog *cat,
+			struct px_metrics *reg, const struct px_mod_metrics *mx,
 			struct px_errbuf *eb);
+
+/* Count one verdict on the counters given to px_moderation_start (the
+ * upload path and the background runner alike). Accepts NULL. */
+void px_moderation_count(struct px_moderation *m, enum px_verdict v);
 
 /*
  * Classify encoded image bytes and apply the policy. Animated and

@@ -1,5 +1,8 @@
 /*
  * webhook.c - the outbox sender: one thread, libcurl, exponential backoff.
+ *
+ * The outbox belongs to the catalog; this thread reads it and settles
+ * each event through the catalog's operations, never the kv store.
  */
 #include "moderation/webhook.h"
 #include "core/crypto.h"
@@ -8,12 +11,14 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
-#define BATCH 32
-
 struct px_webhook {
-	struct px_kv *kv;
+	struct px_catalog *cat;
+	atomic_ullong delivered, failures;
+	long timeout;
+	int max_attempts;
 	char *url, *secret;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -22,10 +27,6 @@ struct px_webhook {
 	CURL *curl;
 };
 
-struct item {
-	char key[96];
-	char *value;
-};
 
 int px_webhook_wrap(const char *body, struct px_buf *out)
 {
@@ -89,8 +90,8 @@ static long post(struct px_webhook *w, const char *body)
 	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT, w->timeout);
+	curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT, PX_MIN(w->timeout, 5L));
 	curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(w->curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -102,98 +103,122 @@ static long post(struct px_webhook *w, const char *body)
 	return status;
 }
 
-struct batch {
-	struct item items[BATCH];
-	int n;
+/*
+ * One pass over the outbox in commit order. An event is held back while
+ * an earlier event about the same image is still undelivered (failed or
+ * not yet due): receivers then see each image's events in commit order,
+ * and a failing event delays only its own image. Returns µs until the
+ * next event is due (the sender sleeps that long unless kicked).
+ */
+#define HELD_MAX 4096
+#define SLACK_US 500000
+#define SETTLE_MAX 256 /* attempts per pass, settled in one write */
+
+struct pass {
+	struct px_webhook *w;
+	char (*held)[PX_ID_MAX + 1];
+	int nheld;
+	int64_t wait;
+	bool posted;
+	struct px_outbox_result *res; /* settled together after the pass */
+	int nres;
 };
 
-static int collect(void *arg, const void *key, size_t nkey, const void *val,
-		   size_t nval)
+static bool is_held(const struct pass *p, const char *image)
 {
-	struct batch *b = arg;
-	struct item *it;
+	for (int i = 0; i < p->nheld; i++)
+		if (!strcmp(p->held[i], image))
+			return true;
+	return false;
+}
 
-	if (b->n == BATCH)
-		return 1;
-	if (nkey >= sizeof(it->key))
+static void hold(struct pass *p, const char *image)
+{
+	if (image[0] && p->nheld < HELD_MAX && !is_held(p, image))
+		px_strlcpy(p->held[p->nheld++], image, sizeof(p->held[0]));
+}
+
+static int64_t backoff_us(int attempts)
+{
+	int64_t b = (int64_t)2000000 << PX_MIN(attempts - 1, 11);
+
+	return PX_MIN(b, 3600 * 1000000LL);
+}
+
+static int try_one(void *arg, const struct px_outbox_event *ev)
+{
+	struct pass *p = arg;
+	struct px_webhook *w = p->w;
+	struct px_outbox_result *r;
+	int64_t now = px_wall_us();
+	long status;
+	int attempts;
+
+	if (ev->image[0] && is_held(p, ev->image))
 		return 0;
-	it = &b->items[b->n];
-	memcpy(it->key, key, nkey);
-	it->key[nkey] = '\0';
-	it->value = strndup(val, nval);
-	if (it->value)
-		b->n++;
-	return 0;
+	if (ev->next_at_us > now || !ev->body) {
+		p->wait = PX_MIN(p->wait, ev->next_at_us - now);
+		hold(p, ev->image);
+		return 0;
+	}
+	status = post(w, ev->body);
+	r = &p->res[p->nres++];
+	memset(r, 0, sizeof(*r));
+	r->seq = ev->seq;
+	if (status >= 200 && status < 300) {
+		p->posted = true;
+		r->delivered = true;
+		atomic_fetch_add(&w->delivered, 1);
+		return p->nres == SETTLE_MAX;
+	}
+	/* The backoff runs from the end of the attempt: a receiver that
+	 * hangs until the timeout still gets its pause. */
+	attempts = ev->attempts + 1;
+	now = px_wall_us();
+	atomic_fetch_add(&w->failures, 1);
+	px_logf(PX_LOG_WARN, "webhook %s attempt %d failed with status %ld",
+		ev->id, attempts, status);
+	r->attempts = attempts;
+	r->next_at_us = now + backoff_us(attempts);
+	r->status = status;
+	r->dead = attempts >= w->max_attempts;
+	if (!r->dead) {
+		p->wait = PX_MIN(p->wait, backoff_us(attempts));
+		hold(p, ev->image);
+	} else {
+		p->posted = true; /* its image's later events are free now */
+	}
+	return p->nres == SETTLE_MAX;
 }
 
-/* Write (or delete, when value is NULL) one key in its own transaction. */
-static void store(struct px_kv *kv, const char *del_key, const char *put_key,
-		  const char *value)
-{
-	struct px_kv_txn *txn;
-	struct px_errbuf eb = {0};
-
-	if (px_kv_begin(kv, 0, &txn, &eb))
-		return;
-	if (del_key)
-		px_kv_dels(txn, del_key, &eb);
-	if (put_key && value)
-		px_kv_puts(txn, put_key, value, strlen(value), 0, &eb);
-	if (px_kv_commit(txn, &eb))
-		px_logf(PX_LOG_WARN, "webhook outbox: %s", eb.msg);
-}
-
-/* Try every due event once; returns µs until the next one is due. */
 static int64_t drain(struct px_webhook *w)
 {
-	struct batch b = {.n = 0};
-	struct px_kv_txn *txn;
-	int64_t now = px_wall_us(), wait = 60 * 1000000LL;
+	struct pass p = {w, NULL, 0, 60 * 1000000LL, false, NULL, 0};
+	struct px_errbuf eb = {0};
 
-	if (px_kv_begin(w->kv, PX_KV_RDONLY, &txn, NULL))
+	p.held = malloc(sizeof(*p.held) * HELD_MAX);
+	p.res = malloc(sizeof(*p.res) * SETTLE_MAX);
+	if (!p.held || !p.res) {
+		free(p.held);
+		free(p.res);
 		return 1000000;
-	px_kv_scan(txn, "outbox/", 7, NULL, 0, 0, collect, &b, NULL);
-	px_kv_abort(txn);
-	for (int i = 0; i < b.n; i++) {
-		json_t *o = json_loads(b.items[i].value, 0, NULL);
-		json_int_t attempts = json_integer_value(json_object_get(o, "attempts"));
-		json_int_t next_at = json_integer_value(json_object_get(o, "next_at"));
-		char *body = json_dumps(json_object_get(o, "body"), JSON_COMPACT);
-		long status;
-
-		if (!o || !body) {
-			store(w->kv, b.items[i].key, NULL, NULL);
-		} else if (next_at > now) {
-			wait = PX_MIN(wait, next_at - now);
-		} else if ((status = post(w, body)) >= 200 && status < 300) {
-			store(w->kv, b.items[i].key, NULL, NULL);
-		} else {
-			int64_t backoff = (int64_t)2000000 << PX_MIN(attempts, 11);
-			char *text, key[128];
-
-			backoff = PX_MIN(backoff, 3600 * 1000000LL);
-			attempts++;
-			json_object_set_new(o, "attempts", json_integer(attempts));
-			json_object_set_new(o, "next_at", json_integer(now + backoff));
-			json_object_set_new(o, "last_status", json_integer(status));
-			text = json_dumps(o, JSON_COMPACT);
-			px_logf(PX_LOG_WARN, "webhook attempt %lld failed with status %ld",
-				(long long)attempts, status);
-			if (attempts >= PX_WEBHOOK_MAX_ATTEMPTS) {
-				snprintf(key, sizeof(key), "deadletter/%s",
-					 b.items[i].key + 7);
-				store(w->kv, b.items[i].key, key, text);
-			} else {
-				store(w->kv, NULL, b.items[i].key, text);
-				wait = PX_MIN(wait, backoff);
-			}
-			free(text);
-		}
-		free(body);
-		json_decref(o);
-		free(b.items[i].value);
 	}
-	return b.n == BATCH ? 0 : wait;
+	if (px_catalog_outbox_scan(w->cat, px_wall_us(), 100000, try_one, &p,
+				   &eb)) {
+		px_logf(PX_LOG_WARN, "webhook outbox: %s", eb.msg);
+		p.wait = 1000000;
+	}
+	if (px_catalog_outbox_settle(w->cat, p.res, p.nres, &eb))
+		px_logf(PX_LOG_WARN, "webhook outbox: %s", eb.msg);
+	if (p.nres == SETTLE_MAX)
+		p.posted = true; /* stopped early: go on at once */
+	free(p.held);
+	free(p.res);
+	/* Deliveries may have released later events of their images (a
+	 * failure releases nothing, so it needs no second pass). A
+	 * short slack lets events due close together share one pass: an
+	 * attempt may come a little after its time, never before. */
+	return p.posted ? 0 : p.wait + SLACK_US;
 }
 
 static void *sender(void *arg)
@@ -211,6 +236,8 @@ static void *sender(void *arg)
 		pthread_mutex_lock(&w->lock);
 		if (w->stopping || w->kicked || wait == 0)
 			continue;
+		/* Asleep until the next event is due or a new one is queued:
+		 * no work while waiting, however many events fail. */
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += wait / 1000000;
 		until.tv_nsec += (wait % 1000000) * 1000;
@@ -231,7 +258,8 @@ static void curl_init_once(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int px_webhook_start(struct px_kv *kv, const char *url, const char *secret,
+int px_webhook_start(struct px_catalog *cat, const char *url,
+		     const char *secret, long timeout, int max_attempts,
 		     struct px_webhook **out, struct px_errbuf *eb)
 {
 	struct px_webhook *w;
@@ -246,7 +274,9 @@ int px_webhook_start(struct px_kv *kv, const char *url, const char *secret,
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return PX_ENOMEM;
-	w->kv = kv;
+	w->cat = cat;
+	w->timeout = timeout > 0 ? timeout : 10;
+	w->max_attempts = max_attempts > 0 ? max_attempts : PX_WEBHOOK_MAX_ATTEMPTS;
 	w->url = strdup(url);
 	w->secret = strdup(secret);
 	w->curl = curl_easy_init();
@@ -289,6 +319,13 @@ void px_webhook_stop(struct px_webhook *w)
 	free(w->url);
 	free(w->secret);
 	free(w);
+}
+
+void px_webhook_counts(struct px_webhook *w, uint64_t *delivered,
+		       uint64_t *failures)
+{
+	*delivered = w ? atomic_load(&w->delivered) : 0;
+	*failures = w ? atomic_load(&w->failures) : 0;
 }
 
 const char *px_webhook_curl_version(void)

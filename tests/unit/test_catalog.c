@@ -56,6 +56,29 @@ static void add(struct px_catalog *c, const char *id, const char *bytes,
 	px_image_rec_release(&rec);
 }
 
+struct ob_seen {
+	int n;
+	uint64_t seq[8];
+	int attempts[8];
+	char image[8][16];
+	char body[8][160];
+};
+
+static int ob_collect(void *ctx, const struct px_outbox_event *ev)
+{
+	struct ob_seen *ob = ctx;
+
+	if (ob->n < 8) {
+		ob->seq[ob->n] = ev->seq;
+		ob->attempts[ob->n] = ev->attempts;
+		px_strlcpy(ob->image[ob->n], ev->image, sizeof(ob->image[0]));
+		snprintf(ob->body[ob->n], sizeof(ob->body[0]), "%s",
+			 ev->body ? ev->body : "");
+	}
+	ob->n++;
+	return 0;
+}
+
 struct audit_seen {
 	int n;
 	char action[16][16];
@@ -241,6 +264,66 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 		px_buf_release(&bb);
 		px_image_rec_release(&rec);
 	}
+	T_CASE("outbox: commit order, settling, dead letters") {
+		struct ob_seen ob;
+		struct px_outbox_stats st;
+		struct px_outbox_result res[2];
+		char tok[64];
+
+		for (int i = 0; i < 3; i++) {
+			char ev[128];
+
+			snprintf(ev, sizeof(ev),
+				 "{\"attempts\":0,\"next_at\":0,\"body\":{\"event\":\"x\",\"id\":\"img%d\"}}", i);
+			T_EQ(px_catalog_notify(c, ev, &eb), 0);
+		}
+		T_EQ(px_catalog_notify(c, "{\"event\":\"unwrapped\"}", &eb), PX_EINVAL);
+		memset(&ob, 0, sizeof(ob));
+		T_EQ(px_catalog_outbox_scan(c, 0, 100, ob_collect, &ob, &eb), 0);
+		T_EQ(ob.n, 3);
+		T_OK(ob.seq[1] == ob.seq[0] + 1 && ob.seq[2] == ob.seq[1] + 1);
+		T_STREQ(ob.image[2], "img2");
+		T_OK(strstr(ob.body[0], "\"event_id\":\"evt_") != NULL);
+		memset(res, 0, sizeof(res));
+		res[0].seq = ob.seq[0];
+		res[0].delivered = true;
+		res[1].seq = ob.seq[1];
+		res[1].dead = true;
+		res[1].attempts = 12;
+		res[1].status = 500;
+		T_EQ(px_catalog_outbox_settle(c, res, 2, &eb), 0);
+		T_EQ(px_catalog_outbox_stats(c, &st, &eb), 0);
+		T_EQ(st.depth, 1u);
+		T_EQ(st.dead, 1u);
+		memset(&ob, 0, sizeof(ob));
+		T_EQ(px_catalog_dead_list(c, NULL, 10, ob_collect, &ob, tok, sizeof(tok), &eb), 0);
+		T_EQ(ob.n, 1);
+		T_EQ(ob.attempts[0], 12);
+		snprintf(tok, sizeof(tok), "evt_%016llx", (unsigned long long)ob.seq[0]);
+		T_EQ(px_catalog_dead_retry(c, tok, &eb), 0);
+		T_EQ(px_catalog_dead_retry(c, tok, &eb), PX_ENOTFOUND);
+		memset(&ob, 0, sizeof(ob));
+		T_EQ(px_catalog_outbox_scan(c, 0, 100, ob_collect, &ob, &eb), 0);
+		T_EQ(ob.n, 2);
+		T_EQ(ob.attempts[0], 0);
+		/* Not due: no body decoded. */
+		res[0].seq = ob.seq[0];
+		res[0].delivered = false;
+		res[0].dead = false;
+		res[0].attempts = 1;
+		res[0].next_at_us = px_wall_us() + 60000000;
+		T_EQ(px_catalog_outbox_settle(c, res, 1, &eb), 0);
+		memset(&ob, 0, sizeof(ob));
+		T_EQ(px_catalog_outbox_scan(c, px_wall_us(), 100, ob_collect, &ob, &eb), 0);
+		T_EQ(ob.n, 2);
+		T_OK(ob.body[0][0] == '\0');
+		T_OK(ob.body[1][0] == '{');
+		res[0].seq = ob.seq[0];
+		res[0].delivered = true;
+		res[1].seq = ob.seq[1];
+		res[1].delivered = true;
+		T_EQ(px_catalog_outbox_settle(c, res, 2, &eb), 0);
+	}
 	T_CASE("moderation: queue, jobs, audit, outbox") {
 		struct px_image_rec r;
 		struct names q;
@@ -260,7 +343,7 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 
 		struct px_decision d1 = {.expect = "pending", .status = "flagged",
 					 .moderation = "{\"rule\":\"r\"}",
-					 .event = "{\"event\":\"flag\"}"};
+					 .event = "{\"attempts\":0,\"next_at\":0,\"body\":{\"event\":\"flag\",\"id\":\"mod1\"}}"};
 		struct px_decision d2 = {.expect = "pending", .status = "approved"};
 		struct px_decision d3 = {.expect = "flagged", .status = "approved",
 					 .review = "{\"who\":\"admin\",\"note\":\"ok\"}",
