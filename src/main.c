@@ -1249,6 +1249,8 @@ static int cmd_serve(int argc, char **argv)
 	ho.per_ip_conns = (int)cfg.per_ip_conns;
 	ho.conn_memory = (size_t)cfg.conn_memory;
 	ho.max_body = (size_t)cfg.max_upload_bytes;
+	ho.max_body_hint = " (max_upload_bytes; the server's operator raises it "
+			   "with --max-upload-bytes or PICTOR_MAX_UPLOAD_BYTES)";
 	ho.max_body_total = (size_t)PX_MAX(cfg.upload_memory, cfg.max_upload_bytes);
 	ho.max_conns = (int)cfg.max_conns;
 	ho.header_timeout = (int)cfg.header_timeout;

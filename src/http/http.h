@@ -27,6 +27,8 @@ struct px_http_opts {
 	int per_ip_conns;
 	size_t conn_memory;
 	size_t max_body;  /* request bodies over this answer 413 */
+	/* How to raise max_body, appended to the 413 message (may be NULL). */
+	const char *max_body_hint;
 	size_t max_body_total; /* all buffered bodies; beyond: 503 */
 	int max_conns;      /* all connections (0: 4096) */
 	int header_timeout; /* seconds to send a request's headers (0: 10) */

@@ -57,6 +57,7 @@ struct px_req {
 	char *path;
 	char id[33];
 	char client[56];     /* the client as the application named it */
+	char err_code[48];   /* the error envelope's code, for the access log */
 	char refused_by[64]; /* the limit or rule that refused, for the log */
 	_Alignas(max_align_t) unsigned char ext[PX_REQ_EXT_SIZE];
 	struct px_buf body;
@@ -381,6 +382,7 @@ int px_resp_bytes(struct px_req *r, int status, const char *content_type,
 {
 	clear_response(r);
 	r->status = status;
+	r->err_code[0] = '\0';
 	r->ctype = content_type ? strdup(content_type) : NULL;
 	if (take) {
 		r->data = data;
@@ -457,6 +459,7 @@ int px_resp_error(struct px_req *r, int status, const char *code,
 	char msg[1024];
 	struct px_buf b;
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -467,7 +470,9 @@ int px_resp_error(struct px_req *r, int status, const char *code,
 	px_buf_adds(&b, ",\"message\":");
 	px_json_quote(&b, msg);
 	px_buf_adds(&b, "}],\"messages\":[],\"result\":null}\n");
-	return px_resp_buf(r, status, "application/json", &b);
+	rc = px_resp_buf(r, status, "application/json", &b);
+	px_strlcpy(r->err_code, code, sizeof(r->err_code));
+	return rc;
 }
 
 static struct conn *conn_of(struct MHD_Connection *c)
@@ -847,8 +852,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			if ((expect && !strcasecmp(expect, "100-continue")) ||
 			    strtoull(cl, NULL, 10) > drain_limit(h)) {
 				px_resp_error(r, 413, "payload_too_large",
-					      "body of %s bytes is over the limit of %zu",
-					      cl, h->o.max_body);
+					      "body of %s bytes is over the limit of %zu bytes%s",
+					      cl, h->o.max_body,
+					      h->o.max_body_hint ? h->o.max_body_hint : "");
 				return send_response(r);
 			}
 			r->too_big = true;
@@ -890,8 +896,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return MHD_YES; /* spurious call while suspended */
 	if (r->too_big) {
 		px_resp_error(r, 413, "payload_too_large",
-			      "body is over the limit of %zu bytes",
-			      h->o.max_body);
+			      "body is over the limit of %zu bytes%s",
+			      h->o.max_body,
+			      h->o.max_body_hint ? h->o.max_body_hint : "");
 		return send_response(r);
 	}
 	if (r->no_room) {
@@ -951,6 +958,34 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r->refused_by[0]) {
 		px_buf_adds(&f, ",\"refused_by\":");
 		px_json_quote(&f, r->refused_by);
+	}
+	/* Why a request failed, and who asked (truncated: the header is
+	 * the client's to fill). */
+	if (r->err_code[0] && (r->status < 200 || r->status > 299)) {
+		px_buf_adds(&f, ",\"error\":");
+		px_json_quote(&f, r->err_code);
+	}
+	{
+		const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_USER_AGENT);
+		char cut[129];
+
+		if (ua) {
+			size_t n;
+
+			px_strlcpy(cut, ua, sizeof(cut));
+			/* never half a UTF-8 sequence */
+			n = strlen(cut);
+			if (ua[n]) {
+				while (n && ((unsigned char)cut[n - 1] & 0xC0) == 0x80)
+					n--;
+				if (n && (unsigned char)cut[n - 1] >= 0xC0)
+					n--;
+				cut[n] = '\0';
+			}
+			px_buf_adds(&f, ",\"ua\":");
+			px_json_quote(&f, cut);
+		}
 	}
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		px_buf_addf(&f, ",\"aborted\":%d", (int)toe);

@@ -506,6 +506,8 @@ describe('upload size limit', () => {
 		assert.equal(r.status, 413, JSON.stringify(r.json ?? r.body.toString()));
 		assert.equal(r.continued, false, 'the server asked for the body (100 Continue) instead of refusing it');
 		assert.equal(r.json?.errors?.[0]?.code, 'payload_too_large');
+		assert.match(r.json.errors[0].message, new RegExp(`over the limit of ${LIMIT} bytes .*--max-upload-bytes`),
+			'the 413 names the limit and the setting that raises it');
 		assert.ok(r.headers['x-request-id']);
 		assert.equal(r.sentBytes, 0, 'no body byte was sent');
 	});
@@ -516,6 +518,7 @@ describe('upload size limit', () => {
 		});
 		assert.equal(r.status, 413, `answer: ${r.status} ${r.error ?? ''} ${r.body.toString().slice(0, 300)}`);
 		assert.equal(r.json?.errors?.[0]?.code, 'payload_too_large');
+		assert.match(r.json.errors[0].message, new RegExp(`limit of ${LIMIT} bytes \\(max_upload_bytes.*--max-upload-bytes`));
 	});
 
 	test('multipart of 2 MB -> 413 payload_too_large', { timeout: T }, async () => {

@@ -70,7 +70,7 @@ test('counters move with traffic; the access log has one line per request withou
 	await L.req(srv, 'GET', `/img/${up.record.id}/w=50`);
 	const etag = (await L.req(srv, 'GET', `/img/${up.record.id}/w=60`)).headers.get('etag');
 	await L.req(srv, 'GET', `/img/${up.record.id}/w=60`, { headers: { 'If-None-Match': etag } });
-	await L.req(srv, 'GET', '/nope');
+	await L.req(srv, 'GET', '/nope', { headers: { 'User-Agent': `probe/1.0 ${'x'.repeat(300)}` } });
 	const signed = L.signedPath(`/img/${up.record.id}/w=70`, srv.signingKeys[0], L.now() + 60);
 	await L.req(srv, 'GET', signed);
 	const m = await L.req(srv, 'GET', '/metrics');
@@ -124,4 +124,13 @@ test('counters move with traffic; the access log has one line per request withou
 	assert.ok(!all.includes(srv.adminToken), 'the admin token is never logged');
 	assert.ok(!all.includes('sig='), 'signatures are never logged');
 	assert.ok(lines.some((l) => l.path === `/img/${up.record.id}/w=70` && l.status === 200));
+	// Failures carry their error code; the user agent is kept, truncated.
+	const nope = lines.find((l) => l.path === '/nope');
+	assert.equal(nope.status, 404);
+	assert.equal(nope.error, 'not_found');
+	assert.equal(nope.ua, `probe/1.0 ${'x'.repeat(118)}`);
+	assert.equal(nope.remote, '127.0.0.1');
+	const ok = lines.find((l) => l.path === `/img/${up.record.id}/w=70`);
+	assert.equal(ok.error, undefined, 'no error on a 2xx');
+	assert.equal(typeof ok.ua, 'string');
 });
