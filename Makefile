@@ -19,6 +19,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
+.DEFAULT_GOAL := all
 FORCE:
 .PHONY: FORCE all test unit e2e compat run asan fuzz models deps corpus bench clean format
 
