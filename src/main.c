@@ -1191,6 +1191,8 @@ static int cmd_serve(int argc, char **argv)
 	if (px_tokens_new(app->kv, &app->tokens) ||
 	    px_drafts_new(app->kv, &app->drafts))
 		goto fail;
+	/* Upload URLs that expired while the server was down. */
+	px_drafts_sweep(app->drafts, px_wall_us(), 100000, NULL, NULL);
 	{
 		struct px_fetch_opts fo = {cfg.fetch_allow, cfg.fetch_deny,
 					   cfg.fetch_timeout,

@@ -175,6 +175,32 @@ describe('direct creator upload', () => {
 		assert.equal(reuse.status, 201, L.show(reuse));
 	});
 
+	test('URLs that expired while the server was down are swept at start-up', { timeout: T }, async () => {
+		const s1 = await L.startServer();
+		const exp = new Date(Date.now() + 1200).toISOString();
+		const r = await L.req(s1, 'POST', '/v1/images/direct_upload', { headers: { ...s1.auth(),
+			'Content-Type': 'application/json' }, body: JSON.stringify({ expiry: exp }) });
+		assert.equal(r.status, 200, L.show(r));
+		const live = await L.req(s1, 'POST', '/v1/images/direct_upload', { headers: s1.auth() });
+		await s1.stop();
+		await L.sleep(Math.max(0, Date.parse(exp) - Date.now()) + 300);
+		const s2 = await L.startServer({ dataDir: s1.dataDir });
+		try {
+			const u = new URL(r.json.result.uploadURL);
+			const fd = new FormData();
+			fd.append('file', new Blob([RGB]), 'a.jpg');
+			const gone = await L.req(s2, 'POST', u.pathname + u.search, { body: fd });
+			assert.equal(gone.status, 404, `swept, not merely expired: ${L.show(gone)}`);
+			const lu = new URL(live.json.result.uploadURL);
+			const fd2 = new FormData();
+			fd2.append('file', new Blob([RGB]), 'a.jpg');
+			const ok = await L.req(s2, 'POST', lu.pathname + lu.search, { body: fd2 });
+			assert.equal(ok.status, 201, `an unexpired URL survives a restart: ${L.show(ok)}`);
+		} finally {
+			await s2.kill();
+		}
+	});
+
 	test('CORS: preflight from an origin not configured is refused; none by default', { timeout: T }, async () => {
 		const { uploadURL } = await newUrl();
 		const u = new URL(uploadURL);
