@@ -38,8 +38,11 @@ log=$data/pictor.log
 cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$data"; }
 trap cleanup EXIT
 
+# The result cache is off: this measures renders (bench/cache.sh measures
+# the cache).
 ./pictor serve --listen 127.0.0.1:0 --data "$data/var" --workers "$workers" \
-	--queue 1024 --per-ip-conns 1000 --log-level warn 2>"$log" &
+	--queue 1024 --per-ip-conns 1000 --log-level warn \
+	--cache-memory 0 --cache-disk 0 2>"$log" &
 pid=$!
 # The listening line is logged at info level; ask the port from /proc.
 for _ in $(seq 100); do

@@ -21,6 +21,7 @@
 #include "core/suggest.h"
 #include "core/notify.h"
 #include "core/paths.h"
+#include "core/malloc.h"
 #include "delivery/keys.h"
 #include "delivery/options.h"
 #include "migrate/cfimport.h"
@@ -1138,6 +1139,7 @@ static int cmd_serve(int argc, char **argv)
 		px_config_release(&cfg);
 		return 1;
 	}
+	px_malloc_tune();
 
 	/* Signals are taken by sigwait() below; block them before any
 	 * thread starts so every thread inherits the mask. */
