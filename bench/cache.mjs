@@ -174,10 +174,20 @@ async function main() {
 	if (PHASES.includes('hit')) await hitPhase(srv, ids);
 	await srv.stop();
 	if (PHASES.includes('zipf')) await zipfPhase(dataDir, ids);
-	srv = await start(dataDir, base);
-	if (PHASES.includes('stampede')) await stampedePhase(srv, ids);
-	if (PHASES.includes('mixed')) await mixedPhase(srv, ids);
-	await srv.stop();
+	if (PHASES.includes('stampede')) {
+		srv = await start(dataDir, base);
+		await stampedePhase(srv, ids);
+		await srv.stop();
+	}
+	// The same mixed run with glibc's malloc defaults and with Pictor's
+	// settings (--malloc-arenas 2: the default), each on a fresh daemon.
+	if (PHASES.includes('mixed')) {
+		for (const arenas of ['0', '2']) {
+			srv = await start(dataDir, [...base, '--malloc-arenas', arenas]);
+			await mixedPhase(srv, ids, `--malloc-arenas ${arenas}`);
+			await srv.stop();
+		}
+	}
 	agent.destroy();
 }
 
@@ -293,10 +303,13 @@ async function stampedePhase(srv, ids) {
 }
 
 // Hits, misses and uploads together: RSS over time.
-async function mixedPhase(srv, ids) {
-	console.log(`\n## mixed run: ${MIXED_SECS} s of Zipf hits, distinct misses (about one in eight) and an upload a second`);
+async function mixedPhase(srv, ids, label) {
+	console.log(`\n## mixed run, ${label}: ${MIXED_SECS} s of Zipf hits, distinct misses (about one in eight) and an upload a second`);
 	const pid = srv.pid;
+	const tierMiB = async () => (await metrics(srv))['pictor_cache_bytes{tier="memory"}'] / 1048576;
 	const samples = [[0, rssKiB(pid)]];
+	let tier5 = null;
+	setTimeout(async () => { tier5 = await tierMiB(); }, 5000);
 	const end = Date.now() + MIXED_SECS * 1000;
 	const mixSeq = zipfSequence(IMAGES * VARIANTS, 1000000, 7);
 	let i = 0;
@@ -329,6 +342,10 @@ async function mixedPhase(srv, ids) {
 	console.log(`${n} requests; RSS start ${(rs[0] / 1024).toFixed(0)} MiB, max ${(Math.max(...rs) / 1024).toFixed(0)} MiB, ` +
 		`end ${(rs[rs.length - 1] / 1024).toFixed(0)} MiB; second half min..max ${(Math.min(...half) / 1024).toFixed(0)}..` +
 		`${(Math.max(...half) / 1024).toFixed(0)} MiB; memory tier ${(mm['pictor_cache_bytes{tier="memory"}'] / 1048576).toFixed(0)} MiB`);
+	const at5 = samples.find((x) => x[0] >= 4.5) ?? samples[0];
+	const tierEnd = mm['pictor_cache_bytes{tier="memory"}'] / 1048576;
+	console.log(`RSS minus the memory tier: ${(at5[1] / 1024 - (tier5 ?? 0)).toFixed(0)} MiB at 5 s, ` +
+		`${(rs[rs.length - 1] / 1024 - tierEnd).toFixed(0)} MiB at the end`);
 	console.log(`RSS samples (s:MiB): ${samples.map((s) => `${s[0].toFixed(0)}:${(s[1] / 1024).toFixed(0)}`).join(' ')}`);
 }
 

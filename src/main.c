@@ -1139,7 +1139,7 @@ static int cmd_serve(int argc, char **argv)
 		px_config_release(&cfg);
 		return 1;
 	}
-	px_malloc_tune();
+	px_malloc_tune((int)cfg.malloc_arenas);
 
 	/* Signals are taken by sigwait() below; block them before any
 	 * thread starts so every thread inherits the mask. */
@@ -1304,20 +1304,26 @@ static int cmd_serve(int argc, char **argv)
 	}
 	px_notify("READY=1\nSTATUS=serving");
 
-	/* Hourly upkeep while waiting for the signal that ends the run. */
-	for (;;) {
-		struct timespec hour = {3600, 0};
+	/* Upkeep while waiting for the signal that ends the run: freed
+	 * memory back to the kernel every 10 s, audit retention hourly;
+	 * SIGHUP reloads the guard's rules. */
+	for (int ticks = 1;; ticks++) {
+		struct timespec tick = {10, 0};
 
-		sig = sigtimedwait(&set, NULL, &hour);
-		if (sig < 0 && errno == EAGAIN)
-			audit_retention(app->cat, &cfg);
-		else if (sig == SIGHUP) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGHUP) {
 			px_notify("RELOADING=1");
 			reload_rules(app->guard);
 			px_notify("READY=1");
+			continue;
 		}
-		else if (sig >= 0)
+		if (sig >= 0)
 			break;
+		if (errno != EAGAIN)
+			continue;
+		px_malloc_trim();
+		if (ticks % 360 == 0)
+			audit_retention(app->cat, &cfg);
 	}
 	px_logf(PX_LOG_INFO, "signal %d: draining", sig);
 	px_notify("STOPPING=1");

@@ -200,6 +200,10 @@ static const struct opt opts[] = {
 	{"browser-ttl", "PICTOR_BROWSER_TTL", "browser_ttl", T(browser_ttl),
 	 "2d", 0, 31536000, false,
 	 "how long browsers and CDNs may keep a variant"},
+	{"malloc-arenas", "PICTOR_MALLOC_ARENAS", "malloc_arenas",
+	 L(malloc_arenas), "2", 0, 64, false,
+	 "malloc arenas, with a fixed mmap threshold and a trim every 10 s "
+	 "(0: glibc's defaults)"},
 	{"log-level", "PICTOR_LOG_LEVEL", "log_level", E(log_level, log_levels),
 	 "info", 0, 0, false, "debug, info, warn or error"},
 	{"admin-token", "PICTOR_ADMIN_TOKEN", "admin_token", S(admin_token),

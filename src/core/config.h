@@ -83,6 +83,7 @@ struct px_config {
 	long cache_disk;    /* bytes; 0: no disk tier */
 	enum px_cfg_cache_policy cache_policy;
 	long browser_ttl;   /* seconds in Cache-Control max-age */
+	long malloc_arenas; /* glibc malloc arenas; 0: glibc's default */
 	char *account_id;   /* NULL: /accounts/{any}/images/... */
 	char *account_hash; /* NULL: no /{account_hash}/{id}/{variant} form */
 
