@@ -13,7 +13,8 @@
  * not hash to its name cannot be fixed here and is marked "corrupt" via
  * px_catalog_moderate, which also drops its queue and job keys.
  *
- * The key layout is the one catalog.h documents.
+ * The key layout is the one catalog.h documents; the audit log's entries
+ * are checked only for their index (auditix/ keys naming an entry).
  */
 #include "catalog/maint.h"
 #include "core/crypto.h"
@@ -546,6 +547,32 @@ static int check_orphans(struct fsck *f, struct px_errbuf *eb)
 	return rc;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct idx *)a)->key, ((const struct idx *)b)->key);
+}
+
+/* Audit index: auditix/<image>/<entry> names an existing audit/<entry>
+ * (the entries outlive their image; retention removes both keys). */
+static int check_audit(struct fsck *f, struct idx_list *audit,
+		       struct idx_list *auditix)
+{
+	qsort(audit->a, audit->n, sizeof(*audit->a), key_cmp);
+	for (size_t i = 0; i < auditix->n; i++) {
+		const char *k = auditix->a[i].key, *entry = strrchr(k, '/');
+		struct idx want;
+
+		snprintf(want.key, sizeof(want.key), "audit/%s", entry ? entry + 1 : "");
+		if (entry && bsearch(&want, audit->a, audit->n, sizeof(*audit->a), key_cmp))
+			continue;
+		report(f, "dangling_audit_index", "", "", true, f->repair,
+		       "audit index key \"%s\" names no entry", k);
+		if (f->repair && add_key(f, false, "%s", k))
+			return PX_ENOMEM;
+	}
+	return 0;
+}
+
 /* Write the collected key fixes in one transaction. */
 static int apply_keys(struct fsck *f, struct px_errbuf *eb)
 {
@@ -611,7 +638,7 @@ int px_catalog_fsck(struct px_blob_store *blobs, struct px_kv *kv,
 		    struct px_fsck_stats *stats, struct px_errbuf *eb)
 {
 	struct fsck f;
-	struct idx_list ix = {0}, mq = {0}, jobs = {0};
+	struct idx_list ix = {0}, mq = {0}, jobs = {0}, audit = {0}, auditix = {0};
 	struct px_kv_txn *txn = NULL;
 	int rc;
 
@@ -631,7 +658,9 @@ int px_catalog_fsck(struct px_blob_store *blobs, struct px_kv *kv,
 	    (rc = px_kv_scan(txn, "ix/t/", 5, NULL, 0, 0, scan_idx, &ix, eb)) ||
 	    (rc = px_kv_scan(txn, "mq/", 3, NULL, 0, 0, scan_idx, &mq, eb)) ||
 	    (rc = px_kv_scan(txn, "job/", 4, NULL, 0, 0, scan_idx, &jobs, eb)) ||
-	    (rc = px_kv_scan(txn, "outbox/", 7, NULL, 0, 0, scan_outbox, &f, eb)))
+	    (rc = px_kv_scan(txn, "outbox/", 7, NULL, 0, 0, scan_outbox, &f, eb)) ||
+	    (rc = px_kv_scan(txn, "audit/", 6, NULL, 0, 0, scan_idx, &audit, eb)) ||
+	    (rc = px_kv_scan(txn, "auditix/", 8, NULL, 0, 0, scan_idx, &auditix, eb)))
 		goto out;
 	px_kv_abort(txn);
 	txn = NULL;
@@ -639,7 +668,8 @@ int px_catalog_fsck(struct px_blob_store *blobs, struct px_kv *kv,
 
 	qsort(f.recs, f.nrecs, sizeof(*f.recs), by_id);
 	qsort(f.refs, f.nrefs, sizeof(*f.refs), ref_cmp);
-	if ((rc = check_ix(&f, &ix)) || (rc = check_queues(&f, &mq, &jobs)))
+	if ((rc = check_ix(&f, &ix)) || (rc = check_queues(&f, &mq, &jobs)) ||
+	    (rc = check_audit(&f, &audit, &auditix)))
 		goto out;
 	qsort(f.recs, f.nrecs, sizeof(*f.recs), by_sha);
 	if ((rc = check_originals(&f, eb)) || (rc = check_refs(&f)))
@@ -662,5 +692,7 @@ out:
 	free(ix.a);
 	free(mq.a);
 	free(jobs.a);
+	free(audit.a);
+	free(auditix.a);
 	return rc;
 }

@@ -37,7 +37,8 @@ void px_datadir_unlock(int fd);
 /* One finding. kind is a stable word (see docs/OPERATIONS.md): e.g.
  * "missing_original", "checksum_mismatch", "length_mismatch", "orphan",
  * "wrong_refcount", "missing_index", "dangling_index", "stale_queue",
- * "missing_queue", "stale_job", "missing_job", "bad_record", "bad_outbox",
+ * "missing_queue", "stale_job", "missing_job", "dangling_audit_index",
+ * "bad_record", "bad_outbox",
  * and "corrupt" (informational: a record already marked corrupt).
  * id or sha256 may be "" when the finding has none. */
 struct px_fsck_finding {

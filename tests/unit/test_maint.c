@@ -126,6 +126,7 @@ static void fsck_suite(void)
 	del_first(kv, "ix/t/"); /* the oldest record, "a", loses its index */
 	del_first(kv, "job/");	/* "d" is pending without a job */
 	put_key(kv, "mq/flagged/0000000000000001/zz", ""); /* stale queue */
+	put_key(kv, "auditix/a/00000000000000ff-deadbeef", ""); /* no entry */
 
 	T_CASE("each kind of damage is found by id") {
 		memset(&fs, 0, sizeof(fs));
@@ -137,18 +138,19 @@ static void fsck_suite(void)
 		T_OK(find(&fs, "missing_index", "a", NULL) >= 0);
 		T_OK(find(&fs, "missing_job", "d", NULL) >= 0);
 		T_OK(find(&fs, "stale_queue", NULL, NULL) >= 0);
-		T_EQ(st.problems, 7u);
+		T_OK(find(&fs, "dangling_audit_index", NULL, NULL) >= 0);
+		T_EQ(st.problems, 8u);
 		T_EQ(st.repaired, 0u);
-		T_EQ(fs.n, 7);
+		T_EQ(fs.n, 8);
 		/* checking changed nothing */
 		T_EQ(px_catalog_fsck(blobs, kv, false, NULL, NULL, &st, &eb), 0);
-		T_EQ(st.problems, 7u);
+		T_EQ(st.problems, 8u);
 	}
 	T_CASE("repair, then the catalog passes") {
 		memset(&fs, 0, sizeof(fs));
 		T_EQ(px_catalog_fsck(blobs, kv, true, collect, &fs, &st, &eb), 0);
-		T_EQ(st.problems, 7u);
-		T_EQ(st.repaired, 7u);
+		T_EQ(st.problems, 8u);
+		T_EQ(st.repaired, 8u);
 		memset(&fs, 0, sizeof(fs));
 		T_EQ(px_catalog_fsck(blobs, kv, false, collect, &fs, &st, &eb), 0);
 		T_EQ(st.problems, 0u);
