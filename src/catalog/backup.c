@@ -74,6 +74,12 @@ static int sha_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+/* bsearch over a sorted list; an empty list (NULL array) finds nothing. */
+static bool sha_in(const char *hex, const sha_t *a, size_t n)
+{
+	return n && bsearch(hex, a, n, sizeof(sha_t), sha_cmp);
+}
+
 static int path_of(char *out, const char *dir, const char *name,
 		   struct px_errbuf *eb)
 {
@@ -194,7 +200,8 @@ static int referenced(struct px_kv *kv, struct sha_list *out,
 	px_kv_abort(txn);
 	if (rc == PX_ENOMEM)
 		px_errf(eb, rc, "out of memory");
-	qsort(out->a, out->n, sizeof(*out->a), sha_cmp);
+	if (out->n)
+		qsort(out->a, out->n, sizeof(*out->a), sha_cmp);
 	return rc;
 }
 
@@ -248,7 +255,7 @@ static int scan_gone(void *arg, const void *key, size_t nkey,
 	int rc = 0;
 
 	if (sha && id && strlen(id) <= PX_ID_MAX &&
-	    bsearch(sha, d->gone->a, d->gone->n, sizeof(sha_t), sha_cmp)) {
+	    sha_in(sha, d->gone->a, d->gone->n)) {
 		if (d->nid == d->cid) {
 			size_t c = d->cid ? d->cid * 2 : 16;
 			void *p = realloc(d->idv, c * sizeof(*d->idv));
@@ -341,12 +348,13 @@ static int corrupt_only(struct px_kv *kv, struct sha_list *out,
 		return rc;
 	rc = px_kv_scan(txn, "img/", 4, NULL, 0, 0, scan_status, &ss, eb);
 	px_kv_abort(txn);
-	qsort(ss.good.a, ss.good.n, sizeof(sha_t), sha_cmp);
+	if (ss.good.n)
+		qsort(ss.good.a, ss.good.n, sizeof(sha_t), sha_cmp);
 	for (size_t i = 0; !rc && i < ss.bad.n; i++)
-		if (!bsearch(ss.bad.a[i], ss.good.a, ss.good.n, sizeof(sha_t),
-			     sha_cmp))
+		if (!sha_in(ss.bad.a[i], ss.good.a, ss.good.n))
 			rc = sha_push(out, ss.bad.a[i]);
-	qsort(out->a, out->n, sizeof(sha_t), sha_cmp);
+	if (out->n)
+		qsort(out->a, out->n, sizeof(sha_t), sha_cmp);
 	free(ss.bad.a);
 	free(ss.good.a);
 	return rc == PX_ENOMEM ? px_errf(eb, rc, "out of memory") : rc;
@@ -395,7 +403,7 @@ static int copy_all(struct px_kv *kv, struct px_blob_store *src,
 
 		rc = copy_original(src, dst, refs.a[i], &data, st, &one);
 		if ((rc == PX_ENOTFOUND || rc == PX_ECORRUPT) &&
-		    bsearch(refs.a[i], bad.a, bad.n, sizeof(sha_t), sha_cmp)) {
+		    sha_in(refs.a[i], bad.a, bad.n)) {
 			rc = 0;
 			continue;
 		}
@@ -451,7 +459,7 @@ static int check_vanished(const char *live, const char *dest,
 	    (rc = referenced(kv, &now, eb)))
 		goto out;
 	for (size_t i = 0; i < gone->n; i++) {
-		if (!bsearch(gone->a[i], now.a, now.n, sizeof(sha_t), sha_cmp))
+		if (!sha_in(gone->a[i], now.a, now.n))
 			continue;
 		rc = px_errc(eb, PX_ENOTFOUND, "missing_original",
 			     "original %s is missing from the data directory "
@@ -510,7 +518,8 @@ int px_backup_run(const char *data, const char *dest,
 		goto out;
 
 	/* 3. records deleted while we copied */
-	qsort(gone.a, gone.n, sizeof(*gone.a), sha_cmp);
+	if (gone.n)
+		qsort(gone.a, gone.n, sizeof(*gone.a), sha_cmp);
 	if ((rc = check_vanished(live, dest, &gone, eb)) ||
 	    (rc = drop_vanished(dst, kv, &gone, st, eb)))
 		goto out;

@@ -147,7 +147,8 @@ static struct frec *find_rec(struct fsck *f, const char *id)
 	struct frec k;
 
 	px_strlcpy(k.id, id, sizeof(k.id));
-	return bsearch(&k, f->recs, f->nrecs, sizeof(*f->recs), by_id);
+	return f->nrecs ? bsearch(&k, f->recs, f->nrecs, sizeof(*f->recs), by_id)
+			: NULL;
 }
 
 static struct fref *find_ref(struct fsck *f, const char *sha)
@@ -155,7 +156,8 @@ static struct fref *find_ref(struct fsck *f, const char *sha)
 	struct fref k;
 
 	px_strlcpy(k.sha, sha, sizeof(k.sha));
-	return bsearch(&k, f->refs, f->nrefs, sizeof(*f->refs), ref_cmp);
+	return f->nrefs ? bsearch(&k, f->refs, f->nrefs, sizeof(*f->refs), ref_cmp)
+			: NULL;
 }
 
 /* Copy a key into a NUL-terminated string; false if it does not fit. */
@@ -557,13 +559,15 @@ static int key_cmp(const void *a, const void *b)
 static int check_audit(struct fsck *f, struct idx_list *audit,
 		       struct idx_list *auditix)
 {
-	qsort(audit->a, audit->n, sizeof(*audit->a), key_cmp);
+	if (audit->n)
+		qsort(audit->a, audit->n, sizeof(*audit->a), key_cmp);
 	for (size_t i = 0; i < auditix->n; i++) {
 		const char *k = auditix->a[i].key, *entry = strrchr(k, '/');
 		struct idx want;
 
 		snprintf(want.key, sizeof(want.key), "audit/%s", entry ? entry + 1 : "");
-		if (entry && bsearch(&want, audit->a, audit->n, sizeof(*audit->a), key_cmp))
+		if (entry && audit->n &&
+		    bsearch(&want, audit->a, audit->n, sizeof(*audit->a), key_cmp))
 			continue;
 		report(f, "dangling_audit_index", "", "", true, f->repair,
 		       "audit index key \"%s\" names no entry", k);
@@ -666,12 +670,15 @@ int px_catalog_fsck(struct px_blob_store *blobs, struct px_kv *kv,
 	txn = NULL;
 	stats->records = f.nrecs;
 
-	qsort(f.recs, f.nrecs, sizeof(*f.recs), by_id);
-	qsort(f.refs, f.nrefs, sizeof(*f.refs), ref_cmp);
+	if (f.nrecs)
+		qsort(f.recs, f.nrecs, sizeof(*f.recs), by_id);
+	if (f.nrefs)
+		qsort(f.refs, f.nrefs, sizeof(*f.refs), ref_cmp);
 	if ((rc = check_ix(&f, &ix)) || (rc = check_queues(&f, &mq, &jobs)) ||
 	    (rc = check_audit(&f, &audit, &auditix)))
 		goto out;
-	qsort(f.recs, f.nrecs, sizeof(*f.recs), by_sha);
+	if (f.nrecs)
+		qsort(f.recs, f.nrecs, sizeof(*f.recs), by_sha);
 	if ((rc = check_originals(&f, eb)) || (rc = check_refs(&f)))
 		goto out;
 	if ((rc = check_orphans(&f, eb)))
