@@ -8,7 +8,7 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config clang libclang-rt-14-dev libvips-dev
 	libmicrohttpd-dev liblmdb-dev libjansson-dev libssl-dev libdnnl-dev
-	libcurl4-openssl-dev libsystemd-dev wrk curl iproute2 ca-certificates lmdb-utils)
+	libcurl4-openssl-dev libsystemd-dev wrk curl jq iproute2 ca-certificates lmdb-utils)
 
 declare -A have=()
 while read -r name status; do

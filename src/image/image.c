@@ -196,7 +196,7 @@ static int check_format(const void *data, size_t n, enum px_fmt *fmt,
 	*fmt = px_image_sniff(data, n);
 	if (!px_image_format_allowed(*fmt))
 		return px_errc(eb, PX_EUNSUPPORTED, "unsupported_format",
-			       "format \"%s\" is not accepted",
+			       "format \"%s\" is not accepted (accepted: JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF)",
 			       px_fmt_name(*fmt));
 	return 0;
 }
