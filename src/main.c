@@ -218,6 +218,7 @@ static void moderation_opts(const struct px_config *cfg,
 				 : PX_PREPROCESS_DEFAULT;
 	mo->contexts = contexts;
 	mo->async = cfg->moderation_mode == PX_MOD_ASYNC;
+	mo->refuse_blocked = cfg->moderation_blocked == PX_MOD_REFUSE;
 	mo->max_frames = (int)cfg->moderation_frames;
 	mo->webhook_url = cfg->webhook_url;
 	mo->webhook_secret = cfg->webhook_secret;

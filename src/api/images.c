@@ -76,6 +76,8 @@ json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 		      "bytes", (json_int_t)rec->bytes, "sha256", rec->sha256,
 		      "frames", rec->frames, "alpha", rec->alpha, "status",
 		      rec->status);
+	if (o && rec->original_deleted)
+		json_object_set_new(o, "original_deleted", json_true());
 	if (o && px_catalog_etag(rec, etag) == 0)
 		json_object_set_new(o, "etag", json_string(etag));
 	if (o && rec->moderation)

@@ -104,6 +104,8 @@ static int rec_encode(const struct px_image_rec *r, struct px_buf *out)
 		json_object_set_new(o, "moderation", json_loads(r->moderation, 0, NULL));
 	if (r->audit)
 		json_object_set_new(o, "audit", json_loads(r->audit, 0, NULL));
+	if (r->original_deleted)
+		json_object_set_new(o, "original_deleted", json_true());
 	if (r->pdq[0]) {
 		json_object_set_new(o, "pdq", json_string(r->pdq));
 		json_object_set_new(o, "pdq_quality", json_integer(r->pdq_quality));
@@ -142,6 +144,7 @@ static int rec_decode(const void *p, size_t n, struct px_image_rec *r)
 	r->uploaded_us = json_integer_value(json_object_get(o, "uploaded_us"));
 	r->require_signed = json_is_true(json_object_get(o, "require_signed"));
 	r->alpha = json_is_true(json_object_get(o, "alpha"));
+	r->original_deleted = json_is_true(json_object_get(o, "original_deleted"));
 	r->width = (int)json_integer_value(json_object_get(o, "width"));
 	r->height = (int)json_integer_value(json_object_get(o, "height"));
 	r->frames = (int)json_integer_value(json_object_get(o, "frames"));
@@ -488,7 +491,9 @@ int px_catalog_delete(struct px_catalog *c, const char *id,
 	rc = px_kv_dels(txn, key, eb);
 	if (rc && rc != PX_ENOTFOUND)
 		goto out;
-	if ((rc = ref_add(txn, rec.sha256, -1, &refs, eb)))
+	/* A tombstone's bytes were released when it became one. */
+	if (!rec.original_deleted &&
+	    (rc = ref_add(txn, rec.sha256, -1, &refs, eb)))
 		goto out;
 	if ((rc = status_keys(txn, &rec, false, eb)))
 		goto out;
@@ -512,6 +517,10 @@ out:
 int px_catalog_blob(struct px_catalog *c, const struct px_image_rec *rec,
 		    struct px_buf *out, struct px_errbuf *eb)
 {
+	if (rec->original_deleted)
+		return px_errc(eb, PX_ENOTFOUND, "original_deleted",
+			       "image \"%s\" was blocked and its original deleted",
+			       rec->id);
 	return px_blob_get(c->blobs, rec->sha256, out, eb);
 }
 
@@ -739,6 +748,8 @@ static int audit_decision(struct px_kv_txn *txn, const struct px_image_rec *r,
 	char *text = NULL;
 	int rc;
 
+	if (r->original_deleted)
+		json_object_set_new(after, "original_deleted", json_true());
 	if (m) {
 		const char *keys[] = {"rule", "verdict", "policy_version",
 				      "frame"};
@@ -824,7 +835,10 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 	struct px_kv_txn *txn = NULL;
 	struct px_image_rec rec;
 	char key[PX_ID_MAX + 64], before[64], etag[PX_REC_ETAG_MAX];
+	pthread_mutex_t *lock = NULL;
 	struct px_buf val;
+	bool drop = false;
+	long refs = 1;
 	int rc;
 
 	memset(&rec, 0, sizeof(rec));
@@ -832,10 +846,25 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 	if (!px_catalog_valid_id(id))
 		return px_errc(eb, PX_ENOTFOUND, "not_found",
 			       "image \"%.64s\" not found", id);
+	if (d->drop_original) {
+		/* The digest's lock keeps a concurrent upload of the same
+		 * bytes from losing them; it is taken before the write
+		 * transaction, as px_catalog_add does. */
+		struct px_image_rec peek;
+
+		memset(&peek, 0, sizeof(peek));
+		if ((rc = px_catalog_get(c, id, &peek, eb)))
+			return rc;
+		lock = stripe(c, peek.sha256);
+		px_image_rec_release(&peek);
+		pthread_mutex_lock(lock);
+	}
 	if ((rc = px_kv_begin(c->kv, 0, &txn, eb)))
-		return rc;
+		goto out;
 	if ((rc = get_in(txn, id, &rec, eb)))
 		goto out;
+	drop = d->drop_original && !rec.original_deleted &&
+	       lock == stripe(c, rec.sha256);
 	if (expect && strcmp(rec.status, expect)) {
 		rc = px_errc(eb, PX_EBUSY, "conflict",
 			     "image \"%s\" is %s, not %s", id, rec.status, expect);
@@ -855,6 +884,11 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 		goto out;
 	snprintf(before, sizeof(before), "{\"status\":\"%s\"}", rec.status);
 	px_strlcpy(rec.status, status, sizeof(rec.status));
+	if (drop) {
+		if ((rc = ref_add(txn, rec.sha256, -1, &refs, eb)))
+			goto out;
+		rec.original_deleted = true;
+	}
 	if (moderation) {
 		free(rec.moderation);
 		if (!(rec.moderation = strdup(moderation))) {
@@ -895,12 +929,18 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
+	/* Committed: the record no longer references its bytes. A failure
+	 * to remove them leaves an orphan that recovery removes. */
+	if (!rc && drop && refs == 0)
+		px_blob_del(c->blobs, rec.sha256, NULL);
 	if (!rc && out) {
 		*out = rec;
 		memset(&rec, 0, sizeof(rec));
 	}
 out:
 	px_kv_abort(txn);
+	if (lock)
+		pthread_mutex_unlock(lock);
 	px_buf_release(&val);
 	px_image_rec_release(&rec);
 	return rc;

@@ -70,6 +70,8 @@ struct px_image_rec {
 	char pdq[65];     /* PDQ hash (64 hex), "" when not computed; kept
 			     in the similarity index (catalog/mih.h) */
 	int pdq_quality;  /* 0-100 */
+	bool original_deleted; /* a tombstone: blocked in async refuse mode,
+				  its bytes removed, the record and audit kept */
 };
 
 /* Free rec->meta and zero the record. */
@@ -136,6 +138,9 @@ struct px_decision {
 				    audit array (a person's decision), or NULL */
 	const char *event;       /* webhook outbox value, or NULL */
 	const struct px_actor *who; /* NULL: Pictor itself */
+	bool drop_original;      /* remove the original bytes (when no other
+				    record uses them); the record stays as a
+				    tombstone (original_deleted) */
 };
 
 /* As px_catalog_list, only records whose status is status (NULL: all). */

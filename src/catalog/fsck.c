@@ -32,6 +32,7 @@ struct frec {
 	uint64_t bytes;
 	bool has_ix, has_mq, has_job;
 	bool damaged;
+	bool tombstone; /* original_deleted: no bytes, no reference */
 };
 
 struct fref {
@@ -208,6 +209,7 @@ static int scan_rec(void *arg, const void *key, size_t nkey, const void *val,
 	px_strlcpy(r->status, status, sizeof(r->status));
 	r->us = json_integer_value(json_object_get(o, "uploaded_us"));
 	r->bytes = (uint64_t)json_integer_value(json_object_get(o, "bytes"));
+	r->tombstone = json_is_true(json_object_get(o, "original_deleted"));
 	json_decref(o);
 	return 0;
 }
@@ -412,8 +414,14 @@ static int check_originals(struct fsck *f, struct px_errbuf *eb)
 		const char *kind = NULL;
 		struct px_errbuf geb = {0};
 
+		size_t live = 0;
+
 		for (j = i + 1; j < f->nrecs && !strcmp(f->recs[j].sha, f->recs[i].sha); j++)
 			;
+		for (size_t k = i; k < j; k++)
+			live += !f->recs[k].tombstone;
+		if (!live)
+			continue; /* tombstones only: no bytes expected */
 		data.len = 0;
 		rc = px_blob_get(f->blobs, f->recs[i].sha, &data, &geb);
 		if (rc == PX_ENOTFOUND) {
@@ -434,6 +442,8 @@ static int check_originals(struct fsck *f, struct px_errbuf *eb)
 			struct frec *r = &f->recs[k];
 			const char *why = kind;
 
+			if (r->tombstone)
+				continue;
 			if (!why && r->bytes != data.len)
 				why = "length_mismatch";
 			if (!strcmp(r->status, "corrupt")) {
@@ -474,7 +484,11 @@ static int check_refs(struct fsck *f)
 
 		for (j = i + 1; j < f->nrecs && !strcmp(f->recs[j].sha, f->recs[i].sha); j++)
 			;
-		want = (long)(j - i);
+		want = 0;
+		for (size_t k = i; k < j; k++)
+			want += !f->recs[k].tombstone;
+		if (!want)
+			continue; /* an unseen reference is reported below */
 		if (ref)
 			ref->seen = true;
 		if (ref && ref->count == want)

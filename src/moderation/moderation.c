@@ -503,6 +503,11 @@ static int run_job(void *arg, const char *id)
 					.status = px_verdict_status(res.verdict),
 					.moderation = res.json, .event = event};
 
+		/* Refuse mode, decided after the upload was accepted: the
+		 * bytes go, the record stays as a tombstone with its audit. */
+		d.drop_original = res.verdict == PX_VERDICT_BLOCK &&
+				  m->o.refuse_blocked;
+
 		rc = px_catalog_moderate(m->cat, id, &d, NULL, &eb);
 	}
 	if (!rc && event)

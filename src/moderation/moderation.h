@@ -26,6 +26,8 @@ struct px_moderation_opts {
 	int contexts;        /* concurrent classifications */
 	int max_frames;      /* frames classified in full; beyond: a sample */
 	bool async;          /* classify in the background */
+	bool refuse_blocked; /* refuse mode: a background block deletes the
+				original and keeps a tombstone record */
 	const char *webhook_url, *webhook_secret; /* both or neither */
 	long webhook_timeout; /* seconds per POST; 0: 10 */
 	int webhook_attempts; /* before a dead letter; 0: 12 */

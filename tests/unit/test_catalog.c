@@ -324,6 +324,41 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 		res[1].delivered = true;
 		T_EQ(px_catalog_outbox_settle(c, res, 2, &eb), 0);
 	}
+	T_CASE("a tombstone: the original dropped, the record kept") {
+		struct px_image_rec r1, r2, got;
+		struct px_decision d = {.expect = "pending", .status = "blocked",
+					.drop_original = true};
+		struct px_buf b;
+
+		memset(&r1, 0, sizeof(r1));
+		memset(&r2, 0, sizeof(r2));
+		snprintf(r1.id, sizeof(r1.id), "tomb1");
+		snprintf(r1.status, sizeof(r1.status), "pending");
+		snprintf(r2.id, sizeof(r2.id), "tomb2");
+		snprintf(r2.status, sizeof(r2.status), "pending");
+		T_EQ(px_catalog_add(c, &r1, "tomb-bytes", 10, NULL, NULL, &eb), 0);
+		T_EQ(px_catalog_add(c, &r2, "tomb-bytes", 10, NULL, NULL, &eb), 0);
+		/* Another record holds the bytes: they stay. */
+		T_EQ(px_catalog_moderate(c, "tomb1", &d, &got, &eb), 0);
+		T_OK(got.original_deleted);
+		px_buf_init(&b, 0);
+		T_EQ(px_catalog_blob(c, &got, &b, &eb), PX_ENOTFOUND);
+		T_STREQ(eb.code, "original_deleted");
+		T_EQ(px_catalog_blob(c, &r2, &b, &eb), 0);
+		px_image_rec_release(&got);
+		/* The last holder goes: so do the bytes. */
+		T_EQ(px_catalog_moderate(c, "tomb2", &d, NULL, &eb), 0);
+		b.len = 0;
+		T_EQ(px_blob_get(blobs, r2.sha256, &b, &eb), PX_ENOTFOUND);
+		/* Twice is harmless; delete does not drop a reference again. */
+		d.expect = NULL;
+		T_EQ(px_catalog_moderate(c, "tomb2", &d, NULL, &eb), 0);
+		T_EQ(px_catalog_delete(c, "tomb1", NULL, &eb), 0);
+		T_EQ(px_catalog_delete(c, "tomb2", NULL, &eb), 0);
+		px_buf_release(&b);
+		px_image_rec_release(&r1);
+		px_image_rec_release(&r2);
+	}
 	T_CASE("moderation: queue, jobs, audit, outbox") {
 		struct px_image_rec r;
 		struct names q;
