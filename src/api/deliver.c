@@ -17,6 +17,7 @@
 #include "cache/cache.h"
 #include "core/crypto.h"
 #include "delivery/options.h"
+#include "delivery/hints.h"
 #include "delivery/keys.h"
 #include "delivery/sign.h"
 #include "guard/guard.h"
@@ -36,6 +37,8 @@ struct render {
 	char format[16];
 	uint64_t bytes;
 	bool cached; /* the answer goes through the result cache */
+	bool client_hints; /* width=auto: ask for hints, vary on them */
+	unsigned hints_vary; /* bit per enum px_hint consulted */
 	struct px_cache_key key;
 	struct px_cache_waiter waiter;
 };
@@ -64,10 +67,40 @@ static bool admit(struct px_app *a, struct px_req *r, enum deliver_class cls)
 
 static void common_headers(struct px_req *r, const struct render *rd)
 {
+	char vary[160];
+	size_t n;
+
 	px_resp_header(r, "ETag", rd->etag);
 	px_resp_header(r, "Cache-Control", rd->cache_control);
-	if (rd->vary)
-		px_resp_header(r, "Vary", "Accept");
+	n = (size_t)snprintf(vary, sizeof(vary), "%s%s", rd->vary ? "Accept" : "",
+			     rd->vary && rd->hints_vary ? ", " : "");
+	px_hints_vary(rd->hints_vary, vary + n, sizeof(vary) - n);
+	if (vary[0])
+		px_resp_header(r, "Vary", vary);
+	if (rd->client_hints) {
+		px_resp_header(r, "Accept-CH", PX_HINTS_ACCEPT_CH);
+		px_resp_header(r, "Critical-CH", PX_HINTS_CRITICAL_CH);
+	}
+}
+
+/*
+ * width=auto: the width from the request's client hints, never above the
+ * original. The URL (and so its signature) keeps "width=auto"; the
+ * chosen width goes in the ETag and the cache key.
+ */
+static void resolve_auto_width(struct px_req *r, const struct px_image_rec *rec,
+			       int rotate, struct render *rd)
+{
+	const char *hint[PX_HINT_COUNT];
+	struct px_auto_width aw;
+	int original = rotate % 180 ? rec->height : rec->width;
+
+	for (int i = 0; i < PX_HINT_COUNT; i++)
+		hint[i] = px_req_header(r, px_hint_name((enum px_hint)i));
+	px_hints_auto_width(hint, original, PX_HINTS_FALLBACK_WIDTH, &aw);
+	rd->x.width = PX_MIN(aw.width, rd->x.max_output);
+	rd->hints_vary = aw.vary;
+	rd->client_hints = true;
 }
 
 /* format=json: the original's and the output's properties; for a
@@ -486,6 +519,8 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		}
 		px_opts_resolve(&o, &in, px_req_header(r, "Accept"),
 				(int)a->cfg->max_output, &rd->x, &rd->vary);
+		if (o.width_auto)
+			resolve_auto_width(r, &rec, o.x.rotate, rd);
 	}
 	px_strlcpy(rd->id, rec.id, sizeof(rd->id));
 	px_strlcpy(rd->sha256, rec.sha256, sizeof(rd->sha256));
@@ -512,6 +547,8 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	px_opts_canonical(&o, &key);
 	px_buf_addf(&key, "|%s%s", rd->json ? "json" : px_fmt_name(rd->x.format),
 		    rd->placeholder ? "|placeholder" : "");
+	if (o.width_auto)
+		px_buf_addf(&key, "|auto-width=%d", rd->x.width);
 	px_sha256_hex(key.data, key.len, hex);
 	snprintf(rd->etag, sizeof(rd->etag), "\"%.32s\"", hex);
 	set_cache_control(a, rd, exp);

@@ -91,9 +91,16 @@ static int p_width(struct px_opts *o, const char *v)
 {
 	long n;
 
+	if (!strcmp(v, "auto")) {
+		/* resolved per request from client hints (delivery/hints.h) */
+		o->width_auto = true;
+		o->x.width = 0;
+		return 0;
+	}
 	if (!parse_long(v, 1, PX_OPT_MAX_SIDE, &n))
 		return -1;
 	o->x.width = (int)n;
+	o->width_auto = false;
 	return 0;
 }
 
@@ -435,7 +442,13 @@ static void put_color(struct px_buf *b, const char *name, const uint8_t *c)
 	px_buf_addf(b, "%s=#%02x%02x%02x%02x", name, c[0], c[1], c[2], c[3]);
 }
 
-static void w_width(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_int(b, n, o->x.width, d->x.width); }
+static void w_width(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	if (o->width_auto)
+		put_str(b, n, "auto");
+	else
+		put_int(b, n, o->x.width, d->x.width);
+}
 static void w_height(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_int(b, n, o->x.height, d->x.height); }
 static void w_dpr(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_num(b, n, o->dpr, d->dpr); }
 static void w_blur(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n) { put_num(b, n, o->x.blur, d->x.blur); }
@@ -558,7 +571,7 @@ static void w_none(const struct px_opts *o, const struct px_opts *d, struct px_b
 /* Canonical order; each option prints under its first name. */
 static const struct opt opts[] = {
 	{"width", "w", p_width, w_width,
-	 "an integer from 1 to 8192"},
+	 "an integer from 1 to 8192, or auto"},
 	{"height", "h", p_height, w_height,
 	 "an integer from 1 to 8192"},
 	{"dpr", NULL, p_dpr, w_dpr,

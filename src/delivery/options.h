@@ -41,6 +41,7 @@ struct px_opts {
 	bool has_background;
 	bool face;             /* gravity=face (attention until faces exist) */
 	bool onerror_redirect; /* onerror=redirect (the /cdn-cgi form) */
+	bool width_auto;       /* width=auto: x.width comes from client hints */
 	uint64_t set; /* bit per option present, in table order */
 };
 

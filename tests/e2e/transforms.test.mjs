@@ -169,7 +169,7 @@ describe('every invalid value names its option', () => {
 		assert.equal(t.status, 400);
 		assert.equal(L.errMessage(t), 'unknown option "widht"; did you mean "width"?');
 		const w = await L.req(srv, 'GET', `/img/${id}/w=0`);
-		assert.equal(L.errMessage(w), 'invalid value "0" for option "width": expected an integer from 1 to 8192');
+		assert.equal(L.errMessage(w), 'invalid value "0" for option "width": expected an integer from 1 to 8192, or auto');
 	});
 });
 

@@ -75,7 +75,7 @@ static void run(void)
 
 		px_opts_init(&o);
 		T_EQ(px_opts_parse("w=0", &o, &eb), PX_EINVAL);
-		T_STREQ(eb.msg, "invalid value \"0\" for option \"width\": expected an integer from 1 to 8192");
+		T_STREQ(eb.msg, "invalid value \"0\" for option \"width\": expected an integer from 1 to 8192, or auto");
 		T_EQ(px_opts_parse("fit=fill", &o, &eb), PX_EINVAL);
 		T_OK(strstr(eb.msg, "scale-down, contain, cover, crop, pad or squeeze") != NULL);
 	}

@@ -1,0 +1,126 @@
+// Responsive delivery: width=auto from client hints through the real
+// binary (sizes, Vary / Accept-CH / Critical-CH, cache entries per width
+// step, signed URLs that keep "width=auto").
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as L from './lib.mjs';
+
+const T = 60000 * L.TIME_SCALE;
+const ORIG_W = 1600;
+
+const vary = (r) => (r.headers.get('vary') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const widthOf = (r) => L.probe(r.body).width;
+
+describe('width=auto', () => {
+	let srv;
+	let id;
+	let small; // 400 px wide
+	let signedId;
+	let key;
+	before(async () => {
+		srv = await L.startServer();
+		key = srv.signingKeys?.[0];
+		const a = await L.upload(srv, L.makePng(ORIG_W, 40, 'auto-wide'));
+		const b = await L.upload(srv, L.makePng(400, 40, 'auto-small'));
+		const c = await L.upload(srv, L.makePng(ORIG_W, 40, 'auto-signed'), { requireSignedURLs: true });
+		for (const u of [a, b, c]) assert.equal(u.status, 201, L.show(u));
+		id = a.record.id;
+		small = b.record.id;
+		signedId = c.record.id;
+	});
+	after(async () => {
+		await srv?.kill();
+	});
+
+	const get = (p, headers = {}) => L.req(srv, 'GET', p, { headers });
+
+	test('the hint matrix picks the width step', { timeout: T }, async () => {
+		const cases = [
+			[{ 'Sec-CH-Width': '600' }, 640, ['Sec-CH-Width']],
+			[{ Width: '700' }, 768, ['Sec-CH-Width', 'Width']],
+			[{ 'Sec-CH-Viewport-Width': '390' }, 480,
+				['Sec-CH-Width', 'Width', 'Sec-CH-Viewport-Width', 'Sec-CH-DPR', 'DPR']],
+			[{ 'Sec-CH-Viewport-Width': '412', 'Sec-CH-DPR': '2.625' }, 1200,
+				['Sec-CH-Width', 'Width', 'Sec-CH-Viewport-Width', 'Sec-CH-DPR']],
+			[{ 'Viewport-Width': '300', DPR: '2' }, 640,
+				['Sec-CH-Width', 'Width', 'Sec-CH-Viewport-Width', 'Viewport-Width', 'Sec-CH-DPR', 'DPR']],
+			[{ 'Sec-CH-Width': '300', 'Sec-CH-Viewport-Width': '1400' }, 320, ['Sec-CH-Width']],
+			[{ 'Sec-CH-Width': 'junk', Width: '900' }, 960, ['Sec-CH-Width', 'Width']],
+			[{ 'Sec-CH-Width': '5000' }, ORIG_W, ['Sec-CH-Width']], // never above the original
+			[{}, 960, ['Sec-CH-Width', 'Width', 'Sec-CH-Viewport-Width', 'Viewport-Width']],
+		];
+		for (const [headers, want, wantVary] of cases) {
+			const r = await get(`/img/${id}/w=auto`, headers);
+			assert.equal(r.status, 200, L.show(r));
+			assert.equal(widthOf(r), want, JSON.stringify(headers));
+			assert.deepEqual(vary(r), wantVary, JSON.stringify(headers));
+			assert.equal(r.headers.get('accept-ch'), 'Sec-CH-DPR, Sec-CH-Width, Sec-CH-Viewport-Width');
+			assert.equal(r.headers.get('critical-ch'), 'Sec-CH-DPR, Sec-CH-Viewport-Width');
+		}
+		const s = await get(`/img/${small}/width=auto`, { 'Sec-CH-Width': '450' });
+		assert.equal(widthOf(s), 400, 'a step above a small original gives the original');
+	});
+
+	test('the Cloudflare form, and Vary joins Accept for f=auto', { timeout: T }, async () => {
+		const r = await get(`/cdn-cgi/image/width=auto,f=auto/${id}`,
+			{ 'Sec-CH-Width': '600', Accept: 'image/webp' });
+		assert.equal(r.status, 200, L.show(r));
+		assert.equal(L.probe(r.body).format, 'webp');
+		assert.equal(widthOf(r), 640);
+		assert.deepEqual(vary(r), ['Accept', 'Sec-CH-Width']);
+	});
+
+	test('fixed widths carry no hint headers', { timeout: T }, async () => {
+		const r = await get(`/img/${id}/w=640`, { 'Sec-CH-Width': '300' });
+		assert.equal(widthOf(r), 640);
+		assert.equal(r.headers.get('accept-ch'), null);
+		assert.equal(r.headers.get('vary'), null);
+	});
+
+	test('one cache entry per width step, shared across hint values', { timeout: T }, async () => {
+		const p = `/img/${id}/w=auto,q=71`;
+		const st = (r) => r.headers.get('cache-status') ?? '';
+		const a = await get(p, { 'Sec-CH-Width': '500' });
+		assert.match(st(a), /uri-miss/);
+		const b = await get(p, { 'Sec-CH-Width': '620' }); // same 640 step
+		assert.match(st(b), /hit/, 'same step, same entry');
+		assert.equal(widthOf(b), 640);
+		assert.equal(a.headers.get('etag'), b.headers.get('etag'));
+		const c = await get(p, { 'Sec-CH-Width': '700' }); // 768 step
+		assert.match(st(c), /uri-miss/);
+		assert.equal(widthOf(c), 768);
+		assert.notEqual(c.headers.get('etag'), a.headers.get('etag'));
+		const d = await get(p, { 'Sec-CH-Width': '700', 'If-None-Match': c.headers.get('etag') });
+		assert.equal(d.status, 304);
+		assert.deepEqual(vary(d), ['Sec-CH-Width']);
+	});
+
+	test('signed URLs: the signature covers width=auto as written', { timeout: T }, async () => {
+		assert.ok(key, 'a signing key');
+		const exp = L.now() + 600;
+		const p = `/img/${signedId}/w=auto`;
+		const signed = L.signedPath(p, key, exp);
+		const a = await get(signed, { 'Sec-CH-Width': '300' });
+		assert.equal(a.status, 200, L.show(a));
+		assert.equal(widthOf(a), 320);
+		const b = await get(signed, { 'Sec-CH-Viewport-Width': '800', 'Sec-CH-DPR': '2' });
+		assert.equal(b.status, 200, L.show(b));
+		assert.equal(widthOf(b), ORIG_W);
+		// the resolved width is not what was signed
+		const sig = signed.slice(signed.indexOf('?'));
+		const c = await get(`/img/${signedId}/w=320${sig}`, { 'Sec-CH-Width': '300' });
+		assert.equal(c.status, 403, L.show(c));
+		const d = await get(p, { 'Sec-CH-Width': '300' });
+		assert.equal(d.status, 403, L.show(d));
+	});
+
+	test('a bad width names auto among what is accepted', { timeout: T }, async () => {
+		const r = await get(`/img/${id}/w=automatic`);
+		assert.equal(r.status, 400, L.show(r));
+		assert.equal(L.errCode(r), 'invalid_option');
+		assert.match(L.errMessage(r), /or auto/);
+		const ok = await get('/healthz');
+		assert.ok(ok.status < 500);
+	});
+});
