@@ -84,6 +84,16 @@ int px_hmac_sha256_hex(const void *key, size_t nkey, const void *msg,
 	return 0;
 }
 
+int px_hmac_sha256(const void *key, size_t nkey, const void *msg, size_t nmsg,
+		   unsigned char out[32])
+{
+	unsigned int n = 32;
+
+	if (!HMAC(EVP_sha256(), key, (int)nkey, msg, nmsg, out, &n))
+		return PX_EINTERNAL;
+	return 0;
+}
+
 bool px_ct_equal(const void *a, const void *b, size_t n)
 {
 	return CRYPTO_memcmp(a, b, n) == 0;

@@ -23,6 +23,11 @@ int px_sha256_hex(const void *p, size_t n, char hex[PX_SHA256_HEX_LEN + 1]);
 int px_hmac_sha256_hex(const void *key, size_t nkey, const void *msg,
 		       size_t nmsg, char hex[PX_SHA256_HEX_LEN + 1]);
 
+/* HMAC-SHA256(key, msg) as 32 raw bytes into out (for chained MACs such
+ * as a SigV4 signing key). PX_EINTERNAL if libcrypto fails. */
+int px_hmac_sha256(const void *key, size_t nkey, const void *msg, size_t nmsg,
+		   unsigned char out[32]);
+
 /* Compare n bytes in time independent of where they differ. */
 bool px_ct_equal(const void *a, const void *b, size_t n);
 
