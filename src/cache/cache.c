@@ -365,8 +365,12 @@ static int disk_get(struct px_cache *c, const struct px_cache_key *k,
 		return PX_ENOTFOUND;
 	disk_path(c, k->sha256, k->hex, k->tag, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		/* Removed behind the index's back: stop counting it. */
+		if (known && errno == ENOENT)
+			disk_forget(c, k);
 		goto out;
+	}
 	bad = true;
 	if (fstat(fd, &st) || (uint64_t)st.st_size > DISK_ENTRY_MAX ||
 	    st.st_size < PX_CACHE_ENTRY_FIXED)

@@ -403,6 +403,26 @@ static void test_tiers(void)
 		px_cache_hit_release(&h);
 		px_cache_free(c);
 	}
+	T_CASE("a file removed behind the index is a miss and is no longer counted")
+	{
+		struct px_cache_stats s0, s1;
+		char path[4096];
+
+		c = open_cache(dir, 0, 1 << 20, 0);
+		wait_scan(c);
+		store(c, 7, 1, 500);
+		mkkey(&k, 7, 1);
+		px_cache_stats(c, &s0);
+		disk_path(c, k.sha256, k.hex, k.tag, path, sizeof(path));
+		T_EQ(unlink(path), 0);
+		T_EQ(px_cache_get(c, &k, &h), PX_ENOTFOUND);
+		px_cache_stats(c, &s1);
+		T_EQ(s1.entries[PX_CACHE_DISK] + 1, s0.entries[PX_CACHE_DISK]);
+		T_EQ(s1.bytes[PX_CACHE_DISK] + 500 + PX_CACHE_ENTRY_FIXED + 3 +
+			     strlen(k.text) + strlen("image/webp"),
+		     s0.bytes[PX_CACHE_DISK]);
+		px_cache_free(c);
+	}
 	T_CASE("the disk budget holds across a restart with a smaller one")
 	{
 		struct px_cache_stats s;
