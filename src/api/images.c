@@ -409,6 +409,10 @@ void px_api_upload_run(struct px_app *a, struct px_req *r,
 		}
 		if ((rc = px_api_pdq_fold(&hit, &res)))
 			goto out;
+		/* A review of these exact bytes decides (moderation.h). */
+		if ((rc = px_moderation_remembered(a->mod, a->cat, u.data, u.n,
+						   &res, &eb)))
+			goto out;
 		if (res.verdict == PX_VERDICT_BLOCK) {
 			px_metric_add(a->m.blocked, 1);
 			if (!a->mod_quarantine) {

@@ -733,6 +733,62 @@ int px_catalog_jobs(struct px_catalog *c, int limit,
 	return rc < 0 ? rc : 0;
 }
 
+static int remember_decision(struct px_kv_txn *txn,
+			     const struct px_image_rec *r,
+			     const struct px_actor *who, struct px_errbuf *eb)
+{
+	char key[96], *text;
+	json_t *o;
+	int rc;
+
+	if (strcmp(r->status, "approved") && strcmp(r->status, "blocked"))
+		return 0;
+	o = json_pack("{s:s,s:s,s:s,s:I}", "decision", r->status, "image", r->id,
+		      "by", who ? who->name : px_actor_system.name, "at",
+		      (json_int_t)px_wall_us());
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!text)
+		return PX_ENOMEM;
+	snprintf(key, sizeof(key), "cdec/%s", r->sha256);
+	rc = px_kv_puts(txn, key, text, strlen(text), 0, eb);
+	free(text);
+	return rc;
+}
+
+int px_catalog_content_decision(struct px_catalog *c, const char *sha256,
+				struct px_content_decision *out,
+				struct px_errbuf *eb)
+{
+	struct px_kv_txn *txn;
+	struct px_buf b;
+	char key[96];
+	json_t *o;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	px_buf_init(&b, 0);
+	snprintf(key, sizeof(key), "cdec/%.64s", sha256);
+	if ((rc = px_kv_begin(c->kv, PX_KV_RDONLY, &txn, eb)))
+		return rc;
+	rc = px_kv_gets(txn, key, &b, eb);
+	px_kv_abort(txn);
+	if (rc) {
+		px_buf_release(&b);
+		return rc;
+	}
+	o = json_loadb((const char *)b.data, b.len, 0, NULL);
+	px_buf_release(&b);
+	if (!o)
+		return PX_ECORRUPT;
+	copy_str(out->decision, sizeof(out->decision), json_object_get(o, "decision"));
+	copy_str(out->image, sizeof(out->image), json_object_get(o, "image"));
+	copy_str(out->by, sizeof(out->by), json_object_get(o, "by"));
+	out->at_us = json_integer_value(json_object_get(o, "at"));
+	json_decref(o);
+	return 0;
+}
+
 /* A decision's entry: "review" when a person made it (audit_entry given,
  * its note copied), else "verdict" with the classifier's rule. */
 static int audit_decision(struct px_kv_txn *txn, const struct px_image_rec *r,
@@ -926,6 +982,8 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 		goto out;
 	if ((rc = audit_decision(txn, &rec, before, moderation, audit_entry,
 				 who, eb)))
+		goto out;
+	if (audit_entry && (rc = remember_decision(txn, &rec, who, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;

@@ -176,6 +176,23 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 			const struct px_decision *d, struct px_image_rec *rec,
 			struct px_errbuf *eb);
 
+/*
+ * Decisions remembered by content: a review that approves or blocks an
+ * image also records, in the same transaction, that decision for its
+ * SHA-256 (kv "cdec/<sha256>"), so identical bytes uploaded later get the
+ * same answer. The latest review of those bytes wins. PX_ENOTFOUND when
+ * the bytes were never reviewed.
+ */
+struct px_content_decision {
+	char decision[16];          /* "approved" or "blocked" */
+	char image[PX_ID_MAX + 1];  /* the image the review was about */
+	char by[128];               /* the reviewer */
+	int64_t at_us;
+};
+int px_catalog_content_decision(struct px_catalog *c, const char *sha256,
+				struct px_content_decision *out,
+				struct px_errbuf *eb);
+
 /* The record's ETag (a quoted string, for If-Match), into out. It changes
  * whenever anything on the record changes. */
 #define PX_REC_ETAG_MAX 40

@@ -3,6 +3,7 @@
  * job runner and the review decision.
  */
 #include "moderation/moderation.h"
+#include "core/crypto.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "ml/nsfw.h"
@@ -392,6 +393,53 @@ int px_moderation_classify(struct px_moderation *m, const void *data,
 	return res->json ? 0 : PX_ENOMEM;
 }
 
+int px_moderation_remembered(struct px_moderation *m, struct px_catalog *cat,
+			     const void *data, size_t n,
+			     struct px_mod_result *res, struct px_errbuf *eb)
+{
+	struct px_content_decision cd;
+	char sha[PX_SHA256_HEX_LEN + 1], when[40];
+	json_t *o;
+	char *text;
+	int rc;
+
+	if (!m || !cat || !res->json)
+		return 0;
+	if ((rc = px_sha256_hex(data, n, sha)))
+		return rc;
+	rc = px_catalog_content_decision(cat, sha, &cd, eb);
+	if (rc == PX_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	res->verdict = strcmp(cd.decision, "blocked") ? PX_VERDICT_APPROVE
+						       : PX_VERDICT_BLOCK;
+	res->rule = "content_decision";
+	o = json_loads(res->json, 0, NULL);
+	if (!o)
+		return PX_ENOMEM;
+	{
+		time_t secs = (time_t)(cd.at_us / 1000000);
+		struct tm tm;
+
+		gmtime_r(&secs, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	json_object_set_new(o, "verdict", json_string(px_verdict_name(res->verdict)));
+	json_object_set_new(o, "rule", json_string(res->rule));
+	json_object_set_new(o, "decision",
+			    json_pack("{s:s,s:s,s:s,s:s}", "image", cd.image,
+				      "decision", cd.decision, "by", cd.by, "at",
+				      when));
+	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	json_decref(o);
+	if (!text)
+		return PX_ENOMEM;
+	free(res->json);
+	res->json = text;
+	return 0;
+}
+
 bool px_moderation_frames_covered(const struct px_image_rec *rec)
 {
 	json_t *m, *f;
@@ -495,6 +543,9 @@ static int run_job(void *arg, const char *id)
 	if ((rc = px_catalog_blob(m->cat, &rec, &blob, &eb)))
 		goto out;
 	if ((rc = px_moderation_classify(m, blob.data, blob.len, &res, &eb)))
+		goto out;
+	if ((rc = px_moderation_remembered(m, m->cat, blob.data, blob.len,
+					   &res, &eb)))
 		goto out;
 	px_moderation_count(m, res.verdict);
 	event = px_moderation_event(m, &rec, &res);
@@ -677,6 +728,7 @@ int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
 {
 	const char *action = rv->action, *note = rv->note;
 	const struct px_actor *actor = rv->who;
+	struct px_mod_result res;
 	const char *who = actor ? actor->name : px_actor_system.name;
 	struct px_image_rec cur;
 	const char *after;
@@ -692,6 +744,7 @@ int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
 		return px_errc(eb, PX_EINVAL, "invalid_request",
 			       "action must be \"approve\" or \"block\"");
 	memset(&cur, 0, sizeof(cur));
+	memset(&res, 0, sizeof(res));
 	if ((rc = px_catalog_get(cat, id, &cur, eb)))
 		return rc;
 	/* What the reviewer saw must still be what is there. */
@@ -717,13 +770,27 @@ int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
 		rc = PX_ENOMEM;
 		goto out;
 	}
+	/* A pending image was never classified: its scores are recorded
+	 * next to the person's decision (a failure to classify does not
+	 * stop the review). */
+	if (m && !strcmp(cur.status, "pending") && !cur.original_deleted) {
+		struct px_buf blob;
+		struct px_errbuf ceb = {0};
+
+		px_buf_init(&blob, 0);
+		if (px_catalog_blob(cat, &cur, &blob, &ceb) == 0 &&
+		    px_moderation_classify(m, blob.data, blob.len, &res, &ceb) == 0)
+			px_moderation_count(m, res.verdict);
+		px_buf_release(&blob);
+	}
 	/* expect = the status we read, so a concurrent decision is not
 	 * silently overwritten; the ETag, when given, pins the whole record. */
 	{
 		struct px_decision d = {.expect = cur.status,
 					.expect_etag = rv->expect_etag,
-					.status = after, .review = entry,
-					.event = event, .who = actor};
+					.status = after, .moderation = res.json,
+					.review = entry, .event = event,
+					.who = actor};
 
 		rc = px_catalog_moderate(cat, id, &d, rec, eb);
 	}
@@ -732,6 +799,7 @@ int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
 out:
 	free(entry);
 	free(event);
+	free(res.json);
 	px_image_rec_release(&cur);
 	return rc;
 }

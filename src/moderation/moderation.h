@@ -104,6 +104,17 @@ int px_moderation_frames_select(const double *change, int total, int max,
  * serves the first frame only (always checked), never the animation. */
 bool px_moderation_frames_covered(const struct px_image_rec *rec);
 
+/*
+ * Apply a remembered review of these exact bytes (px_catalog_content_
+ * decision) to a classification: a block becomes verdict block, an
+ * approve verdict approve, both with rule "content_decision" and a
+ * "decision" object (image, decision, by, at) on res->json. Returns 0
+ * whether or not there was one.
+ */
+int px_moderation_remembered(struct px_moderation *m, struct px_catalog *cat,
+			     const void *data, size_t n,
+			     struct px_mod_result *res, struct px_errbuf *eb);
+
 /* Wake the job runner (after an async upload). Accepts NULL. */
 void px_moderation_kick(struct px_moderation *m);
 

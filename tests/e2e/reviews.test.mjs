@@ -115,3 +115,46 @@ describe('strict requests', () => {
 		}
 	});
 });
+
+describe('decisions remembered by content', () => {
+	test('a review that blocks bytes blocks their re-upload; an approve is remembered too', { timeout: T }, async () => {
+		const q = await L.startServer({ args: ['--moderation-policy', 'look=flag: neutral>=0.5', '--moderation-blocked', 'quarantine'] });
+		try {
+			const first = await L.upload(q, RGB, { id: 'mem-1' });
+			assert.equal(first.record.status, 'flagged');
+			const rv = await L.api(q, 'POST', '/v1/images/mem-1/moderation', { action: 'block', reviewer: 'carol' });
+			assert.equal(rv.status, 200, L.show(rv));
+			const again = await L.upload(q, RGB, { id: 'mem-2' });
+			assert.equal(again.status, 201, L.show(again));
+			assert.equal(again.record.status, 'blocked');
+			const m = again.record.moderation;
+			assert.equal(m.rule, 'content_decision');
+			assert.deepEqual([m.decision.image, m.decision.decision, m.decision.by], ['mem-1', 'blocked', 'carol']);
+			assert.ok(m.scores.neutral > 0.5, 'the classifier still ran and its scores are kept');
+			assert.equal((await L.req(q, 'GET', '/img/mem-2/public')).status, 403);
+
+			const coffee = path.join(L.CORPUS, 'coffee.png');
+			const c1 = await L.upload(q, coffee, { id: 'mem-3' });
+			assert.equal(c1.record.status, 'flagged');
+			assert.equal((await L.api(q, 'POST', '/v1/images/mem-3/moderation', { action: 'approve' })).status, 200);
+			const c2 = await L.upload(q, coffee, { id: 'mem-4' });
+			assert.equal(c2.record.status, 'approved');
+			assert.equal(c2.record.moderation.rule, 'content_decision');
+			assert.equal(c2.record.moderation.decision.image, 'mem-3');
+		} finally {
+			await q.kill();
+		}
+		// Refuse mode: the re-upload is refused naming the decision's rule.
+		const r = await L.startServer({ args: ['--moderation-policy', 'look=flag: neutral>=0.5'] });
+		try {
+			await L.upload(r, RGB, { id: 'mem-5' });
+			assert.equal((await L.api(r, 'POST', '/v1/images/mem-5/moderation', { action: 'block' })).status, 200);
+			const up = await L.upload(r, RGB, { id: 'mem-6' });
+			assert.equal(up.status, 422, L.show(up));
+			assert.equal(L.errCode(up), 'content_blocked');
+			assert.match(L.errMessage(up), /content_decision/);
+		} finally {
+			await r.kill();
+		}
+	});
+});

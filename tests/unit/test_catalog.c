@@ -407,6 +407,15 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 		T_EQ(px_catalog_moderate(c, "mod1", &d3, &r, &eb), 0);
 		T_EQ(px_catalog_etag(&r, etag2), 0);
 		T_OK(strcmp(etag, etag2) != 0);
+		{
+			struct px_content_decision cd;
+
+			T_EQ(px_catalog_content_decision(c, r.sha256, &cd, &eb), 0);
+			T_STREQ(cd.decision, "approved");
+			T_STREQ(cd.image, "mod1");
+			T_STREQ(cd.by, "rev-1");
+			T_EQ(px_catalog_content_decision(c, "00", &cd, &eb), PX_ENOTFOUND);
+		}
 		T_STREQ(r.moderation, "{\"rule\":\"r\"}");
 		T_STREQ(r.audit, "[{\"who\":\"admin\",\"note\":\"ok\"}]");
 		px_image_rec_release(&r);
