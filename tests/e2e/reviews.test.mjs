@@ -17,8 +17,9 @@ after(async () => {
 	await s?.kill();
 });
 
-async function flagged(id) {
-	const up = await L.upload(s, RGB, { id });
+// Each test its own bytes: reviews are remembered by content.
+async function flagged(id, file) {
+	const up = await L.upload(s, path.join(L.CORPUS, file), { id });
 	assert.equal(up.status, 201, L.show(up));
 	assert.equal(up.record.status, 'flagged');
 	return up.record;
@@ -26,7 +27,7 @@ async function flagged(id) {
 
 describe('two reviewers', () => {
 	test('the stale one gets 409 conflict with the current state (If-Match)', { timeout: T }, async () => {
-		await flagged('race-1');
+		await flagged('race-1', 'astronaut.png');
 		const seenA = await L.api(s, 'GET', '/v1/images/race-1');
 		const seenB = await L.api(s, 'GET', '/v1/images/race-1');
 		const etag = seenA.headers.get('etag');
@@ -49,7 +50,7 @@ describe('two reviewers', () => {
 	});
 
 	test('expected_status in the body works the same way', { timeout: T }, async () => {
-		await flagged('race-2');
+		await flagged('race-2', 'Gulp.png');
 		const a = await L.api(s, 'POST', '/v1/images/race-2/moderation', { action: 'block', expected_status: 'flagged' });
 		assert.equal(a.status, 200, L.show(a));
 		const b = await L.api(s, 'POST', '/v1/images/race-2/moderation', { action: 'approve', expected_status: 'flagged' });
@@ -61,7 +62,7 @@ describe('two reviewers', () => {
 
 describe('strict requests', () => {
 	test('review: non-string reviewer, unknown field or missing action -> 400 naming the field', { timeout: T }, async () => {
-		await flagged('strict-1');
+		await flagged('strict-1', 'Spring.png');
 		for (const [body, field] of [
 			[{ action: 'approve', reviewer: 42 }, 'reviewer'],
 			[{ action: 'approve', note: ['x'] }, 'note'],
@@ -78,7 +79,7 @@ describe('strict requests', () => {
 	});
 
 	test('PATCH of a field that cannot be patched -> 400 naming it, nothing changed', { timeout: T }, async () => {
-		await flagged('strict-2');
+		await flagged('strict-2', 'Stripes.png');
 		for (const field of ['status', 'filename', 'moderation']) {
 			const r = await L.api(s, 'PATCH', '/v1/images/strict-2', { [field]: 'approved', metadata: { a: 1 } });
 			assert.equal(r.status, 400, L.show(r));
