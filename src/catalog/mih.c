@@ -48,13 +48,27 @@ static int cmp_chunk(const void *x, const void *y)
 	return (a > b) - (a < b);
 }
 
-/* Rewrite the bucket in key: keep its records except (h[order[i]], tag)
- * for del, then append those for put. */
-static int update_bucket(struct px_kv_txn *txn, const uint8_t *key,
-			 size_t nkey, const struct px_pdq *h,
-			 const uint32_t *order, size_t cnt, const char *tag,
-			 size_t ntag, bool put, struct px_errbuf *eb)
+/* The entries of one update: hashes and their tags (tags[i], or one tag
+ * for all when tags is NULL). */
+struct entries {
+	const struct px_pdq *h;
+	const char *const *tags;
+	const char *tag;
+};
+
+static const char *tag_of(const struct entries *e, uint32_t i)
 {
+	return e->tags ? e->tags[i] : e->tag;
+}
+
+/* Rewrite the bucket in key: keep its records except the entries
+ * order[0..cnt) for del, then append those for put. */
+static int update_bucket(struct px_kv_txn *txn, const uint8_t *key,
+			 size_t nkey, const struct entries *e,
+			 const uint32_t *order, size_t cnt, bool put,
+			 struct px_errbuf *eb)
+{
+	const struct px_pdq *h = e->h;
 	struct px_buf old, out;
 	size_t off = 0;
 	const uint8_t *rh;
@@ -73,14 +87,18 @@ static int update_bucket(struct px_kv_txn *txn, const uint8_t *key,
 		bool drop = false;
 
 		for (size_t i = 0; !put && !drop && i < cnt; i++) {
+			const char *tag = tag_of(e, order[i]);
+
 			px_pdq_bytes(&h[order[i]], hb);
-			drop = nrt == ntag && !memcmp(rt, tag, ntag) &&
+			drop = nrt == strlen(tag) && !memcmp(rt, tag, nrt) &&
 			       !memcmp(rh, hb, 32);
 		}
 		if (!drop && (rc = px_buf_add(&out, rh, REC_MIN + nrt)))
 			goto out;
 	}
 	for (size_t i = 0; put && i < cnt; i++) {
+		const char *tag = tag_of(e, order[i]);
+		size_t ntag = strlen(tag);
 		uint8_t n8 = (uint8_t)ntag;
 
 		px_pdq_bytes(&h[order[i]], hb);
@@ -102,16 +120,24 @@ out:
 }
 
 static int update(struct px_kv_txn *txn, const char *prefix,
-		  const struct px_pdq *h, size_t n, const char *tag, bool put,
+		  const struct entries *e, size_t n, bool put,
 		  struct px_errbuf *eb)
 {
-	size_t ntag = strlen(tag);
+	const struct px_pdq *h = e->h;
 	uint32_t *order;
 	uint8_t key[32];
 	int rc = 0;
 
-	if (strlen(prefix) > 16 || !ntag || ntag > PX_MIH_TAG_MAX)
-		return px_errf(eb, PX_EINVAL, "bad index prefix or tag");
+	if (strlen(prefix) > 16)
+		return px_errf(eb, PX_EINVAL, "index prefix too long");
+	for (size_t i = 0; i < n; i++) {
+		size_t ntag = strlen(tag_of(e, (uint32_t)i));
+
+		if (!ntag || ntag > PX_MIH_TAG_MAX)
+			return px_errf(eb, PX_EINVAL, "bad index tag");
+		if (!e->tags)
+			break;
+	}
 	if (!n)
 		return 0;
 	if (n > UINT32_MAX || !(order = malloc(n * sizeof(*order))))
@@ -131,8 +157,7 @@ static int update(struct px_kv_txn *txn, const char *prefix,
 			while (j < n && h[order[j]].w[k] == v)
 				j++;
 			rc = update_bucket(txn, key, bucket_key(key, prefix, k, v),
-					   h, order + i, j - i, tag, ntag, put,
-					   eb);
+					   e, order + i, j - i, put, eb);
 			i = j;
 		}
 	}
@@ -144,14 +169,27 @@ int px_mih_put(struct px_kv_txn *txn, const char *prefix,
 	       const struct px_pdq *h, size_t n, const char *tag,
 	       struct px_errbuf *eb)
 {
-	return update(txn, prefix, h, n, tag, true, eb);
+	struct entries e = {h, NULL, tag};
+
+	return update(txn, prefix, &e, n, true, eb);
+}
+
+int px_mih_put_tags(struct px_kv_txn *txn, const char *prefix,
+		    const struct px_pdq *h, const char *const *tags, size_t n,
+		    struct px_errbuf *eb)
+{
+	struct entries e = {h, tags, NULL};
+
+	return update(txn, prefix, &e, n, true, eb);
 }
 
 int px_mih_del(struct px_kv_txn *txn, const char *prefix,
 	       const struct px_pdq *h, size_t n, const char *tag,
 	       struct px_errbuf *eb)
 {
-	return update(txn, prefix, h, n, tag, false, eb);
+	struct entries e = {h, NULL, tag};
+
+	return update(txn, prefix, &e, n, false, eb);
 }
 
 struct search {

@@ -40,6 +40,10 @@ int px_mih_put(struct px_kv_txn *txn, const char *prefix,
 int px_mih_del(struct px_kv_txn *txn, const char *prefix,
 	       const struct px_pdq *h, size_t n, const char *tag,
 	       struct px_errbuf *eb);
+/* As px_mih_put with a tag per entry (bulk loads of the image index). */
+int px_mih_put_tags(struct px_kv_txn *txn, const char *prefix,
+		    const struct px_pdq *h, const char *const *tags, size_t n,
+		    struct px_errbuf *eb);
 
 /* fn gets each entry within maxd of q exactly once; tag is not
  * NUL-terminated. Nonzero from fn stops the search and is returned. */

@@ -180,10 +180,13 @@ static void t_similar(void)
 	T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
 	px_pdq_hex(&a, hex);
 	T_EQ(px_mih_image_put(txn, "img-a", hex, &eb), 0);
-	px_pdq_hex(&b, hex);
-	T_EQ(px_mih_image_put(txn, "img-b", hex, &eb), 0);
-	px_pdq_hex(&c, hex);
-	T_EQ(px_mih_image_put(txn, "img-c", hex, &eb), 0);
+	{
+		/* Two at once, a tag each, as a bulk load writes them. */
+		struct px_pdq two[2] = {b, c};
+		const char *tags[2] = {"img-b", "img-c"};
+
+		T_EQ(px_mih_put_tags(txn, PX_MIH_IMAGES, two, tags, 2, &eb), 0);
+	}
 	px_pdq_hex(&far, hex);
 	T_EQ(px_mih_image_put(txn, "img-far", hex, &eb), 0);
 	T_EQ(px_mih_image_put(txn, "img-none", "", &eb), 0);
