@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 		snprintf(id, sizeof(id), "new-%06d", q);
 		t0 = px_mono_us();
 		if (px_kv_begin(kv, 0, &txn, &eb) ||
-		    px_mih_image_put(txn, id, hex, &eb) ||
+		    px_mih_image_put(txn, id, hex, 100, &eb) ||
 		    px_kv_commit(txn, &eb))
 			return die("upload", &eb);
 		t_idx[q] = px_mono_us() - t0;

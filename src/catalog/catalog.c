@@ -345,7 +345,8 @@ int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 		goto out;
 	if ((rc = audit_rec(txn, rec, "upload", who, false, eb)))
 		goto out;
-	if ((rc = px_mih_image_put(txn, rec->id, rec->pdq, eb)))
+	if ((rc = px_mih_image_put(txn, rec->id, rec->pdq,
+				    rec->pdq_quality, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;

@@ -254,11 +254,12 @@ int px_mih_search(struct px_kv_txn *txn, const char *prefix,
 }
 
 int px_mih_image_put(struct px_kv_txn *txn, const char *id, const char *hex,
-		     struct px_errbuf *eb)
+		     int quality, struct px_errbuf *eb)
 {
 	struct px_pdq h;
 
-	if (!hex || !*hex || px_pdq_parse(hex, strlen(hex), &h))
+	if (!hex || !*hex || quality < PX_PDQ_MIN_QUALITY ||
+	    px_pdq_parse(hex, strlen(hex), &h))
 		return 0;
 	return px_mih_put(txn, PX_MIH_IMAGES, &h, 1, id, eb);
 }

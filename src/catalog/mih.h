@@ -56,10 +56,13 @@ int px_mih_search(struct px_kv_txn *txn, const char *prefix,
 		  struct px_errbuf *eb);
 
 /* The image index: the catalog calls these inside the transaction that
- * adds or removes the record; hex is the record's pdq ("" = none). */
+ * adds or removes the record; hex is the record's pdq ("" = none).
+ * Hashes of quality under PX_PDQ_MIN_QUALITY are not indexed: they come
+ * from flat, featureless images, which all hash alike and would pile
+ * into the same buckets. */
 #define PX_MIH_IMAGES "pq/"
 int px_mih_image_put(struct px_kv_txn *txn, const char *id, const char *hex,
-		     struct px_errbuf *eb);
+		     int quality, struct px_errbuf *eb);
 int px_mih_image_del(struct px_kv_txn *txn, const char *id, const char *hex,
 		     struct px_errbuf *eb);
 

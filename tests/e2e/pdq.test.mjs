@@ -187,7 +187,7 @@ describe('hash lists', () => {
 		assert.ok(q.json.result.images.some((r) => r.id === up.record.id));
 	});
 
-	test('hashes of quality under 50 are never matched', { timeout: T }, async () => {
+	test('hashes of quality under 50 are never matched nor indexed', { timeout: T }, async () => {
 		const s = await start();
 		const flat = L.encodePng(96, 96, Buffer.alloc(96 * 96 * 3, 128));
 		const first = await L.upload(s, flat);
@@ -198,6 +198,11 @@ describe('hash lists', () => {
 		const again = await L.upload(s, flat);
 		assert.equal(again.status, 201, L.show(again));
 		assert.equal(again.record.status, 'approved');
+		// Nor indexed for /similar: every flat image hashes alike.
+		assert.equal(again.record.pdq, first.record.pdq);
+		const sim = await L.api(s, 'GET', `/v1/images/${first.record.id}/similar?distance=0`);
+		assert.equal(sim.status, 200, L.show(sim));
+		assert.deepEqual(sim.json.result.images, []);
 	});
 });
 

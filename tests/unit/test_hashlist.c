@@ -179,7 +179,7 @@ static void t_similar(void)
 	near_hash(&a, 90, &far);
 	T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
 	px_pdq_hex(&a, hex);
-	T_EQ(px_mih_image_put(txn, "img-a", hex, &eb), 0);
+	T_EQ(px_mih_image_put(txn, "img-a", hex, 100, &eb), 0);
 	{
 		/* Two at once, a tag each, as a bulk load writes them. */
 		struct px_pdq two[2] = {b, c};
@@ -188,8 +188,10 @@ static void t_similar(void)
 		T_EQ(px_mih_put_tags(txn, PX_MIH_IMAGES, two, tags, 2, &eb), 0);
 	}
 	px_pdq_hex(&far, hex);
-	T_EQ(px_mih_image_put(txn, "img-far", hex, &eb), 0);
-	T_EQ(px_mih_image_put(txn, "img-none", "", &eb), 0);
+	T_EQ(px_mih_image_put(txn, "img-far", hex, 100, &eb), 0);
+	T_EQ(px_mih_image_put(txn, "img-none", "", 100, &eb), 0);
+	px_pdq_hex(&a, hex);
+	T_EQ(px_mih_image_put(txn, "img-flat", hex, 49, &eb), 0); /* not indexed */
 	T_EQ(px_kv_commit(txn, &eb), 0);
 	T_CASE("similar: nearest first, self excluded, limit")
 	{
