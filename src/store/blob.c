@@ -1,7 +1,7 @@
 /*
  * blob.c - the px_blob_*() wrappers every caller goes through.
  *
- * Backends (blob_fs.c, blob_mem.c) trust their arguments: names are checked
+ * Backends (blob_fs.c, blob_mem.c, blob_s3.c) trust their arguments: names are checked
  * here, once, so a malformed name never reaches a path or a bucket. This is
  * also the one place for tracing and for the test-only fault injection of
  * px_blob_fault_put(), so every backend gets both for free.
@@ -13,6 +13,7 @@
 static const struct px_blob_ops *const backends[] = {
 	&px_blob_fs_ops,
 	&px_blob_mem_ops,
+	&px_blob_s3_ops,
 };
 
 /*

@@ -55,6 +55,9 @@ struct px_blob_store {
 
 extern const struct px_blob_ops px_blob_fs_ops;
 extern const struct px_blob_ops px_blob_mem_ops;
+/* An S3 API store; location "s3://BUCKET[/PREFIX]?endpoint=&region=&path_style="
+ * (store/s3loc.h), credentials from the AWS_* environment variables. */
+extern const struct px_blob_ops px_blob_s3_ops;
 
 /* Find a backend by name; NULL if unknown. */
 const struct px_blob_ops *px_blob_find(const char *name);
