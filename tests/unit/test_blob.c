@@ -407,7 +407,8 @@ static void run(void)
 	{
 		T_OK(px_blob_find("fs") == &px_blob_fs_ops);
 		T_OK(px_blob_find("mem") == &px_blob_mem_ops);
-		T_OK(px_blob_find("s3") == NULL);
+		T_OK(px_blob_find("s3") == &px_blob_s3_ops);
+		T_OK(px_blob_find("gcs") == NULL);
 		T_OK(px_blob_find(NULL) == NULL);
 		px_blob_close(NULL);
 	}
