@@ -18,6 +18,7 @@
 #include "core/crypto.h"
 #include "delivery/options.h"
 #include "delivery/hints.h"
+#include "delivery/device.h"
 #include "delivery/keys.h"
 #include "delivery/sign.h"
 #include "guard/guard.h"
@@ -83,6 +84,22 @@ static void common_headers(struct px_req *r, const struct render *rd)
 	}
 }
 
+/* A managed variant with per-device overrides: the options for the
+ * request's device class; the class's headers join *vary. */
+static const char *device_text(struct px_req *r, const struct px_variant *v,
+			       unsigned *vary)
+{
+	bool used_ua;
+	enum px_device d = px_device_classify(
+		px_req_header(r, "Sec-CH-UA-Mobile"),
+		px_req_header(r, "User-Agent"), &used_ua);
+
+	*vary |= 1u << PX_HINT_SEC_CH_UA_MOBILE;
+	if (used_ua)
+		*vary |= 1u << PX_HINT_USER_AGENT;
+	return px_variant_text_for(v, px_device_name(d));
+}
+
 /*
  * width=auto: the width from the request's client hints, never above the
  * original. The URL (and so its signature) keeps "width=auto"; the
@@ -97,9 +114,9 @@ static void resolve_auto_width(struct px_req *r, const struct px_image_rec *rec,
 
 	for (int i = 0; i < PX_HINT_COUNT; i++)
 		hint[i] = px_req_header(r, px_hint_name((enum px_hint)i));
-	px_hints_auto_width(hint, original, PX_HINTS_FALLBACK_WIDTH, &aw);
+	px_hints_auto_width(hint, original, &aw);
 	rd->x.width = PX_MIN(aw.width, rd->x.max_output);
-	rd->hints_vary = aw.vary;
+	rd->hints_vary |= aw.vary;
 	rd->client_hints = true;
 }
 
@@ -429,6 +446,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	struct render *rd = NULL, *rd_owned;
 	const char *opts_text;
 	bool cdn, never_signed = false, placeholder;
+	unsigned device_vary = 0;
 	struct px_opts o;
 	struct px_buf key;
 	int64_t exp;
@@ -451,7 +469,8 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	/* A named variant (managed ones first) or inline options. */
 	if (!cdn && !px_opts_is_inline(spec)) {
 		if (px_variant_get(a->kv, spec, &var, NULL) == 0) {
-			opts_text = var.text;
+			opts_text = var.ndevice ? device_text(r, &var, &device_vary)
+						: var.text;
 			never_signed = var.never_require_signed;
 		} else if (!(opts_text = px_config_variant(a->cfg, spec))) {
 			px_resp_error(r, 404, "variant_not_found",
@@ -522,6 +541,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		if (o.width_auto)
 			resolve_auto_width(r, &rec, o.x.rotate, rd);
 	}
+	rd->hints_vary |= device_vary;
 	px_strlcpy(rd->id, rec.id, sizeof(rd->id));
 	px_strlcpy(rd->sha256, rec.sha256, sizeof(rd->sha256));
 	px_strlcpy(rd->format, rec.format, sizeof(rd->format));

@@ -1,7 +1,8 @@
 /*
  * variants.c - /v1/variants, as Cloudflare Images' variants API:
  *
- *   POST   /v1/variants        {"id", "options": {...}, "neverRequireSignedURLs"}
+ *   POST   /v1/variants        {"id", "options": {...}, "neverRequireSignedURLs",
+ *                                "devices": {"mobile": {...}, "tablet": {...}}}
  *   GET    /v1/variants        {"variants": {"name": {...}, ...}}
  *   GET    /v1/variants/{id}   {"variant": {...}}
  *   PATCH  /v1/variants/{id}   {"options": {...}, "neverRequireSignedURLs"}
@@ -13,6 +14,7 @@
  */
 #include "api/app.h"
 #include "delivery/options.h"
+#include "delivery/device.h"
 
 #include <jansson.h>
 
@@ -59,10 +61,74 @@ static int options_text(json_t *opts, char *out, size_t n,
 
 static json_t *variant_json(const struct px_variant *v)
 {
-	return json_pack("{s:s,s:o,s:b}", "id", v->name, "options",
-			 json_loads(v->options_json ? v->options_json : "{}", 0, NULL)
-				 ?: json_object(),
-			 "neverRequireSignedURLs", v->never_require_signed);
+	json_t *o = json_pack("{s:s,s:o,s:b}", "id", v->name, "options",
+			      json_loads(v->options_json ? v->options_json : "{}",
+					 0, NULL) ?: json_object(),
+			      "neverRequireSignedURLs", v->never_require_signed);
+
+	if (o && v->devices_json)
+		json_object_set_new(o, "devices",
+				    json_loads(v->devices_json, 0, NULL) ?: json_object());
+	return o;
+}
+
+/*
+ * Per-device overrides: each is merged over the options and must parse as
+ * they do. devices is the body's "devices" (NULL or null or {}: none).
+ */
+static int set_devices(struct px_variant *v, json_t *devices,
+		       struct px_errbuf *eb)
+{
+	json_t *base = NULL, *merged = NULL, *val;
+	const char *name;
+	struct px_opts o;
+	int rc = 0;
+
+	v->ndevice = 0;
+	free(v->devices_json);
+	v->devices_json = NULL;
+	if (!devices || json_is_null(devices) ||
+	    (json_is_object(devices) && !json_object_size(devices)))
+		return 0;
+	if (!json_is_object(devices))
+		return px_errc(eb, PX_EINVAL, "invalid_request",
+			       "\"devices\" must be an object of mobile, tablet or desktop overrides");
+	base = json_loads(v->options_json ? v->options_json : "{}", 0, NULL);
+	json_object_foreach(devices, name, val) {
+		struct px_variant_device *d;
+
+		if (px_device_parse(name) < 0) {
+			rc = px_errc(eb, PX_EINVAL, "invalid_request",
+				     "unknown device class \"%.32s\" in \"devices\": expected mobile, tablet or desktop",
+				     name);
+			goto out;
+		}
+		if (!json_is_object(val) || !json_object_size(val)) {
+			rc = px_errc(eb, PX_EINVAL, "invalid_request",
+				     "\"devices.%s\" must be a non-empty object of options",
+				     name);
+			goto out;
+		}
+		json_decref(merged);
+		merged = base ? json_deep_copy(base) : json_object();
+		if (!merged || json_object_update(merged, val)) {
+			rc = PX_ENOMEM;
+			goto out;
+		}
+		d = &v->device[v->ndevice++];
+		px_strlcpy(d->name, name, sizeof(d->name));
+		if ((rc = options_text(merged, d->text, sizeof(d->text), eb)))
+			goto out;
+		px_opts_init(&o);
+		if ((rc = px_opts_parse(d->text, &o, eb)))
+			goto out;
+	}
+	if (!(v->devices_json = json_dumps(devices, JSON_COMPACT)))
+		rc = PX_ENOMEM;
+out:
+	json_decref(base);
+	json_decref(merged);
+	return rc;
 }
 
 static void answer(struct px_req *r, int status, const char *key, json_t *val)
@@ -76,7 +142,7 @@ static int from_body(struct px_req *r, struct px_variant *v, bool create,
 {
 	const struct px_buf *body = px_req_body(r);
 	struct px_opts o;
-	json_t *root, *opts, *nrs;
+	json_t *root, *opts, *nrs, *devices, *kept = NULL;
 	int rc = 0;
 
 	root = json_loadb((const char *)body->data, body->len,
@@ -106,6 +172,12 @@ static int from_body(struct px_req *r, struct px_variant *v, bool create,
 		free(v->options_json);
 		v->options_json = json_dumps(opts, JSON_COMPACT);
 	}
+	/* overrides merge over the options, so new options remake them */
+	devices = json_object_get(root, "devices");
+	if (!devices && opts && v->devices_json)
+		devices = kept = json_loads(v->devices_json, 0, NULL);
+	if ((devices || create) && (rc = set_devices(v, devices, eb)))
+		goto out;
 	nrs = json_object_get(root, "neverRequireSignedURLs");
 	if (nrs && !json_is_boolean(nrs)) {
 		rc = px_errc(eb, PX_EINVAL, "invalid_request",
@@ -115,6 +187,7 @@ static int from_body(struct px_req *r, struct px_variant *v, bool create,
 	if (nrs)
 		v->never_require_signed = json_is_true(nrs);
 out:
+	json_decref(kept);
 	json_decref(root);
 	return rc;
 }

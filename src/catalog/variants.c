@@ -8,6 +8,7 @@
 void px_variant_release(struct px_variant *v)
 {
 	free(v->options_json);
+	free(v->devices_json);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -23,6 +24,37 @@ bool px_variant_valid_name(const char *name)
 			return false;
 	}
 	return n >= 1 && n <= PX_VARIANT_NAME_MAX;
+}
+
+static int decode_devices(json_t *o, struct px_variant *v)
+{
+	json_t *dev = json_object_get(o, "devices");
+	json_t *texts = json_object_get(o, "deviceText");
+	const char *name;
+	json_t *t;
+
+	if (!json_is_object(dev) || !json_object_size(dev))
+		return 0;
+	if (!(v->devices_json = json_dumps(dev, JSON_COMPACT)))
+		return PX_ENOMEM;
+	json_object_foreach(texts, name, t) {
+		struct px_variant_device *d;
+
+		if (v->ndevice >= PX_VARIANT_DEVICES || !json_is_string(t))
+			return PX_ECORRUPT;
+		d = &v->device[v->ndevice++];
+		px_strlcpy(d->name, name, sizeof(d->name));
+		px_strlcpy(d->text, json_string_value(t), sizeof(d->text));
+	}
+	return 0;
+}
+
+const char *px_variant_text_for(const struct px_variant *v, const char *device)
+{
+	for (int i = 0; i < v->ndevice; i++)
+		if (!strcmp(v->device[i].name, device))
+			return v->device[i].text;
+	return v->text;
 }
 
 static int decode(const void *p, size_t n, struct px_variant *v)
@@ -46,6 +78,8 @@ static int decode(const void *p, size_t n, struct px_variant *v)
 		v->options_json = strdup("{}");
 	if (!v->options_json)
 		rc = PX_ENOMEM;
+	if (!rc)
+		rc = decode_devices(o, v);
 out:
 	json_decref(o);
 	return rc;
@@ -97,6 +131,18 @@ int px_variant_put(struct px_kv *kv, const struct px_variant *v, bool create,
 			      ?: json_object(),
 		      "text", v->text, "neverRequireSignedURLs",
 		      v->never_require_signed);
+	if (o && v->ndevice) {
+		json_t *texts = json_object();
+
+		for (int i = 0; i < v->ndevice; i++)
+			json_object_set_new(texts, v->device[i].name,
+					    json_string(v->device[i].text));
+		json_object_set_new(o, "devices",
+				    json_loads(v->devices_json ? v->devices_json
+							       : "{}", 0, NULL)
+					    ?: json_object());
+		json_object_set_new(o, "deviceText", texts);
+	}
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!text)

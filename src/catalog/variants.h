@@ -3,7 +3,11 @@
  * store, as Cloudflare Images' /variants API keeps them.
  *
  * kv layout: var/<name> -> {"id", "options": {...}, "text": "w=..,h=..",
- *                           "neverRequireSignedURLs": bool}
+ *                           "neverRequireSignedURLs": bool,
+ *                           "devices": {"mobile": {...}, ...},
+ *                           "deviceText": {"mobile": "w=..", ...}}
+ * A device override's text is the options merged with the override (the
+ * API computes it); delivery picks it by the request's device class.
  * Changes take effect at once: delivery reads the store on each request.
  */
 #ifndef PX_VARIANTS_H
@@ -15,12 +19,26 @@
 #define PX_VARIANTS_MAX 100
 #define PX_VARIANT_NAME_MAX 99
 
+#define PX_VARIANT_DEVICES 3 /* mobile, tablet, desktop */
+
+struct px_variant_device {
+	char name[16];   /* the device class */
+	char text[1024]; /* the merged options as an option string */
+};
+
 struct px_variant {
 	char name[PX_VARIANT_NAME_MAX + 1];
 	char text[1024];   /* the options as an option string */
 	char *options_json; /* the options object as given (owned) */
 	bool never_require_signed;
+	char *devices_json; /* the "devices" object as given (owned; NULL: none) */
+	struct px_variant_device device[PX_VARIANT_DEVICES];
+	int ndevice;
 };
+
+/* The option string for a device class: its override's text, else the
+ * variant's (borrowed from v). */
+const char *px_variant_text_for(const struct px_variant *v, const char *device);
 
 void px_variant_release(struct px_variant *v);
 

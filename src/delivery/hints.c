@@ -8,12 +8,13 @@
  * entries per image and options, not one per device model.
  */
 #include "delivery/hints.h"
+#include "delivery/device.h"
 
 #include <math.h>
 
 static const char *names[PX_HINT_COUNT] = {
 	"Sec-CH-Width", "Width", "Sec-CH-Viewport-Width", "Viewport-Width",
-	"Sec-CH-DPR", "DPR",
+	"Sec-CH-DPR", "DPR", "Sec-CH-UA-Mobile", "User-Agent",
 };
 
 /*
@@ -119,7 +120,7 @@ static bool pick_width(const char *const hint[], enum px_hint a,
 }
 
 void px_hints_auto_width(const char *const hint[PX_HINT_COUNT], int original,
-			 int fallback, struct px_auto_width *out)
+			 struct px_auto_width *out)
 {
 	int w;
 
@@ -145,10 +146,19 @@ void px_hints_auto_width(const char *const hint[PX_HINT_COUNT], int original,
 		out->wanted = (int)PX_MIN(ceil(w * dpr - 1e-9),
 					  (double)HINT_WIDTH_MAX);
 	} else {
-		out->source = PX_AUTO_FALLBACK;
+		/* Cloudflare's sizes by device type, as without hints */
+		bool used_ua;
+
+		out->source = PX_AUTO_FROM_DEVICE;
+		out->device = px_device_classify(hint[PX_HINT_SEC_CH_UA_MOBILE],
+						 hint[PX_HINT_USER_AGENT],
+						 &used_ua);
+		out->vary |= 1u << PX_HINT_SEC_CH_UA_MOBILE;
+		if (used_ua)
+			out->vary |= 1u << PX_HINT_USER_AGENT;
 	}
 	out->width = px_width_step(out->wanted ? out->wanted
-					       : PX_MAX(fallback, 1));
+					       : px_device_auto_width(out->device));
 	if (original > 0 && out->width > original)
 		out->width = original;
 }

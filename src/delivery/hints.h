@@ -20,6 +20,8 @@ enum px_hint {
 	PX_HINT_VIEWPORT_WIDTH,   /* CSS px (legacy name) */
 	PX_HINT_SEC_CH_DPR,
 	PX_HINT_DPR,
+	PX_HINT_SEC_CH_UA_MOBILE, /* the device class (delivery/device.h) */
+	PX_HINT_USER_AGENT,       /* the device class without the hint */
 	PX_HINT_COUNT,
 };
 
@@ -29,9 +31,6 @@ const char *px_hint_name(enum px_hint h);
 /* What browsers are asked to send, and which of those to retry without. */
 #define PX_HINTS_ACCEPT_CH "Sec-CH-DPR, Sec-CH-Width, Sec-CH-Viewport-Width"
 #define PX_HINTS_CRITICAL_CH "Sec-CH-DPR, Sec-CH-Viewport-Width"
-
-/* The width without a usable hint: Cloudflare's "desktop" size. */
-#define PX_HINTS_FALLBACK_WIDTH 960
 
 /* Widths width=auto rounds up to, ascending. */
 extern const int px_width_steps[];
@@ -44,14 +43,15 @@ int px_width_step(int w);
 enum px_auto_source {
 	PX_AUTO_FROM_WIDTH,    /* Sec-CH-Width or Width */
 	PX_AUTO_FROM_VIEWPORT, /* a viewport width times the DPR */
-	PX_AUTO_FALLBACK,      /* no usable hint */
+	PX_AUTO_FROM_DEVICE,   /* no usable width hint: the device class */
 };
 
 struct px_auto_width {
 	int width;  /* the output width: a step, or the original's width */
-	int wanted; /* device pixels the hints asked for (0 for fallback) */
+	int wanted; /* device pixels the hints asked for (0 without a width hint) */
 	double dpr; /* the DPR applied (1 unless a viewport width was used) */
 	enum px_auto_source source;
+	int device; /* enum px_device, for PX_AUTO_FROM_DEVICE */
 	unsigned vary; /* bit (1 << enum px_hint) per header consulted */
 };
 
@@ -60,12 +60,12 @@ struct px_auto_width {
  * NULL when absent (borrowed). A width hint wins over a viewport hint;
  * within each pair the Sec-CH- name wins; a malformed value counts as
  * absent. A viewport width is multiplied by the DPR (1 when no usable
- * DPR hint). With no usable width or viewport hint the width is
- * fallback. The result is rounded up to a step and never exceeds
+ * DPR hint). With no usable width or viewport hint the width is the
+ * device class's (px_device_auto_width()). The result is rounded up to a step and never exceeds
  * original (> 0), the image's width. Never fails.
  */
 void px_hints_auto_width(const char *const hint[PX_HINT_COUNT], int original,
-			 int fallback, struct px_auto_width *out);
+			 struct px_auto_width *out);
 
 /* "Sec-CH-Width, Width" for the bits in vary; "" for none. Truncates to
  * size (always terminated). */

@@ -1,6 +1,7 @@
-// Responsive delivery: width=auto from client hints through the real
-// binary (sizes, Vary / Accept-CH / Critical-CH, cache entries per width
-// step, signed URLs that keep "width=auto").
+// Responsive delivery through the real binary: width=auto from client
+// hints (sizes, Vary / Accept-CH / Critical-CH, cache entries per width
+// step, signed URLs that keep "width=auto"), device classes and managed
+// variants with per-device overrides.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +10,9 @@ import * as L from './lib.mjs';
 const T = 60000 * L.TIME_SCALE;
 const ORIG_W = 1600;
 
+const IPAD = 'Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
+const PHONE = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36';
+const DESKTOP = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const vary = (r) => (r.headers.get('vary') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 const widthOf = (r) => L.probe(r.body).width;
 
@@ -48,7 +52,12 @@ describe('width=auto', () => {
 			[{ 'Sec-CH-Width': '300', 'Sec-CH-Viewport-Width': '1400' }, 320, ['Sec-CH-Width']],
 			[{ 'Sec-CH-Width': 'junk', Width: '900' }, 960, ['Sec-CH-Width', 'Width']],
 			[{ 'Sec-CH-Width': '5000' }, ORIG_W, ['Sec-CH-Width']], // never above the original
-			[{}, 960, ['Sec-CH-Width', 'Width', 'Sec-CH-Viewport-Width', 'Viewport-Width']],
+			[{}, 960, ['Sec-CH-Width', 'Width', 'Sec-CH-Viewport-Width', 'Viewport-Width',
+				'Sec-CH-UA-Mobile', 'User-Agent']],
+			[{ 'Sec-CH-UA-Mobile': '?1' }, 320, ['Sec-CH-Width', 'Width', 'Sec-CH-Viewport-Width',
+				'Viewport-Width', 'Sec-CH-UA-Mobile']],
+			[{ 'User-Agent': IPAD }, 768, ['Sec-CH-Width', 'Width', 'Sec-CH-Viewport-Width',
+				'Viewport-Width', 'Sec-CH-UA-Mobile', 'User-Agent']],
 		];
 		for (const [headers, want, wantVary] of cases) {
 			const r = await get(`/img/${id}/w=auto`, headers);
@@ -122,5 +131,99 @@ describe('width=auto', () => {
 		assert.match(L.errMessage(r), /or auto/);
 		const ok = await get('/healthz');
 		assert.ok(ok.status < 500);
+	});
+});
+
+describe('per-device variants', () => {
+	let srv;
+	let id;
+	before(async () => {
+		srv = await L.startServer();
+		const a = await L.upload(srv, L.makePng(ORIG_W, 40, 'devices'));
+		assert.equal(a.status, 201, L.show(a));
+		id = a.record.id;
+	});
+	after(async () => {
+		await srv?.kill();
+	});
+
+	const get = (p, headers = {}) => L.req(srv, 'GET', p, { headers });
+	const st = (r) => r.headers.get('cache-status') ?? '';
+
+	test('overrides through the variants API, chosen by device class', { timeout: T }, async () => {
+		const c = await L.api(srv, 'POST', '/v1/variants', {
+			id: 'hero', options: { width: 1200, quality: 70 },
+			devices: { mobile: { width: 640 }, tablet: { width: 1024 } },
+		});
+		assert.equal(c.status, 200, L.show(c));
+		assert.deepEqual(c.json.result.variant.devices, { mobile: { width: 640 }, tablet: { width: 1024 } });
+		const g = await L.api(srv, 'GET', '/v1/variants/hero');
+		assert.deepEqual(g.json.result.variant.devices, { mobile: { width: 640 }, tablet: { width: 1024 } });
+
+		const p = `/img/${id}/hero`;
+		const desk = await get(p, { 'User-Agent': DESKTOP });
+		assert.equal(widthOf(desk), 1200);
+		assert.deepEqual(vary(desk), ['Sec-CH-UA-Mobile', 'User-Agent']);
+		assert.match(st(desk), /uri-miss/);
+		const desk2 = await get(p, { 'User-Agent': 'curl/8.5.0' });
+		assert.match(st(desk2), /hit/, 'another desktop shares the entry');
+		const mob = await get(p, { 'Sec-CH-UA-Mobile': '?1', 'User-Agent': DESKTOP });
+		assert.equal(widthOf(mob), 640, 'the hint wins over the User-Agent');
+		assert.deepEqual(vary(mob), ['Sec-CH-UA-Mobile']);
+		assert.match(st(mob), /uri-miss/, 'a class that changes the options has its own entry');
+		const mob2 = await get(p, { 'User-Agent': PHONE });
+		assert.equal(widthOf(mob2), 640);
+		assert.match(st(mob2), /hit/);
+		const tab = await get(p, { 'User-Agent': IPAD });
+		assert.equal(widthOf(tab), 1024);
+		assert.notEqual(tab.headers.get('etag'), desk.headers.get('etag'));
+		const chDesk = await get(p, { 'Sec-CH-UA-Mobile': '?0', 'User-Agent': PHONE });
+		assert.equal(widthOf(chDesk), 1200);
+	});
+
+	test('a variant without overrides does not depend on the device', { timeout: T }, async () => {
+		const c = await L.api(srv, 'POST', '/v1/variants', { id: 'plain', options: { width: 500 } });
+		assert.equal(c.status, 200, L.show(c));
+		assert.equal(c.json.result.variant.devices, undefined);
+		const p = `/img/${id}/plain`;
+		const a = await get(p, { 'User-Agent': DESKTOP });
+		const b = await get(p, { 'User-Agent': PHONE, 'Sec-CH-UA-Mobile': '?1' });
+		assert.match(st(b), /hit/, 'one entry for every class');
+		assert.equal(widthOf(b), 500);
+		assert.equal(a.headers.get('vary'), null);
+		assert.equal(b.headers.get('vary'), null);
+	});
+
+	test('new options remake the overrides; bad overrides are refused', { timeout: T }, async () => {
+		const pa = await L.api(srv, 'PATCH', '/v1/variants/hero', { options: { width: 1000, fit: 'contain' } });
+		assert.equal(pa.status, 200, L.show(pa));
+		const mob = await get(`/img/${id}/hero`, { 'Sec-CH-UA-Mobile': '?1' });
+		assert.equal(widthOf(mob), 640);
+		const desk = await get(`/img/${id}/hero`, { 'Sec-CH-UA-Mobile': '?0' });
+		assert.equal(widthOf(desk), 1000);
+		const auto = await L.api(srv, 'PATCH', '/v1/variants/hero', { devices: { mobile: { width: 'auto' } } });
+		assert.equal(auto.status, 200, L.show(auto));
+		const m = await get(`/img/${id}/hero`, { 'Sec-CH-UA-Mobile': '?1', 'Sec-CH-Width': '700' });
+		assert.equal(widthOf(m), 768, 'width=auto inside an override');
+		assert.deepEqual(vary(m), ['Sec-CH-Width', 'Sec-CH-UA-Mobile']);
+		const t = await get(`/img/${id}/hero`, { 'User-Agent': IPAD });
+		assert.equal(widthOf(t), 1000, 'the tablet override is gone');
+
+		for (const [devices, code] of [
+			[{ phone: { width: 1 } }, 'invalid_request'],
+			[{ mobile: {} }, 'invalid_request'],
+			[{ mobile: { width: 0 } }, 'invalid_option'],
+			[[], 'invalid_request'],
+		]) {
+			const r = await L.api(srv, 'PATCH', '/v1/variants/hero', { devices });
+			assert.equal(r.status, 400, L.show(r));
+			assert.equal(L.errCode(r), code, L.show(r));
+		}
+		const off = await L.api(srv, 'PATCH', '/v1/variants/hero', { devices: null });
+		assert.equal(off.status, 200, L.show(off));
+		assert.equal(off.json.result.variant.devices, undefined);
+		const plain = await get(`/img/${id}/hero`, { 'Sec-CH-UA-Mobile': '?1' });
+		assert.equal(widthOf(plain), 1000);
+		assert.equal(plain.headers.get('vary'), null);
 	});
 });

@@ -1,11 +1,14 @@
 /*
  * fuzz_hints.c - libFuzzer target for the client-hint values width=auto
- * reads. The input is split at '\n' into up to six header values, in the
- * order of enum px_hint (an empty line is an absent header).
+ * reads and the device classifier. The input is split at '\n' into up to
+ * eight header values (width hints, Sec-CH-UA-Mobile, User-Agent), in
+ * the order of enum px_hint (an empty line is an absent header).
  * Oracle: the width is a step or the original's width, never above the
- * original; a parsed width or DPR is in its documented range.
+ * original; a parsed width or DPR is in its documented range; the
+ * device class is one of the three.
  */
 #include "delivery/hints.h"
+#include "delivery/device.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -13,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *hint[PX_HINT_COUNT] = {0};
 	struct px_auto_width aw;
-	char *text, *p, vary[64];
+	char *text, *p, vary[160];
 	int original, n = 0, w;
 	double d;
 	bool step = false;
@@ -40,7 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (px_hint_parse_dpr(hint[i], &d) && !(d > 0 && d <= 10))
 			abort();
 	}
-	px_hints_auto_width(hint, original, PX_HINTS_FALLBACK_WIDTH, &aw);
+	px_hints_auto_width(hint, original, &aw);
+	if ((unsigned)px_device_from_ua(hint[PX_HINT_USER_AGENT]) >= PX_DEVICE_COUNT)
+		abort();
 	for (size_t i = 0; i < px_width_nsteps; i++)
 		step |= aw.width == px_width_steps[i];
 	if (aw.width < 1 || aw.width > original || (!step && aw.width != original))

@@ -28,7 +28,7 @@ static struct px_auto_width aw_of(int original, ...)
 				hint[i] = value;
 	}
 	va_end(ap);
-	px_hints_auto_width(hint, original, PX_HINTS_FALLBACK_WIDTH, &aw);
+	px_hints_auto_width(hint, original, &aw);
 	return aw;
 }
 
@@ -91,7 +91,7 @@ static void run(void)
 		T_STREQ(vary_of(aw), "Sec-CH-Width");
 		/* DPR alone says nothing about the width */
 		aw = aw_of(ORIG, "Sec-CH-DPR", "2", NULL);
-		T_EQ(aw.source, PX_AUTO_FALLBACK);
+		T_EQ(aw.source, PX_AUTO_FROM_DEVICE);
 		T_EQ(aw.width, 960);
 	}
 
@@ -108,12 +108,21 @@ static void run(void)
 		T_EQ(aw.width, 640);
 	}
 
-	T_CASE("missing hints: the fallback, varying on what was looked at") {
+	T_CASE("no width hint: the device class's size, varying on what was looked at") {
 		aw = aw_of(ORIG, NULL);
-		T_EQ(aw.source, PX_AUTO_FALLBACK);
+		T_EQ(aw.source, PX_AUTO_FROM_DEVICE);
 		T_EQ(aw.width, 960);
 		T_EQ(aw.wanted, 0);
-		T_STREQ(vary_of(aw), "Sec-CH-Width, Width, Sec-CH-Viewport-Width, Viewport-Width");
+		T_STREQ(vary_of(aw), "Sec-CH-Width, Width, Sec-CH-Viewport-Width, Viewport-Width, Sec-CH-UA-Mobile, User-Agent");
+		aw = aw_of(ORIG, "Sec-CH-UA-Mobile", "?1", NULL);
+		T_EQ(aw.width, 320);
+		T_STREQ(vary_of(aw), "Sec-CH-Width, Width, Sec-CH-Viewport-Width, Viewport-Width, Sec-CH-UA-Mobile");
+		aw = aw_of(ORIG, "User-Agent", "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) Mobile/15E148", NULL);
+		T_EQ(aw.width, 768);
+		aw = aw_of(ORIG, "User-Agent", "Mozilla/5.0 (Linux; Android 14; Pixel 8) Mobile Safari/537.36", NULL);
+		T_EQ(aw.width, 320);
+		aw = aw_of(ORIG, "Sec-CH-UA-Mobile", "?0", "User-Agent", "Mozilla/5.0 (iPhone) Mobile", NULL);
+		T_EQ(aw.width, 960);
 	}
 
 	T_CASE("malformed hints count as absent") {
@@ -123,7 +132,7 @@ static void run(void)
 
 		for (size_t i = 0; i < PX_ARRAY_LEN(bad); i++) {
 			aw = aw_of(ORIG, "Sec-CH-Width", bad[i], NULL);
-			T_EQ(aw.source, PX_AUTO_FALLBACK);
+			T_EQ(aw.source, PX_AUTO_FROM_DEVICE);
 			aw = aw_of(ORIG, "Sec-CH-Width", bad[i], "Width", "500", NULL);
 			T_EQ(aw.width, 640);
 		}
