@@ -886,6 +886,9 @@ static int cmd_config(int argc, char **argv)
 	}
 	/* Secrets are read only to show whether they are set. */
 	px_config_secrets(&cfg, false, &created, &eb);
+	/* The policy in force, the default one included. */
+	if (!cfg.moderation_policy)
+		cfg.moderation_policy = strdup(px_policy_default);
 	px_buf_init(&b, 0);
 	if ((origins ? px_config_dump_origins(&cfg, &b) : px_config_dump(&cfg, &b)) == 0) {
 		printf("%s%s", (char *)b.data, origins ? "" : "\n");
@@ -1017,6 +1020,40 @@ static void reload_rules(struct px_guard *g)
 	px_log(PX_LOG_ERROR, "rules not reloaded; the previous rules stay",
 	       (const char *)f.data);
 	px_buf_release(&f);
+}
+
+/* SIGHUP: the moderation policy again from flags, environment and the
+ * configuration file; a policy that does not parse is rejected whole and
+ * the running one stays. */
+static void reload_policy(struct px_moderation *mod,
+			  const char *const *cmd_flags, int argc, char **argv)
+{
+	struct px_errbuf eb = {0};
+	struct px_config cfg;
+	const char *rest[1], *text, *version;
+	int nrest = 0;
+	int64_t at;
+	struct px_buf f;
+
+	if (!mod)
+		return;
+	px_buf_init(&f, 0);
+	if (px_config_load_cmd(&cfg, argc, argv, cmd_flags, rest, &nrest, &eb) ||
+	    px_moderation_reload(mod, cfg.moderation_policy, &eb)) {
+		px_buf_adds(&f, "\"error\":");
+		px_json_quote(&f, eb.msg);
+		px_log(PX_LOG_ERROR,
+		       "moderation policy not reloaded; the previous policy stays",
+		       (const char *)f.data);
+	} else {
+		px_moderation_policy_info(mod, &text, &version, &at);
+		px_buf_adds(&f, "\"version\":");
+		px_json_quote(&f, version);
+		px_log(PX_LOG_INFO, "moderation policy reloaded",
+		       (const char *)f.data);
+	}
+	px_buf_release(&f);
+	px_config_release(&cfg);
 }
 
 /* Can the data directory be used: writable, or creatable under its
@@ -1315,6 +1352,7 @@ static int cmd_serve(int argc, char **argv)
 		if (sig == SIGHUP) {
 			px_notify("RELOADING=1");
 			reload_rules(app->guard);
+			reload_policy(app->mod, flags, nargs, args);
 			px_notify("READY=1");
 			continue;
 		}

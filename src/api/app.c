@@ -365,6 +365,8 @@ static const struct px_route routes[] = {
 	 px_api_moderation_review, "approve or block an image"},
 	{PX_M_GET, "/v1/moderation/queue", PX_SCOPE_MODERATION_REVIEW,
 	 px_api_moderation_queue, "images awaiting review"},
+	{PX_M_GET, "/v1/moderation/policy", PX_SCOPE_MODERATION_REVIEW,
+	 px_api_moderation_policy, "the moderation policy in force and its version"},
 	{PX_M_GET, "/v1/webhooks/dead", PX_SCOPE_ADMIN, px_api_webhook_dead,
 	 "webhook events that failed every attempt"},
 	{PX_M_POST, "/v1/webhooks/dead/{id}/retry", PX_SCOPE_ADMIN,

@@ -155,6 +155,8 @@ void px_api_variant_delete(struct px_app *a, struct px_req *r,
 			   const struct px_call *c);
 void px_api_moderation_queue(struct px_app *a, struct px_req *r,
 			     const struct px_call *c);
+void px_api_moderation_policy(struct px_app *a, struct px_req *r,
+			      const struct px_call *c);
 void px_api_webhook_dead(struct px_app *a, struct px_req *r,
 			 const struct px_call *c);
 void px_api_webhook_retry(struct px_app *a, struct px_req *r,

@@ -179,3 +179,27 @@ out:
 	json_decref(o);
 	px_image_rec_release(&rec);
 }
+
+/* GET /v1/moderation/policy: the policy in force, as SIGHUP left it. */
+void px_api_moderation_policy(struct px_app *a, struct px_req *r,
+			      const struct px_call *c)
+{
+	const char *text, *version;
+	char when[40];
+	int64_t at;
+	time_t secs;
+	struct tm tm;
+	int nrules;
+
+	if (!a->mod) {
+		px_app_ok_json(r, 200, json_pack("{s:b}", "moderation", 0));
+		return;
+	}
+	nrules = px_moderation_policy_info(a->mod, &text, &version, &at);
+	secs = (time_t)(at / 1000000);
+	gmtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	px_app_ok_json(r, 200, json_pack("{s:b,s:s,s:s,s:i,s:s}", "moderation", 1,
+					  "version", version, "text", text,
+					  "rules", nrules, "loaded", when));
+}

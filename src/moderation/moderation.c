@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #define MODEL_NAME "nsfwjs-mobilenet-v2-mid@4.4.0"
@@ -18,9 +19,20 @@
 static const char *const class_names[PX_NSFW_CLASSES] = {
 	"drawing", "hentai", "neutral", "porn", "sexy"};
 
+/* A parsed policy with its text and version. Never changed once made;
+ * superseded ones are kept until exit (a verdict's rule name points into
+ * its policy), a few kilobytes per reload. */
+struct policy_ver {
+	struct px_policy p;
+	char *text;
+	char version[24];
+	int64_t loaded_us;
+	struct policy_ver *prev;
+};
+
 struct px_moderation {
 	struct px_moderation_opts o;
-	struct px_policy policy;
+	_Atomic(struct policy_ver *) pol;
 	struct px_ml_model *model;
 
 	/* Execution contexts: one per concurrent classification. */
@@ -38,6 +50,43 @@ struct px_moderation {
 	struct px_mod_metrics mx;
 };
 
+int px_moderation_reload(struct px_moderation *m, const char *text,
+			 struct px_errbuf *eb)
+{
+	struct policy_ver *v = calloc(1, sizeof(*v));
+	char hex[PX_SHA256_HEX_LEN + 1];
+	int rc;
+
+	if (!v)
+		return PX_ENOMEM;
+	if (!text)
+		text = px_policy_default;
+	if ((rc = px_policy_parse(text, class_names, PX_NSFW_CLASSES, &v->p, eb)) ||
+	    (rc = px_sha256_hex(text, strlen(text), hex)) ||
+	    !(v->text = strdup(text))) {
+		free(v);
+		return rc ? rc : PX_ENOMEM;
+	}
+	snprintf(v->version, sizeof(v->version), "p-%.12s", hex);
+	v->loaded_us = px_wall_us();
+	pthread_mutex_lock(&m->lock);
+	v->prev = atomic_load(&m->pol);
+	atomic_store(&m->pol, v);
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+int px_moderation_policy_info(struct px_moderation *m, const char **text,
+			      const char **version, int64_t *loaded_us)
+{
+	struct policy_ver *v = atomic_load(&m->pol);
+
+	*text = v->text;
+	*version = v->version;
+	*loaded_us = v->loaded_us;
+	return v->p.nrules;
+}
+
 const char *const *px_moderation_classes(int *n)
 {
 	*n = PX_NSFW_CLASSES;
@@ -51,7 +100,7 @@ const char *px_moderation_model_name(void)
 
 const struct px_policy *px_moderation_policy(struct px_moderation *m)
 {
-	return &m->policy;
+	return &atomic_load(&m->pol)->p;
 }
 
 int px_moderation_new(const struct px_moderation_opts *o,
@@ -68,9 +117,7 @@ int px_moderation_new(const struct px_moderation_opts *o,
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->ctx_free, NULL);
 	pthread_cond_init(&m->wake, NULL);
-	rc = px_policy_parse(o->policy ? o->policy : px_policy_default,
-			     class_names, PX_NSFW_CLASSES, &m->policy, eb);
-	if (rc)
+	if ((rc = px_moderation_reload(m, o->policy, eb)))
 		goto fail;
 	rc = px_nsfw_open(o->models_dir, &m->model, eb);
 	if (rc) {
@@ -114,6 +161,11 @@ void px_moderation_free(struct px_moderation *m)
 		pthread_join(m->runner, NULL);
 	}
 	px_webhook_stop(m->webhook);
+	for (struct policy_ver *v = atomic_load(&m->pol), *prev; v; v = prev) {
+		prev = v->prev;
+		free(v->text);
+		free(v);
+	}
 	for (int i = 0; i < m->nctx && m->ctxs; i++)
 		px_ml_ctx_free(m->ctxs[i]);
 	free(m->ctxs);
@@ -250,7 +302,7 @@ static void fold_frame(struct px_moderation *m, struct px_mod_result *res,
 		       int page, const float *scores)
 {
 	const char *rule;
-	enum px_verdict v = px_policy_eval(&m->policy, scores, &rule);
+	enum px_verdict v = px_policy_eval(&res->pol->p, scores, &rule);
 
 	for (int c = 0; c < PX_NSFW_CLASSES; c++) {
 		if (res->frames_checked == 0 || scores[c] > res->scores[c]) {
@@ -339,8 +391,10 @@ out:
 static int deciding_frame(struct px_moderation *m,
 			  const struct px_mod_result *res, int worst_frame)
 {
-	for (int i = 0; i < m->policy.nrules; i++) {
-		const struct px_policy_rule *r = &m->policy.rules[i];
+	const struct px_policy *pol = &((const struct policy_ver *)res->pol)->p;
+
+	for (int i = 0; i < pol->nrules; i++) {
+		const struct px_policy_rule *r = &pol->rules[i];
 
 		if (!strcmp(r->name, res->rule) && r->nterms > 0)
 			return res->max_frame[r->terms[0].cls];
@@ -357,6 +411,8 @@ int px_moderation_classify(struct px_moderation *m, const void *data,
 	int rc, total = 1;
 
 	memset(res, 0, sizeof(*res));
+	/* One policy for the whole image, whatever a reload does meanwhile. */
+	res->pol = atomic_load(&m->pol);
 	if ((rc = px_image_pages(data, n, &total, eb)))
 		return rc;
 	/* Pages past the frame limit are refused on upload (animations)
@@ -370,7 +426,7 @@ int px_moderation_classify(struct px_moderation *m, const void *data,
 			return rc;
 		res->frames_total = res->frames_checked = 1;
 	}
-	res->verdict = px_policy_eval(&m->policy, res->scores, &res->rule);
+	res->verdict = px_policy_eval(&res->pol->p, res->scores, &res->rule);
 	/* The worst frame decides when it reaches the verdict alone. */
 	if (total > 1 && res->verdict != PX_VERDICT_APPROVE &&
 	    res->frame_verdict != res->verdict)
@@ -380,9 +436,10 @@ int px_moderation_classify(struct px_moderation *m, const void *data,
 		json_object_set_new(scores, class_names[i],
 				    json_real((double)res->scores[i]));
 	iso_now(when, sizeof(when));
-	o = json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:i,s:{s:i,s:i,s:b}}", "model",
+	o = json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:i,s:{s:i,s:i,s:b}}", "model",
 		      MODEL_NAME, "scores", scores, "verdict",
 		      px_verdict_name(res->verdict), "rule", res->rule,
+		      "policy_version", res->pol->version,
 		      "preprocess",
 		      m->o.preprocess == PX_PREPROCESS_NSFWJS ? "nsfwjs" : "default",
 		      "at", when, "frame", res->frame, "frames", "total",

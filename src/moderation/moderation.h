@@ -35,6 +35,7 @@ struct px_moderation_opts {
 };
 
 struct px_moderation;
+struct policy_ver;
 
 /* A classification: scores by class, verdict, deciding rule, and the JSON
  * object kept on the record (owned; free with free()). */
@@ -47,6 +48,7 @@ struct px_mod_result {
 	int frame;               /* the frame that decided */
 	enum px_verdict frame_verdict; /* that frame's verdict on its own */
 	int max_frame[8];        /* per class, the frame of the maximum */
+	const struct policy_ver *pol; /* the policy applied (internal) */
 };
 
 /* Load the model and parse the policy. Fails (naming `make models` and
@@ -137,6 +139,20 @@ struct px_review {
 int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
 			 const char *id, const struct px_review *rv,
 			 struct px_image_rec *rec, struct px_errbuf *eb);
+
+/*
+ * Replace the policy with text (NULL: the default) if it parses; else keep
+ * the current one and fail with the parser's message. Verdicts carry the
+ * version of the policy that made them ("policy_version": "p-<12 hex of
+ * SHA-256(text)>"). Safe while classifications run.
+ */
+int px_moderation_reload(struct px_moderation *m, const char *text,
+			 struct px_errbuf *eb);
+
+/* The active policy: its text, version and load time (borrowed, valid
+ * until px_moderation_free). Returns the number of rules. */
+int px_moderation_policy_info(struct px_moderation *m, const char **text,
+			      const char **version, int64_t *loaded_us);
 
 /* Class names in model output order, lowercase ("drawing", ...). */
 const char *const *px_moderation_classes(int *n);
