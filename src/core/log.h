@@ -28,7 +28,8 @@ void px_log(enum px_log_level lvl, const char *msg, const char *fields);
 void px_logf(enum px_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Append s to b as a JSON string literal, quotes included. */
+/* Append s to b as a JSON string literal, quotes included; bytes that
+ * are not valid UTF-8 become U+FFFD, so the result is always valid JSON. */
 int px_json_quote(struct px_buf *b, const char *s);
 
 #endif

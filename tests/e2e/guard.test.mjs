@@ -329,6 +329,16 @@ describe('connection hardening', () => {
 		}
 	});
 
+	test('raw bytes in a path: the error body and every log line stay valid JSON', { timeout: T }, async () => {
+		const r = await raw(srv, Buffer.from('GET /img/\xff\xfe/public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'latin1'));
+		assert.ok(r.status >= 400 && r.status < 500, r.text.slice(0, 200));
+		const body = r.text.slice(r.text.indexOf('\r\n\r\n') + 4);
+		if (/json/.test(r.text.slice(0, r.text.indexOf('\r\n\r\n')))) JSON.parse(Buffer.from(body, 'latin1').toString('utf8'));
+		await L.sleep(200);
+		assert.deepEqual(srv.logs.filter((l) => l.raw !== undefined), []);
+		assert.ok(srv.logs.some((l) => l.msg === 'request' && /\ufffd/.test(l.path ?? '')), 'the access line shows U+FFFD');
+	});
+
 	test('slow headers are cut at the deadline while /healthz answers', { timeout: T }, async () => {
 		// 400 connections from 8 addresses, each sending a header byte a second
 		const N = 400;

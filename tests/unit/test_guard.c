@@ -4,6 +4,7 @@
  */
 #include "guard/guard.h"
 #include "guard/rules.h"
+#include "core/log.h"
 
 #include "t.h"
 
@@ -449,5 +450,31 @@ static void run(void)
 		T_STREQ(ans.policy, "\"render\";q=2;w=2");
 		T_STREQ(ans.ratelimit, "\"render\";r=0;t=1");
 		px_guard_free(g);
+	}
+
+	T_CASE("JSON quoting never emits invalid UTF-8") {
+		static const struct {
+			const char *in, *want;
+		} q[] = {
+			{"plain", "\"plain\""},
+			{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
+			{"/img/\xff\xfe/public", "\"/img/\\ufffd\\ufffd/public\""},
+			{"\xc0\xaf", "\"\\ufffd\\ufffd\""},          /* overlong '/' */
+			{"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""}, /* surrogate */
+			{"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* > U+10FFFF */
+			{"cut \xe2\x82", "\"cut \\ufffd\\ufffd\""},
+			{"q\"\\\n", "\"q\\\"\\\\\\u000a\""},
+		};
+
+		for (size_t i = 0; i < PX_ARRAY_LEN(q); i++) {
+			struct px_buf b;
+
+			px_buf_init(&b, 0);
+			T_EQ(px_json_quote(&b, q[i].in), 0);
+			T_OK(b.len == strlen(q[i].want) && !memcmp(b.data, q[i].want, b.len));
+			if (b.len != strlen(q[i].want) || memcmp(b.data, q[i].want, b.len))
+				fprintf(stderr, "quote %zu: got %.*s\n", i, (int)b.len, (const char *)b.data);
+			px_buf_release(&b);
+		}
 	}
 }
