@@ -2,7 +2,7 @@
 //
 // Starts ./pictor (default limits, moderation off) on loopback, uploads a
 // photo, then measures a legitimate client on 127.0.0.9 requesting renders
-// at a modest rate (BENCH_LEGIT_RPS, default 4/s):
+// at a modest rate (BENCH_LEGIT_RPS, default 2/s):
 //   - unloaded, uncached (a new width each time) and cached (a fixed set);
 //   - during a flood from one address (127.0.1.1, BENCH_FLOOD_CONNS
 //     connections, cache-busting widths, as fast as it can);
@@ -22,16 +22,16 @@ import path from 'node:path';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BIN = process.env.PICTOR_BIN || path.join(ROOT, 'pictor');
-const PHOTO = process.env.BENCH_PHOTO || path.join(ROOT, 'build/corpus/Elephants_3840x2160.jpg');
+const PHOTO = process.env.BENCH_PHOTO || path.join(ROOT, 'build/corpus/Dune.jpg');
 const SECS = Number(process.env.BENCH_SECONDS || 10);
-const LEGIT_RPS = Number(process.env.BENCH_LEGIT_RPS || 4);
+const LEGIT_RPS = Number(process.env.BENCH_LEGIT_RPS || 2);
 const FLOOD_CONNS = Number(process.env.BENCH_FLOOD_CONNS || 16);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function start(extra = []) {
 	const data = fs.mkdtempSync(path.join(os.tmpdir(), 'pictor-bench-guard-'));
 	const p = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', data, '--moderation', 'off',
-		'--log-level', 'warn', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+		...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
 	let buf = '';
 	const port = await new Promise((resolve, reject) => {
 		p.stderr.on('data', (c) => {

@@ -6,7 +6,7 @@
 # limiter's cost on cache hits (on vs off, same run).
 #
 # Environment: BENCH_SECONDS (default 10 a phase), BENCH_LEGIT_RPS
-# (default 4), BENCH_FLOOD_CONNS (default 16), BENCH_PHOTO.
+# (default 2), BENCH_FLOOD_CONNS (default 16), BENCH_PHOTO.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make --no-print-directory pictor >/dev/null

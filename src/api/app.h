@@ -227,9 +227,10 @@ void px_app_tick(void *app);
 /* Schedule a render fairly: its client's flow, its cost from the target
  * box (tw x th, 0: from the original ow x oh) times frames; the render
  * may be pushed out of a full queue (its deferred function checks
- * px_req_cancelled()). */
-void px_app_render_sched(struct px_req *r, int tw, int th, int ow, int oh,
-			 int frames);
+ * px_req_cancelled()). A cost over --max-output-cost answers 422
+ * too_expensive and returns false. */
+bool px_app_render_sched(struct px_app *a, struct px_req *r, int tw, int th,
+			 int ow, int oh, int frames);
 
 /* Does the request carry a valid token (admin or scoped)? Sets the
  * request's principal. */

@@ -60,9 +60,10 @@ static bool admit(struct px_app *a, struct px_req *r, enum deliver_class cls)
 {
 	const struct render *rd = px_req_data(r);
 
-	if (cls == DELIVER_RENDER && rd)
-		px_app_render_sched(r, rd->x.width, rd->x.height, rd->width,
-				    rd->height, rd->x.anim ? rd->frames : 1);
+	if (cls == DELIVER_RENDER && rd &&
+	    !px_app_render_sched(a, r, rd->x.width, rd->x.height, rd->width,
+				 rd->height, rd->x.anim ? rd->frames : 1))
+		return false;
 	return px_app_charge(a, r, cls == DELIVER_HIT ? PX_CLASS_HIT : PX_CLASS_RENDER);
 }
 

@@ -120,10 +120,10 @@ void px_app_admit(void *app, struct px_req *r)
 	}
 }
 
-void px_app_render_sched(struct px_req *r, int tw, int th, int ow, int oh,
-			 int frames)
+bool px_app_render_sched(struct px_app *a, struct px_req *r, int tw, int th,
+			 int ow, int oh, int frames)
 {
-	double w = tw, h = th;
+	double w = tw, h = th, cost;
 
 	/* the output's size, roughly: one side given keeps the aspect */
 	if (ow < 1 || oh < 1)
@@ -136,8 +136,16 @@ void px_app_render_sched(struct px_req *r, int tw, int th, int ow, int oh,
 	} else if (!tw) {
 		w = h * ow / oh;
 	}
-	px_req_set_sched(r, 0, (uint64_t)PX_MAX(w * h * PX_MAX(frames, 1), 1.0),
-			 true);
+	cost = PX_MAX(w * h * PX_MAX(frames, 1), 1.0);
+	if (a->cfg->max_output_cost > 0 && cost > (double)a->cfg->max_output_cost) {
+		px_req_note(r, NULL, "cost");
+		px_resp_error(r, 422, "too_expensive",
+			      "the output would be %.0f pixels (times frames); the limit is %ld",
+			      cost, a->cfg->max_output_cost);
+		return false;
+	}
+	px_req_set_sched(r, 0, (uint64_t)cost, true);
+	return true;
 }
 
 bool px_app_charge(struct px_app *a, struct px_req *r, int cls)

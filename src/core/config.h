@@ -50,6 +50,7 @@ struct px_config {
 	long drain_timeout;
 	long scrub_rate; /* bytes/s; 0: no background scrub */
 	long max_output;
+	long max_output_cost; /* output pixels x frames of one render */
 	char *trusted_proxies; /* CIDR list whose forwarded headers count */
 	char *rate_limits;     /* CLASS=RATE/s:BURST,... */
 	long max_clients;      /* rate-limit buckets held */

@@ -429,6 +429,13 @@ describe('fair scheduling of renders', () => {
 		assert.equal(pushed[0].status, 503);
 	});
 
+	test('an output over the cost cap is refused before it is queued', { timeout: T }, async () => {
+		const r = await get(srv, `/img/${big}/w=8192,h=8192,fit=squeeze,f=gif`, { from: '127.0.9.5' });
+		assert.equal(r.status, 422);
+		assert.equal(r.json.errors[0].code, 'too_expensive');
+		assert.equal((await get(srv, `/img/${big}/w=5000,h=5000,fit=squeeze,f=jpeg`, { from: '127.0.9.5', timeout: 120000 })).status, 200);
+	});
+
 	test('queued renders of a client that hung up are dropped', { timeout: T }, async () => {
 		const blocker = get(srv, `/img/${big}/w=2300,f=jpeg`, { from: '127.0.9.1', timeout: 120000 });
 		await L.sleep(200);
