@@ -271,6 +271,9 @@ void px_api_hashlist_delete(struct px_app *a, struct px_req *r,
 			    const struct px_call *c);
 void px_api_hashlist_import(struct px_app *a, struct px_req *r,
 			    const struct px_call *c);
+/* GET /v1/images/{id}/srcset (api/srcset.c) */
+void px_api_image_srcset(struct px_app *a, struct px_req *r,
+			 const struct px_call *c);
 void px_api_image_similar(struct px_app *a, struct px_req *r,
 			  const struct px_call *c);
 

@@ -349,3 +349,15 @@ int px_keys_verify(struct px_keys *k, const char *path, const char *exp,
 	pthread_rwlock_unlock(&k->lock);
 	return rc;
 }
+
+int px_keys_sign(struct px_keys *k, const char *path, int64_t exp, char *out,
+		 size_t nout)
+{
+	int rc = PX_ENOTFOUND;
+
+	pthread_rwlock_rdlock(&k->lock);
+	if (k->cur.n)
+		rc = px_sign_url(k->cur.a[0].value, path, exp, out, nout);
+	pthread_rwlock_unlock(&k->lock);
+	return rc;
+}

@@ -55,6 +55,11 @@ int px_keys_put(struct px_keys *k, const char *name, bool *created,
  * Cloudflare does. PX_ENOTFOUND ("key_not_found"), PX_EBUSY, PX_EIO. */
 int px_keys_del(struct px_keys *k, const char *name, struct px_errbuf *eb);
 
+/* px_sign_url with the first current key (the one `pictor sign` uses):
+ * "path?exp=E&sig=S" into out. PX_ENOTFOUND without keys, PX_ETOOBIG. */
+int px_keys_sign(struct px_keys *k, const char *path, int64_t exp, char *out,
+		 size_t nout);
+
 /* px_sign_verify against every current key (see delivery/sign.h). */
 int px_keys_verify(struct px_keys *k, const char *path, const char *exp,
 		   const char *sig, int64_t now, int64_t *exp_out,

@@ -227,3 +227,91 @@ describe('per-device variants', () => {
 		assert.equal(plain.headers.get('vary'), null);
 	});
 });
+
+describe('srcset helper', () => {
+	let srv;
+	let id;
+	let signedId;
+	before(async () => {
+		srv = await L.startServer();
+		const a = await L.upload(srv, L.makePng(1000, 40, 'srcset'));
+		const b = await L.upload(srv, L.makePng(1000, 40, 'srcset-signed'), { requireSignedURLs: true });
+		assert.equal(a.status, 201, L.show(a));
+		assert.equal(b.status, 201, L.show(b));
+		id = a.record.id;
+		signedId = b.record.id;
+		const v = await L.api(srv, 'POST', '/v1/variants', { id: 'card', options: { fit: 'cover', height: 20, background: '#ffffff' } });
+		assert.equal(v.status, 200, L.show(v));
+	});
+	after(async () => {
+		await srv?.kill();
+	});
+
+	// Load every URL of the answer; each must serve its width.
+	async function loadAll(res) {
+		const set = res.json.result;
+		const parts = set.srcset.split(', ').map((s) => s.split(' '));
+		assert.equal(parts.length, set.urls.length);
+		for (const [i, [url, w]] of parts.entries()) {
+			assert.equal(url, set.urls[i].url);
+			assert.equal(w, `${set.urls[i].width}w`);
+			const u = new URL(url);
+			const r = await L.req(srv, 'GET', u.pathname + u.search);
+			assert.equal(r.status, 200, L.show(r));
+			assert.equal(L.probe(r.body).width, set.urls[i].width, url);
+		}
+		return set;
+	}
+
+	test('widths, sizes and a variant; every URL loads at its width', { timeout: T }, async () => {
+		const r = await L.api(srv, 'GET', `/v1/images/${id}/srcset?variant=card&widths=640,320,1280,320&sizes=${encodeURIComponent('(max-width: 640px) 100vw, 640px')}`);
+		assert.equal(r.status, 200, L.show(r));
+		const set = await loadAll(r);
+		assert.deepEqual(set.urls.map((u) => u.width), [320, 640, 1000], 'sorted, distinct, capped at the original');
+		assert.equal(set.sizes, '(max-width: 640px) 100vw, 640px');
+		assert.equal(set.signed, false);
+		assert.match(set.urls[0].url, /\/img\/[^/]+\/width=320,height=20,fit=cover,background=%23ffffffff$/);
+		assert.equal(set.src, set.urls[1].url);
+	});
+
+	test('default widths are the width steps up to the original', { timeout: T }, async () => {
+		const r = await L.api(srv, 'GET', `/v1/images/${id}/srcset`);
+		assert.equal(r.status, 200, L.show(r));
+		assert.deepEqual(r.json.result.urls.map((u) => u.width), [320, 480, 640, 768, 960, 1000]);
+	});
+
+	test('signed images get signed URLs that verify', { timeout: T }, async () => {
+		const r = await L.api(srv, 'GET', `/v1/images/${signedId}/srcset?widths=320,640&ttl=600`);
+		assert.equal(r.status, 200, L.show(r));
+		const set = await loadAll(r);
+		assert.equal(set.signed, true);
+		for (const { url } of set.urls) {
+			const u = new URL(url);
+			const exp = Number(u.searchParams.get('exp'));
+			assert.ok(exp > L.now() + 500 && exp <= L.now() + 601, url);
+			assert.equal(u.searchParams.get('sig'), L.sign(u.pathname, srv.signingKeys[0], exp));
+			const bare = await L.req(srv, 'GET', u.pathname);
+			assert.equal(bare.status, 403, 'the same path unsigned is refused');
+		}
+	});
+
+	test('bad requests', { timeout: T }, async () => {
+		for (const [q, status, code] of [
+			['widths=0', 400, 'invalid_request'],
+			['widths=abc', 400, 'invalid_request'],
+			['widths=320,', 400, 'invalid_request'],
+			['widths=9000', 400, 'invalid_request'],
+			[`widths=${Array.from({ length: 17 }, (_, i) => i + 1).join(',')}`, 400, 'invalid_request'],
+			['ttl=0', 400, 'invalid_request'],
+			['variant=nope', 404, 'variant_not_found'],
+		]) {
+			const r = await L.api(srv, 'GET', `/v1/images/${id}/srcset?${q}`);
+			assert.equal(r.status, status, `${q}: ${L.show(r)}`);
+			assert.equal(L.errCode(r), code, q);
+		}
+		const missing = await L.api(srv, 'GET', '/v1/images/no-such-image/srcset');
+		assert.equal(missing.status, 404, L.show(missing));
+		const anon = await L.req(srv, 'GET', `/v1/images/${id}/srcset`);
+		assert.equal(anon.status, 401, L.show(anon));
+	});
+});
