@@ -332,7 +332,8 @@ int px_mih_similar(struct px_kv *kv, const struct px_pdq *q, int maxd,
 	px_kv_abort(txn);
 	if (rc)
 		goto out;
-	qsort(ns.a, ns.n, sizeof(*ns.a), near_cmp);
+	if (ns.n)
+		qsort(ns.a, ns.n, sizeof(*ns.a), near_cmp);
 	*n = (int)PX_MIN(ns.n, (size_t)max);
 	if (*n)
 		memcpy(out, ns.a, sizeof(*out) * (size_t)*n);

@@ -205,6 +205,9 @@ static void t_similar(void)
 		T_STREQ(out[0].id, "img-a");
 		T_EQ(px_mih_similar(kv, &a, 4, "img-a", out, 4, &n, &eb), 0);
 		T_EQ(n, 1);
+		/* Nothing near: an empty answer (nothing to sort). */
+		T_EQ(px_mih_similar(kv, &a, 0, "img-a", out, 4, &n, &eb), 0);
+		T_EQ(n, 0);
 	}
 	px_kv_close(kv);
 }
