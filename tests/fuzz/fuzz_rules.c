@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct px_rule_input in = {&client, "GET", "/img/abc/w=10,blur=3",
 					   header, NULL};
 
-		px_ip_parse("192.0.2.1", 9, &client);
+		px_ip_parse("192.0.2.1", &client);
 		for (int i = 0; i < rs->n; i++) {
 			if (rs->a[i].line < 1 || rs->a[i].line > lines)
 				abort();
