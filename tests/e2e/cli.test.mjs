@@ -265,8 +265,18 @@ describe('serve', () => {
 			srv = await L.startServer({ args: ['--drain-timeout', '5'] });
 			const big = await L.upload(srv, path.join(L.INPUTS, 'png16.png'));
 			assert.equal(big.status, 201);
-			const inflight = L.req(srv, 'GET', `/img/${big.record.id}/w=${300 - i},f=avif,q=90`);
-			await L.sleep(20 + 10 * i);
+			let settled = false;
+			const inflight = L.req(srv, 'GET', `/img/${big.record.id}/w=${300 - i},f=avif,q=90`)
+				.finally(() => { settled = true; });
+			// The signal must find the request accepted (on a busy machine
+			// the connection may not even be open after a fixed sleep):
+			// wait until a worker holds it, or it has already finished.
+			for (const end = Date.now() + 5000; !settled && Date.now() < end;) {
+				const m = await L.req(srv, 'GET', '/metrics');
+				if (/^pictor_worker_load [1-9]/m.test(m.text)) break;
+				await L.sleep(5);
+			}
+			await L.sleep(10 * i);
 			const t0 = performance.now();
 			const code = srv.stop();
 			const r = await inflight.catch((e) => ({ status: 0, error: e }));
