@@ -282,7 +282,8 @@ static int perform(struct s3_store *s, struct s3_req *r, struct px_errbuf *eb)
 	}
 	if (cc != CURLE_OK) {
 		rc = px_errc(eb, cc == CURLE_WRITE_ERROR ? PX_ETOOBIG : PX_EIO,
-			     "blob_store_unavailable",
+			     cc == CURLE_WRITE_ERROR ? "blob_too_big"
+						     : "blob_store_unavailable",
 			     "s3 %s \"%s\": %s", r->method, url,
 			     curl_easy_strerror(cc));
 		goto out;

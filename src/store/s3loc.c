@@ -255,9 +255,14 @@ int px_s3loc_parse(const char *z, struct px_s3loc *loc, struct px_errbuf *eb)
 		snprintf(loc->host, sizeof(loc->host), "s3.%s.amazonaws.com",
 			 loc->region);
 	}
-	/* A bucket with dots breaks TLS name checks as a subdomain. */
+	/* A bucket with dots breaks TLS name checks as a subdomain, and an
+	 * address has no subdomains at all. */
 	if (!loc->path_style && strchr(loc->bucket, '.') &&
 	    strcmp(loc->scheme, "https") == 0)
+		loc->path_style = true;
+	if (loc->host[0] == '[' ||
+	    loc->host[strspn(loc->host, "0123456789.")] == ':' ||
+	    loc->host[strspn(loc->host, "0123456789.")] == '\0')
 		loc->path_style = true;
 	return 0;
 }

@@ -6,7 +6,8 @@
  * A pure parser (no network, no environment) shared by blob_s3.c and its
  * tests and fuzz target. Defaults: region us-east-1, endpoint
  * https://s3.REGION.amazonaws.com, virtual-hosted addressing (path-style
- * when path_style=1, which local stores such as Ceph RGW and MinIO need).
+ * when path_style=1, which local stores such as Ceph RGW and MinIO need;
+ * always for an IP-address endpoint, and for a dotted bucket over https).
  */
 #ifndef PX_S3LOC_H
 #define PX_S3LOC_H

@@ -111,6 +111,15 @@ static void parse_cases(void)
 				    &eb),
 		     0);
 		T_STREQ(l.host, "[::1]:9000");
+		T_OK(l.path_style); /* an address has no subdomains */
+		T_EQ(px_s3loc_parse("s3://bkt?endpoint=http://10.0.0.7", &l,
+				    &eb),
+		     0);
+		T_OK(l.path_style);
+		T_EQ(px_s3loc_parse("s3://bkt?endpoint=http://minio.lan:9000",
+				    &l, &eb),
+		     0);
+		T_OK(!l.path_style);
 		T_EQ(px_s3loc_parse("s3://bkt?path_style=0&region=ap-south-1",
 				    &l, &eb),
 		     0);
