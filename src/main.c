@@ -1249,6 +1249,7 @@ static int cmd_serve(int argc, char **argv)
 			tmp_removed, orphans);
 	audit_retention(app->cat, &cfg);
 	if (px_scrub_start(app->blobs, app->kv, (uint64_t)cfg.scrub_rate,
+			   cfg.scrub_interval,
 			   app->metrics, &scrub, &eb))
 		goto fail;
 

@@ -120,14 +120,15 @@ struct px_scrub_stats {
  * Start a thread that re-reads and re-hashes every record's original at
  * no more than rate bytes per second on average (rate 0: no scrub; *out
  * is NULL), logging each mismatch or missing original by id and counting
- * it, and starting over after each full pass. Records marked corrupt are
+ * it, and starting over after each full pass, at most once every
+ * interval_s seconds (a small store is not re-read in a loop). Records marked corrupt are
  * skipped. Progress and findings are registered on metrics (may be NULL):
  * pictor_scrub_{read_bytes,originals,passes,findings}_total and
  * pictor_scrub_pass_progress_ratio; the registry must not be rendered
  * after px_scrub_stop(). The stores must outlive the scrub.
  */
 int px_scrub_start(struct px_blob_store *blobs, struct px_kv *kv,
-		   uint64_t rate, struct px_metrics *metrics,
+		   uint64_t rate, long interval_s, struct px_metrics *metrics,
 		   struct px_scrub **out, struct px_errbuf *eb);
 void px_scrub_stop(struct px_scrub *s); /* accepts NULL */
 /* Counters so far (zeros for NULL). */

@@ -39,6 +39,7 @@ struct px_scrub {
 	struct px_blob_store *blobs;
 	struct px_kv *kv;
 	uint64_t rate;
+	int64_t interval_us; /* from one pass's start to the next's */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -238,8 +239,9 @@ static void *scrub_main(void *arg)
 				     "%llu findings so far",
 			(unsigned long long)total, (unsigned long long)pass_bytes,
 			(unsigned long long)atomic_load(&s->errors));
-		/* An empty or tiny store: do not spin; one pass a second at most. */
-		if (wait_until(s, PX_MAX(px_mono_us(), t0 + 1000000)))
+		/* Rest until the interval since this pass began has passed,
+		 * so a small store is not re-read over and over. */
+		if (wait_until(s, PX_MAX(px_mono_us(), t0 + s->interval_us)))
 			break;
 	}
 out:
@@ -257,7 +259,7 @@ static double progress(void *arg)
 }
 
 int px_scrub_start(struct px_blob_store *blobs, struct px_kv *kv,
-		   uint64_t rate, struct px_metrics *metrics,
+		   uint64_t rate, long interval_s, struct px_metrics *metrics,
 		   struct px_scrub **out, struct px_errbuf *eb)
 {
 	struct px_scrub *s;
@@ -271,6 +273,7 @@ int px_scrub_start(struct px_blob_store *blobs, struct px_kv *kv,
 	s->blobs = blobs;
 	s->kv = kv;
 	s->rate = rate;
+	s->interval_us = (int64_t)PX_MAX(interval_s, 1L) * 1000000;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	if (metrics) {

@@ -49,6 +49,7 @@ struct px_config {
 	long conn_memory;
 	long drain_timeout;
 	long scrub_rate; /* bytes/s; 0: no background scrub */
+	long scrub_interval; /* seconds from one pass's start to the next's */
 	long max_output;
 	long max_output_cost; /* output pixels x frames of one render */
 	char *trusted_proxies; /* CIDR list whose forwarded headers count */

@@ -221,7 +221,7 @@ function metric(text, name, labels = '') {
 test('the background scrub finds a flipped byte within one pass, under its rate', { timeout: T }, async () => {
 	const rate = 400000;
 	const t0 = performance.now();
-	const srv = await L.startServer({ args: ['--moderation', 'off', '--scrub-rate', String(rate)] });
+	const srv = await L.startServer({ args: ['--moderation', 'off', '--scrub-rate', String(rate), '--scrub-interval', '1s'] });
 	const recs = [];
 	for (let i = 0; i < 4; i++) recs.push((await L.upload(srv, L.makePng(160, 120, `scrub-${i}`))).record);
 	const scrape = async () => (await L.req(srv, 'GET', '/metrics')).text;
