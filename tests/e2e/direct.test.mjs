@@ -14,7 +14,9 @@ const RGB = L.input('rgb.jpg');
 
 let srv;
 before(async () => {
-	srv = await L.startServer({ args: ['--cors-origins', `${ORIGIN}, https://other.example`] });
+	// The suite's own upload URLs are anonymous uploads from one address;
+	// the per-client upload limit has its own test below with its own server.
+	srv = await L.startServer({ args: ['--cors-origins', `${ORIGIN}, https://other.example`, '--rate-limit', 'upload=100/s:1000'] });
 });
 after(async () => {
 	await srv?.kill();
