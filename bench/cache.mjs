@@ -15,7 +15,12 @@ const MIXED_SECS = Number(process.env.BENCH_MIXED_SECONDS || 120);
 const PHASES = (process.env.BENCH_PHASES || 'hit,zipf,stampede,mixed').split(',');
 const IMAGES = 50;
 const VARIANTS = 20;
-const base = ['--per-ip-conns', '1000', '--queue', '1024'];
+// One load generator on one address: the per-client limits are off, or
+// they would answer most requests 429 and this would time the limiter (its
+// cost on hits is bench/guard's measurement). The same for --per-ip-conns
+// and the per-client share of the render queue.
+const base = ['--per-ip-conns', '1000', '--queue', '1024', '--queue-per-client', '1024',
+	'--rate-limit', 'hit=0/s:1,render=0/s:1,api=0/s:1,upload=0/s:1'];
 
 // The daemon at warn level (no access log: nginx logs none either), on a
 // port picked here; stopped with SIGTERM.
