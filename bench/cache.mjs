@@ -187,7 +187,7 @@ async function main() {
 	// The same mixed run with glibc's malloc defaults and with Pictor's
 	// settings (--malloc-arenas 2: the default), each on a fresh daemon.
 	if (PHASES.includes('mixed')) {
-		for (const arenas of ['0', '2']) {
+		for (const arenas of (process.env.BENCH_ARENAS || '0,2').split(',')) {
 			srv = await start(dataDir, [...base, '--malloc-arenas', arenas]);
 			await mixedPhase(srv, ids, `--malloc-arenas ${arenas}`);
 			await srv.stop();
