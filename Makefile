@@ -21,7 +21,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .DEFAULT_GOAL := all
 FORCE:
-.PHONY: FORCE all test unit e2e compat run asan fuzz models deps corpus bench clean format
+.PHONY: FORCE all test unit e2e browser compat run asan fuzz models deps corpus bench clean format
 
 all: $(BIN)
 
@@ -70,6 +70,11 @@ unit: $(UNIT_BIN)
 e2e: $(BIN)
 	@bash scripts/run-e2e.sh
 
+# Pages in Debian's chromium driven by Playwright (tests/browser/);
+# `make browser SPEC=responsive` runs the specs whose path matches.
+browser: $(BIN)
+	@bash scripts/run-browser.sh $(SPEC)
+
 # Transforms compared with sharp (an independent libvips pipeline).
 compat: $(BUILD)/libpictor.a
 	@node --test tests/compat/
@@ -80,6 +85,7 @@ test: deps
 	@$(MAKE) --no-print-directory models corpus
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory browser
 	@$(MAKE) --no-print-directory compat
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-10} $(MAKE) --no-print-directory fuzz
 

@@ -3,12 +3,14 @@
 #
 # Idempotent and quiet: asks dpkg which packages are missing and only then
 # runs apt-get (via sudo when not root). Node.js comes from Debian only when
-# no `node` is on PATH at all.
+# no `node` is on PATH at all. chromium (/usr/bin/chromium) is the browser
+# of the browser tests (tests/browser/), which download none of their own.
 set -euo pipefail
 
 PKGS=(build-essential pkg-config clang libclang-rt-14-dev libvips-dev
 	libmicrohttpd-dev liblmdb-dev libjansson-dev libssl-dev libdnnl-dev
-	libcurl4-openssl-dev libsystemd-dev wrk curl jq iproute2 ca-certificates lmdb-utils)
+	libcurl4-openssl-dev libsystemd-dev wrk curl jq iproute2 ca-certificates lmdb-utils
+	chromium)
 
 declare -A have=()
 while read -r name status; do
