@@ -15,6 +15,7 @@
 #include "api/app.h"
 #include "cache/cache.h"
 #include "catalog/maint.h"
+#include "catalog/stores.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/log.h"
@@ -511,12 +512,13 @@ static void print_finding(void *ctx, const struct px_fsck_finding *f)
 	       f->repaired ? " (repaired)" : "");
 }
 
-/* Open DIR's stores and run fsck; the exit status of "pictor fsck". */
-static int run_fsck(const char *data, bool repair)
+/* Open the stores of cfg and run fsck; the exit status of "pictor fsck". */
+static int run_fsck(const struct px_config *cfg, bool repair)
 {
+	const char *data = cfg->data;
 	struct px_errbuf eb = {0};
-	struct px_blob_store *blobs = NULL;
-	struct px_kv *kv = NULL;
+	struct px_stores stores = {0};
+	struct px_catalog *cat = NULL;
 	struct px_fsck_stats st;
 	char path[4096];
 	struct stat sb;
@@ -528,10 +530,9 @@ static int run_fsck(const char *data, bool repair)
 			data);
 		return 4;
 	}
-	snprintf(path, sizeof(path), "%s/meta", data);
-	if (px_blob_open(&px_blob_fs_ops, data, &blobs, &eb) ||
-	    px_kv_open(&px_kv_lmdb_ops, path, (uint64_t)16 << 30, &kv, &eb) ||
-	    px_catalog_fsck(blobs, kv, repair, print_finding, NULL, &st, &eb)) {
+	if (px_stores_open(cfg, 0, &stores, &eb) ||
+	    px_catalog_new(stores.blobs, stores.kv, &cat) ||
+	    px_catalog_fsck(cat, repair, print_finding, NULL, &st, &eb)) {
 		fprintf(stderr, "pictor: fsck: %s\n", eb.msg);
 		goto out;
 	}
@@ -542,8 +543,8 @@ static int run_fsck(const char *data, bool repair)
 	       (unsigned long long)st.repaired, (unsigned long long)st.corrupt);
 	rc = st.problems > st.repaired ? 1 : 0;
 out:
-	px_kv_close(kv);
-	px_blob_close(blobs);
+	px_catalog_free(cat);
+	px_stores_close(&stores);
 	return rc;
 }
 
@@ -572,7 +573,7 @@ static int cmd_fsck(int argc, char **argv)
 		fprintf(stderr, "pictor: %s\n", eb.msg);
 		rc = 4;
 	} else {
-		rc = run_fsck(cfg.data, repair);
+		rc = run_fsck(&cfg, repair);
 	}
 	px_datadir_unlock(lock);
 	px_config_release(&cfg);
@@ -646,7 +647,7 @@ static int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "pictor: restore: %s\n", eb.msg);
 	} else {
 		print_backup("restore", &st);
-		rc = run_fsck(cfg.data, false) ? 1 : 0;
+		rc = run_fsck(&cfg, false) ? 1 : 0;
 	}
 	px_datadir_unlock(lock);
 	px_config_release(&cfg);
@@ -1144,6 +1145,7 @@ static int cmd_serve(int argc, char **argv)
 	unsigned tmp_removed, orphans;
 	int nrest = 0, nargs = 0, rc = 1, sig, workers, lock = -1;
 	struct px_scrub *scrub = NULL;
+	struct px_stores stores = {0};
 	bool created, check_only = false;
 	sigset_t set;
 	time_t deadline;
@@ -1219,17 +1221,13 @@ static int cmd_serve(int argc, char **argv)
 			 cfg.signing_keys_csv != NULL, &app->keys, &eb))
 		goto fail;
 
-	if (px_blob_open(&px_blob_fs_ops, cfg.data, &app->blobs, &eb))
+	if (px_stores_open(&cfg, 0, &stores, &eb))
 		goto fail;
-	snprintf(path, sizeof(path), "%s/meta", cfg.data);
-	/* The map is address space, not disk: room for tens of millions
-	 * of records without a resize. */
-	if (px_kv_open(&px_kv_lmdb_ops, path, (uint64_t)16 << 30, &app->kv, &eb))
+	if (px_catalog_new(stores.blobs, stores.kv, &app->cat))
 		goto fail;
-	if (px_catalog_new(app->blobs, app->kv, &app->cat))
-		goto fail;
-	if (px_tokens_new(app->kv, &app->tokens) ||
-	    px_drafts_new(app->kv, &app->drafts))
+	/* Tokens and drafts own keys of their own (catalog.h's layout). */
+	if (px_tokens_new(stores.kv, &app->tokens) ||
+	    px_drafts_new(stores.kv, &app->drafts))
 		goto fail;
 	/* Upload URLs that expired while the server was down. */
 	px_drafts_sweep(app->drafts, px_wall_us(), 100000, NULL, NULL);
@@ -1248,7 +1246,7 @@ static int cmd_serve(int argc, char **argv)
 			"recovery removed %u interrupted writes and %u unreferenced blobs",
 			tmp_removed, orphans);
 	audit_retention(app->cat, &cfg);
-	if (px_scrub_start(app->blobs, app->kv, (uint64_t)cfg.scrub_rate,
+	if (px_scrub_start(app->cat, (uint64_t)cfg.scrub_rate,
 			   cfg.scrub_interval,
 			   app->metrics, &scrub, &eb))
 		goto fail;
@@ -1408,11 +1406,10 @@ out:
 		px_drafts_free(app->drafts);
 		px_fetcher_free(app->fetch);
 		px_catalog_free(app->cat);
-		px_kv_close(app->kv);
-		px_blob_close(app->blobs);
 		px_metrics_free(app->metrics);
 		free(app);
 	}
+	px_stores_close(&stores);
 	px_image_shutdown();
 	px_datadir_unlock(lock);
 	px_config_release(&cfg);

@@ -94,6 +94,8 @@ int main(int argc, char **argv)
 	int nq = argc > 3 ? atoi(argv[3]) : 400;
 	struct px_errbuf eb = {0};
 	struct px_kv *kv = NULL;
+	struct px_blob_store *blobs = NULL;
+	struct px_catalog *cat = NULL;
 	struct px_hashlist l = {0};
 	struct px_pdq *list, *imgs;
 	struct px_mih_near near[64];
@@ -113,19 +115,21 @@ int main(int argc, char **argv)
 	t_lin = malloc(sizeof(*t_lin) * (size_t)nq);
 	if (!list || !imgs || !t_idx || !t_lin)
 		return 1;
-	if (px_kv_open(&px_kv_lmdb_ops, dir, (uint64_t)16 << 30, &kv, &eb))
+	if (px_kv_open(&px_kv_lmdb_ops, dir, (uint64_t)16 << 30, &kv, &eb) ||
+	    px_blob_open(&px_blob_mem_ops, "", &blobs, &eb) ||
+	    px_catalog_new(blobs, kv, &cat))
 		return die("open", &eb);
 	strcpy(l.name, "bench");
 	l.action = PX_HL_FLAG;
 	l.threshold = PX_PDQ_MATCH_DISTANCE;
-	if (px_hashlist_create(kv, &l, &eb))
+	if (px_hashlist_create(cat, &l, &eb))
 		return die("create", &eb);
 
 	/* One import of n hashes (one transaction, as POST .../hashes). */
 	for (int i = 0; i < n; i++)
 		random_hash(&list[i]);
 	t0 = px_mono_us();
-	if (px_hashlist_add(kv, "bench", list, (size_t)n, &added, NULL, &eb))
+	if (px_hashlist_add(cat, "bench", list, (size_t)n, &added, NULL, &eb))
 		return die("add", &eb);
 	printf("imported %d list hashes in one transaction: %.1f s (%.0f/s)\n",
 	       n, (px_mono_us() - t0) / 1e6, n / ((px_mono_us() - t0) / 1e6));
@@ -187,7 +191,7 @@ int main(int argc, char **argv)
 			near_hash(&list[rnd16() * 7919 % n], 20,
 				  &r.dih[q % PX_PDQ_NDIH]);
 		t0 = px_mono_us();
-		if (px_hashlist_match(kv, &r, &hit, &eb))
+		if (px_hashlist_match(cat, &r, &hit, &eb))
 			return die("match", &eb);
 		t_idx[q] = px_mono_us() - t0;
 		found += hit.action != 0;
@@ -265,6 +269,8 @@ int main(int argc, char **argv)
 	       "(%.0f bytes a hash)\n", mb_list, mb_all, mb_list * 1e6 / n);
 	printf("in-memory hashes for the peer: %.0f MB; peak RSS %.0f MB\n",
 	       2.0 * n * sizeof(struct px_pdq) / 1e6, ru.ru_maxrss / 1024.0);
+	px_catalog_free(cat);
+	px_blob_close(blobs);
 	px_kv_close(kv);
 	return 0;
 }

@@ -5,6 +5,7 @@
  * request).
  */
 #include "access/tokens.h"
+#include "catalog/stores.h"
 #include "core/config.h"
 
 #include <jansson.h>
@@ -114,10 +115,10 @@ static int create_opts(int argc, char **argv, struct px_token *t, char **args,
 int px_token_cli(int argc, char **argv)
 {
 	const char *sub = argc > 0 ? argv[0] : "";
-	char secret[PX_TOKEN_SECRET_LEN + 1], path[4096];
+	char secret[PX_TOKEN_SECRET_LEN + 1];
 	struct px_tokens *ts = NULL;
 	struct px_errbuf eb = {0};
-	struct px_kv *kv = NULL;
+	struct px_stores stores = {0};
 	struct px_config cfg;
 	struct px_token t;
 	const char *rest[2];
@@ -155,9 +156,8 @@ int px_token_cli(int argc, char **argv)
 		goto out;
 	}
 	rc = 1;
-	snprintf(path, sizeof(path), "%s/meta", cfg.data);
-	if (px_kv_open(&px_kv_lmdb_ops, path, (uint64_t)16 << 30, &kv, &eb) ||
-	    px_tokens_new(kv, &ts)) {
+	if (px_stores_open(&cfg, PX_STORES_META_ONLY, &stores, &eb) ||
+	    px_tokens_new(stores.kv, &ts)) {
 		fprintf(stderr, "pictor: %s\n", eb.msg[0] ? eb.msg : "out of memory");
 		goto out;
 	}
@@ -186,7 +186,7 @@ fail:
 	fprintf(stderr, "pictor: %s\n", eb.msg);
 out:
 	px_tokens_free(ts);
-	px_kv_close(kv);
+	px_stores_close(&stores);
 	if (loaded)
 		px_config_release(&cfg);
 	free(args);

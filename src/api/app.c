@@ -296,12 +296,13 @@ static void readyz(struct px_app *a, struct px_req *r,
 		   const struct px_call *c)
 {
 	struct px_errbuf eb = {0};
+	const char *which;
 
 	if (atomic_load(&a->draining)) {
 		px_resp_error(r, 503, "draining", "shutting down");
 		return;
 	}
-	if (px_kv_health(a->kv, &eb) || px_blob_health(a->blobs, &eb)) {
+	if (px_catalog_health(a->cat, &which, &eb)) {
 		px_resp_error(r, 503, "storage_unavailable", "%s", eb.msg);
 		return;
 	}

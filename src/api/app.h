@@ -27,9 +27,8 @@ struct px_guard;
 
 struct px_app {
 	const struct px_config *cfg;
-	struct px_catalog *cat;
-	struct px_blob_store *blobs;
-	struct px_kv *kv;
+	struct px_catalog *cat;    /* records, variants, blobs: the one
+				      owner of persistent state */
 	struct px_pool *pool;
 	struct px_image_limits lim;
 	struct px_moderation *mod; /* NULL with moderation off */

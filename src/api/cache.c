@@ -47,7 +47,7 @@ static void add_image_urls(struct px_app *a, json_t *urls, json_t *patterns,
 		json_array_append_new(urls, json_sprintf("%s/img/%s/%s",
 							 a->public_url, id,
 							 a->cfg->variants[i].name));
-	px_variant_list(a->kv, add_variant_url, pair, NULL);
+	px_catalog_variant_list(a->cat, add_variant_url, pair, NULL);
 	json_array_append_new(patterns, json_sprintf("%s/img/%s/*",
 						     a->public_url, id));
 	json_array_append_new(patterns, json_sprintf("%s/cdn-cgi/image/*/%s",

@@ -201,7 +201,7 @@ static void render_work(void *app, struct px_req *r)
 		rc = px_errc(&eb, PX_EBUSY, "overloaded",
 			     "the render was dropped from the queue; retry later");
 	} else {
-		rc = px_blob_get(a->blobs, rd->sha256, &orig, &eb);
+		rc = px_catalog_original(a->cat, rd->sha256, &orig, &eb);
 		/* format=json describes the output without encoding it. */
 		if (!rc && rd->json)
 			rc = px_image_describe(orig.data, orig.len, &rd->x,
@@ -469,7 +469,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 
 	/* A named variant (managed ones first) or inline options. */
 	if (!cdn && !px_opts_is_inline(spec)) {
-		if (px_variant_get(a->kv, spec, &var, NULL) == 0) {
+		if (px_catalog_variant_get(a->cat, spec, &var, NULL) == 0) {
 			opts_text = var.ndevice ? device_text(r, &var, &device_vary)
 						: var.text;
 			never_signed = var.never_require_signed;

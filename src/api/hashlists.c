@@ -43,7 +43,7 @@ int px_api_pdq_upload(struct px_app *a, const void *data, size_t n,
 	}
 	px_pdq_hex(&r.dih[PX_PDQ_ORIGINAL], rec->pdq);
 	rec->pdq_quality = r.quality;
-	if ((rc = px_hashlist_match(a->kv, &r, &hit->m, eb)))
+	if ((rc = px_hashlist_match(a->cat, &r, &hit->m, eb)))
 		return rc;
 	if (hit->m.action)
 		snprintf(hit->rule, sizeof(hit->rule), "hashlist:%s",
@@ -127,7 +127,7 @@ static void lists(struct px_app *a, struct px_req *r)
 		px_app_ok_json(r, 200, NULL);
 		return;
 	}
-	if ((rc = px_hashlist_list(a->kv, list_one, arr, &eb))) {
+	if ((rc = px_hashlist_list(a->cat, list_one, arr, &eb))) {
 		json_decref(arr);
 		px_app_fail(r, rc, &eb);
 		return;
@@ -170,7 +170,7 @@ static void create(struct px_app *a, struct px_req *r)
 
 		l.threshold = v < 0 || v > PX_HASHLIST_THRESHOLD_MAX ? -1 : (int)v;
 	}
-	if ((rc = px_hashlist_create(a->kv, &l, &eb))) {
+	if ((rc = px_hashlist_create(a->cat, &l, &eb))) {
 		px_app_fail(r, rc, &eb);
 	} else {
 		json_t *after = list_json(&l);
@@ -233,7 +233,7 @@ static void import_work(void *app, struct px_req *r)
 	if ((rc = px_hashtext_parse((const char *)body->data, body->len,
 				    import_one, &im, &eb)))
 		goto out;
-	if ((rc = px_hashlist_add(a->kv, name, im.a, im.n, &added, &l, &eb)))
+	if ((rc = px_hashlist_add(a->cat, name, im.a, im.n, &added, &l, &eb)))
 		goto out;
 	o = list_json(&l);
 	if (o) {
@@ -270,7 +270,7 @@ void px_api_hashlist_get(struct px_app *a, struct px_req *r,
 
 	if (!list_name(r, c, name))
 		return;
-	if ((rc = px_hashlist_get(a->kv, name, &l, &eb)))
+	if ((rc = px_hashlist_get(a->cat, name, &l, &eb)))
 		px_app_fail(r, rc, &eb);
 	else
 		px_app_ok_json(r, 200, list_json(&l));
@@ -286,8 +286,8 @@ void px_api_hashlist_delete(struct px_app *a, struct px_req *r,
 
 	if (!list_name(r, c, name))
 		return;
-	if ((rc = px_hashlist_get(a->kv, name, &l, &eb)) ||
-	    (rc = px_hashlist_delete(a->kv, name, &eb))) {
+	if ((rc = px_hashlist_get(a->cat, name, &l, &eb)) ||
+	    (rc = px_hashlist_delete(a->cat, name, &eb))) {
 		px_app_fail(r, rc, &eb);
 		return;
 	}
@@ -377,7 +377,7 @@ void px_api_image_similar(struct px_app *a, struct px_req *r,
 		rc = PX_ENOMEM;
 		goto out;
 	}
-	if ((rc = px_mih_similar(a->kv, &q, dist, id, near, limit, &n, &eb)))
+	if ((rc = px_catalog_similar(a->cat, &q, dist, id, near, limit, &n, &eb)))
 		goto out;
 	for (int i = 0; i < n; i++) {
 		struct px_image_rec other;

@@ -65,7 +65,7 @@ json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 	{
 		struct variant_urls vu = {a, rec->id, variants};
 
-		px_variant_list(a->kv, add_variant_url, &vu, NULL);
+		px_catalog_variant_list(a->cat, add_variant_url, &vu, NULL);
 	}
 	meta = json_loads(rec->meta ? rec->meta : "{}", 0, NULL);
 	o = json_pack("{s:s,s:s,s:s,s:b,s:o,s:o,s:i,s:i,s:s,s:I,s:s,s:i,s:b,s:s}",

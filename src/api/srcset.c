@@ -116,7 +116,7 @@ void px_api_image_srcset(struct px_app *a, struct px_req *r,
 	}
 	has_variant = px_req_query(r, "variant", vname, sizeof(vname)) == 0;
 	if (has_variant) {
-		if (px_variant_get(a->kv, vname, &var, NULL) == 0) {
+		if (px_catalog_variant_get(a->cat, vname, &var, NULL) == 0) {
 			opts_text = var.text;
 			never_signed = var.never_require_signed;
 		} else if (!(opts_text = px_config_variant(a->cfg, vname))) {

@@ -217,7 +217,7 @@ static void list(struct px_app *a, struct px_req *r)
 					      a->cfg->variants[i].options,
 					      "neverRequireSignedURLs", 0,
 					      "source", "config"));
-	rc = px_variant_list(a->kv, list_one, &lc, &eb);
+	rc = px_catalog_variant_list(a->cat, list_one, &lc, &eb);
 	if (rc) {
 		json_decref(lc.all);
 		px_app_fail(r, rc, &eb);
@@ -264,7 +264,7 @@ void px_api_variant_create(struct px_app *a, struct px_req *r,
 
 	memset(&v, 0, sizeof(v));
 	if ((rc = from_body(r, &v, true, &eb)) ||
-	    (rc = px_variant_put(a->kv, &v, true, &eb)))
+	    (rc = px_catalog_variant_put(a->cat, &v, true, &eb)))
 		px_app_fail(r, rc, &eb);
 	else
 		answer_audited(a, r, "variant.create", NULL, &v);
@@ -282,7 +282,7 @@ void px_api_variant_get(struct px_app *a, struct px_req *r,
 	if (!variant_name(r, c, name))
 		return;
 	memset(&v, 0, sizeof(v));
-	rc = px_variant_get(a->kv, name, &v, &eb);
+	rc = px_catalog_variant_get(a->cat, name, &v, &eb);
 	if (rc == PX_ENOTFOUND)
 		px_resp_error(r, 404, "variant_not_found", "no variant \"%s\"",
 			      name);
@@ -306,7 +306,7 @@ void px_api_variant_patch(struct px_app *a, struct px_req *r,
 	json_t *before = NULL;
 
 	memset(&v, 0, sizeof(v));
-	rc = px_variant_get(a->kv, name, &v, &eb);
+	rc = px_catalog_variant_get(a->cat, name, &v, &eb);
 	if (rc == PX_ENOTFOUND)
 		px_errc(&eb, rc, "variant_not_found", "no variant \"%s\"", name);
 	if (!rc) {
@@ -314,7 +314,7 @@ void px_api_variant_patch(struct px_app *a, struct px_req *r,
 		rc = from_body(r, &v, false, &eb);
 	}
 	if (!rc)
-		rc = px_variant_put(a->kv, &v, false, &eb);
+		rc = px_catalog_variant_put(a->cat, &v, false, &eb);
 	if (rc) {
 		px_app_fail(r, rc, &eb);
 	} else {
@@ -338,10 +338,10 @@ void px_api_variant_delete(struct px_app *a, struct px_req *r,
 	if (!variant_name(r, c, name))
 		return;
 	memset(&v, 0, sizeof(v));
-	if (px_variant_get(a->kv, name, &v, NULL) == 0)
+	if (px_catalog_variant_get(a->cat, name, &v, NULL) == 0)
 		before = variant_json(&v);
 	px_variant_release(&v);
-	if ((rc = px_variant_del(a->kv, name, &eb))) {
+	if ((rc = px_catalog_variant_del(a->cat, name, &eb))) {
 		px_app_fail(r, rc, &eb);
 	} else {
 		px_app_audit(a, r, "variant.delete", before, NULL);

@@ -9,6 +9,7 @@
  * (px_catalog_audit_prune) removes entries, oldest first.
  */
 #include "catalog/audit.h"
+#include "catalog/internal.h"
 #include "core/crypto.h"
 
 #include <jansson.h>

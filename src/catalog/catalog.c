@@ -8,6 +8,7 @@
  */
 #include "catalog/audit.h"
 #include "catalog/catalog.h"
+#include "catalog/internal.h"
 #include "catalog/mih.h"
 #include "catalog/outbox.h"
 #include "core/crypto.h"
@@ -1008,6 +1009,30 @@ out:
 struct px_kv *px_catalog_kv(struct px_catalog *c)
 {
 	return c->kv;
+}
+
+struct px_blob_store *px_catalog_blobs(struct px_catalog *c)
+{
+	return c->blobs;
+}
+
+int px_catalog_original(struct px_catalog *c, const char *sha256,
+			struct px_buf *out, struct px_errbuf *eb)
+{
+	return px_blob_get(c->blobs, sha256, out, eb);
+}
+
+int px_catalog_health(struct px_catalog *c, const char **which,
+		      struct px_errbuf *eb)
+{
+	int rc;
+
+	*which = NULL;
+	if ((rc = px_kv_health(c->kv, eb)))
+		*which = "meta";
+	else if ((rc = px_blob_health(c->blobs, eb)))
+		*which = "blob";
+	return rc;
 }
 
 struct sweep {

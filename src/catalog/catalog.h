@@ -12,23 +12,51 @@
  * blob. Per-digest locks keep a concurrent add and delete of the same
  * bytes from racing.
  *
- * kv layout:  img/<id>                 -> record (JSON)
- *             ix/t/<16 hex µs>/<id>    -> "" (newest-first listing)
- *             blobref/<sha256>         -> reference count (decimal)
- *             mq/<status>/<16 hex µs>/<id> -> "" (review queue: pending,
- *                                         flagged and blocked images)
- *             job/<16 hex µs>/<id>     -> "" (classification still owed;
- *                                         exists exactly while pending)
- *             outbox/<16 hex µs>-<rand> -> webhook event (JSON), written
- *                                         in the same transaction as the
- *                                         decision it reports
- *             audit/<16 hex µs>-<rand> -> audit entry (JSON), written in
- *                                         the same transaction as the
- *                                         change; kept after delete
- *             auditix/<id>/<entry id>  -> "" (an image's entries)
- *             pq/...                   -> the PDQ similarity index, owned
- *                                         by catalog/mih.c, written in the
- *                                         record's add/delete transaction
+ * The catalog owns persistent state: no module outside src/catalog/
+ * reads or writes the stores (catalog/internal.h keeps them private);
+ * everyone else calls the operations declared here, in variants.h,
+ * hashlist.h, mih.h and maint.h. The stores themselves are opened once,
+ * from the settings, by catalog/stores.h.
+ *
+ * The metadata store's whole key layout, by owner (keep it true: a new
+ * prefix is added here first; docs/ARCHITECTURE.md points here).
+ *
+ *  catalog/catalog.c
+ *   img/<id>                     -> record (JSON)
+ *   ix/t/<16 hex µs>/<id>        -> "" (newest-first listing)
+ *   blobref/<sha256>             -> reference count (decimal)
+ *   mq/<status>/<16 hex µs>/<id> -> "" (review queue: pending, flagged
+ *                                   and blocked images)
+ *   job/<16 hex µs>/<id>         -> "" (classification still owed;
+ *                                   exists exactly while pending)
+ *   cdec/<sha256>                -> the last review decision on those
+ *                                   bytes (px_catalog_content_decision)
+ *  catalog/outbox.c (written in the transaction of the decision)
+ *   outbox/<16 hex seq>          -> pending webhook event (JSON)
+ *   deadletter/<16 hex seq>      -> event that ran out of attempts
+ *   outboxseq                    -> the last sequence number given
+ *  catalog/audit.c (written in the transaction of the change)
+ *   audit/<16 hex µs>-<rand>     -> audit entry (JSON); kept after delete
+ *   auditix/<id>/<entry id>      -> "" (an image's entries)
+ *  catalog/mih.c
+ *   pq/<k><chunk>                -> PDQ similarity index of images,
+ *                                   written in the record's add/delete
+ *                                   transaction (mih.h)
+ *  catalog/variants.c
+ *   var/<name>                   -> managed variant (variants.h)
+ *  catalog/hashlist.c
+ *   hl/<name>                    -> hash list (hashlist.h)
+ *   hle/<name>/<hash 32 bytes>   -> "" (list membership)
+ *   hx/<k><chunk>                -> the lists' multi-index (mih.h)
+ *  access/tokens.c (its own owner, handed the kv store at start-up)
+ *   tok/<token id>               -> API token (hash of the secret, scopes)
+ *  ingest/drafts.c (its own owner, handed the kv store at start-up)
+ *   draft/<id>                   -> direct-upload URL not yet used
+ *   draftx/<16 hex µs>/<id>      -> "" (drafts by expiry, for the sweep)
+ *
+ * The blob store holds one object per distinct original, named by the
+ * lowercase hex SHA-256 of its bytes (store/blob.h); blobref/ counts the
+ * records that use it. Only the catalog reads or writes it.
  */
 #ifndef PX_CATALOG_H
 #define PX_CATALOG_H
@@ -316,8 +344,21 @@ struct px_outbox_stats {
 int px_catalog_outbox_stats(struct px_catalog *c, struct px_outbox_stats *st,
 			    struct px_errbuf *eb);
 
-/* The kv store, for catalog-internal helpers and maintenance tools. */
-struct px_kv *px_catalog_kv(struct px_catalog *c);
+/*
+ * The original bytes with this SHA-256 (64 lowercase hex), appended to
+ * out, whatever record uses them: delivery holds the digest, not the
+ * record. PX_ENOTFOUND when absent; PX_EIO when the blob store
+ * cannot be reached.
+ */
+int px_catalog_original(struct px_catalog *c, const char *sha256,
+			struct px_buf *out, struct px_errbuf *eb);
+
+/*
+ * 0 when both stores can serve reads and writes. Otherwise the failing
+ * store's name ("meta" or "blob") goes to *which and its error to eb.
+ */
+int px_catalog_health(struct px_catalog *c, const char **which,
+		      struct px_errbuf *eb);
 
 /* Start-up repair: remove interrupted blob writes and blobs no record
  * references. Counts go to *tmp_removed and *orphans_removed. */

@@ -16,6 +16,7 @@
  * The key layout is the one catalog.h documents; the audit log's entries
  * are checked only for their index (auditix/ keys naming an entry).
  */
+#include "catalog/internal.h"
 #include "catalog/maint.h"
 #include "core/crypto.h"
 
@@ -48,6 +49,7 @@ struct fkey {
 };
 
 struct fsck {
+	struct px_catalog *cat;
 	struct px_blob_store *blobs;
 	struct px_kv *kv;
 	bool repair;
@@ -627,15 +629,13 @@ out:
 /* Mark damaged records corrupt through the catalog. */
 static int mark_corrupt(struct fsck *f, struct px_errbuf *eb)
 {
-	struct px_catalog *cat = NULL;
+	struct px_catalog *cat = f->cat;
 	char audit[160];
 	int rc = 0;
 
 	for (size_t i = 0; i < f->nrecs && !rc; i++) {
 		if (!f->recs[i].damaged)
 			continue;
-		if (!cat && (rc = px_catalog_new(f->blobs, f->kv, &cat)))
-			break;
 		snprintf(audit, sizeof(audit),
 			 "{\"action\":\"corrupt\",\"by\":\"fsck\",\"at\":%lld}",
 			 (long long)(px_wall_us() / 1000000));
@@ -647,13 +647,12 @@ static int mark_corrupt(struct fsck *f, struct px_errbuf *eb)
 			rc = px_catalog_moderate(cat, f->recs[i].id, &d, NULL, eb);
 		}
 	}
-	px_catalog_free(cat);
 	return rc;
 }
 
-int px_catalog_fsck(struct px_blob_store *blobs, struct px_kv *kv,
-		    bool repair, px_fsck_fn fn, void *ctx,
-		    struct px_fsck_stats *stats, struct px_errbuf *eb)
+int px_catalog_fsck(struct px_catalog *cat, bool repair, px_fsck_fn fn,
+		    void *ctx, struct px_fsck_stats *stats,
+		    struct px_errbuf *eb)
 {
 	struct fsck f;
 	struct idx_list ix = {0}, mq = {0}, jobs = {0}, audit = {0}, auditix = {0};
@@ -662,14 +661,15 @@ int px_catalog_fsck(struct px_blob_store *blobs, struct px_kv *kv,
 
 	memset(&f, 0, sizeof(f));
 	memset(stats, 0, sizeof(*stats));
-	f.blobs = blobs;
-	f.kv = kv;
+	f.cat = cat;
+	f.blobs = px_catalog_blobs(cat);
+	f.kv = px_catalog_kv(cat);
 	f.repair = repair;
 	f.fn = fn;
 	f.ctx = ctx;
 	f.st = stats;
 
-	if ((rc = px_kv_begin(kv, PX_KV_RDONLY, &txn, eb)))
+	if ((rc = px_kv_begin(f.kv, PX_KV_RDONLY, &txn, eb)))
 		goto out;
 	if ((rc = px_kv_scan(txn, "img/", 4, NULL, 0, 0, scan_rec, &f, eb)) ||
 	    (rc = px_kv_scan(txn, "blobref/", 8, NULL, 0, 0, scan_ref, &f, eb)) ||

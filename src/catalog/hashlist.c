@@ -2,6 +2,7 @@
  * hashlist.c - known-hash lists in the kv store (see hashlist.h).
  */
 #include "catalog/hashlist.h"
+#include "catalog/internal.h"
 
 #include <jansson.h>
 
@@ -132,7 +133,7 @@ static int put_in(struct px_kv_txn *txn, const struct px_hashlist *l,
 	return rc;
 }
 
-int px_hashlist_create(struct px_kv *kv, struct px_hashlist *l,
+int px_hashlist_create(struct px_catalog *c, struct px_hashlist *l,
 		       struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn = NULL;
@@ -150,7 +151,7 @@ int px_hashlist_create(struct px_kv *kv, struct px_hashlist *l,
 			       PX_HASHLIST_THRESHOLD_MAX);
 	l->created_us = px_wall_us();
 	l->count = 0;
-	if ((rc = px_kv_begin(kv, 0, &txn, eb)))
+	if ((rc = px_kv_begin(px_catalog_kv(c), 0, &txn, eb)))
 		return rc;
 	rc = put_in(txn, l, PX_KV_NOOVERWRITE, eb);
 	if (rc == PX_EEXIST) {
@@ -167,13 +168,14 @@ out:
 	return rc;
 }
 
-int px_hashlist_get(struct px_kv *kv, const char *name, struct px_hashlist *l,
+int px_hashlist_get(struct px_catalog *c, const char *name,
+		    struct px_hashlist *l,
 		    struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn;
 	int rc;
 
-	if ((rc = px_kv_begin(kv, PX_KV_RDONLY, &txn, eb)))
+	if ((rc = px_kv_begin(px_catalog_kv(c), PX_KV_RDONLY, &txn, eb)))
 		return rc;
 	rc = get_in(txn, name, l, eb);
 	px_kv_abort(txn);
@@ -196,7 +198,7 @@ static int each_one(void *arg, const void *key, size_t nkey, const void *val,
 	return e->fn(e->ctx, &l);
 }
 
-int px_hashlist_list(struct px_kv *kv,
+int px_hashlist_list(struct px_catalog *c,
 		     int (*fn)(void *ctx, const struct px_hashlist *l),
 		     void *ctx, struct px_errbuf *eb)
 {
@@ -204,14 +206,14 @@ int px_hashlist_list(struct px_kv *kv,
 	struct px_kv_txn *txn;
 	int rc;
 
-	if ((rc = px_kv_begin(kv, PX_KV_RDONLY, &txn, eb)))
+	if ((rc = px_kv_begin(px_catalog_kv(c), PX_KV_RDONLY, &txn, eb)))
 		return rc;
 	rc = px_kv_scan(txn, "hl/", 3, NULL, 0, 0, each_one, &e, eb);
 	px_kv_abort(txn);
 	return rc;
 }
 
-int px_hashlist_add(struct px_kv *kv, const char *name,
+int px_hashlist_add(struct px_catalog *c, const char *name,
 		    const struct px_pdq *h, size_t n, size_t *added,
 		    struct px_hashlist *out, struct px_errbuf *eb)
 {
@@ -225,7 +227,7 @@ int px_hashlist_add(struct px_kv *kv, const char *name,
 	*added = 0;
 	if (n && !(fresh = malloc(n * sizeof(*fresh))))
 		return PX_ENOMEM;
-	if ((rc = px_kv_begin(kv, 0, &txn, eb)))
+	if ((rc = px_kv_begin(px_catalog_kv(c), 0, &txn, eb)))
 		goto out;
 	if ((rc = get_in(txn, name, &l, eb)))
 		goto out;
@@ -281,7 +283,7 @@ static int collect(void *arg, const void *key, size_t nkey, const void *val,
 	return 0;
 }
 
-int px_hashlist_delete(struct px_kv *kv, const char *name,
+int px_hashlist_delete(struct px_catalog *c, const char *name,
 		       struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn = NULL;
@@ -291,7 +293,7 @@ int px_hashlist_delete(struct px_kv *kv, const char *name,
 	char lkey[8 + PX_HASHLIST_NAME_MAX];
 	int rc;
 
-	if ((rc = px_kv_begin(kv, 0, &txn, eb)))
+	if ((rc = px_kv_begin(px_catalog_kv(c), 0, &txn, eb)))
 		return rc;
 	if ((rc = get_in(txn, name, &l, eb)))
 		goto out;
@@ -368,7 +370,7 @@ static int match_one(void *arg, const struct px_pdq *h, const char *tag,
 	return 0;
 }
 
-int px_hashlist_match(struct px_kv *kv, const struct px_pdq_result *r,
+int px_hashlist_match(struct px_catalog *c, const struct px_pdq_result *r,
 		      struct px_hashlist_hit *hit, struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn = NULL;
@@ -381,7 +383,7 @@ int px_hashlist_match(struct px_kv *kv, const struct px_pdq_result *r,
 	if (!(m = calloc(1, sizeof(*m))))
 		return PX_ENOMEM;
 	m->hit = hit;
-	if ((rc = px_kv_begin(kv, PX_KV_RDONLY, &txn, eb)))
+	if ((rc = px_kv_begin(px_catalog_kv(c), PX_KV_RDONLY, &txn, eb)))
 		goto out;
 	if ((rc = px_kv_scan(txn, "hl/", 3, NULL, 0, 0, gather_list, m, eb)))
 		goto out;

@@ -18,6 +18,7 @@
 #ifndef PX_HASHLIST_H
 #define PX_HASHLIST_H
 
+#include "catalog/catalog.h"
 #include "catalog/mih.h"
 
 #define PX_HASHLIST_NAME_MAX 64
@@ -46,26 +47,26 @@ bool px_hashlist_valid_name(const char *name);
 /* Create an empty list. "already_exists" (PX_EEXIST), "invalid_request"
  * (PX_EINVAL) for a bad name, action or threshold. created_us and count
  * are filled in. */
-int px_hashlist_create(struct px_kv *kv, struct px_hashlist *l,
+int px_hashlist_create(struct px_catalog *c, struct px_hashlist *l,
 		       struct px_errbuf *eb);
 
 /* One list. "not_found" (PX_ENOTFOUND). */
-int px_hashlist_get(struct px_kv *kv, const char *name, struct px_hashlist *l,
-		    struct px_errbuf *eb);
+int px_hashlist_get(struct px_catalog *c, const char *name,
+		    struct px_hashlist *l, struct px_errbuf *eb);
 
 /* Every list in name order. */
-int px_hashlist_list(struct px_kv *kv,
+int px_hashlist_list(struct px_catalog *c,
 		     int (*fn)(void *ctx, const struct px_hashlist *l),
 		     void *ctx, struct px_errbuf *eb);
 
 /* Add n hashes in one transaction; duplicates are skipped. *added gets
  * the number new to the list; l (may be NULL) the updated list. */
-int px_hashlist_add(struct px_kv *kv, const char *name,
+int px_hashlist_add(struct px_catalog *c, const char *name,
 		    const struct px_pdq *h, size_t n, size_t *added,
 		    struct px_hashlist *l, struct px_errbuf *eb);
 
 /* Remove a list and all its hashes. "not_found" (PX_ENOTFOUND). */
-int px_hashlist_delete(struct px_kv *kv, const char *name,
+int px_hashlist_delete(struct px_catalog *c, const char *name,
 		       struct px_errbuf *eb);
 
 /* The strongest match of an upload: the list with the strongest action
@@ -79,7 +80,7 @@ struct px_hashlist_hit {
 };
 
 /* hit->action is 0 when nothing matched (or quality is too low). */
-int px_hashlist_match(struct px_kv *kv, const struct px_pdq_result *r,
+int px_hashlist_match(struct px_catalog *c, const struct px_pdq_result *r,
 		      struct px_hashlist_hit *hit, struct px_errbuf *eb);
 
 /* The orientation's name: "original", "rotate90", ... */

@@ -69,9 +69,9 @@ struct px_fsck_stats {
  * Returns 0 when the check ran (read stats->problems - stats->repaired
  * for the outcome), a negative px_err when it could not.
  */
-int px_catalog_fsck(struct px_blob_store *blobs, struct px_kv *kv,
-		    bool repair, px_fsck_fn fn, void *ctx,
-		    struct px_fsck_stats *stats, struct px_errbuf *eb);
+int px_catalog_fsck(struct px_catalog *cat, bool repair, px_fsck_fn fn,
+		    void *ctx, struct px_fsck_stats *stats,
+		    struct px_errbuf *eb);
 
 /* --- backup and restore --------------------------------------------- */
 
@@ -125,11 +125,11 @@ struct px_scrub_stats {
  * skipped. Progress and findings are registered on metrics (may be NULL):
  * pictor_scrub_{read_bytes,originals,passes,findings}_total and
  * pictor_scrub_pass_progress_ratio; the registry must not be rendered
- * after px_scrub_stop(). The stores must outlive the scrub.
+ * after px_scrub_stop(). The catalog must outlive the scrub.
  */
-int px_scrub_start(struct px_blob_store *blobs, struct px_kv *kv,
-		   uint64_t rate, long interval_s, struct px_metrics *metrics,
-		   struct px_scrub **out, struct px_errbuf *eb);
+int px_scrub_start(struct px_catalog *cat, uint64_t rate, long interval_s,
+		   struct px_metrics *metrics, struct px_scrub **out,
+		   struct px_errbuf *eb);
 void px_scrub_stop(struct px_scrub *s); /* accepts NULL */
 /* Counters so far (zeros for NULL). */
 void px_scrub_stats(struct px_scrub *s, struct px_scrub_stats *out);

@@ -1,6 +1,7 @@
 /*
  * mih.c - multi-index hashing over the kv store (see mih.h).
  */
+#include "catalog/internal.h"
 #include "catalog/mih.h"
 
 #define REC_MIN 33 /* hash + tag length */
@@ -340,4 +341,11 @@ int px_mih_similar(struct px_kv *kv, const struct px_pdq *q, int maxd,
 out:
 	free(ns.a);
 	return rc;
+}
+
+int px_catalog_similar(struct px_catalog *c, const struct px_pdq *q, int maxd,
+		       const char *self, struct px_mih_near *out, int max,
+		       int *n, struct px_errbuf *eb)
+{
+	return px_mih_similar(px_catalog_kv(c), q, maxd, self, out, max, n, eb);
 }

@@ -24,6 +24,7 @@
 #ifndef PX_MIH_H
 #define PX_MIH_H
 
+#include "catalog/catalog.h"
 #include "hash/pdq.h"
 #include "meta/kv.h"
 
@@ -75,5 +76,10 @@ struct px_mih_near {
 int px_mih_similar(struct px_kv *kv, const struct px_pdq *q, int maxd,
 		   const char *self, struct px_mih_near *out, int max, int *n,
 		   struct px_errbuf *eb);
+/* The same search over the catalog's image index, for callers outside
+ * the catalog. */
+int px_catalog_similar(struct px_catalog *c, const struct px_pdq *q, int maxd,
+		       const char *self, struct px_mih_near *out, int max,
+		       int *n, struct px_errbuf *eb);
 
 #endif

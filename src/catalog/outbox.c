@@ -14,6 +14,7 @@
  * state: attempts, next_at (µs), created (µs), last_status, image.
  */
 #include "catalog/outbox.h"
+#include "catalog/internal.h"
 
 #include <jansson.h>
 

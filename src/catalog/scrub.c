@@ -18,6 +18,7 @@
  * go to the log (by id) and to the metrics; fixing is `pictor fsck
  * --repair`'s job, run with the daemon stopped.
  */
+#include "catalog/internal.h"
 #include "catalog/maint.h"
 #include "core/crypto.h"
 #include "core/log.h"
@@ -258,9 +259,9 @@ static double progress(void *arg)
 	return total ? (double)atomic_load(&s->pass_done) / (double)total : 1.0;
 }
 
-int px_scrub_start(struct px_blob_store *blobs, struct px_kv *kv,
-		   uint64_t rate, long interval_s, struct px_metrics *metrics,
-		   struct px_scrub **out, struct px_errbuf *eb)
+int px_scrub_start(struct px_catalog *cat, uint64_t rate, long interval_s,
+		   struct px_metrics *metrics, struct px_scrub **out,
+		   struct px_errbuf *eb)
 {
 	struct px_scrub *s;
 
@@ -270,8 +271,8 @@ int px_scrub_start(struct px_blob_store *blobs, struct px_kv *kv,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return px_errf(eb, PX_ENOMEM, "out of memory");
-	s->blobs = blobs;
-	s->kv = kv;
+	s->blobs = px_catalog_blobs(cat);
+	s->kv = px_catalog_kv(cat);
 	s->rate = rate;
 	s->interval_us = (int64_t)PX_MAX(interval_s, 1L) * 1000000;
 	pthread_mutex_init(&s->lock, NULL);

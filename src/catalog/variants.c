@@ -1,6 +1,7 @@
 /*
  * variants.c - managed variants in the metadata store.
  */
+#include "catalog/internal.h"
 #include "catalog/variants.h"
 
 #include <jansson.h>
@@ -85,8 +86,8 @@ out:
 	return rc;
 }
 
-int px_variant_get(struct px_kv *kv, const char *name, struct px_variant *v,
-		   struct px_errbuf *eb)
+int px_catalog_variant_get(struct px_catalog *c, const char *name,
+			   struct px_variant *v, struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn;
 	char key[PX_VARIANT_NAME_MAX + 8];
@@ -98,7 +99,7 @@ int px_variant_get(struct px_kv *kv, const char *name, struct px_variant *v,
 		return PX_ENOTFOUND;
 	snprintf(key, sizeof(key), "var/%s", name);
 	px_buf_init(&b, 0);
-	if ((rc = px_kv_begin(kv, PX_KV_RDONLY, &txn, eb)))
+	if ((rc = px_kv_begin(px_catalog_kv(c), PX_KV_RDONLY, &txn, eb)))
 		return rc;
 	rc = px_kv_gets(txn, key, &b, eb);
 	px_kv_abort(txn);
@@ -115,8 +116,8 @@ static int count_one(void *ctx, const void *k, size_t nk, const void *v,
 	return 0;
 }
 
-int px_variant_put(struct px_kv *kv, const struct px_variant *v, bool create,
-		   struct px_errbuf *eb)
+int px_catalog_variant_put(struct px_catalog *c, const struct px_variant *v,
+			   bool create, struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn = NULL;
 	char key[PX_VARIANT_NAME_MAX + 8], *text = NULL;
@@ -147,7 +148,7 @@ int px_variant_put(struct px_kv *kv, const struct px_variant *v, bool create,
 	json_decref(o);
 	if (!text)
 		return PX_ENOMEM;
-	if ((rc = px_kv_begin(kv, 0, &txn, eb)))
+	if ((rc = px_kv_begin(px_catalog_kv(c), 0, &txn, eb)))
 		goto out;
 	rc = px_kv_gets(txn, key, &cur, eb);
 	if (create && rc == 0) {
@@ -182,7 +183,8 @@ out:
 	return rc;
 }
 
-int px_variant_del(struct px_kv *kv, const char *name, struct px_errbuf *eb)
+int px_catalog_variant_del(struct px_catalog *c, const char *name,
+			   struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn;
 	char key[PX_VARIANT_NAME_MAX + 8];
@@ -192,7 +194,7 @@ int px_variant_del(struct px_kv *kv, const char *name, struct px_errbuf *eb)
 		return px_errc(eb, PX_ENOTFOUND, "variant_not_found",
 			       "no such variant");
 	snprintf(key, sizeof(key), "var/%s", name);
-	if ((rc = px_kv_begin(kv, 0, &txn, eb)))
+	if ((rc = px_kv_begin(px_catalog_kv(c), 0, &txn, eb)))
 		return rc;
 	rc = px_kv_dels(txn, key, eb);
 	if (rc) {
@@ -223,15 +225,15 @@ static int list_one(void *arg, const void *k, size_t nk, const void *val,
 	return rc ? 1 : 0;
 }
 
-int px_variant_list(struct px_kv *kv,
-		    int (*fn)(void *ctx, const struct px_variant *v), void *ctx,
-		    struct px_errbuf *eb)
+int px_catalog_variant_list(struct px_catalog *c,
+			    int (*fn)(void *ctx, const struct px_variant *v),
+			    void *ctx, struct px_errbuf *eb)
 {
 	struct list_ctx lc = {fn, ctx};
 	struct px_kv_txn *txn;
 	int rc;
 
-	if ((rc = px_kv_begin(kv, PX_KV_RDONLY, &txn, eb)))
+	if ((rc = px_kv_begin(px_catalog_kv(c), PX_KV_RDONLY, &txn, eb)))
 		return rc;
 	rc = px_kv_scan(txn, "var/", 4, NULL, 0, 0, list_one, &lc, eb);
 	px_kv_abort(txn);

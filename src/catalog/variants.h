@@ -9,12 +9,12 @@
  * A device override's text is the options merged with the override (the
  * API computes it); delivery picks it by the request's device class.
  * Changes take effect at once: delivery reads the store on each request.
+ * These operations are the only readers and writers of var/.
  */
 #ifndef PX_VARIANTS_H
 #define PX_VARIANTS_H
 
-#include "core/buf.h"
-#include "meta/kv.h"
+#include "catalog/catalog.h"
 
 #define PX_VARIANTS_MAX 100
 #define PX_VARIANT_NAME_MAX 99
@@ -46,20 +46,21 @@ void px_variant_release(struct px_variant *v);
 bool px_variant_valid_name(const char *name);
 
 /* Read one; PX_ENOTFOUND. */
-int px_variant_get(struct px_kv *kv, const char *name, struct px_variant *v,
+int px_catalog_variant_get(struct px_catalog *c, const char *name, struct px_variant *v,
 		   struct px_errbuf *eb);
 
 /* Create (create = true: PX_EEXIST if present, PX_ETOOBIG past
  * PX_VARIANTS_MAX) or replace (create = false: PX_ENOTFOUND if absent). */
-int px_variant_put(struct px_kv *kv, const struct px_variant *v, bool create,
-		   struct px_errbuf *eb);
+int px_catalog_variant_put(struct px_catalog *c, const struct px_variant *v,
+			   bool create, struct px_errbuf *eb);
 
 /* PX_ENOTFOUND if absent. */
-int px_variant_del(struct px_kv *kv, const char *name, struct px_errbuf *eb);
+int px_catalog_variant_del(struct px_catalog *c, const char *name,
+			   struct px_errbuf *eb);
 
 /* Every variant in name order; fn returns nonzero to stop. */
-int px_variant_list(struct px_kv *kv,
-		    int (*fn)(void *ctx, const struct px_variant *v), void *ctx,
-		    struct px_errbuf *eb);
+int px_catalog_variant_list(struct px_catalog *c,
+			    int (*fn)(void *ctx, const struct px_variant *v),
+			    void *ctx, struct px_errbuf *eb);
 
 #endif

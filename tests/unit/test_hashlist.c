@@ -216,6 +216,8 @@ static void t_lists(void)
 {
 	struct px_errbuf eb = {0};
 	struct px_kv *kv = NULL;
+	struct px_blob_store *blobs = NULL;
+	struct px_catalog *cat = NULL;
 	struct px_hashlist l, got;
 	struct px_hashlist_hit hit;
 	struct px_pdq_result r;
@@ -223,39 +225,41 @@ static void t_lists(void)
 	size_t added = 0;
 
 	T_EQ(px_kv_open(&px_kv_mem_ops, NULL, 0, &kv, &eb), 0);
+	T_EQ(px_blob_open(&px_blob_mem_ops, "", &blobs, &eb), 0);
+	T_EQ(px_catalog_new(blobs, kv, &cat), 0);
 	memset(&l, 0, sizeof(l));
 	T_CASE("lists: create and refuse")
 	{
 		strcpy(l.name, "abuse");
 		l.action = PX_HL_FLAG;
 		l.threshold = 31;
-		T_EQ(px_hashlist_create(kv, &l, &eb), 0);
-		T_EQ(px_hashlist_create(kv, &l, &eb), PX_EEXIST);
+		T_EQ(px_hashlist_create(cat, &l, &eb), 0);
+		T_EQ(px_hashlist_create(cat, &l, &eb), PX_EEXIST);
 		T_STREQ(eb.code, "already_exists");
 		strcpy(l.name, "bad/name");
-		T_EQ(px_hashlist_create(kv, &l, &eb), PX_EINVAL);
+		T_EQ(px_hashlist_create(cat, &l, &eb), PX_EINVAL);
 		strcpy(l.name, "x");
 		l.threshold = 64;
-		T_EQ(px_hashlist_create(kv, &l, &eb), PX_EINVAL);
+		T_EQ(px_hashlist_create(cat, &l, &eb), PX_EINVAL);
 		l.threshold = 10;
 		l.action = 0;
-		T_EQ(px_hashlist_create(kv, &l, &eb), PX_EINVAL);
+		T_EQ(px_hashlist_create(cat, &l, &eb), PX_EINVAL);
 		strcpy(l.name, "strict");
 		l.action = PX_HL_BLOCK;
-		T_EQ(px_hashlist_create(kv, &l, &eb), 0);
+		T_EQ(px_hashlist_create(cat, &l, &eb), 0);
 	}
 	random_hash(&h[0]);
 	random_hash(&h[1]);
 	h[2] = h[0];
 	T_CASE("lists: add skips duplicates")
 	{
-		T_EQ(px_hashlist_add(kv, "abuse", h, 3, &added, &got, &eb), 0);
+		T_EQ(px_hashlist_add(cat, "abuse", h, 3, &added, &got, &eb), 0);
 		T_EQ(added, 2);
 		T_EQ(got.count, 2);
-		T_EQ(px_hashlist_add(kv, "strict", h, 1, &added, NULL, &eb), 0);
-		T_EQ(px_hashlist_add(kv, "nope", h, 1, &added, NULL, &eb),
+		T_EQ(px_hashlist_add(cat, "strict", h, 1, &added, NULL, &eb), 0);
+		T_EQ(px_hashlist_add(cat, "nope", h, 1, &added, NULL, &eb),
 		     PX_ENOTFOUND);
-		T_EQ(px_hashlist_get(kv, "abuse", &got, &eb), 0);
+		T_EQ(px_hashlist_get(cat, "abuse", &got, &eb), 0);
 		T_EQ(got.count, 2);
 		T_EQ(got.action, PX_HL_FLAG);
 	}
@@ -268,33 +272,35 @@ static void t_lists(void)
 		/* The upload's rotate90 variant is 20 bits from h[0]: within
 		 * "abuse" (31) but not "strict" (10). */
 		near_hash(&h[0], 20, &r.dih[PX_PDQ_ROTATE90]);
-		T_EQ(px_hashlist_match(kv, &r, &hit, &eb), 0);
+		T_EQ(px_hashlist_match(cat, &r, &hit, &eb), 0);
 		T_EQ(hit.action, PX_HL_FLAG);
 		T_STREQ(hit.list, "abuse");
 		T_EQ(hit.distance, 20);
 		T_EQ(hit.orientation, PX_PDQ_ROTATE90);
 		/* 8 bits: both lists match; block beats flag. */
 		near_hash(&h[0], 8, &r.dih[PX_PDQ_FLIPX]);
-		T_EQ(px_hashlist_match(kv, &r, &hit, &eb), 0);
+		T_EQ(px_hashlist_match(cat, &r, &hit, &eb), 0);
 		T_EQ(hit.action, PX_HL_BLOCK);
 		T_STREQ(hit.list, "strict");
 		T_EQ(hit.distance, 8);
 		T_EQ(hit.orientation, PX_PDQ_FLIPX);
 		r.quality = 49;
-		T_EQ(px_hashlist_match(kv, &r, &hit, &eb), 0);
+		T_EQ(px_hashlist_match(cat, &r, &hit, &eb), 0);
 		T_EQ(hit.action, 0);
 		r.quality = 90;
 	}
 	T_CASE("lists: delete removes the list and its index")
 	{
-		T_EQ(px_hashlist_delete(kv, "strict", &eb), 0);
-		T_EQ(px_hashlist_delete(kv, "strict", &eb), PX_ENOTFOUND);
-		T_EQ(px_hashlist_match(kv, &r, &hit, &eb), 0);
+		T_EQ(px_hashlist_delete(cat, "strict", &eb), 0);
+		T_EQ(px_hashlist_delete(cat, "strict", &eb), PX_ENOTFOUND);
+		T_EQ(px_hashlist_match(cat, &r, &hit, &eb), 0);
 		T_EQ(hit.action, PX_HL_FLAG);
-		T_EQ(px_hashlist_delete(kv, "abuse", &eb), 0);
-		T_EQ(px_hashlist_match(kv, &r, &hit, &eb), 0);
+		T_EQ(px_hashlist_delete(cat, "abuse", &eb), 0);
+		T_EQ(px_hashlist_match(cat, &r, &hit, &eb), 0);
 		T_EQ(hit.action, 0);
 	}
+	px_catalog_free(cat);
+	px_blob_close(blobs);
 	px_kv_close(kv);
 }
 

@@ -108,7 +108,7 @@ static void fsck_suite(void)
 
 	T_CASE("a clean catalog passes") {
 		memset(&fs, 0, sizeof(fs));
-		T_EQ(px_catalog_fsck(blobs, kv, false, collect, &fs, &st, &eb), 0);
+		T_EQ(px_catalog_fsck(c, false, collect, &fs, &st, &eb), 0);
 		T_EQ(st.problems, 0u);
 		T_EQ(st.records, 5u);
 		T_EQ(st.originals, 4u);
@@ -130,7 +130,7 @@ static void fsck_suite(void)
 
 	T_CASE("each kind of damage is found by id") {
 		memset(&fs, 0, sizeof(fs));
-		T_EQ(px_catalog_fsck(blobs, kv, false, collect, &fs, &st, &eb), 0);
+		T_EQ(px_catalog_fsck(c, false, collect, &fs, &st, &eb), 0);
 		T_OK(find(&fs, "checksum_mismatch", "a", sa) >= 0);
 		T_OK(find(&fs, "missing_original", "b", sb) >= 0);
 		T_OK(find(&fs, "orphan", "", orphan) >= 0);
@@ -143,16 +143,16 @@ static void fsck_suite(void)
 		T_EQ(st.repaired, 0u);
 		T_EQ(fs.n, 8);
 		/* checking changed nothing */
-		T_EQ(px_catalog_fsck(blobs, kv, false, NULL, NULL, &st, &eb), 0);
+		T_EQ(px_catalog_fsck(c, false, NULL, NULL, &st, &eb), 0);
 		T_EQ(st.problems, 8u);
 	}
 	T_CASE("repair, then the catalog passes") {
 		memset(&fs, 0, sizeof(fs));
-		T_EQ(px_catalog_fsck(blobs, kv, true, collect, &fs, &st, &eb), 0);
+		T_EQ(px_catalog_fsck(c, true, collect, &fs, &st, &eb), 0);
 		T_EQ(st.problems, 8u);
 		T_EQ(st.repaired, 8u);
 		memset(&fs, 0, sizeof(fs));
-		T_EQ(px_catalog_fsck(blobs, kv, false, collect, &fs, &st, &eb), 0);
+		T_EQ(px_catalog_fsck(c, false, collect, &fs, &st, &eb), 0);
 		T_EQ(st.problems, 0u);
 		T_EQ(st.corrupt, 2u);
 		T_OK(find(&fs, "corrupt", "a", NULL) >= 0);
@@ -267,7 +267,7 @@ static void backup_suite(void)
 		T_EQ(st.records, 2u);
 		T_EQ(st.copied, 2u);
 		open_live(restored, &b, &kv, &c);
-		T_EQ(px_catalog_fsck(b, kv, false, NULL, NULL, &fst, &eb), 0);
+		T_EQ(px_catalog_fsck(c, false, NULL, NULL, &fst, &eb), 0);
 		T_EQ(fst.problems, 0u);
 		T_EQ(fst.records, 2u);
 		close_live(b, kv, c);

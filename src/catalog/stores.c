@@ -1,0 +1,34 @@
+/*
+ * stores.c - open the blob and metadata stores named by the settings
+ * (see stores.h).
+ */
+#include "catalog/stores.h"
+
+/* LMDB's map is address space, not disk: room for tens of millions of
+ * records without a resize. */
+#define LMDB_MAP_SIZE ((uint64_t)16 << 30)
+
+int px_stores_open(const struct px_config *cfg, int flags,
+		   struct px_stores *st, struct px_errbuf *eb)
+{
+	char path[4096];
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if (!(flags & PX_STORES_META_ONLY) &&
+	    (rc = px_blob_open(&px_blob_fs_ops, cfg->data, &st->blobs, eb)))
+		goto out;
+	snprintf(path, sizeof(path), "%s/meta", cfg->data);
+	rc = px_kv_open(&px_kv_lmdb_ops, path, LMDB_MAP_SIZE, &st->kv, eb);
+out:
+	if (rc)
+		px_stores_close(st);
+	return rc;
+}
+
+void px_stores_close(struct px_stores *st)
+{
+	px_kv_close(st->kv);
+	px_blob_close(st->blobs);
+	memset(st, 0, sizeof(*st));
+}

@@ -1,0 +1,34 @@
+/*
+ * stores.h - the two stores behind a catalog, opened from the settings.
+ *
+ * The blob store (originals) and the metadata store (records and every
+ * other key of catalog.h's layout) are chosen here, once, for every
+ * command that needs them (serve, fsck, token): the rest of the program
+ * never names a backend. The catalog borrows both; the modules that own
+ * keys of their own in the metadata store (access/tokens.c, ingest/
+ * drafts.c) are handed st->kv at start-up and touch nothing else.
+ */
+#ifndef PX_CATALOG_STORES_H
+#define PX_CATALOG_STORES_H
+
+#include "core/config.h"
+#include "meta/kv.h"
+#include "store/blob.h"
+
+struct px_stores {
+	struct px_blob_store *blobs; /* NULL with PX_STORES_META_ONLY */
+	struct px_kv *kv;
+};
+
+/* px_stores_open flag: open the metadata store only. */
+#define PX_STORES_META_ONLY 1
+
+/* Open the stores cfg names (the data directory's by default). On
+ * failure nothing stays open and eb says which store failed. */
+int px_stores_open(const struct px_config *cfg, int flags,
+		   struct px_stores *st, struct px_errbuf *eb);
+
+/* Close both (either may be NULL) and zero st. */
+void px_stores_close(struct px_stores *st);
+
+#endif
