@@ -30,6 +30,29 @@ $(BUILD)/%.o: %.c
 	@echo "  CC $<"
 	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
+# The admin console's files, every file directly under src/console/assets/,
+# embedded with a gzip -9n copy (src/console/assets.h) by a generator built
+# with the same compiler. The list is rewritten only when it changes, so a
+# removed file regenerates the table too.
+CONSOLE_ASSETS := $(shell find src/console/assets -maxdepth 1 -type f 2>/dev/null | LC_ALL=C sort)
+LIB_OBJ += $(BUILD)/gen/console_assets.o
+
+$(BUILD)/gen/console_assets.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CONSOLE_ASSETS)' > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+
+$(BUILD)/gen/embed-assets: scripts/embed-assets.c
+	@mkdir -p $(dir $@)
+	@$(CC) -std=c11 -D_GNU_SOURCE -O1 -o $@ $<
+
+$(BUILD)/gen/console_assets.c: $(BUILD)/gen/embed-assets $(BUILD)/gen/console_assets.list $(CONSOLE_ASSETS)
+	@echo "  GEN $@"
+	@$(BUILD)/gen/embed-assets $@ $(CONSOLE_ASSETS)
+
+$(BUILD)/gen/console_assets.o: $(BUILD)/gen/console_assets.c
+	@$(CC) $(CFLAGS_ALL) -c $< -o $@
+
 $(BUILD)/libpictor.a: $(LIB_OBJ)
 	@rm -f $@
 	@ar rcs $@ $^

@@ -16,6 +16,7 @@
 #include "cache/cache.h"
 #include "catalog/maint.h"
 #include "catalog/stores.h"
+#include "console/console.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/log.h"
@@ -1282,6 +1283,19 @@ static int cmd_serve(int argc, char **argv)
 
 	if (px_api_cache_open(app, &eb))
 		goto fail;
+	{
+		struct px_console_opts co = {
+			.enabled = cfg.console,
+			.kv = stores.kv,
+			.tokens = app->tokens,
+			.admin_token = cfg.admin_token,
+			.session_ttl_us = (int64_t)cfg.console_session_ttl * 1000000,
+			.public_url = app->public_url,
+		};
+
+		if (px_console_new(&co, &app->console, &eb))
+			goto fail;
+	}
 
 	memset(&ho, 0, sizeof(ho));
 	ho.listen = cfg.listen;
@@ -1405,6 +1419,7 @@ out:
 		px_keys_free(app->keys);
 		px_drafts_free(app->drafts);
 		px_fetcher_free(app->fetch);
+		px_console_free(app->console);
 		px_catalog_free(app->cat);
 		px_metrics_free(app->metrics);
 		free(app);

@@ -280,23 +280,19 @@ int px_tokens_revoke(struct px_tokens *ts, const char *id,
 	return px_kv_commit(txn, eb);
 }
 
-int px_tokens_check(struct px_tokens *ts, const char *secret,
-		    const struct px_ip *client, int64_t now_us,
-		    struct px_token *out, struct px_errbuf *eb)
+/* Read tok/<id> into *out and the secret's hash into want; then check
+ * expiry and client range at now_us. */
+static int load_valid(struct px_tokens *ts, const char *id,
+		      const struct px_ip *client, int64_t now_us,
+		      struct px_token *out, char want[PX_SHA256_HEX_LEN + 1],
+		      struct px_errbuf *eb)
 {
-	char key[PX_TOKEN_ID_LEN + 8], id[PX_TOKEN_ID_LEN + 1],
-		want[PX_SHA256_HEX_LEN + 1], got[PX_SHA256_HEX_LEN + 1];
+	char key[PX_TOKEN_ID_LEN + 8];
 	struct px_kv_txn *txn;
 	struct px_buf b;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	if (strlen(secret) != PX_TOKEN_SECRET_LEN || memcmp(secret, "pxt_", 4) ||
-	    secret[4 + PX_TOKEN_ID_LEN] != '_' ||
-	    !valid_id(secret + 4, PX_TOKEN_ID_LEN))
-		return px_errc(eb, PX_EINVAL, "unauthorized", "not a valid token");
-	memcpy(id, secret + 4, PX_TOKEN_ID_LEN);
-	id[PX_TOKEN_ID_LEN] = '\0';
+	want[0] = '\0';
 	key_of(id, key);
 	px_buf_init(&b, 1 << 16);
 	if ((rc = px_kv_begin(ts->kv, PX_KV_RDONLY, &txn, eb)))
@@ -309,13 +305,6 @@ int px_tokens_check(struct px_tokens *ts, const char *secret,
 	}
 	if (rc || (rc = decode(b.data, b.len, out, want)))
 		goto out;
-	if ((rc = px_sha256_hex(secret, strlen(secret), got)))
-		goto out;
-	if (strlen(want) != PX_SHA256_HEX_LEN ||
-	    !px_ct_equal(want, got, PX_SHA256_HEX_LEN)) {
-		rc = px_errc(eb, PX_EINVAL, "unauthorized", "not a valid token");
-		goto out;
-	}
 	if (out->expires_us && now_us >= out->expires_us) {
 		rc = px_errc(eb, PX_EINVAL, "token_expired", "the token has expired");
 		goto out;
@@ -327,9 +316,59 @@ int px_tokens_check(struct px_tokens *ts, const char *secret,
 		goto out;
 	}
 out:
+	px_buf_release(&b);
+	return rc;
+}
+
+int px_tokens_check(struct px_tokens *ts, const char *secret,
+		    const struct px_ip *client, int64_t now_us,
+		    struct px_token *out, struct px_errbuf *eb)
+{
+	char id[PX_TOKEN_ID_LEN + 1], want[PX_SHA256_HEX_LEN + 1],
+		got[PX_SHA256_HEX_LEN + 1];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(secret) != PX_TOKEN_SECRET_LEN || memcmp(secret, "pxt_", 4) ||
+	    secret[4 + PX_TOKEN_ID_LEN] != '_' ||
+	    !valid_id(secret + 4, PX_TOKEN_ID_LEN))
+		return px_errc(eb, PX_EINVAL, "unauthorized", "not a valid token");
+	memcpy(id, secret + 4, PX_TOKEN_ID_LEN);
+	id[PX_TOKEN_ID_LEN] = '\0';
+	/* The hash is compared before expiry and range are reported, so
+	 * only the holder of the secret learns them; load_valid checks
+	 * them first, so its verdict waits for the comparison. */
+	rc = load_valid(ts, id, client, now_us, out, want, eb);
+	if (rc && rc != PX_EINVAL)
+		goto out;
+	if (!want[0] && rc)
+		goto out;
+	if (px_sha256_hex(secret, strlen(secret), got)) {
+		rc = PX_EINTERNAL;
+		goto out;
+	}
+	if (strlen(want) != PX_SHA256_HEX_LEN ||
+	    !px_ct_equal(want, got, PX_SHA256_HEX_LEN))
+		rc = px_errc(eb, PX_EINVAL, "unauthorized", "not a valid token");
+out:
 	if (rc)
 		memset(out, 0, sizeof(*out));
-	px_buf_release(&b);
+	return rc;
+}
+
+int px_tokens_get(struct px_tokens *ts, const char *id,
+		  const struct px_ip *client, int64_t now_us,
+		  struct px_token *out, struct px_errbuf *eb)
+{
+	char want[PX_SHA256_HEX_LEN + 1];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!valid_id(id, strlen(id)))
+		return px_errc(eb, PX_EINVAL, "unauthorized", "not a valid token");
+	rc = load_valid(ts, id, client, now_us, out, want, eb);
+	if (rc)
+		memset(out, 0, sizeof(*out));
 	return rc;
 }
 

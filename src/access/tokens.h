@@ -76,6 +76,13 @@ int px_tokens_check(struct px_tokens *ts, const char *secret,
 		    const struct px_ip *client, int64_t now_us,
 		    struct px_token *out, struct px_errbuf *eb);
 
+/* The token with id as px_tokens_check would find it at now_us from
+ * client, without the secret: for a caller that proved the secret
+ * earlier (a console session). The same errors. */
+int px_tokens_get(struct px_tokens *ts, const char *id,
+		  const struct px_ip *client, int64_t now_us,
+		  struct px_token *out, struct px_errbuf *eb);
+
 /* The token as the API shows it (never the secret or its hash): id,
  * name, scopes, created_on, expires_on (null: never), allowed_cidrs.
  * A new reference; NULL when out of memory. */

@@ -8,6 +8,7 @@
  * what.
  */
 #include "api/app.h"
+#include "console/console.h"
 #include "core/crypto.h"
 #include "core/log.h"
 
@@ -339,6 +340,13 @@ static const struct px_route routes[] = {
 	 "readiness: storage reachable, not draining"},
 	{PX_M_GET, "/metrics", PX_SCOPE_PUBLIC, metrics,
 	 "Prometheus metrics"},
+	{PX_M_GET, "/admin", PX_SCOPE_PUBLIC, px_api_console_index,
+	 "the admin console (index.html; --console)"},
+	{PX_M_GET | PX_M_POST | PX_M_DELETE, "/admin/api/session",
+	 PX_SCOPE_PUBLIC, px_api_console_session,
+	 "console session: POST signs in with {\"token\"}, GET shows it, DELETE signs out"},
+	{PX_M_GET, "/admin/{file}", PX_SCOPE_PUBLIC, px_api_console_file,
+	 "the admin console's other files"},
 	{PX_M_GET, "/v1/images", PX_SCOPE_IMAGES_READ, px_api_image_list,
 	 "list images, newest first"},
 	{PX_M_POST, "/v1/images", PX_SCOPE_IMAGES_WRITE, px_api_image_upload,
@@ -523,6 +531,11 @@ static int authenticate(struct px_app *a, struct px_req *r, uint32_t *scopes,
 	int rc;
 
 	*scopes = 0;
+	/* Without an Authorization header, the console's session cookie
+	 * (checked for CSRF on state-changing methods) may stand in. */
+	if (!h && (rc = px_console_authenticate(a->console, r, scopes, eb)) !=
+			  PX_ENOTFOUND)
+		return rc;
 	if (!h || strncasecmp(h, "Bearer ", 7) || !h[7])
 		return px_errc(eb, PX_EINVAL, "unauthorized", "no token");
 	if (px_ct_streq(h + 7, a->cfg->admin_token)) {
@@ -552,7 +565,8 @@ static bool permitted(struct px_app *a, struct px_req *r, enum px_scope need,
 	if (need == PX_SCOPE_PUBLIC)
 		return true;
 	if ((rc = authenticate(a, r, have, &eb))) {
-		if (eb.code && !strcmp(eb.code, "address_not_allowed")) {
+		if (eb.code && (!strcmp(eb.code, "address_not_allowed") ||
+				!strcmp(eb.code, "csrf_failed"))) {
 			px_resp_error(r, 403, eb.code, "%s", eb.msg);
 		} else if (rc == PX_EINVAL) {
 			px_resp_header(r, "WWW-Authenticate", "Bearer");

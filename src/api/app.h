@@ -23,6 +23,7 @@
 
 struct json_t; /* jansson's, for the JSON helpers below */
 struct px_cache;
+struct px_console;
 struct px_guard;
 
 struct px_app {
@@ -38,6 +39,7 @@ struct px_app {
 	struct px_drafts *drafts;  /* direct upload URLs */
 	struct px_guard *guard;    /* NULL: no protection (tests) */
 	struct px_fetcher *fetch;  /* upload from a URL */
+	struct px_console *console; /* /admin and its sessions (console/) */
 	bool mod_async, mod_quarantine;
 	char public_url[512];
 	atomic_bool draining;
@@ -240,6 +242,14 @@ bool px_app_permitted(struct px_app *a, struct px_req *r, int need);
 
 /* The delivery path; path is the whole request path. */
 void px_api_deliver(struct px_app *a, struct px_req *r, const char *path);
+
+/* The admin console (api/console.c over src/console/). */
+void px_api_console_index(struct px_app *a, struct px_req *r,
+			  const struct px_call *c);
+void px_api_console_file(struct px_app *a, struct px_req *r,
+			 const struct px_call *c);
+void px_api_console_session(struct px_app *a, struct px_req *r,
+			    const struct px_call *c);
 
 /* Open the result cache configured in a->cfg into a->cache. */
 int px_api_cache_open(struct px_app *a, struct px_errbuf *eb);

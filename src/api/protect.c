@@ -64,7 +64,8 @@ static int class_of(const char *method, const char *path)
 	 * per client like any anonymous upload. */
 	if (!strncmp(path, "/upload/", 8) && !strcmp(method, "POST"))
 		return PX_CLASS_UPLOAD;
-	if (!strncmp(path, "/v1/", 4))
+	/* The console's sign-in is limited like any API call. */
+	if (!strncmp(path, "/v1/", 4) || !strncmp(path, "/admin/api/", 11))
 		return PX_CLASS_API;
 	return PX_CLASS_NONE;
 }

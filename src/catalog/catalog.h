@@ -53,6 +53,9 @@
  *  ingest/drafts.c (its own owner, handed the kv store at start-up)
  *   draft/<id>                   -> direct-upload URL not yet used
  *   draftx/<16 hex µs>/<id>      -> "" (drafts by expiry, for the sweep)
+ *  console/sessions.c (its own owner, handed the kv store at start-up)
+ *   sess/<sha256 of the cookie>  -> admin console session (token id,
+ *                                   CSRF token, expiry)
  *
  * The blob store holds one object per distinct original, named by the
  * lowercase hex SHA-256 of its bytes (store/blob.h); blobref/ counts the

@@ -210,6 +210,11 @@ static const struct opt opts[] = {
 	 L(malloc_arenas), "2", 0, 64, false,
 	 "malloc arenas, with a fixed mmap threshold and a trim every 10 s "
 	 "(0: glibc's defaults)"},
+	{"console", "PICTOR_CONSOLE", "console", B(console), "on", 0, 0, false,
+	 "the admin console at /admin: on or off (off: 404)"},
+	{"console-session-ttl", "PICTOR_CONSOLE_SESSION_TTL",
+	 "console_session_ttl", T(console_session_ttl), "12h", 1, 30L * 86400,
+	 false, "how long a console sign-in lasts"},
 	{"log-level", "PICTOR_LOG_LEVEL", "log_level", E(log_level, log_levels),
 	 "info", 0, 0, false, "debug, info, warn or error"},
 	{"admin-token", "PICTOR_ADMIN_TOKEN", "admin_token", S(admin_token),

@@ -88,6 +88,8 @@ struct px_config {
 	long malloc_arenas; /* glibc malloc arenas; 0: glibc's default */
 	char *account_id;   /* NULL: /accounts/{any}/images/... */
 	char *account_hash; /* NULL: no /{account_hash}/{id}/{variant} form */
+	bool console;             /* the admin console at /admin */
+	long console_session_ttl; /* seconds a console session lasts */
 
 	char *signing_keys[PX_MAX_KEYS];
 	int n_signing_keys;

@@ -1,13 +1,14 @@
 /*
  * test_layout.c - the key layout documented in catalog.h is the one the
  * code writes: every owner of metadata keys (the catalog and its parts,
- * tokens, drafts) does its writes on one store, and every key found
+ * tokens, drafts, console sessions) does its writes on one store, and every key found
  * afterwards starts with a prefix the layout comment lists.
  */
 #include "access/tokens.h"
 #include "catalog/catalog.h"
 #include "catalog/hashlist.h"
 #include "catalog/variants.h"
+#include "console/sessions.h"
 #include "ingest/drafts.h"
 
 #include "t.h"
@@ -64,6 +65,7 @@ static void run(void)
 	struct px_catalog *c = NULL;
 	struct px_tokens *ts = NULL;
 	struct px_drafts *ds = NULL;
+	struct px_sessions *ss = NULL;
 	struct seen s = {0};
 
 	s.doc = slurp("src/catalog/catalog.h");
@@ -75,6 +77,7 @@ static void run(void)
 	T_EQ(px_catalog_new(blobs, kv, &c), 0);
 	T_EQ(px_tokens_new(kv, &ts), 0);
 	T_EQ(px_drafts_new(kv, &ds), 0);
+	T_EQ(px_sessions_new(kv, ts, "admin", 3600000000LL, &ss), 0);
 
 	T_CASE("every owner writes") {
 		struct px_image_rec r;
@@ -125,16 +128,24 @@ static void run(void)
 		d.expires_us = px_wall_us() + 60000000;
 		T_EQ(px_drafts_create(ds, &d, secret, &eb), 0);
 		px_draft_release(&d);
+		{
+			char cookie[PX_SESSION_SECRET_LEN + 1];
+			struct px_session sess;
+
+			T_EQ(px_sessions_create(ss, "admin", NULL, px_wall_us(),
+						cookie, &sess, &eb), 0);
+		}
 	}
 	T_CASE("every key is in catalog.h's layout") {
 		T_EQ(px_kv_begin(kv, PX_KV_RDONLY, &txn, &eb), 0);
 		T_EQ(px_kv_scan(txn, "", 0, NULL, 0, 0, check_key, &s, &eb), 0);
 		px_kv_abort(txn);
 		/* img ix blobref cdec audit auditix outbox deadletter outboxseq
-		 * pq var hl hle hx tok draft draftx, at least */
-		T_OK(s.keys >= 17);
+		 * pq var hl hle hx tok draft draftx sess, at least */
+		T_OK(s.keys >= 18);
 		T_EQ(s.undocumented, 0);
 	}
+	px_sessions_free(ss);
 	px_drafts_free(ds);
 	px_tokens_free(ts);
 	px_catalog_free(c);

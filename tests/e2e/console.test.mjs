@@ -1,0 +1,355 @@
+// The admin console's server side through the real binary: the embedded
+// files at /admin (security headers, gzip, ETag and 304), sign-in with the
+// admin token and a scoped token (its scopes, and its revocation ending
+// the session), refused sign-ins, the cookie's flags, the cookie as the
+// API's credential with its CSRF checks, sign-out, expiry, a restart, and
+// --console off. Prints the console's first-load size (HTML + JS + CSS,
+// gzip).
+
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import zlib from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import * as L from './lib.mjs';
+
+const T = 120000 * L.TIME_SCALE;
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; " +
+	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; " +
+	"frame-ancestors 'none'";
+
+let srv;
+before(async () => {
+	srv = await L.startServer({ args: ['--moderation', 'off'] });
+});
+after(async () => {
+	await srv?.kill();
+});
+
+// A request with node:http, which (unlike fetch) neither adds
+// Accept-Encoding nor decodes the body, and shows every Set-Cookie.
+function raw(server, method, urlPath, { headers = {}, body } = {}) {
+	return new Promise((resolve, reject) => {
+		const rq = http.request({ host: '127.0.0.1', port: server.port, method, path: urlPath, headers }, (res) => {
+			const parts = [];
+			res.on('data', (d) => parts.push(d));
+			res.on('end', () => {
+				const buf = Buffer.concat(parts);
+				let json;
+				try { json = JSON.parse(buf.toString('utf8')); } catch { /* not JSON */ }
+				resolve({ status: res.statusCode, headers: res.headers, body: buf, json, text: buf.toString('utf8'),
+					method, url: urlPath });
+			});
+		});
+		rq.on('error', reject);
+		if (body !== undefined) rq.write(body);
+		rq.end();
+	});
+}
+
+function assertConsoleHeaders(r) {
+	assert.equal(r.headers['content-security-policy'], CSP, L.show(r));
+	assert.equal(r.headers['x-content-type-options'], 'nosniff');
+	assert.equal(r.headers['x-frame-options'], 'DENY');
+	assert.equal(r.headers['referrer-policy'], 'no-referrer');
+}
+
+// Sign in with token; -> {res, cookie ("pictor_session=..."), setCookie, csrf, result}
+async function signIn(server, token, headers = {}) {
+	const res = await raw(server, 'POST', '/admin/api/session', {
+		headers: { 'Content-Type': 'application/json', ...headers },
+		body: JSON.stringify({ token }),
+	});
+	const setCookie = (res.headers['set-cookie'] ?? [])[0];
+	const cookie = setCookie?.split(';')[0];
+	return { res, cookie, setCookie, csrf: res.json?.result?.csrf_token, result: res.json?.result };
+}
+
+// A call authenticated by the session cookie.
+function withCookie(server, method, urlPath, s, { csrf, origin, body, headers = {} } = {}) {
+	const h = { Cookie: s.cookie, ...headers };
+	if (csrf) h['X-CSRF-Token'] = csrf;
+	if (origin) h.Origin = origin;
+	if (body !== undefined) h['Content-Type'] = 'application/json';
+	return raw(server, method, urlPath, { headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+describe('console files', () => {
+	test('/admin and /admin/ answer index.html with the security headers', { timeout: T }, async () => {
+		for (const p of ['/admin', '/admin/', '/admin/index.html']) {
+			const r = await raw(srv, 'GET', p);
+			assert.equal(r.status, 200, L.show(r));
+			assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');
+			assert.match(r.text, /<html/i);
+			assertConsoleHeaders(r);
+			assert.equal(r.headers['cache-control'], 'no-cache');
+			assert.equal(r.headers.vary, 'Accept-Encoding');
+			assert.match(r.headers.etag, /^"[0-9a-f]{32}"$/);
+			assert.equal(r.headers['content-encoding'], undefined);
+		}
+	});
+
+	test('each file has its content type; unknown files are 404 with the headers', { timeout: T }, async () => {
+		const js = await raw(srv, 'GET', '/admin/app.js');
+		assert.equal(js.status, 200);
+		assert.equal(js.headers['content-type'], 'text/javascript; charset=utf-8');
+		const css = await raw(srv, 'GET', '/admin/app.css');
+		assert.equal(css.status, 200);
+		assert.equal(css.headers['content-type'], 'text/css; charset=utf-8');
+		for (const p of ['/admin/nope.js', '/admin/api', '/admin/..%2Fsecrets.json', '/admin/%2e%2e']) {
+			const r = await raw(srv, 'GET', p);
+			assert.equal(r.status, 404, L.show(r));
+			assertConsoleHeaders(r);
+		}
+		const deep = await raw(srv, 'GET', '/admin/a/b');
+		assert.equal(deep.status, 404);
+		const head = await raw(srv, 'HEAD', '/admin/app.js');
+		assert.equal(head.status, 200);
+		assert.equal(head.body.length, 0);
+		const post = await raw(srv, 'POST', '/admin/app.js');
+		assert.equal(post.status, 405);
+	});
+
+	test('gzip when accepted and smaller, with its own ETag; 304 on If-None-Match', { timeout: T }, async () => {
+		const sizes = {};
+		for (const name of ['index.html', 'app.js', 'app.css']) {
+			const plain = await raw(srv, 'GET', '/admin/' + name);
+			const gz = await raw(srv, 'GET', '/admin/' + name, { headers: { 'Accept-Encoding': 'gzip, br' } });
+			assert.equal(gz.status, 200);
+			assert.equal(gz.headers.vary, 'Accept-Encoding');
+			assertConsoleHeaders(gz);
+			if (gz.headers['content-encoding'] === 'gzip') {
+				assert.deepEqual(zlib.gunzipSync(gz.body), plain.body, name);
+				assert.ok(gz.body.length < plain.body.length);
+				assert.notEqual(gz.headers.etag, plain.headers.etag);
+			} else {
+				// Too small to gain from gzip: sent as is.
+				assert.deepEqual(gz.body, plain.body);
+				assert.equal(gz.headers.etag, plain.headers.etag);
+			}
+			sizes[name] = gz.body.length;
+			const refused = await raw(srv, 'GET', '/admin/' + name, { headers: { 'Accept-Encoding': 'gzip;q=0' } });
+			assert.equal(refused.headers['content-encoding'], undefined);
+			assert.deepEqual(refused.body, plain.body);
+			for (const [r, ae] of [[plain, undefined], [gz, 'gzip']]) {
+				const h = { 'If-None-Match': r.headers.etag };
+				if (ae) h['Accept-Encoding'] = ae;
+				const nm = await raw(srv, 'GET', '/admin/' + name, { headers: h });
+				assert.equal(nm.status, 304, `${name} ${ae}`);
+				assert.equal(nm.body.length, 0);
+				assert.equal(nm.headers.etag, r.headers.etag);
+				assertConsoleHeaders(nm);
+			}
+			const other = await raw(srv, 'GET', '/admin/' + name, { headers: { 'If-None-Match': '"0000"' } });
+			assert.equal(other.status, 200);
+		}
+		const total = Object.values(sizes).reduce((a, b) => a + b, 0);
+		console.log(`console first load (index.html + app.js + app.css, as sent with gzip): ${total} bytes ` +
+			JSON.stringify(sizes));
+	});
+});
+
+describe('sessions', () => {
+	test('the admin token signs in: cookie flags, result, GET session', { timeout: T }, async () => {
+		const s = await signIn(srv, srv.adminToken);
+		assert.equal(s.res.status, 200, L.show(s.res));
+		assertConsoleHeaders(s.res);
+		assert.equal(s.res.headers['cache-control'], 'no-store');
+		assert.match(s.setCookie, /^pictor_session=[0-9a-f]{64}; /);
+		const attrs = s.setCookie.split('; ').slice(1);
+		assert.ok(attrs.includes('HttpOnly'), s.setCookie);
+		assert.ok(attrs.includes('SameSite=Strict'), s.setCookie);
+		assert.ok(attrs.includes('Path=/'), s.setCookie);
+		assert.ok(attrs.includes('Max-Age=43200'), s.setCookie);
+		assert.ok(!attrs.includes('Secure'), 'no Secure over plain http');
+		assert.equal(s.res.json.success, true);
+		assert.deepEqual(s.result.scopes, ['admin']);
+		assert.equal(s.result.token_id, 'admin');
+		assert.match(s.result.csrf_token, /^[0-9a-f]{64}$/);
+		const exp = Date.parse(s.result.expires_at);
+		assert.ok(Math.abs(exp - (Date.now() + 12 * 3600e3)) < 600e3, s.result.expires_at);
+		// The secret is not in the answer's body: only in the HttpOnly cookie.
+		assert.ok(!s.res.text.includes(s.cookie.split('=')[1]));
+
+		const g = await withCookie(srv, 'GET', '/admin/api/session', s);
+		assert.equal(g.status, 200, L.show(g));
+		assert.deepEqual(g.json.result, s.result);
+		const none = await raw(srv, 'GET', '/admin/api/session');
+		assert.equal(none.status, 401);
+		assert.equal(L.errCode(none), 'not_signed_in');
+		const bogus = await raw(srv, 'GET', '/admin/api/session', { headers: { Cookie: 'pictor_session=' + 'a'.repeat(64) } });
+		assert.equal(bogus.status, 401);
+		assert.equal(L.errCode(bogus), 'not_signed_in');
+
+		// the cookie is a credential of the API
+		const list = await withCookie(srv, 'GET', '/v1/images', s);
+		assert.equal(list.status, 200, L.show(list));
+		const audit = await withCookie(srv, 'GET', '/v1/audit', s);
+		assert.equal(audit.status, 200, L.show(audit));
+		// and a stale one is not
+		const stale = await raw(srv, 'GET', '/v1/images', { headers: { Cookie: 'pictor_session=' + 'b'.repeat(64) } });
+		assert.equal(stale.status, 401);
+	});
+
+	test('wrong, malformed and cross-origin sign-ins are refused', { timeout: T }, async () => {
+		for (const tok of ['nope', srv.adminToken + 'x', 'pxt_0123456789abcdef_' + '0'.repeat(64)]) {
+			const s = await signIn(srv, tok);
+			assert.equal(s.res.status, 401, L.show(s.res));
+			assert.equal(L.errCode(s.res), 'invalid_token');
+			assert.equal(s.setCookie, undefined);
+		}
+		for (const body of ['', 'not json', '[]', '{"token":5}', '{}']) {
+			const r = await raw(srv, 'POST', '/admin/api/session', { headers: { 'Content-Type': 'application/json' }, body });
+			assert.equal(r.status, 400, `${body}: ${L.show(r)}`);
+			assert.equal(r.headers['set-cookie'], undefined);
+		}
+		const evil = await signIn(srv, srv.adminToken, { Origin: 'http://evil.example' });
+		assert.equal(evil.res.status, 403);
+		assert.equal(L.errCode(evil.res), 'csrf_failed');
+		assert.equal(evil.setCookie, undefined);
+		const site = await signIn(srv, srv.adminToken, { 'Sec-Fetch-Site': 'cross-site' });
+		assert.equal(site.res.status, 403);
+		assert.equal(L.errCode(site.res), 'csrf_failed');
+		const same = await signIn(srv, srv.adminToken, { Origin: srv.base, 'Sec-Fetch-Site': 'same-origin' });
+		assert.equal(same.res.status, 200, L.show(same.res));
+	});
+
+	test('a scoped token signs in with its scopes; revoking it ends the session', { timeout: T }, async () => {
+		const c = await L.api(srv, 'POST', '/v1/tokens', { name: 'reader', scopes: ['images:read', 'stats:read'] });
+		assert.equal(c.status, 201, L.show(c));
+		const tok = c.json.result;
+		const s = await signIn(srv, tok.value);
+		assert.equal(s.res.status, 200, L.show(s.res));
+		assert.deepEqual(s.result.scopes.sort(), ['images:read', 'stats:read']);
+		assert.equal(s.result.token_id, tok.id);
+		assert.equal((await withCookie(srv, 'GET', '/v1/images', s)).status, 200);
+		const denied = await withCookie(srv, 'GET', '/v1/audit', s);
+		assert.equal(denied.status, 403);
+		assert.equal(L.errCode(denied), 'insufficient_scope');
+		const write = await withCookie(srv, 'POST', '/v1/variants', s, { csrf: s.csrf, body: { id: 'x', options: { width: 10 } } });
+		assert.equal(write.status, 403);
+		assert.equal(L.errCode(write), 'insufficient_scope');
+
+		const rv = await L.api(srv, 'DELETE', '/v1/tokens/' + tok.id);
+		assert.equal(rv.status, 200, L.show(rv));
+		const g = await withCookie(srv, 'GET', '/admin/api/session', s);
+		assert.equal(g.status, 401);
+		assert.equal(L.errCode(g), 'not_signed_in');
+		assert.equal((await withCookie(srv, 'GET', '/v1/images', s)).status, 401);
+		const again = await signIn(srv, tok.value);
+		assert.equal(again.res.status, 401);
+		assert.equal(L.errCode(again.res), 'invalid_token');
+	});
+
+	test('CSRF: state-changing calls by cookie need X-CSRF-Token and this origin', { timeout: T }, async () => {
+		const s = await signIn(srv, srv.adminToken);
+		const v = { id: 'csrfv', options: { width: 64 } };
+		const bare = await withCookie(srv, 'POST', '/v1/variants', s, { body: v });
+		assert.equal(bare.status, 403, L.show(bare));
+		assert.equal(L.errCode(bare), 'csrf_failed');
+		const wrong = await withCookie(srv, 'POST', '/v1/variants', s, { body: v, csrf: 'f'.repeat(64) });
+		assert.equal(wrong.status, 403);
+		assert.equal(L.errCode(wrong), 'csrf_failed');
+		const foreign = await withCookie(srv, 'POST', '/v1/variants', s, { body: v, csrf: s.csrf, origin: 'http://evil.example' });
+		assert.equal(foreign.status, 403);
+		assert.equal(L.errCode(foreign), 'csrf_failed');
+		const cross = await withCookie(srv, 'POST', '/v1/variants', s, { body: v, csrf: s.csrf,
+			headers: { 'Sec-Fetch-Site': 'cross-site' } });
+		assert.equal(cross.status, 403);
+		assert.equal((await L.api(srv, 'GET', '/v1/variants/csrfv')).status, 404, 'nothing was created');
+
+		const ok = await withCookie(srv, 'POST', '/v1/variants', s, { body: v, csrf: s.csrf, origin: srv.base });
+		assert.equal(ok.status, 200, L.show(ok));
+		const patch = { options: { width: 32 } };
+		assert.equal((await withCookie(srv, 'PATCH', '/v1/variants/csrfv', s, { body: patch })).status, 403);
+		const p = await withCookie(srv, 'PATCH', '/v1/variants/csrfv', s, { body: patch, csrf: s.csrf });
+		assert.equal(p.status, 200, L.show(p));
+
+		// an upload by cookie: refused before the body without the header
+		const img = L.input('rgb.jpg');
+		const up = await raw(srv, 'POST', '/v1/images?filename=a.jpg', {
+			headers: { Cookie: s.cookie, 'Content-Type': 'image/jpeg' }, body: img });
+		assert.equal(up.status, 403, L.show(up));
+		assert.equal(L.errCode(up), 'csrf_failed');
+		const up2 = await raw(srv, 'POST', '/v1/images?filename=a.jpg', {
+			headers: { Cookie: s.cookie, 'Content-Type': 'image/jpeg', 'X-CSRF-Token': s.csrf }, body: img });
+		assert.equal(up2.status, 201, L.show(up2));
+		const id = up2.json.result.id;
+		assert.equal((await withCookie(srv, 'DELETE', '/v1/images/' + id, s)).status, 403);
+		assert.equal((await withCookie(srv, 'DELETE', '/v1/images/' + id, s, { csrf: s.csrf, origin: 'null' })).status, 403);
+		const del = await withCookie(srv, 'DELETE', '/v1/images/' + id, s, { csrf: s.csrf, origin: srv.base });
+		assert.equal(del.status, 200, L.show(del));
+		assert.equal((await withCookie(srv, 'DELETE', '/v1/variants/csrfv', s)).status, 403);
+		assert.equal((await withCookie(srv, 'DELETE', '/v1/variants/csrfv', s, { csrf: s.csrf })).status, 200);
+
+		// Bearer calls are unchanged: no CSRF header, any Origin.
+		const b = await L.api(srv, 'POST', '/v1/variants', v, { headers: { Origin: 'http://evil.example' } });
+		assert.equal(b.status, 200, L.show(b));
+		// the audit log names the session's token as the actor
+		const log = await L.api(srv, 'GET', '/v1/audit?image=' + encodeURIComponent(id));
+		assert.equal(log.status, 200, L.show(log));
+		const del2 = log.json.result.entries.find((e) => e.action === 'delete');
+		assert.ok(del2, L.show(log));
+		assert.equal(del2.actor.id, 'admin');
+	});
+
+	test('sign-out needs the CSRF header, revokes the session and clears the cookie', { timeout: T }, async () => {
+		const s = await signIn(srv, srv.adminToken);
+		const bare = await withCookie(srv, 'DELETE', '/admin/api/session', s);
+		assert.equal(bare.status, 403);
+		assert.equal(L.errCode(bare), 'csrf_failed');
+		const out = await withCookie(srv, 'DELETE', '/admin/api/session', s, { csrf: s.csrf });
+		assert.equal(out.status, 200, L.show(out));
+		assert.match(out.headers['set-cookie'][0], /^pictor_session=; .*Max-Age=0/);
+		assertConsoleHeaders(out);
+		// the old cookie is dead on the server, not only in the browser
+		assert.equal((await withCookie(srv, 'GET', '/admin/api/session', s)).status, 401);
+		assert.equal((await withCookie(srv, 'GET', '/v1/images', s)).status, 401);
+		assert.equal((await withCookie(srv, 'DELETE', '/admin/api/session', s, { csrf: s.csrf })).status, 401);
+	});
+});
+
+describe('lifetime', () => {
+	test('a session expires after --console-session-ttl', { timeout: T }, async () => {
+		const s2 = await L.startServer({ args: ['--moderation', 'off', '--console-session-ttl', '2s'] });
+		try {
+			const s = await signIn(s2, s2.adminToken);
+			assert.equal(s.res.status, 200);
+			assert.match(s.setCookie, /Max-Age=2(;|$)/);
+			assert.equal((await withCookie(s2, 'GET', '/admin/api/session', s)).status, 200);
+			await L.sleep(2500);
+			const g = await withCookie(s2, 'GET', '/admin/api/session', s);
+			assert.equal(g.status, 401);
+			assert.equal(L.errCode(g), 'not_signed_in');
+			assert.equal((await withCookie(s2, 'GET', '/v1/images', s)).status, 401);
+		} finally {
+			await s2.kill();
+		}
+	});
+
+	test('sessions survive a restart; --console off answers 404', { timeout: T }, async () => {
+		const s3 = await L.startServer({ args: ['--moderation', 'off'] });
+		const s = await signIn(s3, s3.adminToken);
+		assert.equal(s.res.status, 200);
+		assert.equal(await s3.stop(), 0);
+		const again = await L.startServer({ dataDir: s3.dataDir, args: ['--moderation', 'off'] });
+		try {
+			assert.equal((await withCookie(again, 'GET', '/admin/api/session', s)).status, 200);
+			assert.equal((await withCookie(again, 'GET', '/v1/images', s)).status, 200);
+		} finally {
+			assert.equal(await again.stop(), 0);
+		}
+		const off = await L.startServer({ dataDir: s3.dataDir, args: ['--moderation', 'off', '--console', 'off'] });
+		try {
+			for (const p of ['/admin', '/admin/', '/admin/app.js']) {
+				const r = await raw(off, 'GET', p);
+				assert.equal(r.status, 404, L.show(r));
+			}
+			const si = await signIn(off, off.adminToken);
+			assert.equal(si.res.status, 404);
+			// and the cookie is no credential
+			assert.equal((await withCookie(off, 'GET', '/v1/images', s)).status, 401);
+		} finally {
+			await off.kill();
+		}
+	});
+});
