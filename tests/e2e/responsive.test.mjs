@@ -1,7 +1,8 @@
 // Responsive delivery through the real binary: width=auto from client
 // hints (sizes, Vary / Accept-CH / Critical-CH, cache entries per width
 // step, signed URLs that keep "width=auto"), device classes and managed
-// variants with per-device overrides.
+// variants with per-device overrides, the srcset helper and its CLI twin
+// `pictor srcset`.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -313,5 +314,62 @@ describe('srcset helper', () => {
 		assert.equal(missing.status, 404, L.show(missing));
 		const anon = await L.req(srv, 'GET', `/v1/images/${id}/srcset`);
 		assert.equal(anon.status, 401, L.show(anon));
+	});
+
+	// `pictor srcset` beside the serving daemon: the same answer from the
+	// same store (the variant was made over HTTP), the same errors.
+	test('pictor srcset prints the endpoint\'s answer', { timeout: T }, async () => {
+		const cli = (...args) => L.runCli(['srcset', ...args, '--data', srv.dataDir, '--public-url', srv.base]);
+		const sizes = '(max-width: 640px) 100vw, 640px';
+		const http = await L.api(srv, 'GET', `/v1/images/${id}/srcset?variant=card&widths=640,320,1280&sizes=${encodeURIComponent(sizes)}`);
+		assert.equal(http.status, 200, L.show(http));
+		const c = await cli(id, '--variant', 'card', '--widths', '640,320,1280', `--sizes=${sizes}`);
+		assert.equal(c.code, 0, c.stderr);
+		assert.deepEqual(JSON.parse(c.stdout), http.json.result);
+		await loadAll({ json: { result: JSON.parse(c.stdout) } });
+
+		const dflt = await cli(id);
+		assert.equal(dflt.code, 0, dflt.stderr);
+		assert.deepEqual(JSON.parse(dflt.stdout), (await L.api(srv, 'GET', `/v1/images/${id}/srcset`)).json.result);
+
+		// signed: same paths, signatures that verify with the daemon's key
+		const s = await cli(signedId, '--widths', '320,640', '--ttl', '600');
+		assert.equal(s.code, 0, s.stderr);
+		const set = await loadAll({ json: { result: JSON.parse(s.stdout) } });
+		assert.equal(set.signed, true);
+		const hs = (await L.api(srv, 'GET', `/v1/images/${signedId}/srcset?widths=320,640&ttl=600`)).json.result;
+		assert.deepEqual(set.urls.map((u) => new URL(u.url).pathname), hs.urls.map((u) => new URL(u.url).pathname));
+		for (const { url } of set.urls) {
+			const u = new URL(url);
+			const exp = Number(u.searchParams.get('exp'));
+			assert.ok(exp > L.now() + 500 && exp <= L.now() + 601, url);
+			assert.equal(u.searchParams.get('sig'), L.sign(u.pathname, srv.signingKeys[0], exp));
+		}
+
+		for (const [args, code] of [
+			[[id, '--widths', '0'], 'invalid_request'],
+			[[id, '--widths', '320,'], 'invalid_request'],
+			[[id, '--ttl', '0'], 'invalid_request'],
+			[[id, '--variant', 'nope'], 'variant_not_found'],
+			[['no-such-image'], 'not_found'],
+		]) {
+			const r = await cli(...args);
+			assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+			assert.equal(r.stdout, '');
+			assert.match(r.stderr, new RegExp(`\\(${code}\\)\n$`), args.join(' '));
+		}
+		const usage = await cli();
+		assert.equal(usage.code, 2);
+		assert.match(usage.stderr, /needs one image ID/);
+		const typo = await cli(id, '--widht', '320');
+		assert.equal(typo.code, 2);
+		assert.match(typo.stderr, /did you mean "--widths"/);
+		const help = await L.runCli(['srcset', '--help']);
+		assert.equal(help.code, 0);
+		for (const flag of ['--variant', '--widths', '--sizes', '--ttl', '--data', '--public-url'])
+			assert.ok(help.stdout.includes(flag), flag);
+		const notData = await L.runCli(['srcset', id, '--data', await L.tmpDir()]);
+		assert.equal(notData.code, 1);
+		assert.match(notData.stderr, /is not a Pictor data directory/);
 	});
 });
