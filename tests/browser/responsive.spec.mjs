@@ -1,0 +1,201 @@
+// responsive.spec.mjs - responsive delivery in a real Chromium: which
+// candidate of Pictor's srcset the browser picks at different viewport
+// widths and device pixel ratios (and that it loads, signed or not), and
+// that width=auto sized from the browser's own client hints matches the
+// rendered size. The pages are served on the daemon's origin by the test
+// (page.route), the images by the daemon.
+import { test, expect, L } from './fixtures.mjs';
+
+const ORIG_W = 2400;
+// docs/RESPONSIVE.md: width=auto rounds up to these, never above the original.
+const STEPS = [320, 480, 640, 768, 960, 1200, 1440, 1920, 2560, 3840];
+const stepFor = (w) => Math.min(STEPS.find((s) => s >= w) ?? STEPS[STEPS.length - 1], ORIG_W);
+const ACCEPT_CH = 'Sec-CH-DPR, Sec-CH-Width, Sec-CH-Viewport-Width';
+
+const esc = (s) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+
+let openId;
+let signedId;
+test.beforeAll(async ({ pictor }) => {
+	const a = await L.upload(pictor, L.makePng(ORIG_W, 60, 'browser-responsive'));
+	const b = await L.upload(pictor, L.makePng(ORIG_W, 60, 'browser-responsive-signed'), { requireSignedURLs: true });
+	expect(a.status, L.show(a)).toBe(201);
+	expect(b.status, L.show(b)).toBe(201);
+	openId = a.record.id;
+	signedId = b.record.id;
+});
+
+// Serve html at <daemon>/browser-test/page.html with extra response headers
+// and return the URL; every image request the page makes is recorded.
+async function servePage(page, baseURL, html, headers = {}) {
+	const url = `${baseURL}/browser-test/page.html`;
+	await page.unroute(url);
+	await page.route(url, (route) => route.fulfill({
+		status: 200,
+		headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers },
+		body: `<!doctype html><html lang="en"><head><meta name="viewport" content="width=device-width">` +
+			`<title>responsive</title><style>body{margin:0}img{display:block}</style></head><body>${html}</body></html>`,
+	}));
+	return url;
+}
+
+function recordImages(page) {
+	let pending = [];
+	const add = (p) => pending.push(p);
+	page.on('requestfinished', (r) => {
+		if (r.resourceType() !== 'image') return;
+		add((async () => {
+			const res = await r.response();
+			const body = res ? await res.body().catch(() => null) : null;
+			return { url: r.url(), headers: await r.allHeaders(), status: res?.status(),
+				width: body ? L.probe(body)?.width : undefined };
+		})());
+	});
+	page.on('requestfailed', (r) => {
+		if (r.resourceType() === 'image') add(Promise.resolve({ url: r.url(), failed: r.failure()?.errorText }));
+	});
+	return {
+		// forget what was seen so far (call before a navigation)
+		reset() {
+			pending = [];
+		},
+		// the image requests since reset(), once at least n have ended
+		async settle(n) {
+			await expect.poll(() => pending.length).toBeGreaterThanOrEqual(n);
+			return Promise.all(pending);
+		},
+	};
+}
+
+// Load url at a viewport width: from about:blank, so the previous page
+// does not pick new candidates for the new width while it is left.
+async function visit(page, rec, url, width, height) {
+	await page.goto('about:blank');
+	await page.setViewportSize({ width, height });
+	rec.reset();
+	await page.goto(url);
+}
+
+// What the page shows for each <img>: the URL the browser chose, its
+// natural width (in CSS px: a srcset candidate's pixels over its density),
+// the CSS width it is drawn at, and the page's DPR.
+function images(page) {
+	return page.evaluate(() => Object.fromEntries([...document.images].map((i) => [i.id, {
+		currentSrc: i.currentSrc, natural: i.naturalWidth, rendered: i.getBoundingClientRect().width,
+		dpr: window.devicePixelRatio, complete: i.complete,
+	}])));
+}
+
+// The candidate picked is checked where every reading of the srcset rules
+// agrees: the slot width (from `sizes`) times the DPR lands exactly on a
+// candidate, or the DPR is 1 and the next larger one is the only choice.
+const SRCSET_WIDTHS = '320,640,960,1280,1920';
+const SIZES = '(max-width: 640px) 100vw, 640px';
+const SRCSET_CASES = {
+	1: [
+		{ viewport: 320, want: 320 }, // slot 320 css = 320 device px
+		{ viewport: 600, want: 640 }, // 600 device px: the next candidate up
+		{ viewport: 1000, want: 640 }, // sizes' fixed 640 px slot
+	],
+	2: [
+		{ viewport: 320, want: 640 }, // 320 css x 2
+		{ viewport: 1000, want: 1280 }, // 640 css x 2
+	],
+};
+
+for (const dpr of [1, 2]) {
+	test.describe(`srcset at DPR ${dpr}`, () => {
+		test.use({ deviceScaleFactor: dpr, viewport: { width: 1000, height: 700 } });
+
+		test(`Chromium picks the candidate for each viewport width, and it loads`, async ({ page, baseURL, adminRequest }) => {
+			const sets = {};
+			for (const [name, id] of [['open', openId], ['signed', signedId]]) {
+				const r = await adminRequest.get(`/v1/images/${id}/srcset?widths=${SRCSET_WIDTHS}&sizes=${encodeURIComponent(SIZES)}&ttl=600`);
+				expect(r.status(), await r.text()).toBe(200);
+				sets[name] = (await r.json()).result;
+				expect(sets[name].sizes).toBe(SIZES);
+				expect(sets[name].signed).toBe(name === 'signed');
+			}
+			const html = Object.entries(sets).map(([name, s]) =>
+				`<img id="${name}" src="${esc(s.src)}" srcset="${esc(s.srcset)}" sizes="${esc(s.sizes)}" alt="">`).join('');
+			const url = await servePage(page, baseURL, html);
+			const rec = recordImages(page);
+			for (const { viewport, want } of SRCSET_CASES[dpr]) {
+				await visit(page, rec, url, viewport, 700);
+				const seen = await rec.settle(2);
+				const shown = await images(page);
+				for (const name of ['open', 'signed']) {
+					const s = sets[name];
+					const pick = s.urls.find((u) => u.width === want);
+					const at = `${name}, viewport ${viewport} css px at DPR ${dpr}`;
+					expect(shown[name].dpr, at).toBe(dpr);
+					expect(shown[name].currentSrc, at).toBe(pick.url);
+					// the picked candidate covers the drawn size in device pixels
+					expect(want, at).toBeGreaterThanOrEqual(Math.ceil(shown[name].rendered * dpr));
+					// only it was fetched, answered 200 (signature verified) at its width
+					const loads = seen.filter((x) => x.url.includes(`/img/${name === 'open' ? openId : signedId}/`));
+					expect(loads.map((x) => [x.url, x.status ?? x.failed, x.width]), at).toEqual([[pick.url, 200, want]]);
+				}
+			}
+		});
+	});
+}
+
+// width=auto from the browser's own hints, after the page opted in with
+// Accept-CH: an <img sizes> gets Sec-CH-Width (device px of its slot); one
+// without sizes gets only Sec-CH-Viewport-Width and Sec-CH-DPR, which
+// Pictor multiplies. Two viewport widths per DPR.
+for (const dpr of [1, 2]) {
+	test.describe(`width=auto at DPR ${dpr}`, () => {
+		test.use({ deviceScaleFactor: dpr, viewport: { width: 800, height: 600 } });
+
+		test('the width served matches the rendered size', async ({ page, baseURL }) => {
+			const rec = recordImages(page);
+			for (const viewport of [800, 1200]) {
+				for (const kind of ['sizes', 'viewport']) {
+					const img = kind === 'sizes'
+						? `<img id="i" src="/img/${openId}/width=auto" sizes="50vw" style="width:50vw" alt="">`
+						: `<img id="i" src="/img/${openId}/width=auto" style="width:100vw" alt="">`;
+					const url = await servePage(page, baseURL, img, { 'accept-ch': ACCEPT_CH });
+					await visit(page, rec, url, viewport, 600);
+					const seen = await rec.settle(1);
+					const { i } = await images(page);
+					const at = `${kind}, viewport ${viewport} css px at DPR ${dpr}`;
+					const device = Math.ceil(i.rendered * dpr);
+					expect(i.rendered, at).toBe(kind === 'sizes' ? viewport / 2 : viewport);
+					expect(seen.length, at).toBe(1);
+					const h = seen[0].headers;
+					expect(seen[0].status, at).toBe(200);
+					expect(h['sec-ch-dpr'], at).toBe(String(dpr));
+					expect(h['sec-ch-viewport-width'], at).toBe(String(viewport));
+					if (kind === 'sizes') expect(h['sec-ch-width'], at).toBe(String(device));
+					else expect(h['sec-ch-width'], at).toBeUndefined();
+					// one step at or above the drawn size, never more than 1.5x it
+					expect(seen[0].width, at).toBe(stepFor(device));
+					expect(i.natural, at).toBe(seen[0].width);
+					expect(seen[0].width, at).toBeGreaterThanOrEqual(device);
+					expect(seen[0].width, at).toBeLessThanOrEqual(device * 1.5);
+				}
+			}
+		});
+	});
+}
+
+test.describe('width=auto without hints', () => {
+	test.use({ deviceScaleFactor: 2, viewport: { width: 1200, height: 600 } });
+
+	test('a page that did not opt in gets the desktop size', async ({ page, baseURL }) => {
+		const url = await servePage(page, baseURL, `<img id="i" src="/img/${openId}/width=auto" sizes="50vw" style="width:50vw" alt="">`);
+		const rec = recordImages(page);
+		await page.goto(url);
+		const seen = await rec.settle(1);
+		const { i } = await images(page);
+		expect(seen.length).toBe(1);
+		const h = seen[0].headers;
+		expect(h['sec-ch-width']).toBeUndefined();
+		expect(h['sec-ch-viewport-width']).toBeUndefined();
+		expect(h['sec-ch-ua-mobile']).toBe('?0');
+		expect(seen[0].width).toBe(960); // Cloudflare's desktop width (docs/RESPONSIVE.md)
+		expect(i.natural).toBe(960);
+	});
+});
