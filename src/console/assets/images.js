@@ -538,7 +538,7 @@ function variantsSection(rec, stillHere) {
 			tb.appendChild(row);
 		}
 		table.appendChild(tb);
-		body.appendChild(h('div', { class: 'table-wrap' }, table));
+		body.appendChild(h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Variants of this image' }, table));
 	}).catch((e) => replace(body, errorBox(e, 'Variants could not be listed')));
 	return sec;
 }

@@ -58,7 +58,7 @@ export async function variantsPage(root, { stillHere }) {
 				h('td', null, v.neverRequireSignedURLs ? 'never signed' : 'as the image'),
 				acts));
 		}
-		replace(listBox, h('div', { class: 'table-wrap' }, h('table', { class: 'list-table' },
+		replace(listBox, h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Named variants' }, h('table', { class: 'list-table' },
 			h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Options'),
 				h('th', { scope: 'col' }, 'Signed URLs'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
 			tb)));
