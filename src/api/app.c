@@ -196,6 +196,7 @@ int px_app_metrics_init(struct px_app *a)
 	if (!m)
 		return PX_ENOMEM;
 	a->metrics = m;
+	a->started_mono_s = px_mono_us() / 1000000;
 	a->m.requests = px_metrics_counter(m, "pictor_http_requests_total",
 					   "HTTP requests received", NULL);
 	a->m.responses = px_metrics_counter(m, "pictor_http_responses_total",
@@ -268,13 +269,17 @@ void px_app_completed(void *app, struct px_req *r)
 	int status = px_req_status(r);
 	double wait = px_req_queue_seconds(r);
 	char cls[4], code[8];
+	const char *rc;
 
 	if (status < 100 || status > 599)
 		return;
+	rc = route_class(a, r);
 	snprintf(cls, sizeof(cls), "%dxx", status / 100);
 	snprintf(code, sizeof(code), "%d", status);
 	px_metric_add(a->m.responses, 1, cls);
-	px_metric_observe(a->m.duration, px_req_seconds(r), route_class(a, r), code);
+	px_metric_observe(a->m.duration, px_req_seconds(r), rc, code);
+	if (!strcmp(rc, "delivery"))
+		px_api_stats_delivery(a);
 	if (wait >= 0)
 		px_metric_observe(a->m.queue_wait, wait);
 }
@@ -370,6 +375,9 @@ static const struct px_route routes[] = {
 	{PX_M_GET, "/v1/images/{id}/srcset", PX_SCOPE_IMAGES_READ,
 	 px_api_image_srcset,
 	 "srcset and sizes strings for ?variant= at ?widths=, signed when needed"},
+	{PX_M_GET, "/v1/images/{id}/url", PX_SCOPE_IMAGES_READ,
+	 px_api_image_url,
+	 "a delivery URL for ?variant= or ?options=, signed for ?ttl= seconds when needed"},
 	{PX_M_GET, "/v1/images/{id}/similar", PX_SCOPE_IMAGES_READ,
 	 px_api_image_similar,
 	 "images whose PDQ hash is within ?distance= bits, nearest first"},
@@ -397,6 +405,8 @@ static const struct px_route routes[] = {
 	 px_api_hashlist_delete, "delete a hash list and its hashes"},
 	{PX_M_POST, "/v1/hashlists/{name}/hashes", PX_SCOPE_ADMIN,
 	 px_api_hashlist_import, "add PDQ hashes: hex lines or CSV"},
+	{PX_M_GET, "/v1/stats", PX_SCOPE_STATS_READ, px_api_stats,
+	 "counts by status, uploads per hour, delivery rate and cache hit ratio, verdicts"},
 	{PX_M_GET, "/v1/variants", PX_SCOPE_IMAGES_READ, px_api_variant_list,
 	 "list variants"},
 	{PX_M_POST, "/v1/variants", PX_SCOPE_VARIANTS_WRITE,

@@ -26,6 +26,15 @@ struct px_cache;
 struct px_console;
 struct px_guard;
 
+/* Events per second over the last minute: a ring of one-second slots
+ * (api/stats.c). */
+#define PX_RATE_SLOTS 64
+struct px_per_second {
+	atomic_llong stamp[PX_RATE_SLOTS]; /* the second a slot counts */
+	atomic_ullong count[PX_RATE_SLOTS];
+	atomic_ullong total;
+};
+
 struct px_app {
 	const struct px_config *cfg;
 	struct px_catalog *cat;    /* records, variants, blobs: the one
@@ -43,6 +52,8 @@ struct px_app {
 	bool mod_async, mod_quarantine;
 	char public_url[512];
 	atomic_bool draining;
+	int64_t started_mono_s;       /* px_app_metrics_init's time */
+	struct px_per_second delivery_rate; /* delivery answers (GET /v1/stats) */
 
 	/* Prometheus metrics: the registry (owned) and the application's
 	 * families on it (see px_app_metrics_init). */
@@ -242,6 +253,33 @@ bool px_app_permitted(struct px_app *a, struct px_req *r, int need);
 
 /* The delivery path; path is the whole request path. */
 void px_api_deliver(struct px_app *a, struct px_req *r, const char *path);
+
+/* GET /v1/stats (stats.c); px_api_stats_delivery counts one delivery
+ * answer for its rate. */
+void px_api_stats(struct px_app *a, struct px_req *r, const struct px_call *c);
+void px_api_stats_delivery(struct px_app *a);
+
+/* A delivery target of an image (url.c): a named variant or canonical
+ * options, as one path segment, and whether the variant waives signing. */
+struct px_api_target {
+	char segment[1024];
+	bool never_signed;
+};
+/* variant (a managed or configured name) or else options (an option
+ * string, canonicalised); PX_ENOTFOUND "variant_not_found", PX_EINVAL
+ * "invalid_option" or "flexible_variants_disabled". */
+int px_api_target_resolve(struct px_app *a, const char *variant,
+			  const char *options, struct px_api_target *t,
+			  struct px_errbuf *eb);
+/* "/img/<id>/<segment>" into out, signed to expire ttl_s from now when
+ * delivery would ask for a signature (*exp_s: the expiry, 0 unsigned).
+ * PX_ETOOBIG, or PX_ENOTFOUND without a signing key. */
+int px_api_target_url(struct px_app *a, const struct px_image_rec *rec,
+		      const struct px_api_target *t, int64_t ttl_s,
+		      char *out, size_t nout, int64_t *exp_s);
+/* GET /v1/images/{id}/url */
+void px_api_image_url(struct px_app *a, struct px_req *r,
+		      const struct px_call *c);
 
 /* The admin console (api/console.c over src/console/). */
 void px_api_console_index(struct px_app *a, struct px_req *r,

@@ -479,15 +479,24 @@ int px_api_meta_check(const char *text, size_t n, char **out,
 struct list_ctx {
 	struct px_app *a;
 	json_t *arr;
+	const struct px_api_target *thumb; /* ?thumbnail=, or NULL */
 };
+
+/* Signed thumbnails in a listing live an hour. */
+#define THUMB_TTL 3600
 
 static int list_one(void *ctx, const struct px_image_rec *rec)
 {
 	struct list_ctx *lc = ctx;
 	json_t *o = px_api_rec_json(lc->a, rec);
+	char url[2048];
+	int64_t exp;
 
 	if (!o)
 		return PX_ENOMEM;
+	if (lc->thumb && px_api_target_url(lc->a, rec, lc->thumb, THUMB_TTL, url,
+					   sizeof(url), &exp) == 0)
+		json_object_set_new(o, "thumbnail_url", json_string(url));
 	json_array_append_new(lc->arr, o);
 	return 0;
 }
@@ -496,23 +505,24 @@ static int list_one(void *ctx, const struct px_image_rec *rec)
 static int list_param(void *ctx, const char *name)
 {
 	static const char *const known[] = {"per_page", "continuation_token",
-					    "status"};
+					    "status", "search", "thumbnail"};
 	struct px_req *r = ctx;
 
 	for (size_t i = 0; i < PX_ARRAY_LEN(known); i++)
 		if (!strcmp(name, known[i]))
 			return 0;
 	px_resp_error(r, 400, "invalid_request",
-		      "unknown list filter \"%.64s\" (per_page, continuation_token, status)",
+		      "unknown list filter \"%.64s\" (per_page, continuation_token, status, search, thumbnail)",
 		      name);
 	return 1;
 }
 
 static void list(struct px_app *a, struct px_req *r)
 {
-	char token[256], next[256], status[16];
-	struct list_ctx lc = {a, NULL};
+	char token[256], next[256], status[16], search[256], thumb[1024];
+	struct list_ctx lc = {a, NULL, NULL};
 	struct px_errbuf eb = {0};
+	struct px_api_target t;
 	int per_page, rc;
 
 	if (px_req_query_each(r, list_param, r))
@@ -528,9 +538,28 @@ static void list(struct px_app *a, struct px_req *r)
 			      "status must be pending, approved, flagged or blocked");
 		return;
 	}
+	/* search: a substring of id, filename or metadata; thumbnail: a
+	 * variant name or options, giving each record a thumbnail_url. */
+	search[0] = '\0';
+	if (px_req_query(r, "search", search, sizeof(search)) == PX_ETOOBIG) {
+		px_resp_error(r, 400, "invalid_request",
+			      "search is limited to %zu bytes", sizeof(search) - 1);
+		return;
+	}
+	if (px_req_query(r, "thumbnail", thumb, sizeof(thumb)) == 0) {
+		int trc = px_api_target_resolve(a, strchr(thumb, '=') ? NULL : thumb,
+						thumb, &t, &eb);
+
+		if (trc) {
+			px_app_fail(r, trc, &eb);
+			return;
+		}
+		lc.thumb = &t;
+	}
 	lc.arr = json_array();
-	rc = px_catalog_list_status(a->cat, rc ? NULL : status, token, per_page,
-				    list_one, &lc, next, sizeof(next), &eb);
+	rc = px_catalog_list_search(a->cat, rc ? NULL : status, search, token,
+				    per_page, list_one, &lc, next, sizeof(next),
+				    &eb);
 	if (rc) {
 		json_decref(lc.arr);
 		px_app_fail(r, rc, &eb);

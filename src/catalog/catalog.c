@@ -24,7 +24,13 @@ struct px_catalog {
 	struct px_blob_store *blobs;
 	struct px_kv *kv;
 	pthread_mutex_t stripes[NSTRIPES];
+	unsigned search_scan; /* misses a search page looks at */
 };
+
+void px_catalog_set_search_scan(struct px_catalog *c, unsigned n)
+{
+	c->search_scan = n ? n : PX_CATALOG_SEARCH_SCAN;
+}
 
 void px_image_rec_release(struct px_image_rec *rec)
 {
@@ -59,6 +65,7 @@ int px_catalog_new(struct px_blob_store *blobs, struct px_kv *kv,
 		return PX_ENOMEM;
 	c->blobs = blobs;
 	c->kv = kv;
+	c->search_scan = PX_CATALOG_SEARCH_SCAN;
 	for (int i = 0; i < NSTRIPES; i++)
 		pthread_mutex_init(&c->stripes[i], NULL);
 	*out = c;
@@ -198,8 +205,11 @@ static int status_keys(struct px_kv_txn *txn, const struct px_image_rec *r,
 		       bool add, struct px_errbuf *eb)
 {
 	char key[PX_ID_MAX + 64];
-	int rc = 0;
+	int rc;
 
+	/* The counts by status change with the status's keys (stats.c). */
+	if ((rc = px_catalog_count_adjust(txn, r->status, add ? 1 : -1, eb)))
+		return rc;
 	if (queued_status(r->status)) {
 		mq_key(key, sizeof(key), r->status, r->uploaded_us, r->id);
 		rc = add ? px_kv_puts(txn, key, "", 0, 0, eb) : px_kv_dels(txn, key, eb);
@@ -531,6 +541,8 @@ struct list_state {
 	size_t nprefix; /* key prefix before "<16 hex>/<id>" */
 	const char *skip; /* the token's own key, excluded */
 	const char *status; /* only records with this status, or NULL */
+	const char *search; /* only records matching it (see catalog.h) */
+	unsigned read, scan_max; /* records read for a search; bound */
 	int limit, count;
 	uint64_t offset; /* index keys passed over before the first record */
 	px_catalog_list_fn fn;
@@ -539,6 +551,14 @@ struct list_state {
 	bool more;
 	struct px_errbuf *eb;
 };
+
+/* Does id, filename or metadata (its JSON text) hold search, ASCII
+ * letters compared without case? */
+static bool rec_matches(const struct px_image_rec *r, const char *search)
+{
+	return strcasestr(r->id, search) || strcasestr(r->filename, search) ||
+	       (r->meta && strcasestr(r->meta, search));
+}
 
 static int list_one(void *arg, const void *key, size_t nkey, const void *val,
 		    size_t nval)
@@ -571,8 +591,16 @@ static int list_one(void *arg, const void *key, size_t nkey, const void *val,
 		return 0; /* index without record cannot happen; be lenient */
 	if (rc)
 		return rc;
-	if (st->status && strcmp(rec.status, st->status)) {
+	if ((st->status && strcmp(rec.status, st->status)) ||
+	    (st->search && !rec_matches(&rec, st->search))) {
 		px_image_rec_release(&rec);
+		/* A search looks at a bounded number of records per page;
+		 * the token resumes after the last one looked at. */
+		if (st->search && ++st->read >= st->scan_max) {
+			px_strlcpy(st->last, k + st->nprefix, sizeof(st->last));
+			st->more = true;
+			return 1;
+		}
 		return 0;
 	}
 	rc = st->fn(st->ctx, &rec);
@@ -596,7 +624,8 @@ static bool valid_token(const char *t)
 
 /* Page through index keys "<prefix><16 hex>/<id>" in either order. */
 static int list_index(struct px_catalog *c, const char *prefix, int flags,
-		      const char *status, const char *token, uint64_t offset,
+		      const char *status, const char *search,
+		      const char *token, uint64_t offset,
 		      int limit,
 		      px_catalog_list_fn fn, void *ctx, char *next, size_t nnext,
 		      struct px_errbuf *eb)
@@ -608,6 +637,8 @@ static int list_index(struct px_catalog *c, const char *prefix, int flags,
 	memset(&st, 0, sizeof(st));
 	st.offset = offset;
 	st.status = status;
+	st.search = search && search[0] ? search : NULL;
+	st.scan_max = c->search_scan;
 	st.nprefix = strlen(prefix);
 	st.limit = limit;
 	st.fn = fn;
@@ -641,8 +672,8 @@ int px_catalog_list(struct px_catalog *c, const char *token, int limit,
 		    px_catalog_list_fn fn, void *ctx, char *next, size_t nnext,
 		    struct px_errbuf *eb)
 {
-	return list_index(c, "ix/t/", PX_KV_REVERSE, NULL, token, 0, limit, fn,
-			  ctx, next, nnext, eb);
+	return list_index(c, "ix/t/", PX_KV_REVERSE, NULL, NULL, token, 0, limit,
+			  fn, ctx, next, nnext, eb);
 }
 
 int px_catalog_list_status(struct px_catalog *c, const char *status,
@@ -650,8 +681,17 @@ int px_catalog_list_status(struct px_catalog *c, const char *status,
 			   void *ctx, char *next, size_t nnext,
 			   struct px_errbuf *eb)
 {
-	return list_index(c, "ix/t/", PX_KV_REVERSE, status, token, 0, limit,
-			  fn, ctx, next, nnext, eb);
+	return list_index(c, "ix/t/", PX_KV_REVERSE, status, NULL, token, 0,
+			  limit, fn, ctx, next, nnext, eb);
+}
+
+int px_catalog_list_search(struct px_catalog *c, const char *status,
+			   const char *search, const char *token, int limit,
+			   px_catalog_list_fn fn, void *ctx, char *next,
+			   size_t nnext, struct px_errbuf *eb)
+{
+	return list_index(c, "ix/t/", PX_KV_REVERSE, status, search, token, 0,
+			  limit, fn, ctx, next, nnext, eb);
 }
 
 int px_catalog_list_ordered(struct px_catalog *c, bool oldest_first,
@@ -660,7 +700,7 @@ int px_catalog_list_ordered(struct px_catalog *c, bool oldest_first,
 			    size_t nnext, struct px_errbuf *eb)
 {
 	return list_index(c, "ix/t/", oldest_first ? 0 : PX_KV_REVERSE, NULL,
-			  token, offset, limit, fn, ctx, next, nnext, eb);
+			  NULL, token, offset, limit, fn, ctx, next, nnext, eb);
 }
 
 static int count_one(void *arg, const void *key, size_t nkey, const void *val,
@@ -693,8 +733,8 @@ int px_catalog_queue(struct px_catalog *c, const char *status,
 		return px_errc(eb, PX_EINVAL, "invalid_request",
 			       "status must be pending, flagged or blocked");
 	snprintf(prefix, sizeof(prefix), "mq/%s/", status);
-	return list_index(c, prefix, 0, NULL, token, 0, limit, fn, ctx, next,
-			  nnext, eb);
+	return list_index(c, prefix, 0, NULL, NULL, token, 0, limit, fn, ctx,
+			  next, nnext, eb);
 }
 
 struct jobs_state {

@@ -53,6 +53,12 @@
  *  ingest/drafts.c (its own owner, handed the kv store at start-up)
  *   draft/<id>                   -> direct-upload URL not yet used
  *   draftx/<16 hex µs>/<id>      -> "" (drafts by expiry, for the sweep)
+ *  catalog/stats.c
+ *   stat/n/<status>              -> images with that status (decimal),
+ *                                   changed in the transaction that
+ *                                   changes a status
+ *   stat/built                   -> "1" once the counts are complete
+ *                                   (removed by fsck repairs: rebuilt)
  *  console/sessions.c (its own owner, handed the kv store at start-up)
  *   sess/<sha256 of the cookie>  -> admin console session (token id,
  *                                   CSRF token, expiry)
@@ -179,6 +185,35 @@ int px_catalog_list_status(struct px_catalog *c, const char *status,
 			   const char *token, int limit, px_catalog_list_fn fn,
 			   void *ctx, char *next, size_t nnext,
 			   struct px_errbuf *eb);
+
+/*
+ * As px_catalog_list_status, only records whose id, filename or metadata
+ * (its JSON text) contain search (ASCII letters without regard to case;
+ * NULL or "": all). A page looks at no more than PX_CATALOG_SEARCH_SCAN
+ * records that do not match: it may then hold fewer than limit (even
+ * none) with a token in next that resumes the search.
+ */
+#define PX_CATALOG_SEARCH_SCAN 10000
+/* Another bound (0: the default), for tests. */
+void px_catalog_set_search_scan(struct px_catalog *c, unsigned n);
+int px_catalog_list_search(struct px_catalog *c, const char *status,
+			   const char *search, const char *token, int limit,
+			   px_catalog_list_fn fn, void *ctx, char *next,
+			   size_t nnext, struct px_errbuf *eb);
+
+/* Images by status, from counts the catalog keeps in the transaction of
+ * every change (no record is read): total, the four statuses, and any
+ * other (corrupt). */
+struct px_catalog_counts {
+	uint64_t total, approved, pending, flagged, blocked, other;
+};
+int px_catalog_counts(struct px_catalog *c, struct px_catalog_counts *out,
+		      struct px_errbuf *eb);
+
+/* Uploads of each of the n clock hours up to now_us, oldest first (the
+ * last is the current hour), from the time index (keys only). */
+int px_catalog_uploads_hourly(struct px_catalog *c, int64_t now_us, int n,
+			      uint64_t *out, struct px_errbuf *eb);
 
 /*
  * The same listing in either order (oldest_first: ascending upload time),

@@ -619,6 +619,9 @@ static int apply_keys(struct fsck *f, struct px_errbuf *eb)
 		if (rc)
 			goto out;
 	}
+	/* Records changed behind the catalog: its counts are rebuilt. */
+	if ((rc = px_catalog_counts_forget(txn, eb)))
+		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
 out:

@@ -353,3 +353,198 @@ describe('lifetime', () => {
 		}
 	});
 });
+
+describe('data endpoints', () => {
+	// Every upload is flagged by this policy, so the counts have something
+	// to move; reviews then approve and block.
+	let ds;
+	const ids = {};
+	before(async () => {
+		ds = await L.startServer({ args: ['--moderation-policy', 'look=flag: neutral>=0'] });
+		const files = [
+			['rgb.jpg', 'beach.jpg', { caption: 'Sunset over the BEACH' }],
+			['lossy.webp', '<img src=x onerror=alert(1)>.jpg', { note: '<script>alert(1)</script>' }],
+			['progressive.jpg', 'forest.jpg', { caption: 'Pines' }],
+			['cmyk.jpg', 'beachfront.jpg', {}],
+		];
+		for (const [input, filename, metadata] of files) {
+			const up = await L.upload(ds, L.input(input), { filename, metadata });
+			assert.equal(up.status, 201, L.show(up));
+			assert.equal(up.record.status, 'flagged', L.show(up));
+			ids[filename] = up.record.id;
+		}
+	});
+	after(async () => {
+		await ds?.kill();
+	});
+	const stats = async () => {
+		const r = await L.api(ds, 'GET', '/v1/stats');
+		assert.equal(r.status, 200, L.show(r));
+		return r.json.result;
+	};
+	const review = async (id, action) => {
+		const r = await L.api(ds, 'POST', `/v1/images/${encodeURIComponent(id)}/moderation`, { action });
+		assert.equal(r.status, 200, L.show(r));
+	};
+
+	test('GET /v1/stats: counts by status, uploads per hour, verdicts', { timeout: T }, async () => {
+		let s = await stats();
+		assert.deepEqual(s.count, { current: 4, allowed: 9007199254740991 });
+		assert.deepEqual(s.status, { approved: 0, flagged: 4, blocked: 0, pending: 0 });
+		assert.equal(s.uploads_per_hour.length, 24);
+		assert.equal(s.uploads_per_hour[23], 4, JSON.stringify(s.uploads_per_hour));
+		assert.equal(s.uploads_per_hour.reduce((a, b) => a + b, 0), 4);
+		assert.deepEqual(s.moderation, { approved: 0, flagged: 4, blocked: 0 });
+
+		await review(ids['beach.jpg'], 'approve');
+		await review(ids['forest.jpg'], 'block');
+		s = await stats();
+		assert.deepEqual(s.status, { approved: 1, flagged: 2, blocked: 1, pending: 0 });
+		const del = await L.api(ds, 'DELETE', `/v1/images/${ids['beachfront.jpg']}`);
+		assert.equal(del.status, 200);
+		s = await stats();
+		assert.equal(s.count.current, 3);
+		assert.deepEqual(s.status, { approved: 1, flagged: 1, blocked: 1, pending: 0 });
+		// uploads per hour count the images still held
+		assert.equal(s.uploads_per_hour[23], 3);
+		// reviews are not classifier verdicts
+		assert.deepEqual(s.moderation, { approved: 0, flagged: 4, blocked: 0 });
+		await L.upload(ds, L.input('cmyk.jpg'), { filename: 'beachfront.jpg' }).then((u) => { ids['beachfront.jpg'] = u.record.id; });
+
+		// delivery answers and cache hits
+		const before = (await stats()).delivery;
+		for (let i = 0; i < 3; i++) {
+			const d = await L.req(ds, 'GET', `/img/${ids['beach.jpg']}/w=64`);
+			assert.equal(d.status, 200, L.show(d));
+		}
+		const after = (await stats()).delivery;
+		assert.equal(after.requests_total - before.requests_total, 3);
+		assert.ok(after.cache_hit_ratio > 0 && after.cache_hit_ratio <= 1, JSON.stringify(after));
+		assert.ok(after.requests_per_second >= 0, JSON.stringify(after));
+
+		// the counts survive a restart
+		const want = (await stats()).status;
+		assert.equal(await ds.stop(), 0);
+		ds = await L.startServer({ dataDir: ds.dataDir, args: ['--moderation-policy', 'look=flag: neutral>=0'] });
+		assert.deepEqual((await stats()).status, want);
+	});
+
+	test('stats need stats:read', { timeout: T }, async () => {
+		for (const [scopes, want] of [[['images:read'], 403], [['stats:read'], 200]]) {
+			const c = await L.api(ds, 'POST', '/v1/tokens', { name: scopes[0], scopes });
+			const r = await L.req(ds, 'GET', '/v1/stats', { headers: { Authorization: `Bearer ${c.json.result.value}` } });
+			assert.equal(r.status, want, L.show(r));
+		}
+	});
+
+	test('search: filename and metadata, any case, with status and paging', { timeout: T }, async () => {
+		const names = async (q) => {
+			const r = await L.api(ds, 'GET', '/v1/images?' + new URLSearchParams(q));
+			assert.equal(r.status, 200, L.show(r));
+			return { names: r.json.result.images.map((i) => i.filename).sort(), token: r.json.result.continuation_token, r };
+		};
+		assert.deepEqual((await names({ search: 'beach' })).names, ['beach.jpg', 'beachfront.jpg']);
+		assert.deepEqual((await names({ search: 'SUNSET' })).names, ['beach.jpg'], 'metadata, any case');
+		assert.deepEqual((await names({ search: 'onerror' })).names, ['<img src=x onerror=alert(1)>.jpg']);
+		assert.deepEqual((await names({ search: '<script>' })).names, ['<img src=x onerror=alert(1)>.jpg']);
+		assert.deepEqual((await names({ search: 'beach', status: 'approved' })).names, ['beach.jpg']);
+		assert.deepEqual((await names({ search: 'beach', status: 'blocked' })).names, []);
+		const none = await names({ search: 'zzz-nothing' });
+		assert.deepEqual(none.names, []);
+		assert.equal(none.token, null);
+		// paging: one per page
+		const p1 = await names({ search: 'beach', per_page: '1' });
+		assert.equal(p1.names.length, 1);
+		assert.ok(p1.token);
+		const p2 = await names({ search: 'beach', per_page: '1', continuation_token: p1.token });
+		assert.equal(p2.names.length, 1);
+		assert.notDeepEqual(p2.names, p1.names);
+		const p3 = await names({ search: 'beach', per_page: '1', continuation_token: p2.token ?? '' });
+		assert.ok(p2.token === null || p3.names.length === 0);
+		// the record keeps everything the list returned before
+		const rec = (await names({ search: 'sunset' })).r.json.result.images[0];
+		for (const k of ['id', 'filename', 'uploaded', 'requireSignedURLs', 'meta', 'variants', 'width', 'height',
+			'format', 'bytes', 'sha256', 'frames', 'status', 'moderation']) assert.ok(k in rec, k);
+		const long = await L.api(ds, 'GET', '/v1/images?search=' + 'a'.repeat(400));
+		assert.equal(long.status, 400);
+	});
+
+	test('thumbnail_url: plain, or signed for an hour when the image needs it; the URL loads', { timeout: T }, async () => {
+		const id = ids['beach.jpg']; // approved
+		const q = '/v1/images?' + new URLSearchParams({ search: 'sunset', thumbnail: 'w=240,h=240,fit=cover' });
+		let r = await L.api(ds, 'GET', q);
+		let rec = r.json.result.images[0];
+		assert.equal(rec.id, id);
+		assert.match(rec.thumbnail_url, new RegExp(`^/img/${id}/[^?]*width=240[^?]*$`));
+		let img = await L.req(ds, 'GET', rec.thumbnail_url);
+		assert.equal(img.status, 200, L.show(img));
+		assert.match(img.headers.get('content-type'), /^image\//);
+
+		assert.equal((await L.api(ds, 'PATCH', `/v1/images/${id}`, { requireSignedURLs: true })).status, 200);
+		r = await L.api(ds, 'GET', q);
+		rec = r.json.result.images[0];
+		const u = new URL(rec.thumbnail_url, ds.base);
+		assert.ok(u.searchParams.get('sig'), rec.thumbnail_url);
+		const exp = Number(u.searchParams.get('exp'));
+		assert.ok(Math.abs(exp - (Date.now() / 1000 + 3600)) < 300, String(exp));
+		img = await L.req(ds, 'GET', rec.thumbnail_url);
+		assert.equal(img.status, 200, L.show(img));
+		assert.equal((await L.req(ds, 'GET', u.pathname)).status, 403, 'unsigned is refused');
+		// a variant name works too
+		r = await L.api(ds, 'GET', '/v1/images?' + new URLSearchParams({ search: 'sunset', thumbnail: 'thumbnail' }));
+		assert.match(r.json.result.images[0].thumbnail_url, new RegExp(`^/img/${id}/thumbnail\\?exp=\\d+&sig=[0-9a-f]{64}$`));
+		r = await L.api(ds, 'GET', '/v1/images?thumbnail=nope');
+		assert.equal(r.status, 404);
+		assert.equal(L.errCode(r), 'variant_not_found');
+		r = await L.api(ds, 'GET', '/v1/images?thumbnail=bogus=1');
+		assert.equal(r.status, 400);
+		assert.equal((await L.api(ds, 'PATCH', `/v1/images/${id}`, { requireSignedURLs: false })).status, 200);
+	});
+
+	test('GET /v1/images/{id}/url: variant or options, ttl, signed when required', { timeout: T }, async () => {
+		const id = ids['beach.jpg'];
+		const url = async (q) => L.api(ds, 'GET', `/v1/images/${id}/url?` + new URLSearchParams(q));
+		let r = await url({ variant: 'thumbnail' });
+		assert.equal(r.status, 200, L.show(r));
+		assert.deepEqual(r.json.result, { url: `/img/${id}/thumbnail`, expires_at: null, signed: false });
+		assert.equal((await L.req(ds, 'GET', r.json.result.url)).status, 200);
+		r = await url({});
+		assert.equal(r.json.result.url, `/img/${id}/public`);
+
+		assert.equal((await L.api(ds, 'PATCH', `/v1/images/${id}`, { requireSignedURLs: true })).status, 200);
+		r = await url({ options: 'w=100,f=webp', ttl: '120' });
+		assert.equal(r.status, 200, L.show(r));
+		assert.equal(r.json.result.signed, true);
+		const exp = Date.parse(r.json.result.expires_at);
+		assert.ok(Math.abs(exp - (Date.now() + 120e3)) < 60e3, r.json.result.expires_at);
+		assert.match(r.json.result.url, new RegExp(`^/img/${id}/[^?]+\\?exp=\\d+&sig=[0-9a-f]{64}$`));
+		const img = await L.req(ds, 'GET', r.json.result.url);
+		assert.equal(img.status, 200, L.show(img));
+		assert.equal(img.headers.get('content-type'), 'image/webp');
+		assert.equal(Number(new URL(r.json.result.url, ds.base).searchParams.get('exp')), Math.round(exp / 1000));
+		// default ttl: an hour
+		r = await url({ variant: 'thumbnail' });
+		assert.ok(Math.abs(Date.parse(r.json.result.expires_at) - (Date.now() + 3600e3)) < 60e3);
+		// a variant that never requires signing is not signed
+		assert.equal((await L.api(ds, 'POST', '/v1/variants', { id: 'open', options: { width: 50 }, neverRequireSignedURLs: true })).status, 200);
+		r = await url({ variant: 'open' });
+		assert.deepEqual(r.json.result, { url: `/img/${id}/open`, expires_at: null, signed: false });
+
+		for (const [q, status, code] of [
+			[{ ttl: '0' }, 400, 'invalid_request'], [{ ttl: String(7 * 86400 + 1) }, 400, 'invalid_request'],
+			[{ ttl: 'x' }, 400, 'invalid_request'], [{ variant: 'a', options: 'w=1' }, 400, 'invalid_request'],
+			[{ variant: 'nope' }, 404, 'variant_not_found'], [{ options: 'bogus=1' }, 400, 'invalid_option'],
+		]) {
+			r = await url(q);
+			assert.equal(r.status, status, L.show(r));
+			assert.equal(L.errCode(r), code);
+		}
+		r = await L.api(ds, 'GET', '/v1/images/nope/url');
+		assert.equal(r.status, 404);
+		assert.equal((await url({ ttl: String(7 * 86400) })).status, 200);
+		// images:read is enough
+		const c = await L.api(ds, 'POST', '/v1/tokens', { name: 'r', scopes: ['images:read'] });
+		r = await L.req(ds, 'GET', `/v1/images/${id}/url`, { headers: { Authorization: `Bearer ${c.json.result.value}` } });
+		assert.equal(r.status, 200, L.show(r));
+	});
+});

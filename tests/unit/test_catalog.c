@@ -474,8 +474,135 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 	px_blob_close(blobs);
 }
 
+static int count_match(void *ctx, const struct px_image_rec *rec)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Counts by status, their rebuild, uploads per hour and search. */
+static void stats_suite(void)
+{
+	struct px_errbuf eb = {0};
+	struct px_blob_store *blobs = NULL;
+	struct px_kv *kv = NULL;
+	struct px_catalog *c = NULL;
+	struct px_catalog_counts n;
+	struct px_kv_txn *txn;
+	uint64_t hours[24];
+	char next[256], body[32];
+	int found;
+
+	T_EQ(px_blob_open(&px_blob_mem_ops, "", &blobs, &eb), 0);
+	T_EQ(px_kv_open(&px_kv_mem_ops, "", 0, &kv, &eb), 0);
+	T_EQ(px_catalog_new(blobs, kv, &c), 0);
+	T_CASE("counts follow uploads, decisions and deletes") {
+		struct px_decision d = {.status = "flagged"};
+
+		T_EQ(px_catalog_counts(c, &n, &eb), 0);
+		T_EQ(n.total, 0u);
+		add(c, "a", "aaa", 0);
+		add(c, "b", "bbb", 0);
+		add(c, "c", "ccc", 0);
+		T_EQ(px_catalog_moderate(c, "b", &d, NULL, &eb), 0);
+		T_EQ(px_catalog_counts(c, &n, &eb), 0);
+		T_EQ(n.total, 3u);
+		T_EQ(n.approved, 2u);
+		T_EQ(n.flagged, 1u);
+		T_EQ(n.blocked + n.pending + n.other, 0u);
+		d.status = "blocked";
+		T_EQ(px_catalog_moderate(c, "b", &d, NULL, &eb), 0);
+		T_EQ(px_catalog_delete(c, "a", NULL, &eb), 0);
+		T_EQ(px_catalog_counts(c, &n, &eb), 0);
+		T_EQ(n.total, 2u);
+		T_EQ(n.approved, 1u);
+		T_EQ(n.flagged, 0u);
+		T_EQ(n.blocked, 1u);
+	}
+	T_CASE("counts without their marker are rebuilt from the records") {
+		T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
+		T_EQ(px_kv_puts(txn, "stat/n/approved", "99", 2, 0, &eb), 0);
+		T_EQ(px_kv_puts(txn, "stat/n/weird", "5", 1, 0, &eb), 0);
+		T_EQ(px_kv_dels(txn, "stat/built", &eb), 0);
+		T_EQ(px_kv_commit(txn, &eb), 0);
+		T_EQ(px_catalog_counts(c, &n, &eb), 0);
+		T_EQ(n.total, 2u);
+		T_EQ(n.approved, 1u);
+		T_EQ(n.blocked, 1u);
+		T_EQ(n.other, 0u);
+	}
+	T_CASE("uploads per hour from the time index") {
+		int64_t now = px_wall_us();
+
+		T_EQ(px_catalog_uploads_hourly(c, now, 24, hours, &eb), 0);
+		T_EQ(hours[23], 2u);
+		for (int i = 0; i < 23; i++)
+			T_EQ(hours[i], 0u);
+		/* an hour later they are in the second-last bucket */
+		T_EQ(px_catalog_uploads_hourly(c, now + 3600000000LL, 24, hours, &eb), 0);
+		T_EQ(hours[22], 2u);
+		T_EQ(hours[23], 0u);
+		/* a day later, gone; an hour earlier, not yet there */
+		T_EQ(px_catalog_uploads_hourly(c, now + 25 * 3600000000LL, 24, hours, &eb), 0);
+		T_EQ(hours[0] + hours[23], 0u);
+		T_EQ(px_catalog_uploads_hourly(c, now - 3600000000LL, 24, hours, &eb), 0);
+		T_EQ(hours[23], 0u);
+	}
+	T_CASE("search: id, filename, metadata, without case; a bounded scan") {
+		found = 0;
+		T_EQ(px_catalog_list_search(c, NULL, "\"K\"", NULL, 100, count_match,
+					    &found, next, sizeof(next), &eb), 0);
+		T_EQ(found, 2);
+		found = 0;
+		T_EQ(px_catalog_list_search(c, "blocked", "k", NULL, 100, count_match,
+					    &found, next, sizeof(next), &eb), 0);
+		T_EQ(found, 1);
+		found = 0;
+		T_EQ(px_catalog_list_search(c, NULL, "C", NULL, 100, count_match,
+					    &found, next, sizeof(next), &eb), 0);
+		T_EQ(found, 1); /* id "c" */
+		T_EQ(next[0], '\0');
+		/* past the scan bound with no match: an empty page and a token */
+		px_catalog_set_search_scan(c, 50);
+		for (int i = 0; i < 55; i++) {
+			char id[32];
+
+			snprintf(id, sizeof(id), "n%05d", i);
+			snprintf(body, sizeof(body), "bytes %d", i);
+			add(c, id, body, 0);
+		}
+		found = 0;
+		T_EQ(px_catalog_list_search(c, NULL, "zzz", NULL, 5, count_match,
+					    &found, next, sizeof(next), &eb), 0);
+		T_EQ(found, 0);
+		T_OK(next[0] != '\0');
+		{
+			char tok[256];
+
+			memcpy(tok, next, sizeof(tok));
+			T_EQ(px_catalog_list_search(c, NULL, "zzz", tok, 5, count_match,
+						    &found, next, sizeof(next), &eb), 0);
+			T_EQ(found, 0);
+			T_EQ(next[0], '\0');
+			/* a match after the bound is found on the next page */
+			T_EQ(px_catalog_list_search(c, NULL, "C", NULL, 5, count_match,
+						    &found, next, sizeof(next), &eb), 0);
+			T_EQ(found, 0);
+			memcpy(tok, next, sizeof(tok));
+			T_EQ(px_catalog_list_search(c, NULL, "C", tok, 5, count_match,
+						    &found, next, sizeof(next), &eb), 0);
+			T_EQ(found, 1);
+		}
+	}
+	px_catalog_free(c);
+	px_kv_close(kv);
+	px_blob_close(blobs);
+}
+
 static void run(void)
 {
+	stats_suite();
+
 	char dir[] = "/tmp/pictor-test-catalog-XXXXXX";
 	char cmd[256];
 
