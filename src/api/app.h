@@ -30,7 +30,7 @@ struct px_guard;
  * (api/stats.c). */
 #define PX_RATE_SLOTS 64
 struct px_per_second {
-	atomic_llong stamp[PX_RATE_SLOTS]; /* the second a slot counts */
+	_Atomic int64_t stamp[PX_RATE_SLOTS]; /* the second a slot counts */
 	atomic_ullong count[PX_RATE_SLOTS];
 	atomic_ullong total;
 };
