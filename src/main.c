@@ -225,6 +225,7 @@ static void moderation_opts(const struct px_config *cfg,
 	mo->async = cfg->moderation_mode == PX_MOD_ASYNC;
 	mo->refuse_blocked = cfg->moderation_blocked == PX_MOD_REFUSE;
 	mo->max_frames = (int)cfg->moderation_frames;
+	mo->reclassify_share = (int)cfg->reclassify_share;
 	mo->webhook_url = cfg->webhook_url;
 	mo->webhook_secret = cfg->webhook_secret;
 	mo->webhook_timeout = cfg->webhook_timeout;
@@ -1299,6 +1300,7 @@ static int cmd_serve(int argc, char **argv)
 		if (px_console_new(&co, &app->console, &eb))
 			goto fail;
 	}
+	px_api_moderation_attach(app);
 
 	memset(&ho, 0, sizeof(ho));
 	ho.listen = cfg.listen;

@@ -169,6 +169,18 @@ void px_api_moderation_queue(struct px_app *a, struct px_req *r,
 			     const struct px_call *c);
 void px_api_moderation_policy(struct px_app *a, struct px_req *r,
 			      const struct px_call *c);
+void px_api_reclassify_create(struct px_app *a, struct px_req *r,
+			      const struct px_call *c);
+void px_api_reclassify_list(struct px_app *a, struct px_req *r,
+			    const struct px_call *c);
+void px_api_reclassify_get(struct px_app *a, struct px_req *r,
+			   const struct px_call *c);
+void px_api_reclassify_cancel(struct px_app *a, struct px_req *r,
+			      const struct px_call *c);
+/* Let re-classification jobs run, with the hash lists in their judgement
+ * and cached variants dropped when a status changes. Call once the cache
+ * is open. */
+void px_api_moderation_attach(struct px_app *a);
 void px_api_webhook_dead(struct px_app *a, struct px_req *r,
 			 const struct px_call *c);
 void px_api_webhook_retry(struct px_app *a, struct px_req *r,

@@ -5,9 +5,14 @@
  *   GET  /v1/moderation/queue?status=flagged&per_page=&continuation_token=
  *   POST /v1/images/{id}/moderation  {"action":"approve"|"block",
  *                                     "note":"...", "reviewer":"..."}
+ *   GET  /v1/moderation/policy
+ *   POST /v1/moderation/reclassify   {"all": true} or filters: a job
+ *   GET  /v1/moderation/reclassify[/{job}]
+ *   POST /v1/moderation/reclassify/{job}/cancel
  */
 #include "api/app.h"
 #include "core/log.h"
+#include "moderation/reclass.h"
 
 #include <jansson.h>
 
@@ -202,4 +207,151 @@ void px_api_moderation_policy(struct px_app *a, struct px_req *r,
 	px_app_ok_json(r, 200, json_pack("{s:b,s:s,s:s,s:i,s:s}", "moderation", 1,
 					  "version", version, "text", text,
 					  "rules", nrules, "loaded", when));
+}
+
+/* --- re-classification jobs --- */
+
+static int reclass_judge(void *ctx, const void *data, size_t n,
+			 struct px_mod_result *res, struct px_errbuf *eb)
+{
+	struct px_api_pdq_hit hit;
+	struct px_image_rec tmp;
+	int rc;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if ((rc = px_api_pdq_upload(ctx, data, n, &tmp, &hit, eb)))
+		return rc;
+	return px_api_pdq_fold(&hit, res);
+}
+
+static void reclass_changed(void *ctx, const struct px_image_rec *rec)
+{
+	if (strcmp(rec->status, "approved"))
+		px_api_cache_purge_image(ctx, rec, "reclassify");
+}
+
+void px_api_moderation_attach(struct px_app *a)
+{
+	struct px_reclass_hooks h = {reclass_judge, reclass_changed, a};
+
+	px_reclass_attach(a->mod, &h);
+}
+
+static bool reclass_on(struct px_app *a, struct px_req *r)
+{
+	if (a->mod)
+		return true;
+	px_resp_error(r, 409, "moderation_off",
+		      "moderation is off (--moderation off): there is nothing to re-classify with");
+	return false;
+}
+
+static void job_answer(struct px_req *r, int status,
+		       const struct px_reclass_job *j)
+{
+	char loc[80];
+
+	snprintf(loc, sizeof(loc), "/v1/moderation/reclassify/%s", j->id);
+	px_resp_header(r, "Location", loc);
+	px_app_ok_json(r, status, px_reclass_job_json(j));
+}
+
+void px_api_reclassify_create(struct px_app *a, struct px_req *r,
+			      const struct px_call *c)
+{
+	const struct px_buf *body = px_req_body(r);
+	struct px_reclass_filter f;
+	struct px_reclass_job job;
+	struct px_errbuf eb = {0};
+	const char *text, *version;
+	struct px_actor who;
+	int64_t at;
+	int rc;
+
+	if (!reclass_on(a, r))
+		return;
+	if ((rc = px_reclass_parse((const char *)body->data, body->len, &f, &eb))) {
+		px_app_fail(r, rc, &eb);
+		return;
+	}
+	px_moderation_policy_info(a->mod, &text, &version, &at);
+	px_api_actor(a, r, NULL, &who);
+	rc = px_reclass_create(a->cat, &f, px_moderation_model_name(), version,
+			       &who, &job, &eb);
+	if (rc) {
+		px_app_fail(r, rc, &eb);
+		return;
+	}
+	px_reclass_kick(a->mod);
+	job_answer(r, 202, &job);
+}
+
+static int list_job(void *ctx, const struct px_reclass_job *j)
+{
+	json_t *o = px_reclass_job_json(j);
+
+	if (!o)
+		return PX_ENOMEM;
+	json_array_append_new(ctx, o);
+	return 0;
+}
+
+void px_api_reclassify_list(struct px_app *a, struct px_req *r,
+			    const struct px_call *c)
+{
+	struct px_errbuf eb = {0};
+	json_t *arr = json_array();
+	int rc;
+
+	if (!arr) {
+		px_app_fail(r, PX_ENOMEM, &eb);
+		return;
+	}
+	if ((rc = px_reclass_list(a->cat, 100, list_job, arr, &eb))) {
+		json_decref(arr);
+		px_app_fail(r, rc, &eb);
+		return;
+	}
+	px_app_ok_json(r, 200, json_pack("{s:o}", "jobs", arr));
+}
+
+void px_api_reclassify_get(struct px_app *a, struct px_req *r,
+			   const struct px_call *c)
+{
+	struct px_reclass_job job;
+	struct px_errbuf eb = {0};
+	char id[64];
+	int rc;
+
+	if (px_call_arg(c, "job", id, sizeof(id))) {
+		px_resp_error(r, 404, "not_found", "reclassify job not found");
+		return;
+	}
+	if ((rc = px_reclass_get(a->cat, id, &job, &eb))) {
+		px_app_fail(r, rc, &eb);
+		return;
+	}
+	px_app_ok_json(r, 200, px_reclass_job_json(&job));
+}
+
+void px_api_reclassify_cancel(struct px_app *a, struct px_req *r,
+			      const struct px_call *c)
+{
+	struct px_reclass_job job;
+	struct px_errbuf eb = {0};
+	struct px_actor who;
+	char id[64];
+	int rc;
+
+	if (px_call_arg(c, "job", id, sizeof(id))) {
+		px_resp_error(r, 404, "not_found", "reclassify job not found");
+		return;
+	}
+	px_api_actor(a, r, NULL, &who);
+	if ((rc = px_reclass_cancel(a->cat, id, &who, &job, &eb))) {
+		px_app_fail(r, rc, &eb);
+		return;
+	}
+	px_reclass_kick(a->mod);
+	px_app_ok_json(r, 200, px_reclass_job_json(&job));
 }

@@ -933,6 +933,7 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 	struct px_kv_txn *txn = NULL;
 	struct px_image_rec rec;
 	char key[PX_ID_MAX + 64], before[64], etag[PX_REC_ETAG_MAX];
+	char before_status[16];
 	pthread_mutex_t *lock = NULL;
 	struct px_buf val;
 	bool drop = false;
@@ -981,6 +982,7 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 	if ((rc = status_keys(txn, &rec, false, eb)))
 		goto out;
 	snprintf(before, sizeof(before), "{\"status\":\"%s\"}", rec.status);
+	px_strlcpy(before_status, rec.status, sizeof(before_status));
 	px_strlcpy(rec.status, status, sizeof(rec.status));
 	if (drop) {
 		if ((rc = ref_add(txn, rec.sha256, -1, &refs, eb)))
@@ -1022,8 +1024,11 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 		goto out;
 	if (event && (rc = px_outbox_put(txn, event, eb)))
 		goto out;
-	if ((rc = audit_decision(txn, &rec, before, moderation, audit_entry,
+	if ((!d->audit_if_changed || strcmp(before_status, rec.status)) &&
+	    (rc = audit_decision(txn, &rec, before, moderation, audit_entry,
 				 who, eb)))
+		goto out;
+	if (d->hook && (rc = d->hook(txn, d->hook_ctx, eb)))
 		goto out;
 	if (audit_entry && (rc = remember_decision(txn, &rec, who, eb)))
 		goto out;

@@ -42,6 +42,9 @@
  *   pq/<k><chunk>                -> PDQ similarity index of images,
  *                                   written in the record's add/delete
  *                                   transaction (mih.h)
+ *  catalog/reclass.c
+ *   rcj/<job id>                 -> re-classification job: filter,
+ *                                   position and counts (reclass.h)
  *  catalog/variants.c
  *   var/<name>                   -> managed variant (variants.h)
  *  catalog/hashlist.c
@@ -178,6 +181,14 @@ struct px_decision {
 	bool drop_original;      /* remove the original bytes (when no other
 				    record uses them); the record stays as a
 				    tombstone (original_deleted) */
+	bool audit_if_changed;   /* audit only a change of status (a
+				    re-judgement that confirms the status
+				    updates the scores silently) */
+	/* Called inside the decision's transaction once the record is
+	 * written, for catalog files that keep state in step with it
+	 * (reclass.c); nonzero aborts the whole decision. May be NULL. */
+	int (*hook)(struct px_kv_txn *txn, void *ctx, struct px_errbuf *eb);
+	void *hook_ctx;
 };
 
 /* As px_catalog_list, only records whose status is status (NULL: all). */

@@ -80,6 +80,7 @@ struct px_config {
 	long webhook_timeout;     /* seconds per webhook POST */
 	long webhook_attempts;    /* attempts before a dead letter */
 	long moderation_frames;   /* frames classified in full per image */
+	long reclassify_share;    /* percent of one core for reclassify jobs */
 	long audit_retention_days; /* 0: keep the audit log forever */
 	long cache_memory;  /* bytes; 0: no memory tier */
 	long cache_disk;    /* bytes; 0: no disk tier */

@@ -282,6 +282,19 @@ struct px_metric *px_metrics_gauge_fn(struct px_metrics *m, const char *name,
 	return f;
 }
 
+struct px_metric *px_metrics_counter_fn(struct px_metrics *m, const char *name,
+					const char *help, double (*fn)(void *),
+					void *arg)
+{
+	struct px_metric *f = reg(m, COUNTER, name, help, NULL, NULL, 0);
+
+	if (f) {
+		f->fn = fn;
+		f->arg = arg;
+	}
+	return f;
+}
+
 /* --- series lookup --- */
 
 static bool same(const struct series *s, int n, const char **vals)

@@ -67,6 +67,12 @@ struct px_metric *px_metrics_gauge_fn(struct px_metrics *m, const char *name,
 				      const char *help, double (*fn)(void *),
 				      void *arg);
 
+/* A counter without labels whose value fn(arg) reads at scrape time (a
+ * count kept elsewhere; it may reset only with the process). */
+struct px_metric *px_metrics_counter_fn(struct px_metrics *m, const char *name,
+					const char *help, double (*fn)(void *),
+					void *arg);
+
 /*
  * Updates. The variadic arguments are the label values (const char *),
  * exactly as many as the family has label names, in the same order.

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "ml/nsfw.h"
+#include "moderation/reclass.h"
 #include "moderation/webhook.h"
 
 #include <jansson.h>
@@ -48,6 +49,7 @@ struct px_moderation {
 	pthread_cond_t wake;
 	struct px_webhook *webhook;
 	struct px_mod_metrics mx;
+	struct px_reclassifier *reclass;
 };
 
 int px_moderation_reload(struct px_moderation *m, const char *text,
@@ -160,6 +162,7 @@ void px_moderation_free(struct px_moderation *m)
 		pthread_mutex_unlock(&m->lock);
 		pthread_join(m->runner, NULL);
 	}
+	px_reclassifier_stop(m->reclass);
 	px_webhook_stop(m->webhook);
 	for (struct policy_ver *v = atomic_load(&m->pol), *prev; v; v = prev) {
 		prev = v->prev;
@@ -469,12 +472,19 @@ int px_moderation_remembered(struct px_moderation *m, struct px_catalog *cat,
 		return 0;
 	if (rc)
 		return rc;
-	res->verdict = strcmp(cd.decision, "blocked") ? PX_VERDICT_APPROVE
-						       : PX_VERDICT_BLOCK;
-	res->rule = "content_decision";
 	o = json_loads(res->json, 0, NULL);
 	if (!o)
 		return PX_ENOMEM;
+	/* Safety first: a hash list that matched (block or flag) outranks a
+	 * remembered approve; a remembered block outranks everything. The
+	 * decision is recorded either way. */
+	if (!strcmp(cd.decision, "blocked")) {
+		res->verdict = PX_VERDICT_BLOCK;
+		res->rule = "content_decision";
+	} else if (!json_object_get(o, "hashlist")) {
+		res->verdict = PX_VERDICT_APPROVE;
+		res->rule = "content_decision";
+	}
 	{
 		time_t secs = (time_t)(cd.at_us / 1000000);
 		struct tm tm;
@@ -529,6 +539,27 @@ static char *wrap_event(json_t *body)
 	}
 	free(text);
 	return (char *)px_buf_detach(&b, NULL);
+}
+
+char *px_moderation_wrap(struct px_moderation *m, struct json_t *body)
+{
+	if (!m || !m->webhook) {
+		json_decref(body);
+		return NULL;
+	}
+	return wrap_event(body);
+}
+
+void px_reclass_attach(struct px_moderation *m, const struct px_reclass_hooks *h)
+{
+	if (m)
+		px_reclassifier_hooks(m->reclass, h);
+}
+
+void px_reclass_kick(struct px_moderation *m)
+{
+	if (m)
+		px_reclassifier_kick(m->reclass);
 }
 
 char *px_moderation_event(struct px_moderation *m,
@@ -735,12 +766,12 @@ static void register_metrics(struct px_moderation *m, struct px_metrics *reg)
 	px_metrics_gauge_fn(reg, "pictor_webhook_dead_letters",
 			    "webhook events that ran out of attempts", g_dead,
 			    m->cat);
-	px_metrics_gauge_fn(reg, "pictor_webhook_failed_attempts",
-			    "webhook POSTs that failed since start", g_failures,
-			    m->webhook);
-	px_metrics_gauge_fn(reg, "pictor_webhook_delivered_events",
-			    "webhook events delivered since start", g_delivered,
-			    m->webhook);
+	px_metrics_counter_fn(reg, "pictor_webhook_failed_attempts_total",
+			      "webhook POSTs that failed", g_failures,
+			      m->webhook);
+	px_metrics_counter_fn(reg, "pictor_webhook_delivered_events_total",
+			      "webhook events delivered", g_delivered,
+			      m->webhook);
 }
 
 /* The verdict counters, the same for the upload path and the runner. */
@@ -772,6 +803,10 @@ int px_moderation_start(struct px_moderation *m, struct px_catalog *cat,
 			return rc;
 	}
 	register_metrics(m, reg);
+	if ((rc = px_reclassifier_start(m, cat, m->o.reclassify_share
+					? m->o.reclassify_share : 50,
+					reg, &m->reclass, eb)))
+		return rc;
 	/* The runner also finishes jobs left by a crash in sync mode. */
 	if (pthread_create(&m->runner, NULL, runner, m))
 		return px_errf(eb, PX_EINTERNAL, "cannot start the job runner");

@@ -31,6 +31,8 @@ struct px_moderation_opts {
 	const char *webhook_url, *webhook_secret; /* both or neither */
 	long webhook_timeout; /* seconds per POST; 0: 10 */
 	int webhook_attempts; /* before a dead letter; 0: 12 */
+	int reclassify_share; /* percent of one core a reclassify job may
+				 use; 0: 50 */
 	struct px_image_limits lim;
 };
 
@@ -95,6 +97,10 @@ char *px_moderation_event(struct px_moderation *m,
 			  const struct px_image_rec *rec,
 			  const struct px_mod_result *res);
 
+/* Wrap an event body (taken) for the outbox; NULL without a webhook. */
+struct json_t;
+char *px_moderation_wrap(struct px_moderation *m, struct json_t *body);
+
 /* Pick at most max of total frames as described above, given change[i]
  * (how much frame i differs from i - 1; may be NULL when total <= max).
  * idx receives ascending frame numbers; returns their count or
@@ -110,8 +116,10 @@ bool px_moderation_frames_covered(const struct px_image_rec *rec);
  * Apply a remembered review of these exact bytes (px_catalog_content_
  * decision) to a classification: a block becomes verdict block, an
  * approve verdict approve, both with rule "content_decision" and a
- * "decision" object (image, decision, by, at) on res->json. Returns 0
- * whether or not there was one.
+ * "decision" object (image, decision, by, at) on res->json. Safety
+ * first: a hash-list match already folded into res (its "hashlist"
+ * object) is not lowered by a remembered approve; the decision is still
+ * recorded beside it. Returns 0 whether or not there was one.
  */
 int px_moderation_remembered(struct px_moderation *m, struct px_catalog *cat,
 			     const void *data, size_t n,

@@ -2,9 +2,12 @@
 // and what `refuse` means once an upload has already been accepted.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as L from './lib.mjs';
+import { gifFrame, joinGif } from './gif.mjs';
 
 const T = 120000 * L.TIME_SCALE;
 const RGB = path.join(L.INPUTS, 'rgb.jpg');
@@ -92,5 +95,66 @@ describe('async moderation', () => {
 		assert.equal(fsck, 0);
 		const r = await L.runCli(['fsck', '--data', s.dataDir]);
 		assert.equal(r.code, 0, r.stdout + r.stderr);
+	});
+
+	test('while the runner is busy: approving a pending image records its scores; a lost original is flagged with its webhook', { timeout: T }, async () => {
+		// A 64-frame animation, every frame classified, keeps the one
+		// runner busy for seconds: the images queued behind it stay
+		// pending meanwhile.
+		const got = [];
+		const hook = http.createServer((rq, rs) => {
+			const chunks = [];
+			rq.on('data', (c) => chunks.push(c));
+			rq.on('end', () => {
+				got.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+				rs.writeHead(200);
+				rs.end();
+			});
+		});
+		await new Promise((r) => hook.listen(0, '127.0.0.1', r));
+		servers.push({ kill: async () => { hook.closeAllConnections(); await new Promise((r) => hook.close(r)); } });
+		const s = await L.startServer({ args: ['--moderation-mode', 'async', '--moderation-frames', '64',
+			'--webhook-url', `http://127.0.0.1:${hook.address().port}/hook`, '--webhook-secret', 'whsec-a'] });
+		servers.push(s);
+		const still = await L.upload(s, path.join(L.CORPUS, 'coffee.png'));
+		assert.equal(still.status, 202, L.show(still));
+		await settled(s, still.record.id);
+		const frame = gifFrame((await L.req(s, 'GET', `/cdn-cgi/image/w=224,h=224,fit=cover,f=gif/${still.record.id}`)).body);
+		const long = joinGif(Array(64).fill(frame));
+
+		const busy = await L.upload(s, long, { filename: 'long.gif' });
+		assert.equal(busy.status, 202, L.show(busy));
+		const a = await L.upload(s, RGB, { id: 'pend-approve' });
+		const b = await L.upload(s, path.join(L.INPUTS, 'png16.png'), { id: 'pend-lost' });
+		assert.equal(a.record.status, 'pending');
+		assert.equal(b.record.status, 'pending');
+		// The original of one goes missing before its turn.
+		const blobs = path.join(s.dataDir, 'blobs');
+		const blob = L.walk(blobs).find((f) => path.basename(f) === b.record.sha256);
+		assert.ok(blob, 'the original on disk');
+		fs.unlinkSync(path.join(blobs, blob));
+
+		const seen = await L.api(s, 'GET', '/v1/images/pend-approve');
+		assert.equal(seen.json.result.status, 'pending', 'still queued behind the animation');
+		const rv = await L.api(s, 'POST', '/v1/images/pend-approve/moderation',
+			{ action: 'approve', reviewer: 'erin', expected_status: 'pending' });
+		assert.equal(rv.status, 200, L.show(rv));
+		const rec = rv.json.result;
+		assert.equal(rec.status, 'approved');
+		assert.equal(rec.moderation.verdict, 'approve');
+		assert.ok(rec.moderation.policy_version, JSON.stringify(rec.moderation));
+		assert.deepEqual(Object.keys(rec.moderation.scores).sort(), ['drawing', 'hentai', 'neutral', 'porn', 'sexy']);
+		assert.deepEqual([rec.audit.at(-1).before, rec.audit.at(-1).after, rec.audit.at(-1).who], ['pending', 'approved', 'erin']);
+
+		const lost = await settled(s, 'pend-lost');
+		assert.equal(lost.status, 'flagged');
+		assert.equal(lost.moderation.rule, 'classification_failed');
+		const ev = await waitFor(() => got.find((e) => e.id === 'pend-lost'));
+		assert.deepEqual([ev.event, ev.status, ev.rule], ['flag', 'flagged', 'classification_failed']);
+		assert.ok(ev.error.length > 0, JSON.stringify(ev));
+		assert.ok(ev.seq > 0 && ev.event_id);
+		// The approved one was decided by a person: no verdict event.
+		assert.equal(got.filter((e) => e.id === 'pend-approve' && e.event !== 'review').length, 0);
+		assert.equal((await settled(s, busy.record.id)).moderation.frames.checked, 64);
 	});
 });

@@ -158,4 +158,46 @@ describe('decisions remembered by content', () => {
 			await r.kill();
 		}
 	});
+
+	test('safety first: a hash-list match outranks a remembered approve; a remembered block outranks a flag list', { timeout: T }, async () => {
+		const q = await L.startServer({ args: ['--moderation-policy', 'look=flag: neutral>=0.5', '--moderation-blocked', 'quarantine'] });
+		const list = async (name, action, hash) => {
+			assert.equal((await L.api(q, 'POST', '/v1/hashlists', { name, action })).status, 201);
+			const r = await L.req(q, 'POST', `/v1/hashlists/${name}/hashes`, {
+				auth: true, headers: { 'Content-Type': 'text/plain' }, body: `${hash}\n` });
+			assert.equal(r.status, 200, L.show(r));
+		};
+		try {
+			// Approved by a person, then listed: the list wins, the
+			// decision is still shown beside it.
+			const coffee = path.join(L.CORPUS, 'coffee.png');
+			const a = await L.upload(q, coffee, { id: 'hl-1' });
+			assert.equal(a.record.status, 'flagged', L.show(a));
+			assert.equal((await L.api(q, 'POST', '/v1/images/hl-1/moderation', { action: 'approve', reviewer: 'dan' })).status, 200);
+			await list('known-bad', 'block', a.record.pdq);
+			let up = await L.upload(q, coffee, { id: 'hl-2' });
+			assert.equal(up.status, 201, L.show(up));
+			assert.equal(up.record.status, 'blocked');
+			let m = up.record.moderation;
+			assert.equal(m.rule, 'hashlist:known-bad');
+			assert.equal(m.verdict, 'block');
+			assert.equal(m.hashlist.list, 'known-bad');
+			assert.deepEqual([m.decision.image, m.decision.decision, m.decision.by], ['hl-1', 'approved', 'dan']);
+			assert.equal((await L.api(q, 'DELETE', '/v1/hashlists/known-bad')).status, 200);
+			await list('look-again', 'flag', a.record.pdq);
+			up = await L.upload(q, coffee, { id: 'hl-3' });
+			assert.equal(up.record.status, 'flagged', 'a flag list also outranks a remembered approve');
+			assert.equal(up.record.moderation.hashlist.list, 'look-again');
+			assert.equal(up.record.moderation.decision.decision, 'approved');
+
+			// Blocked by a person: the block stands over a flag list.
+			assert.equal((await L.api(q, 'POST', '/v1/images/hl-3/moderation', { action: 'block' })).status, 200);
+			up = await L.upload(q, coffee, { id: 'hl-4' });
+			assert.equal(up.record.status, 'blocked');
+			assert.equal(up.record.moderation.rule, 'content_decision');
+			assert.equal(up.record.moderation.hashlist.list, 'look-again');
+		} finally {
+			await q.kill();
+		}
+	});
 });

@@ -95,7 +95,7 @@ describe('webhooks', () => {
 		const m = (await L.req(s, 'GET', '/metrics')).text;
 		assert.equal(metric(m, 'pictor_webhook_outbox_depth'), 100);
 		assert.ok(metric(m, 'pictor_webhook_outbox_oldest_seconds') > 5);
-		assert.ok(metric(m, 'pictor_webhook_failed_attempts') >= 200);
+		assert.ok(metric(m, 'pictor_webhook_failed_attempts_total') >= 200);
 		// Later events are not starved behind the first ones: every
 		// event has been tried as often as the others (within one round).
 		const tries = new Map();

@@ -158,10 +158,14 @@ static void run(void)
 		char *t;
 
 		px_metrics_gauge_fn(m, "x_load", "l", read_double, &v);
+		/* A count kept elsewhere is a counter, read at scrape time. */
+		px_metrics_counter_fn(m, "x_sent_total", "s", read_double, &v);
 		v = 9;
 		t = render(m);
 		T_OK(has_line(t, "# TYPE x_load gauge"));
 		T_OK(has_line(t, "x_load 9"));
+		T_OK(has_line(t, "# TYPE x_sent_total counter"));
+		T_OK(has_line(t, "x_sent_total 9"));
 		free(t);
 		px_metrics_free(m);
 	}
