@@ -98,7 +98,7 @@ describe('async moderation', () => {
 	});
 
 	test('while the runner is busy: approving a pending image records its scores; a lost original is flagged with its webhook', { timeout: T }, async () => {
-		// A 64-frame animation, every frame classified, keeps the one
+		// A 128-frame animation, every frame classified, keeps the one
 		// runner busy for seconds: the images queued behind it stay
 		// pending meanwhile.
 		const got = [];
@@ -113,32 +113,31 @@ describe('async moderation', () => {
 		});
 		await new Promise((r) => hook.listen(0, '127.0.0.1', r));
 		servers.push({ kill: async () => { hook.closeAllConnections(); await new Promise((r) => hook.close(r)); } });
-		const s = await L.startServer({ args: ['--moderation-mode', 'async', '--moderation-frames', '64',
+		const s = await L.startServer({ args: ['--moderation-mode', 'async', '--moderation-frames', '128',
 			'--webhook-url', `http://127.0.0.1:${hook.address().port}/hook`, '--webhook-secret', 'whsec-a'] });
 		servers.push(s);
 		const still = await L.upload(s, path.join(L.CORPUS, 'coffee.png'));
 		assert.equal(still.status, 202, L.show(still));
 		await settled(s, still.record.id);
 		const frame = gifFrame((await L.req(s, 'GET', `/cdn-cgi/image/w=224,h=224,fit=cover,f=gif/${still.record.id}`)).body);
-		const long = joinGif(Array(64).fill(frame));
+		const long = joinGif(Array(128).fill(frame));
 
 		const busy = await L.upload(s, long, { filename: 'long.gif' });
 		assert.equal(busy.status, 202, L.show(busy));
+		// Each step at once, while the runner works on the animation.
 		const a = await L.upload(s, RGB, { id: 'pend-approve' });
-		const b = await L.upload(s, path.join(L.INPUTS, 'png16.png'), { id: 'pend-lost' });
 		assert.equal(a.record.status, 'pending');
+		const rv = await L.api(s, 'POST', '/v1/images/pend-approve/moderation',
+			{ action: 'approve', reviewer: 'erin', expected_status: 'pending' });
+		assert.equal(rv.status, 200, `still queued behind the animation: ${L.show(rv)}`);
+		// The original of another goes missing before its turn.
+		const b = await L.upload(s, path.join(L.INPUTS, 'png16.png'), { id: 'pend-lost' });
 		assert.equal(b.record.status, 'pending');
-		// The original of one goes missing before its turn.
 		const blobs = path.join(s.dataDir, 'blobs');
 		const blob = L.walk(blobs).find((f) => path.basename(f) === b.record.sha256);
 		assert.ok(blob, 'the original on disk');
 		fs.unlinkSync(path.join(blobs, blob));
 
-		const seen = await L.api(s, 'GET', '/v1/images/pend-approve');
-		assert.equal(seen.json.result.status, 'pending', 'still queued behind the animation');
-		const rv = await L.api(s, 'POST', '/v1/images/pend-approve/moderation',
-			{ action: 'approve', reviewer: 'erin', expected_status: 'pending' });
-		assert.equal(rv.status, 200, L.show(rv));
 		const rec = rv.json.result;
 		assert.equal(rec.status, 'approved');
 		assert.equal(rec.moderation.verdict, 'approve');
@@ -155,6 +154,6 @@ describe('async moderation', () => {
 		assert.ok(ev.seq > 0 && ev.event_id);
 		// The approved one was decided by a person: no verdict event.
 		assert.equal(got.filter((e) => e.id === 'pend-approve' && e.event !== 'review').length, 0);
-		assert.equal((await settled(s, busy.record.id)).moderation.frames.checked, 64);
+		assert.equal((await settled(s, busy.record.id)).moderation.frames.checked, 128);
 	});
 });
