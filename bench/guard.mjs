@@ -5,12 +5,18 @@
 // at a modest rate (BENCH_LEGIT_RPS, default 2/s):
 //   - unloaded, uncached (a new width each time) and cached (a fixed set);
 //   - during a flood from one address (127.0.1.1, BENCH_FLOOD_CONNS
-//     connections, cache-busting widths, as fast as it can);
+//     connections, cache-busting options, as fast as it can);
 //   - during a flood from 100 addresses (127.0.1.1-127.0.1.100, one
 //     connection each).
-// For each: the legitimate client's p50/p99 and its 429/503 counts, the
-// flood's accepted renders a second against the per-client render limit,
-// its 429/503 counts, and the daemon's peak RSS. Then the limiter's cost on
+// The flood runs in a child process, so the legitimate client's timings
+// are not those of a load generator's busy event loop; the daemon logs to
+// a file, so a full pipe never stalls it. The machine is shared: each
+// flood phase alternates BENCH_ROUNDS times with an unloaded window of the
+// same kind, and the ratio is taken against those unloaded windows.
+// For each: the legitimate client's p50/p99 (as it saw them, and as the
+// daemon's access log timed them) and its 429/503 counts, the flood's
+// accepted renders a second against the per-client render limit, its
+// 429/503 counts, and the daemon's peak RSS. Then the limiter's cost on
 // cache hits: hit throughput from 16 connections (16 addresses) with the
 // limiter on (limits high enough never to refuse) and off, same run.
 // Figures depend on the machine and its load; read the ratios.
@@ -24,32 +30,16 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const BIN = process.env.PICTOR_BIN || path.join(ROOT, 'pictor');
 const PHOTO = process.env.BENCH_PHOTO || path.join(ROOT, 'build/corpus/Dune.jpg');
 const SECS = Number(process.env.BENCH_SECONDS || 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
 const LEGIT_RPS = Number(process.env.BENCH_LEGIT_RPS || 2);
 const FLOOD_CONNS = Number(process.env.BENCH_FLOOD_CONNS || 16);
+const EXTRA = (process.env.BENCH_ARGS || '').split(' ').filter(Boolean);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function start(extra = []) {
-	const data = fs.mkdtempSync(path.join(os.tmpdir(), 'pictor-bench-guard-'));
-	const p = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', data, '--moderation', 'off',
-		...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
-	let buf = '';
-	const port = await new Promise((resolve, reject) => {
-		p.stderr.on('data', (c) => {
-			buf += c;
-			const m = /"msg":"listening","addr":"[^"]*:(\d+)"/.exec(buf);
-			if (m) resolve(Number(m[1]));
-		});
-		p.on('exit', (code) => reject(new Error(`pictor exited ${code}: ${buf}`)));
-	});
-	p.stderr.on('data', () => {});
-	const secrets = JSON.parse(fs.readFileSync(path.join(data, 'secrets.json'), 'utf8'));
-	return { p, port, data, token: secrets.admin_token };
-}
-
-function request(srv, pathname, { from = '127.0.0.1', agent, method = 'GET', headers = {}, body } = {}) {
+function request(port, pathname, { from = '127.0.0.1', agent, method = 'GET', headers = {}, body } = {}) {
 	return new Promise((resolve) => {
 		const t0 = performance.now();
-		const rq = http.request({ host: '127.0.0.1', port: srv.port, path: pathname, method, headers,
+		const rq = http.request({ host: '127.0.0.1', port, path: pathname, method, headers,
 			localAddress: from, agent: agent ?? false }, (res) => {
 			res.on('data', () => {});
 			res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
@@ -59,6 +49,60 @@ function request(srv, pathname, { from = '127.0.0.1', agent, method = 'GET', hea
 		if (body) rq.write(body);
 		rq.end();
 	});
+}
+
+// Child mode: the flood. argv: --flood PORT ID ADDRS CONNS SECS FIRST
+if (process.argv[2] === '--flood') {
+	const [port, id, addrs, conns, secs, first] = process.argv.slice(3);
+	const codes = {};
+	let n = Number(first), done = false;
+	const loops = [];
+	for (const from of addrs.split(',')) {
+		const agent = new http.Agent({ keepAlive: true, maxSockets: Number(conns), localAddress: from });
+		for (let c = 0; c < Number(conns); c++) {
+			loops.push((async () => {
+				while (!done) {
+					// every request a new width and quality: never cached
+					const k = n++;
+					const w = 1000 + (k % 2000), q = 30 + (Math.floor(k / 2000) % 60);
+					const r = await request(Number(port), `/img/${id}/w=${w},q=${q},f=jpeg`, { from, agent });
+					codes[r.status] = (codes[r.status] ?? 0) + 1;
+					if (r.status === 0) await sleep(10);
+				}
+			})());
+		}
+	}
+	setTimeout(() => { done = true; }, Number(secs) * 1000);
+	await Promise.all(loops);
+	const cu = process.cpuUsage();
+	codes.cpu_ms = Math.round((cu.user + cu.system) / 1000);
+	process.stdout.write(JSON.stringify(codes));
+	process.exit(0);
+}
+
+async function start(extra = []) {
+	const data = fs.mkdtempSync(path.join(os.tmpdir(), 'pictor-bench-guard-'));
+	const logPath = path.join(data, 'daemon.log');
+	const log = fs.openSync(logPath, 'w');
+	const p = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', data, '--moderation', 'off',
+		...EXTRA, ...extra], { stdio: ['ignore', 'ignore', log] });
+	fs.closeSync(log);
+	let exited = null;
+	p.on('exit', (code) => { exited = code; });
+	for (let i = 0; ; i++) {
+		const m = /"msg":"listening","addr":"[^"]*:(\d+)"/.exec(fs.readFileSync(logPath, 'utf8'));
+		if (m) {
+			const secrets = JSON.parse(fs.readFileSync(path.join(data, 'secrets.json'), 'utf8'));
+			return { p, port: Number(m[1]), data, logPath, token: secrets.admin_token };
+		}
+		if (exited !== null || i > 600) throw new Error(`pictor did not start: ${fs.readFileSync(logPath, 'utf8')}`);
+		await sleep(50);
+	}
+}
+
+function stop(srv) {
+	srv.p.kill('SIGKILL');
+	fs.rmSync(srv.data, { recursive: true, force: true });
 }
 
 function rss(pid) {
@@ -74,14 +118,32 @@ const pct = (a, q) => {
 	return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
 
-let bust = 0;
-async function legit(srv, id, cached, stop) {
+// The daemon's own timing of the requests whose id starts with tag.
+function serverMs(srv, tag) {
+	const out = [];
+	out.wait = [];
+	for (const line of fs.readFileSync(srv.logPath, 'utf8').split('\n')) {
+		if (!line.includes(`"request_id":"${tag}-`)) continue;
+		try {
+			const j = JSON.parse(line);
+			if (j.status === 200) {
+				out.push(j.ms);
+				out.wait.push(j.wait_ms ?? 0);
+			}
+		} catch { /* a partial last line */ }
+	}
+	return out;
+}
+
+let bust = 0, tagSeq = 0;
+async function legit(srv, id, cached, stop, tag) {
 	const out = { ms: [], codes: {} };
 	const agent = new http.Agent({ keepAlive: true, maxSockets: 4, localAddress: '127.0.0.9' });
 	const pending = [];
 	for (let i = 0; !stop.done; i++) {
 		const w = cached ? 100 + (i % 8) : 100 + ((bust++ % 900) + 8);
-		pending.push(request(srv, `/img/${id}/w=${w},f=jpeg`, { from: '127.0.0.9', agent }).then((r) => {
+		const headers = { 'X-Request-Id': `${tag}-${i}` };
+		pending.push(request(srv.port, `/img/${id}/w=${w},f=jpeg`, { from: '127.0.0.9', agent, headers }).then((r) => {
 			out.codes[r.status] = (out.codes[r.status] ?? 0) + 1;
 			if (r.status === 200) out.ms.push(r.ms);
 		}));
@@ -92,49 +154,89 @@ async function legit(srv, id, cached, stop) {
 	return out;
 }
 
-let fbust = 0;
-async function flood(srv, id, addrs, conns, stop) {
-	const out = { codes: {} };
-	const loops = [];
-	for (let a = 0; a < addrs.length; a++) {
-		const agent = new http.Agent({ keepAlive: true, maxSockets: conns, localAddress: addrs[a] });
-		for (let c = 0; c < conns; c++) {
-			loops.push((async () => {
-				while (!stop.done) {
-					const w = 1000 + (fbust++ % 2000);
-					const r = await request(srv, `/img/${id}/w=${w},q=${50 + (fbust % 40)},f=jpeg`, { from: addrs[a], agent });
-					out.codes[r.status] = (out.codes[r.status] ?? 0) + 1;
-					if (r.status === 0) await sleep(10);
-				}
-			})());
-		}
-	}
-	await Promise.all(loops);
-	return out;
+let floodFirst = 0;
+function flood(srv, id, addrs, conns, secs) {
+	const first = floodFirst;
+	floodFirst += 1000000;
+	const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--flood', String(srv.port), id,
+		addrs.join(','), String(conns), String(secs), String(first)], { stdio: ['ignore', 'pipe', 'inherit'] });
+	let out = '';
+	child.stdout.on('data', (c) => { out += c; });
+	return new Promise((resolve) => child.on('exit', () => resolve({ codes: out ? JSON.parse(out) : {} })));
 }
 
-async function phase(srv, id, name, cached, floodAddrs, conns) {
+// Until the daemon's workers are idle (what a flood left queued is done).
+async function settle(srv) {
+	for (let i = 0; i < 200; i++) {
+		const body = await new Promise((resolve) => {
+			http.get({ host: '127.0.0.1', port: srv.port, path: '/metrics', agent: false }, (res) => {
+				let t = '';
+				res.on('data', (c) => { t += c; });
+				res.on('end', () => resolve(t));
+			}).on('error', () => resolve(''));
+		});
+		if (/^pictor_worker_load 0$/m.test(body)) return;
+		await sleep(50);
+	}
+}
+
+// One window: the legitimate client for secs, with or without a flood.
+async function window(srv, id, cached, floodAddrs, conns, secs) {
 	const stop = { done: false };
-	let peak = 0;
-	const sampler = setInterval(() => { peak = Math.max(peak, rss(srv.p.pid)); }, 200);
+	const tag = `legit-${++tagSeq}`;
+	const fl = floodAddrs ? flood(srv, id, floodAddrs, conns, secs) : null;
+	const lg = legit(srv, id, cached, stop, tag);
 	const t0 = performance.now();
-	const fl = floodAddrs ? flood(srv, id, floodAddrs, conns, stop) : null;
-	const lg = legit(srv, id, cached, stop);
-	await sleep(SECS * 1000);
+	await sleep(secs * 1000);
 	stop.done = true;
 	const [l, f] = await Promise.all([lg, fl]);
-	const secs = (performance.now() - t0) / 1000;
+	await settle(srv);
+	return { l, f, secs: (performance.now() - t0) / 1000, server: serverMs(srv, tag) };
+}
+
+function merge(ws) {
+	const l = { ms: [], codes: {} }, f = { codes: {} }, server = [];
+	server.wait = [];
+	let secs = 0;
+	for (const w of ws) {
+		l.ms.push(...w.l.ms);
+		server.push(...w.server);
+		server.wait.push(...w.server.wait);
+		for (const [k, v] of Object.entries(w.l.codes)) l.codes[k] = (l.codes[k] ?? 0) + v;
+		if (w.f) for (const [k, v] of Object.entries(w.f.codes)) f.codes[k] = (f.codes[k] ?? 0) + v;
+		secs += w.secs;
+	}
+	return { l, f, secs, server };
+}
+
+// A flood phase: ROUNDS times an unloaded window then a flooded one.
+async function phase(srv, id, name, cached, floodAddrs, conns) {
+	const base = [], loaded = [];
+	let peak = 0;
+	const sampler = setInterval(() => { peak = Math.max(peak, rss(srv.p.pid)); }, 200);
+	const secs = SECS / ROUNDS;
+	for (let i = 0; i < ROUNDS; i++) {
+		base.push(await window(srv, id, cached, null, 0, secs));
+		loaded.push(await window(srv, id, cached, floodAddrs, conns, secs));
+	}
 	clearInterval(sampler);
+	const b = merge(base), m = merge(loaded);
 	const row = {
 		phase: name,
-		legit_p50_ms: +pct(l.ms, 0.5).toFixed(1),
-		legit_p99_ms: +pct(l.ms, 0.99).toFixed(1),
-		legit_200: l.codes[200] ?? 0,
-		legit_429: l.codes[429] ?? 0,
-		legit_503: l.codes[503] ?? 0,
-		flood_accepted_per_s: f ? +((f.codes[200] ?? 0) / secs).toFixed(1) : null,
-		flood_429: f ? f.codes[429] ?? 0 : null,
-		flood_503: f ? f.codes[503] ?? 0 : null,
+		unloaded_p50_ms: +pct(b.l.ms, 0.5).toFixed(1),
+		unloaded_p99_ms: +pct(b.l.ms, 0.99).toFixed(1),
+		legit_p50_ms: +pct(m.l.ms, 0.5).toFixed(1),
+		legit_p99_ms: +pct(m.l.ms, 0.99).toFixed(1),
+		legit_server_p99_ms: +pct(m.server, 0.99).toFixed(1),
+		unloaded_server_p99_ms: +pct(b.server, 0.99).toFixed(1),
+		legit_wait_p99_ms: +pct(m.server.wait, 0.99).toFixed(1),
+		p99_ratio: +(pct(m.l.ms, 0.99) / pct(b.l.ms, 0.99)).toFixed(2),
+		legit_200: m.l.codes[200] ?? 0,
+		legit_429: m.l.codes[429] ?? 0,
+		legit_503: m.l.codes[503] ?? 0,
+		flood_accepted_per_s: +((m.f.codes[200] ?? 0) / m.secs).toFixed(1),
+		flood_429: m.f.codes[429] ?? 0,
+		flood_503: m.f.codes[503] ?? 0,
 		peak_rss_mib: +peak.toFixed(0),
 	};
 	console.log(JSON.stringify(row));
@@ -150,7 +252,7 @@ async function hitThroughput(srv, id, secs) {
 		const agent = new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: from });
 		loops.push((async () => {
 			while (!stop.done) {
-				const r = await request(srv, `/img/${id}/w=120,f=jpeg`, { from, agent });
+				const r = await request(srv.port, `/img/${id}/w=120,f=jpeg`, { from, agent });
 				if (r.status === 200) n++;
 			}
 		})());
@@ -178,25 +280,17 @@ async function upload(srv) {
 const srv = await start();
 try {
 	const id = await upload(srv);
-	console.log(`# photo ${path.basename(PHOTO)}, ${SECS}s a phase, legit ${LEGIT_RPS}/s from 127.0.0.9, ` +
-		`render limit per client: default (10/s, burst 100), workers ${os.cpus().length}`);
-	for (let i = 0; i < 8; i++) await request(srv, `/img/${id}/w=${100 + i},f=jpeg`, { from: '127.0.0.9' });
+	console.log(`# photo ${path.basename(PHOTO)}, ${SECS}s a phase in ${ROUNDS} rounds, legit ${LEGIT_RPS}/s from 127.0.0.9, ` +
+		`render limit per client: default (10/s, burst 100), workers ${os.cpus().length}, load ${os.loadavg()[0].toFixed(1)}`);
+	for (let i = 0; i < 8; i++) await request(srv.port, `/img/${id}/w=${100 + i},f=jpeg`, { from: '127.0.0.9' });
 	const one = ['127.0.1.1'];
 	const hundred = Array.from({ length: 100 }, (_, i) => `127.0.1.${i + 1}`);
-	const rows = [];
-	rows.push(await phase(srv, id, 'unloaded, uncached', false, null));
-	rows.push(await phase(srv, id, 'flood 1 address, uncached', false, one, FLOOD_CONNS));
-	rows.push(await phase(srv, id, 'flood 100 addresses, uncached', false, hundred, 1));
-	rows.push(await phase(srv, id, 'unloaded, cached', true, null));
-	rows.push(await phase(srv, id, 'flood 1 address, cached', true, one, FLOOD_CONNS));
-	rows.push(await phase(srv, id, 'flood 100 addresses, cached', true, hundred, 1));
-	for (const [base, a, b] of [[0, 1, 2], [3, 4, 5]]) {
-		for (const k of [a, b]) {
-			console.log(`# ${rows[k].phase}: legit p99 ${(rows[k].legit_p99_ms / rows[base].legit_p99_ms).toFixed(2)}x unloaded`);
-		}
-	}
+	await phase(srv, id, 'flood 1 address, uncached', false, one, FLOOD_CONNS);
+	await phase(srv, id, 'flood 100 addresses, uncached', false, hundred, 1);
+	await phase(srv, id, 'flood 1 address, cached', true, one, FLOOD_CONNS);
+	await phase(srv, id, 'flood 100 addresses, cached', true, hundred, 1);
 } finally {
-	srv.p.kill('SIGKILL');
+	stop(srv);
 }
 
 // The limiter's cost on cache hits: on (limits high enough never to refuse) vs off.
@@ -204,8 +298,8 @@ const on = await start(['--rate-limit', 'hit=1000000/s:1000000,render=1000000/s:
 const off = await start(['--rate-limit', 'hit=0/s:1,render=0/s:1,api=0/s:1,upload=0/s:1']);
 try {
 	const ids = [await upload(on), await upload(off)];
-	await request(on, `/img/${ids[0]}/w=120,f=jpeg`);
-	await request(off, `/img/${ids[1]}/w=120,f=jpeg`);
+	await request(on.port, `/img/${ids[0]}/w=120,f=jpeg`);
+	await request(off.port, `/img/${ids[1]}/w=120,f=jpeg`);
 	const hs = Math.max(3, Math.round(SECS / 2));
 	// alternate to share the machine's load between the two
 	const r = { on: [], off: [] };
@@ -217,6 +311,6 @@ try {
 	console.log(JSON.stringify({ hits_per_s_limiter_on: +avg(r.on).toFixed(0), hits_per_s_limiter_off: +avg(r.off).toFixed(0),
 		ratio_on_off: +(avg(r.on) / avg(r.off)).toFixed(3) }));
 } finally {
-	on.p.kill('SIGKILL');
-	off.p.kill('SIGKILL');
+	stop(on);
+	stop(off);
 }

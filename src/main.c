@@ -1284,6 +1284,7 @@ static int cmd_serve(int argc, char **argv)
 		goto fail;
 	}
 	px_pool_set_flow_cap(app->pool, (int)cfg.queue_per_client);
+	px_pool_set_share(app->pool, (int)cfg.client_workers, 10000);
 
 	if (px_api_cache_open(app, &eb))
 		goto fail;

@@ -220,8 +220,8 @@ int px_app_metrics_init(struct px_app *a)
 						   "time a worker spent rendering a variant",
 						   NULL, sec, nsec);
 	a->m.queue_wait = px_metrics_histogram(m, "pictor_queue_wait_seconds",
-					       "time a request waited for an image worker",
-					       NULL, sec, nsec);
+					       "time a request waited for an image worker, by request class",
+					       "class", sec, nsec);
 	a->m.not_modified = px_metrics_counter(m, "pictor_not_modified_total",
 					       "304 answers", NULL);
 	a->m.overloaded = px_metrics_counter(m, "pictor_overloaded_total",
@@ -236,6 +236,7 @@ int px_app_metrics_init(struct px_app *a)
 			    worker_load, a);
 	px_metrics_gauge_fn(m, "pictor_draining", "1 while the server drains for shutdown",
 			    draining, a);
+	px_app_protect_metrics(a);
 	return 0;
 }
 
@@ -281,7 +282,7 @@ void px_app_completed(void *app, struct px_req *r)
 	if (!strcmp(rc, "delivery"))
 		px_api_stats_delivery(a);
 	if (wait >= 0)
-		px_metric_observe(a->m.queue_wait, wait);
+		px_metric_observe(a->m.queue_wait, wait, px_app_queue_class(r));
 }
 
 static void metrics(struct px_app *a, struct px_req *r,

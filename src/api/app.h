@@ -255,6 +255,11 @@ void px_app_tick(void *app);
  * too_expensive and returns false. */
 bool px_app_render_sched(struct px_app *a, struct px_req *r, int tw, int th,
 			 int ow, int oh, int frames);
+/* The class a request waited for a worker in, for the queue-wait
+ * metric: "render", "upload", "api" or "other". */
+const char *px_app_queue_class(struct px_req *r);
+/* Register the protection metrics that read the worker pool. */
+void px_app_protect_metrics(struct px_app *a);
 
 /* Does the request carry a valid token (admin or scoped)? Sets the
  * request's principal. */

@@ -11,6 +11,7 @@
 #include "api/app.h"
 #include "core/log.h"
 #include "access/scope.h"
+#include "core/pool.h"
 #include "guard/guard.h"
 
 _Static_assert(sizeof(struct px_guard_ticket) <= PX_REQ_EXT_SIZE,
@@ -41,8 +42,7 @@ static void answer(struct px_req *r, const struct px_guard_answer *ans)
 	px_resp_error(r, ans->status, ans->code, "%s", ans->msg);
 }
 
-/* The client's flow in the worker pool: a hash of its key, never 0. */
-static uint64_t flow_of(const struct px_ip *key)
+static uint32_t hash_key(const struct px_ip *key)
 {
 	uint8_t b[16];
 	uint64_t h = 1469598103934665603ULL;
@@ -50,7 +50,18 @@ static uint64_t flow_of(const struct px_ip *key)
 	px_client_key_bytes(key, b);
 	for (int i = 0; i < 16; i++)
 		h = (h ^ b[i]) * 1099511628211ULL;
-	return h ? h : 1;
+	h ^= h >> 32;
+	return (uint32_t)h ? (uint32_t)h : 1;
+}
+
+/* The client's flow in the worker pool: its network's hash over its
+ * own, never 0 in either half (see PX_POOL_FLOW). */
+static uint64_t flow_of(const struct px_ip *key)
+{
+	struct px_ip net;
+
+	px_client_network(key, &net);
+	return PX_POOL_FLOW(hash_key(&net), hash_key(key));
 }
 
 static int class_of(const char *method, const char *path)
@@ -68,6 +79,35 @@ static int class_of(const char *method, const char *path)
 	if (!strncmp(path, "/v1/", 4) || !strncmp(path, "/admin/api/", 11))
 		return PX_CLASS_API;
 	return PX_CLASS_NONE;
+}
+
+const char *px_app_queue_class(struct px_req *r)
+{
+	switch (class_of(px_req_method(r), px_req_path(r))) {
+	case PX_CLASS_HIT:
+		return "render"; /* a delivery that waited needed a worker */
+	case PX_CLASS_UPLOAD:
+		return "upload";
+	case PX_CLASS_API:
+		return "api";
+	default:
+		return "other";
+	}
+}
+
+static double share_held(void *arg)
+{
+	struct px_app *a = arg;
+
+	return a->pool ? (double)px_pool_held(a->pool) : 0;
+}
+
+void px_app_protect_metrics(struct px_app *a)
+{
+	px_metrics_counter_fn(a->metrics, "pictor_worker_share_held_total",
+			      "image jobs that waited while a worker was free, "
+			      "their network holding its share (--client-workers)",
+			      share_held, a);
 }
 
 void px_app_admit(void *app, struct px_req *r)

@@ -115,6 +115,10 @@ static const struct opt opts[] = {
 	{"queue-per-client", "PICTOR_QUEUE_PER_CLIENT", "queue_per_client",
 	 L(queue_per_client), "8", 1, 100000, false,
 	 "image jobs one client may have waiting (the queue is shared fairly)"},
+	{"client-workers", "PICTOR_CLIENT_WORKERS", "client_workers",
+	 L(client_workers), "-1", -1, 256, false,
+	 "image workers one client network (IPv4 /24, IPv6 /48) may hold "
+	 "while another has work (-1: all but one; 0: no limit)"},
 	{"max-clients", "PICTOR_MAX_CLIENTS", "max_clients", L(max_clients),
 	 "1048576", 64, 1L << 28, false,
 	 "rate-limit buckets kept (32 bytes each; idle ones are evicted)"},

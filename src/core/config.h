@@ -56,6 +56,7 @@ struct px_config {
 	char *rate_limits;     /* CLASS=RATE/s:BURST,... */
 	long max_clients;      /* rate-limit buckets held */
 	long queue_per_client; /* image jobs one client may have waiting */
+	long client_workers;   /* workers one network may hold; -1: all but one */
 	long max_conns;
 	long header_timeout;
 	long min_send_rate;

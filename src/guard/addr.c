@@ -69,6 +69,15 @@ void px_client_key(const struct px_ip *ip, struct px_ip *key)
 		memset(key->b + 8, 0, 8);
 }
 
+void px_client_network(const struct px_ip *key, struct px_ip *net)
+{
+	px_client_key(key, net);
+	if (net->family == 4)
+		net->b[3] = 0;
+	else
+		memset(net->b + 6, 0, 10);
+}
+
 void px_client_key_format(const struct px_ip *key, char *out, size_t n)
 {
 	px_ip_format(key, out, n);

@@ -24,6 +24,11 @@ int px_hop_parse(const char *s, size_t n, struct px_ip *out);
 /* The client key of ip: ip itself for IPv4, its /64 for IPv6. */
 void px_client_key(const struct px_ip *ip, struct px_ip *key);
 
+/* The network a client key belongs to, for sharing the workers between
+ * networks: its /24 for IPv4, its /48 for IPv6 (one site's allocation).
+ * Rate limits stay per client key; only scheduling looks at this. */
+void px_client_network(const struct px_ip *key, struct px_ip *net);
+
 /* Text of a client key into out (at least 52 bytes): "192.0.2.1" or
  * "2001:db8:1:2::/64". */
 void px_client_key_format(const struct px_ip *key, char *out, size_t n);

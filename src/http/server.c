@@ -987,6 +987,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			px_json_quote(&f, cut);
 		}
 	}
+	if (r->deferred_us && r->started_us)
+		px_buf_addf(&f, ",\"wait_ms\":%.2f",
+			    (double)(r->started_us - r->deferred_us) / 1e3);
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		px_buf_addf(&f, ",\"aborted\":%d", (int)toe);
 	px_log(PX_LOG_INFO, "request", (const char *)f.data);

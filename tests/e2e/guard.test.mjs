@@ -450,3 +450,43 @@ describe('fair scheduling of renders', () => {
 		assert.equal(srv.logs.filter((x) => x.msg === 'request' && x.refused_by === 'client-gone').length, 3);
 	});
 });
+
+describe('workers shared between networks', () => {
+	let srv;
+	let big;
+	before(async () => {
+		srv = await L.startServer({
+			args: ['--moderation', 'off', '--workers', '2', '--queue', '4', '--queue-per-client', '4',
+				'--rate-limit', 'render=0/s:1,hit=0/s:1'],
+		});
+		const up = await L.upload(srv, path.join(L.CORPUS, 'Elephants_5640x3172.jpg'), { timeout: 120000 });
+		assert.equal(up.status, 201, L.show(up));
+		big = up.record.id;
+	});
+	after(() => srv?.kill());
+
+	test('a network of clients neither fills the queue against another network nor holds every worker', { timeout: T }, async () => {
+		// six clients of 127.0.20.0/24, one big render each: two run (the
+		// network is alone), four fill the queue
+		const flood = [];
+		for (let a = 1; a <= 6; a++) {
+			flood.push(get(srv, `/img/${big}/w=${2400 + a},f=jpeg`, { from: `127.0.20.${a}`, timeout: 120000 }));
+			await L.sleep(50);
+		}
+		await L.sleep(300);
+		// one client of another network, two renders at once: its network
+		// holds fewer, so each pushes out a job of the flooding network
+		const legit = await Promise.all([64, 65].map((w) =>
+			get(srv, `/img/${big}/w=${w},f=jpeg`, { from: '127.0.21.9', timeout: 120000 })));
+		assert.deepEqual(legit.map((r) => r.status), [200, 200]);
+		const res = await Promise.all(flood);
+		const pushed = srv.logs.filter((x) => x.msg === 'request' && x.refused_by === 'pushed-out');
+		assert.equal(pushed.length, 2, res.map((r) => r.status).join(' '));
+		assert.ok(pushed.every((x) => x.client?.startsWith('127.0.20.') || x.remote?.startsWith('127.0.20.')));
+		// once the other network had work, the flooding one ran on one
+		// worker at a time: its queued renders waited with a worker free
+		assert.ok(await metric(srv, 'pictor_worker_share_held_total') >= 1);
+		const m = await L.req(srv, 'GET', '/metrics');
+		assert.match(m.text, /pictor_queue_wait_seconds_count\{class="render"\} \d+/);
+	});
+});

@@ -98,7 +98,8 @@ test('counters move with traffic; the access log has one line per request withou
 	assert.equal(metric(m.text, 'pictor_upload_duration_seconds_count'), 1);
 	assert.ok(metric(m.text, 'pictor_render_duration_seconds_count') >= 3);
 	assert.ok(metric(m.text, 'pictor_render_duration_seconds_sum') > 0);
-	assert.ok(metric(m.text, 'pictor_queue_wait_seconds_count') >= 4, 'the upload and the renders waited for a worker');
+	const waits = (cls) => metric(m.text, `pictor_queue_wait_seconds_count{class="${cls}"}`) ?? 0;
+	assert.ok(waits('upload') >= 1 && waits('upload') + waits('render') >= 4, 'the upload and the renders waited for a worker, each in its class');
 	assert.equal(metric(m.text, 'pictor_draining'), 0);
 
 	// The dashboard in docs/ only queries metrics that exist.
