@@ -3,7 +3,7 @@
 # (LISTEN=, DATA= and ARGS= change that).
 
 CC      ?= cc
-PKGS    := vips libmicrohttpd lmdb jansson libcrypto libcurl libsystemd
+PKGS    := vips libmicrohttpd lmdb libpq jansson libcrypto libcurl libsystemd
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 OPT     ?= -O2 -g

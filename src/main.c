@@ -530,7 +530,7 @@ static int run_fsck(const struct px_config *cfg, bool repair)
 	int rc = 4;
 
 	snprintf(path, sizeof(path), "%s/meta/data.mdb", data);
-	if (stat(path, &sb)) {
+	if (px_kv_meta_is_lmdb(cfg->meta) && stat(path, &sb)) {
 		fprintf(stderr, "pictor: \"%s\" is not a Pictor data directory\n",
 			data);
 		return 4;
@@ -617,6 +617,10 @@ static int cmd_backup(int argc, char **argv)
 	if (!to || !*to) {
 		fprintf(stderr, "pictor: backup needs --to DEST\n");
 		rc = 2;
+	} else if (!px_kv_meta_is_lmdb(cfg.meta)) {
+		fprintf(stderr, "pictor: backup copies the embedded store; with "
+			"--meta postgres back the database up with pg_dump "
+			"(docs/DEPLOY.md)\n");
 	} else if (px_backup_run(cfg.data, to, &st, &eb)) {
 		fprintf(stderr, "pictor: backup: %s\n", eb.msg);
 	} else {
@@ -647,6 +651,10 @@ static int cmd_restore(int argc, char **argv)
 	if (!from || !*from) {
 		fprintf(stderr, "pictor: restore needs --from DEST\n");
 		rc = 2;
+	} else if (!px_kv_meta_is_lmdb(cfg.meta)) {
+		fprintf(stderr, "pictor: restore writes the embedded store; "
+			"with --meta postgres restore the database with "
+			"pg_restore (docs/DEPLOY.md)\n");
 	} else if (px_datadir_lock(cfg.data, &lock, &eb) ||
 		   px_restore_run(from, cfg.data, &st, &eb)) {
 		fprintf(stderr, "pictor: restore: %s\n", eb.msg);
@@ -1228,6 +1236,8 @@ static int cmd_serve(int argc, char **argv)
 
 	if (px_stores_open(&cfg, 0, &stores, &eb))
 		goto fail;
+	log_startup("metadata store", "meta",
+		    px_kv_meta_is_lmdb(cfg.meta) ? "lmdb" : "postgres");
 	if (px_catalog_new(stores.blobs, stores.kv, &app->cat))
 		goto fail;
 	/* Tokens and drafts own keys of their own (catalog.h's layout). */
@@ -1257,6 +1267,9 @@ static int cmd_serve(int argc, char **argv)
 		goto fail;
 
 	workers = cfg.workers ? (int)cfg.workers : px_cpu_count();
+	/* a transaction per worker and network thread, and the background
+	 * threads (moderation, webhooks, scrub, sweeps) */
+	px_kv_set_conns(stores.kv, workers + (int)cfg.http_threads + 8);
 	/* Hash lists block with moderation off too. */
 	app->mod_quarantine = cfg.moderation_blocked == PX_MOD_QUARANTINE;
 	if (cfg.moderation) {

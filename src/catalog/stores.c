@@ -18,8 +18,14 @@ int px_stores_open(const struct px_config *cfg, int flags,
 	if (!(flags & PX_STORES_META_ONLY) &&
 	    (rc = px_blob_open(&px_blob_fs_ops, cfg->data, &st->blobs, eb)))
 		goto out;
-	snprintf(path, sizeof(path), "%s/meta", cfg->data);
-	rc = px_kv_open(&px_kv_lmdb_ops, path, LMDB_MAP_SIZE, &st->kv, eb);
+	if (!px_kv_meta_is_lmdb(cfg->meta)) {
+		/* a PostgreSQL connection string (docs/CONFIG.md) */
+		rc = px_kv_open(&px_kv_pg_ops, cfg->meta, 0, &st->kv, eb);
+	} else {
+		snprintf(path, sizeof(path), "%s/meta", cfg->data);
+		rc = px_kv_open(&px_kv_lmdb_ops, path, LMDB_MAP_SIZE, &st->kv,
+				eb);
+	}
 out:
 	if (rc)
 		px_stores_close(st);

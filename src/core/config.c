@@ -65,6 +65,9 @@ static const struct opt opts[] = {
 	 false, "HOST:PORT to serve on (port 0: any free port)"},
 	{"data", "PICTOR_DATA", "data", S(data), "./var", 0, 0, false,
 	 "data directory (blobs, records, secrets.json)"},
+	{"meta", "PICTOR_META", "meta", S(meta), "lmdb", 0, 0, false,
+	 "metadata store: lmdb (in the data directory) or a PostgreSQL "
+	 "connection URI, postgres://USER:PASSWORD@HOST:PORT/DB?PARAMS"},
 	{"public-url", "PICTOR_PUBLIC_URL", "public_url", S(public_url), NULL,
 	 0, 0, false, "base URL used in variant links (default http://LISTEN)"},
 	{"workers", "PICTOR_WORKERS", "workers", L(workers), "0", 0, 256,
@@ -886,6 +889,11 @@ static int check(struct px_config *c, struct px_errbuf *eb)
 	if (!*c->data)
 		return px_errf(eb, PX_EINVAL, "%s: data must not be empty",
 			       px_config_origin(c, "data"));
+	if (strcmp(c->meta, "lmdb") && strncmp(c->meta, "postgres://", 11) &&
+	    strncmp(c->meta, "postgresql://", 13) && !strchr(c->meta, '='))
+		return px_errf(eb, PX_EINVAL,
+			       "%s: meta is neither lmdb nor a PostgreSQL connection URI (postgres://USER@HOST/DB)",
+			       px_config_origin(c, "meta"));
 	if (c->webhook_url && (!c->webhook_secret || !*c->webhook_secret))
 		return px_errf(eb, PX_EINVAL,
 			       "%s: webhook_url needs webhook_secret too (--webhook-secret, PICTOR_WEBHOOK_SECRET or \"webhook_secret\" in the file)",
@@ -1112,6 +1120,52 @@ out:
 	return rc;
 }
 
+/*
+ * A connection string with its password masked: the PASSWORD of
+ * scheme://USER:PASSWORD@HOST and the value of every "password=" (URI
+ * query or key=value form).
+ */
+static json_t *masked_conninfo(const char *v)
+{
+	const char *scheme = strstr(v, "://"), *at, *colon, *p;
+	struct px_buf b;
+	json_t *j;
+
+	px_buf_init(&b, 0);
+	p = v;
+	if (scheme && (at = strchr(scheme + 3, '@')) &&
+	    (colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3)))) {
+		px_buf_add(&b, v, (size_t)(colon + 1 - v));
+		px_buf_adds(&b, "***");
+		p = at;
+	}
+	while (*p) {
+		const char *pw = strstr(p, "password=");
+		size_t n;
+
+		if (!pw) {
+			px_buf_adds(&b, p);
+			break;
+		}
+		px_buf_add(&b, p, (size_t)(pw + 9 - p));
+		px_buf_adds(&b, "***");
+		p = pw + 9;
+		/* a quoted key=value value, or up to the next separator */
+		if (*p == '\'') {
+			for (p++; *p && *p != '\''; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			p += *p == '\'';
+		} else {
+			n = strcspn(p, "& ");
+			p += n;
+		}
+	}
+	j = json_stringn(b.data ? (char *)b.data : "", b.len);
+	px_buf_release(&b);
+	return j;
+}
+
 /* The value of row o as JSON (secrets masked). */
 static json_t *opt_json(const struct px_config *c, const struct opt *o)
 {
@@ -1131,6 +1185,8 @@ static json_t *opt_json(const struct px_config *c, const struct opt *o)
 		break;
 	}
 	v = *str_field(m, o);
+	if (v && o->off == offsetof(struct px_config, meta))
+		return masked_conninfo(v);
 	return !v ? json_null() : json_string(o->secret ? "***" : v);
 }
 

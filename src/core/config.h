@@ -32,6 +32,7 @@ struct px_config {
 	char *config_file;
 	char *listen;
 	char *data;
+	char *meta; /* "lmdb" or a PostgreSQL connection URI */
 	char *public_url;
 	enum px_log_level log_level;
 	char *admin_token;

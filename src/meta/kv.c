@@ -27,6 +27,7 @@
 static const struct px_kv_ops *const backends[] = {
 	&px_kv_lmdb_ops,
 	&px_kv_mem_ops,
+	&px_kv_pg_ops,
 };
 
 /*
@@ -80,6 +81,28 @@ static int check_key(const void *key, size_t nkey, struct px_errbuf *eb)
 	return 0;
 }
 
+int px_kv_keycmp(const void *a, size_t na, const void *b, size_t nb)
+{
+	int c = na && nb ? memcmp(a, b, PX_MIN(na, nb)) : 0;
+
+	return c ? c : (na > nb) - (na < nb);
+}
+
+/* Drop trailing 0xff bytes and increment the last one. */
+bool px_kv_prefix_end(const void *prefix, size_t nprefix, unsigned char *out,
+		      size_t *nout)
+{
+	if (nprefix)
+		memcpy(out, prefix, nprefix);
+	while (nprefix > 0 && out[nprefix - 1] == 0xff)
+		nprefix--;
+	if (nprefix == 0)
+		return false;
+	out[nprefix - 1]++;
+	*nout = nprefix;
+	return true;
+}
+
 const struct px_kv_ops *px_kv_find(const char *name)
 {
 	for (size_t i = 0; name && i < PX_ARRAY_LEN(backends); i++)
@@ -95,6 +118,11 @@ int px_kv_open(const struct px_kv_ops *ops, const char *location,
 	if (!ops)
 		return px_errf(eb, PX_EINVAL, "no kv backend");
 	return ops->open(location, map_size, out, eb);
+}
+
+bool px_kv_meta_is_lmdb(const char *meta)
+{
+	return !meta || !strcmp(meta, "lmdb");
 }
 
 void px_kv_close(struct px_kv *kv)
@@ -178,6 +206,11 @@ int px_kv_scan(struct px_kv_txn *txn, const void *prefix, size_t nprefix,
 int px_kv_health(struct px_kv *kv, struct px_errbuf *eb)
 {
 	return kv->ops->health(kv, eb);
+}
+
+int px_kv_set_conns(struct px_kv *kv, int n)
+{
+	return kv->ops->set_conns ? kv->ops->set_conns(kv, n) : 0;
 }
 
 int px_kv_snapshot(const struct px_kv_ops *ops, const char *location,

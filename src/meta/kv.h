@@ -36,8 +36,9 @@ typedef int (*px_kv_scan_fn)(void *ctx, const void *key, size_t nkey,
 			     const void *val, size_t nval);
 
 struct px_kv_ops {
-	const char *name; /* "lmdb", "mem", later "pg" */
-	/* Open a store at location (a directory for lmdb; ignored for mem).
+	const char *name; /* "lmdb", "mem", "pg" */
+	/* Open a store at location (a directory for lmdb, a libpq
+	 * connection URI for pg; ignored for mem).
 	 * map_size is the most the store may grow to, in bytes (0: default). */
 	int (*open)(const char *location, uint64_t map_size, struct px_kv **out,
 		    struct px_errbuf *eb);
@@ -73,6 +74,9 @@ struct px_kv_ops {
 	 */
 	int (*snapshot)(const char *location, const char *dest,
 			struct px_errbuf *eb);
+	/* Most connections the store may hold open (one per concurrent
+	 * transaction); NULL for backends without connections. */
+	int (*set_conns)(struct px_kv *kv, int n);
 };
 
 struct px_kv {
@@ -85,12 +89,20 @@ struct px_kv_txn {
 
 extern const struct px_kv_ops px_kv_lmdb_ops;
 extern const struct px_kv_ops px_kv_mem_ops;
+extern const struct px_kv_ops px_kv_pg_ops;
 
 /* LMDB's version text, e.g. "LMDB 0.9.24: (July 24, 2019)". */
 const char *px_kv_lmdb_version(void);
 
+/* libpq's version number, e.g. 150018 for 15.18. */
+int px_kv_pg_version(void);
+
 /* Find a backend by name; NULL if unknown. */
 const struct px_kv_ops *px_kv_find(const char *name);
+
+/* True when meta (the "meta" setting) names the embedded LMDB store;
+ * anything else is a PostgreSQL connection string for pg. */
+bool px_kv_meta_is_lmdb(const char *meta);
 
 /* Wrappers every caller uses; semantics as in the ops table. */
 int px_kv_open(const struct px_kv_ops *ops, const char *location,
@@ -110,6 +122,9 @@ int px_kv_scan(struct px_kv_txn *txn, const void *prefix, size_t nprefix,
 	       const void *start, size_t nstart, int flags, px_kv_scan_fn fn,
 	       void *ctx, struct px_errbuf *eb);
 int px_kv_health(struct px_kv *kv, struct px_errbuf *eb);
+/* Size the connection pool of a client-server backend to n concurrent
+ * transactions (the daemon's threads); 0 and a no-op for the others. */
+int px_kv_set_conns(struct px_kv *kv, int n);
 /* PX_EUNSUPPORTED when the backend has no snapshot. */
 int px_kv_snapshot(const struct px_kv_ops *ops, const char *location,
 		   const char *dest, struct px_errbuf *eb);
@@ -120,6 +135,17 @@ int px_kv_gets(struct px_kv_txn *txn, const char *key, struct px_buf *out,
 int px_kv_puts(struct px_kv_txn *txn, const char *key, const void *val,
 	       size_t nval, int flags, struct px_errbuf *eb);
 int px_kv_dels(struct px_kv_txn *txn, const char *key, struct px_errbuf *eb);
+
+/*
+ * Helpers the backends share. px_kv_keycmp(): memcmp order, shorter first
+ * on a tie (the order every backend keeps). px_kv_prefix_end(): the
+ * smallest key above every key that starts with prefix, written to out
+ * (room for nprefix bytes); false when there is none (an empty or
+ * all-0xff prefix), i.e. the prefix range runs to the end.
+ */
+int px_kv_keycmp(const void *a, size_t na, const void *b, size_t nb);
+bool px_kv_prefix_end(const void *prefix, size_t nprefix, unsigned char *out,
+		      size_t *nout);
 
 /* Test-only fault injection: the next commit() fails with rc after
  * `after` more successful commits. Reset with rc 0. */

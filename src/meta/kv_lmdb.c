@@ -195,37 +195,10 @@ static int lm_del(struct px_kv_txn *base, const void *key, size_t nkey,
 	return mrc ? lm_err(eb, mrc, "del") : 0;
 }
 
-/* memcmp order, shorter first on a tie: LMDB's default key order. */
-static int keycmp(const void *a, size_t na, const void *b, size_t nb)
-{
-	int c = na && nb ? memcmp(a, b, PX_MIN(na, nb)) : 0;
-
-	return c ? c : (na > nb) - (na < nb);
-}
-
 static bool has_prefix(const MDB_val *k, const void *prefix, size_t nprefix)
 {
 	return k->mv_size >= nprefix &&
 	       (nprefix == 0 || memcmp(k->mv_data, prefix, nprefix) == 0);
-}
-
-/*
- * The smallest key above every key that starts with prefix: drop trailing
- * 0xff bytes and increment the last one. False when there is none (an
- * empty or all-0xff prefix), i.e. the prefix range runs to the end.
- */
-static bool successor(const void *prefix, size_t nprefix, unsigned char *out,
-		      size_t *nout)
-{
-	if (nprefix)
-		memcpy(out, prefix, nprefix);
-	while (nprefix > 0 && out[nprefix - 1] == 0xff)
-		nprefix--;
-	if (nprefix == 0)
-		return false;
-	out[nprefix - 1]++;
-	*nout = nprefix;
-	return true;
 }
 
 /* Put c on the last key <= x (or < x when strict). */
@@ -241,7 +214,7 @@ static int seek_back(MDB_cursor *c, const void *x, size_t nx, bool strict,
 	mrc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
 	if (mrc == MDB_NOTFOUND) /* every key is below x */
 		return mdb_cursor_get(c, k, v, MDB_LAST);
-	if (mrc == 0 && (strict || keycmp(k->mv_data, k->mv_size, x, nx) != 0))
+	if (mrc == 0 && (strict || px_kv_keycmp(k->mv_data, k->mv_size, x, nx) != 0))
 		mrc = mdb_cursor_get(c, k, v, MDB_PREV);
 	return mrc;
 }
@@ -270,7 +243,7 @@ static int lm_scan(struct px_kv_txn *base, const void *prefix, size_t nprefix,
 	if (mrc)
 		return lm_err(eb, mrc, "scan");
 	if (!reverse) {
-		if (start && keycmp(start, nstart, prefix, nprefix) > 0) {
+		if (start && px_kv_keycmp(start, nstart, prefix, nprefix) > 0) {
 			k.mv_size = nstart;
 			k.mv_data = (void *)start;
 		} else {
@@ -279,10 +252,10 @@ static int lm_scan(struct px_kv_txn *base, const void *prefix, size_t nprefix,
 		}
 		mrc = mdb_cursor_get(c, &k, &v,
 				     k.mv_size ? MDB_SET_RANGE : MDB_FIRST);
-	} else if (!successor(prefix, nprefix, succ, &nsucc)) {
+	} else if (!px_kv_prefix_end(prefix, nprefix, succ, &nsucc)) {
 		mrc = start ? seek_back(c, start, nstart, false, &k, &v)
 			    : mdb_cursor_get(c, &k, &v, MDB_LAST);
-	} else if (start && keycmp(start, nstart, succ, nsucc) < 0) {
+	} else if (start && px_kv_keycmp(start, nstart, succ, nsucc) < 0) {
 		mrc = seek_back(c, start, nstart, false, &k, &v);
 	} else {
 		mrc = seek_back(c, succ, nsucc, true, &k, &v);

@@ -59,14 +59,6 @@ static void snap_unref(struct snap *s)
 	free(s);
 }
 
-/* memcmp order, shorter first on a tie: the order LMDB uses too. */
-static int keycmp(const void *a, size_t na, const void *b, size_t nb)
-{
-	int c = na && nb ? memcmp(a, b, PX_MIN(na, nb)) : 0;
-
-	return c ? c : (na > nb) - (na < nb);
-}
-
 /* Index of the first key >= key (or > key when strict). */
 static size_t bound(const struct snap *s, const void *key, size_t nkey,
 		    bool strict)
@@ -75,7 +67,7 @@ static size_t bound(const struct snap *s, const void *key, size_t nkey,
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = keycmp(s->a[mid]->b, s->a[mid]->nkey, key, nkey);
+		int c = px_kv_keycmp(s->a[mid]->b, s->a[mid]->nkey, key, nkey);
 
 		if (c < 0 || (strict && c == 0))
 			lo = mid + 1;
@@ -90,7 +82,7 @@ static size_t find(const struct snap *s, const void *key, size_t nkey)
 {
 	size_t i = bound(s, key, nkey, false);
 
-	if (i < s->n && keycmp(s->a[i]->b, s->a[i]->nkey, key, nkey) == 0)
+	if (i < s->n && px_kv_keycmp(s->a[i]->b, s->a[i]->nkey, key, nkey) == 0)
 		return i;
 	return s->n;
 }
@@ -254,7 +246,7 @@ static int mem_put(struct px_kv_txn *base, const void *key, size_t nkey,
 		return rc;
 	s = t->work;
 	i = bound(s, key, nkey, false);
-	found = i < s->n && keycmp(s->a[i]->b, s->a[i]->nkey, key, nkey) == 0;
+	found = i < s->n && px_kv_keycmp(s->a[i]->b, s->a[i]->nkey, key, nkey) == 0;
 	if (found && (flags & PX_KV_NOOVERWRITE))
 		return px_errf(eb, PX_EEXIST, "key exists");
 	e = malloc(sizeof(*e) + nkey + nval);
@@ -300,24 +292,6 @@ static int mem_del(struct px_kv_txn *base, const void *key, size_t nkey,
 	return 0;
 }
 
-/*
- * The smallest key above every key that starts with prefix: drop trailing
- * 0xff bytes and increment the last one. False when there is none.
- */
-static bool successor(const void *prefix, size_t nprefix, unsigned char *out,
-		      size_t *nout)
-{
-	if (nprefix)
-		memcpy(out, prefix, nprefix);
-	while (nprefix > 0 && out[nprefix - 1] == 0xff)
-		nprefix--;
-	if (nprefix == 0)
-		return false;
-	out[nprefix - 1]++;
-	*nout = nprefix;
-	return true;
-}
-
 static bool has_prefix(const struct ent *e, const void *prefix,
 		       size_t nprefix)
 {
@@ -346,13 +320,13 @@ static int mem_scan(struct px_kv_txn *base, const void *prefix,
 	if (nprefix > MAX_KEY)
 		return 0;
 	if (!reverse) {
-		if (start && keycmp(start, nstart, prefix, nprefix) > 0)
+		if (start && px_kv_keycmp(start, nstart, prefix, nprefix) > 0)
 			i = bound(s, start, nstart, false);
 		else
 			i = bound(s, prefix, nprefix, false);
-	} else if (!successor(prefix, nprefix, succ, &nsucc)) {
+	} else if (!px_kv_prefix_end(prefix, nprefix, succ, &nsucc)) {
 		i = start ? bound(s, start, nstart, true) : s->n;
-	} else if (start && keycmp(start, nstart, succ, nsucc) < 0) {
+	} else if (start && px_kv_keycmp(start, nstart, succ, nsucc) < 0) {
 		i = bound(s, start, nstart, true); /* one past the last <= */
 	} else {
 		i = bound(s, succ, nsucc, false); /* one past the last < */
