@@ -21,7 +21,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .DEFAULT_GOAL := all
 FORCE:
-.PHONY: FORCE all test unit e2e browser compat run asan fuzz models deps corpus bench clean format
+.PHONY: FORCE all test unit e2e browser pg compat run asan fuzz models deps corpus bench clean format
 
 all: $(BIN)
 
@@ -98,6 +98,11 @@ e2e: $(BIN)
 browser: $(BIN)
 	@bash scripts/run-browser.sh $(SPEC)
 
+# The metadata store on a throwaway PostgreSQL 15 (tests/pg/run.sh): the kv
+# cases, crash/schema/two-node tests, and e2e files on --meta postgres://.
+pg: $(BIN) $(BUILD)/tests/test_kv $(BUILD)/tests/test_kv_pg
+	@BUILD=$(BUILD) PICTOR_BIN=$(BIN) bash tests/pg/run.sh
+
 # Transforms compared with sharp (an independent libvips pipeline).
 compat: $(BUILD)/libpictor.a
 	@node --test tests/compat/
@@ -109,6 +114,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory browser
+	@$(MAKE) --no-print-directory pg
 	@$(MAKE) --no-print-directory compat
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-10} $(MAKE) --no-print-directory fuzz
 

@@ -30,7 +30,7 @@ make --no-print-directory pictor build/libpictor.a >/dev/null
 bash scripts/fetch-corpus.sh >/dev/null
 cc -std=c11 -D_GNU_SOURCE -O2 -Isrc $(pkg-config --cflags vips) -o build/bench-inproc \
 	bench/inproc.c build/libpictor.a \
-	$(pkg-config --libs vips libmicrohttpd lmdb jansson libcrypto libcurl) -ldnnl -lm -pthread
+	$(pkg-config --libs vips libmicrohttpd lmdb libpq jansson libcrypto libcurl) -ldnnl -lm -pthread
 
 files=${BENCH_FILES:-$(find "$corpus" -maxdepth 1 -type f -size -3M \( -name '*.jpg' -o -name '*.png' \) | sort)}
 data=$(mktemp -d /tmp/pictor-bench-XXXXXX)

@@ -9,8 +9,8 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config clang libclang-rt-14-dev libvips-dev
 	libmicrohttpd-dev liblmdb-dev libjansson-dev libssl-dev libdnnl-dev
-	libcurl4-openssl-dev libsystemd-dev wrk curl jq iproute2 ca-certificates lmdb-utils
-	chromium)
+	libcurl4-openssl-dev libsystemd-dev libpq-dev postgresql wrk curl jq iproute2
+	ca-certificates lmdb-utils chromium)
 
 declare -A have=()
 while read -r name status; do

@@ -10,7 +10,7 @@ san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 make --no-print-directory CC=clang BUILD=build-fuzz OPT="-O1 -g" \
 	SAN="$san -fsanitize=fuzzer-no-link" build-fuzz/libpictor.a >/dev/null
 cflags="-std=c11 -D_GNU_SOURCE -Isrc -g -O1 $san -fsanitize=fuzzer $(pkg-config --cflags vips)"
-libs="$(pkg-config --libs vips libmicrohttpd lmdb jansson libcrypto libcurl) -ldnnl -lm -pthread"
+libs="$(pkg-config --libs vips libmicrohttpd lmdb libpq jansson libcrypto libcurl) -ldnnl -lm -pthread"
 pass=0 fail=0
 for src in "$@"; do
 	name=$(basename "$src" .c)

@@ -35,7 +35,7 @@ CFLAGS=(-std=c11 -D_GNU_SOURCE -O2 -g -Isrc -pthread)
 LIBS=(-ljansson -ldnnl -lm -pthread)
 if make -s build/libpictor.a >"$OUT/make.log" 2>&1; then
 	cc "${CFLAGS[@]}" bench/ml/bench_model.c build/libpictor.a \
-		$(pkg-config --libs vips libmicrohttpd lmdb jansson libcrypto libcurl 2>/dev/null) \
+		$(pkg-config --libs vips libmicrohttpd lmdb libpq jansson libcrypto libcurl 2>/dev/null) \
 		"${LIBS[@]}" -o "$OUT/bench_model"
 else
 	echo "bench/ml: build/libpictor.a does not build (see $OUT/make.log);" \

@@ -14,7 +14,7 @@ make -s build/libpictor.a
 mkdir -p build/bench-pdq
 cc -std=c11 -D_GNU_SOURCE -O2 -g -Isrc -pthread bench/pdq/bench_pdq.c \
 	build/libpictor.a \
-	$(pkg-config --libs vips libmicrohttpd lmdb jansson libcrypto libcurl) \
+	$(pkg-config --libs vips libmicrohttpd lmdb libpq jansson libcrypto libcurl) \
 	-ldnnl -lm -pthread -o build/bench-pdq/bench_pdq
 dir=$(mktemp -d /tmp/pictor-bench-pdq-XXXXXX)
 trap 'rm -rf "$dir"' EXIT

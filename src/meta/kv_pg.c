@@ -58,8 +58,10 @@
 #define BEGIN_TRIES 3    /* attempts of a begin() on broken connections */
 #define MAX_KEY 511
 
-/* Rows per scan page. A variable so the unit test can make pages small. */
+/* Rows per scan page, and how long begin() waits for a free connection:
+ * variables so the unit test can make pages small and waits short. */
 static int scan_batch = 128;
+static int conn_wait_sec = CONN_WAIT_SEC;
 
 struct pg_slot {
 	PGconn *conn; /* NULL until opened, or after it broke */
@@ -225,7 +227,7 @@ static int borrow(struct pg_kv *kv, struct pg_slot **out,
 	int rc = 0;
 
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += CONN_WAIT_SEC;
+	until.tv_sec += conn_wait_sec;
 	pthread_mutex_lock(&kv->lock);
 	while (!pick) {
 		/* prefer an open connection; else a slot to open one in */
@@ -246,7 +248,7 @@ static int borrow(struct pg_kv *kv, struct pg_slot **out,
 			rc = px_errc(eb, PX_EBUSY, "storage_unavailable",
 				     "metadata store (postgres): all %d "
 				     "connections busy for %d s",
-				     kv->max_conns, CONN_WAIT_SEC);
+				     kv->max_conns, conn_wait_sec);
 			break;
 		}
 	}
@@ -524,7 +526,7 @@ static void pg_abort(struct px_kv_txn *base)
  * a text LIMIT as the last one) and binary results. On failure the
  * transaction is marked failed and NULL returned, detail in eb.
  */
-static PGresult *run(struct pg_txn *t, const char *stmt, int n,
+static PGresult *exec_stmt(struct pg_txn *t, const char *stmt, int n,
 		     const char *const *vals, const int *lens,
 		     ExecStatusType want, struct px_errbuf *eb, int *rc)
 {
@@ -558,7 +560,7 @@ static int pg_get(struct px_kv_txn *base, const void *key, size_t nkey,
 	int lens[] = {(int)nkey}, rc, nv;
 	PGresult *res;
 
-	res = run(t, "px_get", 1, vals, lens, PGRES_TUPLES_OK, eb, &rc);
+	res = exec_stmt(t, "px_get", 1, vals, lens, PGRES_TUPLES_OK, eb, &rc);
 	if (!res)
 		return rc;
 	if (PQntuples(res) == 0) {
@@ -593,7 +595,7 @@ static int pg_put(struct px_kv_txn *base, const void *key, size_t nkey,
 		return px_errf(eb, PX_EINVAL, "put in a read-only transaction");
 	if (nval > INT32_MAX)
 		return px_errf(eb, PX_ETOOBIG, "value of %zu bytes", nval);
-	res = run(t, flags & PX_KV_NOOVERWRITE ? "px_putnx" : "px_put", 2,
+	res = exec_stmt(t, flags & PX_KV_NOOVERWRITE ? "px_putnx" : "px_put", 2,
 		  vals, lens, PGRES_COMMAND_OK, eb, &rc);
 	if (!res)
 		return rc;
@@ -613,7 +615,7 @@ static int pg_del(struct px_kv_txn *base, const void *key, size_t nkey,
 
 	if (t->rdonly)
 		return px_errf(eb, PX_EINVAL, "del in a read-only transaction");
-	res = run(t, "px_del", 1, vals, lens, PGRES_COMMAND_OK, eb, &rc);
+	res = exec_stmt(t, "px_del", 1, vals, lens, PGRES_COMMAND_OK, eb, &rc);
 	if (!res)
 		return rc;
 	if (affected(res) == 0)
@@ -637,7 +639,7 @@ static PGresult *page(struct pg_txn *t, const char *stmt, const void *a,
 		vals[1] = limit;
 		lens[1] = -1;
 	}
-	return run(t, stmt, two ? 3 : 2, vals, lens, PGRES_TUPLES_OK, eb, rc);
+	return exec_stmt(t, stmt, two ? 3 : 2, vals, lens, PGRES_TUPLES_OK, eb, rc);
 }
 
 /*

@@ -32,7 +32,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sha" ] ||
 	echo "$lock_sha" >"$stamp"
 fi
 
-PKGS="vips libmicrohttpd lmdb jansson libcrypto libcurl"
+PKGS="vips libmicrohttpd lmdb libpq jansson libcrypto libcurl"
 CFLAGS_ALL="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -O2 -g -Isrc $(pkg-config --cflags $PKGS) -pthread"
 LDLIBS_ALL="$(pkg-config --libs $PKGS) -ldnnl -lm -pthread"
 bin=build/compat/pictor-transform

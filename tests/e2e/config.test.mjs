@@ -119,6 +119,25 @@ describe('values and origins', () => {
 		}
 		assert.equal(lines.get('admin_token').value, '"***"');
 	});
+
+	test('meta: lmdb by default; a PostgreSQL URI is shown with its passwords masked; anything else is refused', { timeout: T }, async () => {
+		const dir = await L.tmpDir();
+		let r = await L.runCli(['config', '--data', dir, '--meta', 'lmdb']);
+		assert.equal(r.code, 0, r.stderr);
+		assert.equal(JSON.parse(r.stdout).meta, 'lmdb');
+		const uri = 'postgres://pictor:pw-in-uri@db.example:5432/pictor?sslmode=require&password=pw-in-query';
+		r = await L.runCli(['config', '--show-origin', '--data', dir], { env: { PICTOR_META: uri } });
+		assert.equal(r.code, 0, r.stderr);
+		assert.match(r.stdout, /^env PICTOR_META\tmeta="postgres:\/\/pictor:\*\*\*@db\.example:5432\/pictor\?sslmode=require&password=\*\*\*"$/m);
+		r = await L.runCli(['config', '--data', dir, '--meta', "host=db.example password='p w' dbname=pictor"]);
+		assert.equal(r.code, 0, r.stderr);
+		assert.equal(JSON.parse(r.stdout).meta, 'host=db.example password=*** dbname=pictor');
+		assert.ok(!/pw-in|p w/.test(r.stdout + r.stderr));
+		r = await L.runCli(['config', '--data', dir, '--meta', 'mysql://u:secretpw@h/db']);
+		assert.equal(r.code, 2);
+		assert.match(r.stderr, /meta is neither lmdb nor a PostgreSQL connection URI/);
+		assert.ok(!r.stderr.includes('secretpw'));
+	});
 });
 
 describe('serve --check', () => {

@@ -7,7 +7,7 @@
 // delivered image carries. Every spawned daemon is killed when the test
 // process exits, whatever happens.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -79,13 +79,26 @@ function daemonEnv(extra = {}) {
 	return { ...env, ...extra };
 }
 
+// With PICTOR_TEST_PG set (tests/pg/run.sh), daemons and CLI commands keep
+// their records in that PostgreSQL database: one schema per data directory,
+// so a restart on the same directory finds them and tests never share keys.
+function pgEnv(dataDir, args, env) {
+	const base = process.env.PICTOR_TEST_PG;
+	if (!base || !dataDir || args.includes('--meta') || env.PICTOR_META) return env;
+	const schema = 'e2e_' + sha256(path.resolve(dataDir)).slice(0, 16);
+	const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', base,
+		'-c', `CREATE SCHEMA IF NOT EXISTS ${schema}`], { encoding: 'utf8' });
+	if (r.status !== 0) throw new Error(`psql: ${r.stderr || r.error}`);
+	return { ...env, PICTOR_META: `${base}${base.includes('?') ? '&' : '?'}options=-csearch_path%3D${schema}` };
+}
+
 // startServer({args, env, dataDir, adminToken, signingKeys, startTimeout})
 export async function startServer(opts = {}) {
 	if (!binExists()) throw new Error(`PICTOR_BIN ${BIN} is not an executable; run make`);
 	const dataDir = opts.dataDir ?? (await tmpDir());
 	const args = ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...(opts.args ?? [])];
 	const proc = spawn(BIN, args, {
-		env: daemonEnv(opts.env),
+		env: daemonEnv(pgEnv(dataDir, args, opts.env ?? {})),
 		cwd: dataDir,
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
@@ -453,8 +466,9 @@ export const now = () => Math.floor(Date.now() / 1000);
 
 export function runCli(args, { env = {}, cwd, timeout = 20000, input } = {}) {
 	return new Promise((resolve, reject) => {
+		const data = args.indexOf('--data');
 		const p = spawn(BIN, args, {
-			env: daemonEnv(env),
+			env: daemonEnv(pgEnv(data >= 0 ? args[data + 1] : null, args, env)),
 			cwd: cwd ?? os.tmpdir(),
 			stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
 		});
