@@ -4,6 +4,8 @@
  *   pictor serve    run the daemon
  *   pictor sign     print a signed delivery URL
  *   pictor srcset   print srcset/sizes strings for an image (api/srcset_cli.c)
+ *   pictor url      print a delivery URL for an image, signed when needed
+ *                   (api/url_cli.c)
  *   pictor config   print the effective configuration, secrets masked
  *   pictor version  print Pictor's and every library's version
  *   pictor routes   print the route table (--json, or Markdown)
@@ -60,6 +62,7 @@ static void usage_main(FILE *f)
 		"  serve     run the server\n"
 		"  sign      print a signed delivery URL for a path\n"
 		"  srcset    print srcset and sizes strings for an image\n"
+		"  url       print a delivery URL for an image, signed when needed\n"
 		"  classify  classify image files and apply the moderation policy\n"
 		"  config    print the effective configuration (secrets masked)\n"
 		"  routes    print every route with its methods and scope\n"
@@ -1457,7 +1460,7 @@ int main(int argc, char **argv)
 		int (*fn)(int argc, char **argv);
 	} cmds[] = {
 		{"serve", cmd_serve},   {"sign", cmd_sign},
-		{"srcset", px_srcset_cli},
+		{"srcset", px_srcset_cli}, {"url", px_url_cli},
 		{"classify", cmd_classify}, {"config", cmd_config},
 		{"token", px_token_cli},  {"routes", cmd_routes},
 		{"import-cloudflare", cmd_import_cloudflare},

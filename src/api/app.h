@@ -294,6 +294,14 @@ int px_api_target_resolve(struct px_app *a, const char *variant,
 int px_api_target_url(struct px_app *a, const struct px_image_rec *rec,
 		      const struct px_api_target *t, int64_t ttl_s,
 		      char *out, size_t nout, int64_t *exp_s);
+/* The answer of GET /v1/images/{id}/url and `pictor url`: {"url",
+ * "expires_at", "signed"} into *out (the caller's); variant, options and
+ * ttl_text (seconds) may be NULL. Errors carry the API's code. */
+int px_url_build(struct px_app *a, const char *id, const char *variant,
+		 const char *options, const char *ttl_text, struct json_t **out,
+		 struct px_errbuf *eb);
+/* `pictor url ID [--variant NAME | --options OPTS] [--ttl S]`. */
+int px_url_cli(int argc, char **argv);
 /* GET /v1/images/{id}/url */
 void px_api_image_url(struct px_app *a, struct px_req *r,
 		      const struct px_call *c);

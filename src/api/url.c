@@ -110,65 +110,83 @@ out:
 	return rc;
 }
 
+int px_url_build(struct px_app *a, const char *id, const char *variant,
+		 const char *options, const char *ttl_text, json_t **out,
+		 struct px_errbuf *eb)
+{
+	struct px_image_rec rec;
+	struct px_api_target t;
+	long long ttl = URL_TTL_DEFAULT;
+	char url[2048], when[32];
+	int64_t exp;
+	int rc;
+
+	*out = NULL;
+	memset(&rec, 0, sizeof(rec));
+	if (variant && options)
+		return px_errc(eb, PX_EINVAL, "invalid_request",
+			       "give \"variant\" or \"options\", not both");
+	if (ttl_text) {
+		char *end;
+
+		ttl = strtoll(ttl_text, &end, 10);
+		if (*end || end == ttl_text || ttl < 1 || ttl > URL_TTL_MAX)
+			return px_errc(eb, PX_EINVAL, "invalid_request",
+				       "\"ttl\" must be seconds from 1 to %lld (7 days)",
+				       URL_TTL_MAX);
+	}
+	if ((rc = px_catalog_get(a->cat, id, &rec, eb)))
+		return rc;
+	/* Neither: the "public" variant, as Cloudflare's URLs default to. */
+	if ((rc = px_api_target_resolve(a, options ? NULL : variant ? variant : "public",
+					options, &t, eb)))
+		goto out;
+	if (px_api_target_url(a, &rec, &t, ttl, url, sizeof(url), &exp)) {
+		rc = px_errc(eb, PX_EINTERNAL, "internal_error",
+			     "no signing key to sign with");
+		goto out;
+	}
+	if (exp) {
+		px_time_format(exp * 1000000, when);
+		*out = json_pack("{s:s,s:s,s:b}", "url", url, "expires_at", when,
+				 "signed", 1);
+	} else {
+		*out = json_pack("{s:s,s:n,s:b}", "url", url, "expires_at",
+				 "signed", 0);
+	}
+	if (!*out)
+		rc = px_errf(eb, PX_ENOMEM, "out of memory");
+out:
+	px_image_rec_release(&rec);
+	return rc;
+}
+
 void px_api_image_url(struct px_app *a, struct px_req *r,
 		      const struct px_call *c)
 {
 	char id[PX_ID_MAX + 1], vname[PX_VARIANT_NAME_MAX + 2], opts[1024];
-	char ttlbuf[32], url[2048], when[32];
-	bool has_v, has_o;
+	char ttl[32];
 	struct px_errbuf eb = {0};
-	struct px_image_rec rec;
-	struct px_api_target t;
-	long long ttl = URL_TTL_DEFAULT;
-	int64_t exp;
+	bool has_v, has_o, has_t;
+	json_t *res;
 	int rc;
 
-	memset(&rec, 0, sizeof(rec));
 	if (px_call_arg(c, "id", id, sizeof(id))) {
 		px_resp_error(r, 404, "not_found", "image not found");
 		return;
 	}
 	has_v = px_req_query(r, "variant", vname, sizeof(vname)) == 0;
 	has_o = px_req_query(r, "options", opts, sizeof(opts)) == 0;
-	if (has_v && has_o) {
-		px_resp_error(r, 400, "invalid_request",
-			      "give \"variant\" or \"options\", not both");
-		return;
+	has_t = px_req_query(r, "ttl", ttl, sizeof(ttl)) == 0;
+	if (!has_t && px_req_query_raw(r, "ttl")) {
+		/* present but too long for any valid number */
+		px_strlcpy(ttl, "x", sizeof(ttl));
+		has_t = true;
 	}
-	if (px_req_query(r, "ttl", ttlbuf, sizeof(ttlbuf)) == 0) {
-		char *end;
-
-		ttl = strtoll(ttlbuf, &end, 10);
-		if (*end || end == ttlbuf || ttl < 1 || ttl > URL_TTL_MAX) {
-			px_resp_error(r, 400, "invalid_request",
-				      "\"ttl\" must be seconds from 1 to %lld (7 days)",
-				      URL_TTL_MAX);
-			return;
-		}
-	}
-	if ((rc = px_catalog_get(a->cat, id, &rec, &eb))) {
+	rc = px_url_build(a, id, has_v ? vname : NULL, has_o ? opts : NULL,
+			  has_t ? ttl : NULL, &res, &eb);
+	if (rc)
 		px_app_fail(r, rc, &eb);
-		return;
-	}
-	/* Neither: the "public" variant, as Cloudflare's URLs default to. */
-	rc = px_api_target_resolve(a, has_o ? NULL : has_v ? vname : "public",
-				   has_o ? opts : NULL, &t, &eb);
-	if (rc) {
-		px_app_fail(r, rc, &eb);
-		goto out;
-	}
-	if (px_api_target_url(a, &rec, &t, ttl, url, sizeof(url), &exp)) {
-		px_resp_error(r, 500, "internal_error", "no signing key to sign with");
-		goto out;
-	}
-	if (exp) {
-		px_time_format(exp * 1000000, when);
-		px_app_ok_json(r, 200, json_pack("{s:s,s:s,s:b}", "url", url,
-						  "expires_at", when, "signed", 1));
-	} else {
-		px_app_ok_json(r, 200, json_pack("{s:s,s:n,s:b}", "url", url,
-						  "expires_at", "signed", 0));
-	}
-out:
-	px_image_rec_release(&rec);
+	else
+		px_app_ok_json(r, 200, res);
 }

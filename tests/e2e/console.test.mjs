@@ -542,6 +542,21 @@ describe('data endpoints', () => {
 		r = await L.api(ds, 'GET', '/v1/images/nope/url');
 		assert.equal(r.status, 404);
 		assert.equal((await url({ ttl: String(7 * 86400) })).status, 200);
+		// `pictor url`, the CLI twin, beside the running server
+		let cli = await L.runCli(['url', id, '--data', ds.dataDir, '--options', 'w=100,f=webp', '--ttl', '120']);
+		assert.equal(cli.code, 0, cli.stderr);
+		const out = JSON.parse(cli.stdout);
+		assert.equal(out.signed, true);
+		assert.match(out.url, new RegExp(`^/img/${id}/[^?]+\\?exp=\\d+&sig=[0-9a-f]{64}$`));
+		assert.equal((await L.req(ds, 'GET', out.url)).status, 200);
+		cli = await L.runCli(['url', id, '--data', ds.dataDir, '--variant', 'open']);
+		assert.deepEqual(JSON.parse(cli.stdout), { url: `/img/${id}/open`, expires_at: null, signed: false });
+		cli = await L.runCli(['url', id, '--data', ds.dataDir, '--variant', 'nope']);
+		assert.equal(cli.code, 1);
+		assert.match(cli.stderr, /variant_not_found/);
+		cli = await L.runCli(['url', '--data', ds.dataDir]);
+		assert.equal(cli.code, 2);
+
 		// images:read is enough
 		const c = await L.api(ds, 'POST', '/v1/tokens', { name: 'r', scopes: ['images:read'] });
 		r = await L.req(ds, 'GET', `/v1/images/${id}/url`, { headers: { Authorization: `Bearer ${c.json.result.value}` } });
