@@ -20,15 +20,20 @@
 //   baseURL        the daemon's http://127.0.0.1:<port>, so page.goto('/x')
 //                  and request.get('/x') reach it.
 //   adminRequest   an APIRequestContext on baseURL sending the admin token.
-//   offLoopback    the list of URLs the page tried to reach off loopback.
+//   offLoopback    the list of URLs pages tried to reach off loopback; the
+//                  test fails at its end unless it is empty (a test that
+//                  provokes such a request checks and empties it).
 //   context        Playwright's context with a route on '**/*' that lets
 //                  through only 127.0.0.0/8, ::1 and localhost and aborts
-//                  anything else; the test fails at its end if any request
-//                  was aborted (offLoopback is not empty). The browser's
-//                  host resolver already maps every other name to "not
-//                  found" (playwright.config.mjs): two walls, not one.
+//                  anything else into offLoopback. The browser's host
+//                  resolver already maps every other name to "not found"
+//                  (playwright.config.mjs): two walls, not one.
+//   newContext     async (options) => a further context (a second user, a
+//                  fresh cookie jar) on baseURL with the same guard,
+//                  closed when the test ends.
 // Helpers: L (tests/e2e/lib.mjs: upload, api, req, makePng, probe, ...),
-// isLoopbackHost(), AXE_SOURCE and axeViolations(page) for accessibility.
+// isLoopbackHost(), guardLoopback(), AXE_SOURCE and axeViolations(page) for
+// accessibility.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { test as base, expect } from '@playwright/test';
@@ -110,28 +115,46 @@ export const test = base.extend({
 		await ctx.dispose();
 	},
 
-	offLoopback: async ({}, use) => {
-		await use([]);
+	offLoopback: async ({}, use, testInfo) => {
+		const list = [];
+		await use(list);
+		if (list.length) {
+			await testInfo.attach('off-loopback-requests', { body: list.join('\n'), contentType: 'text/plain' });
+		}
+		expect(list, 'requests to hosts other than loopback (aborted)').toEqual([]);
 	},
 
-	context: async ({ context, offLoopback }, use, testInfo) => {
-		await context.route('**/*', async (route) => {
-			const url = route.request().url();
-			try {
-				if (loopbackOnly(url)) {
-					await route.continue();
-				} else {
-					offLoopback.push(url);
-					await route.abort('blockedbyclient');
-				}
-			} catch {
-				/* the page went away meanwhile */
-			}
-		});
+	context: async ({ context, offLoopback }, use) => {
+		await guardLoopback(context, offLoopback);
 		await use(context);
-		if (offLoopback.length) {
-			await testInfo.attach('off-loopback-requests', { body: offLoopback.join('\n'), contentType: 'text/plain' });
-		}
-		expect(offLoopback, 'requests to hosts other than loopback (aborted)').toEqual([]);
+	},
+
+	newContext: async ({ browser, baseURL, offLoopback }, use) => {
+		const made = [];
+		await use(async (options = {}) => {
+			const ctx = await browser.newContext({ baseURL, ...options });
+			made.push(ctx);
+			await guardLoopback(ctx, offLoopback);
+			return ctx;
+		});
+		for (const ctx of made) await ctx.close().catch(() => {});
 	},
 });
+
+// guardLoopback(context, list): route every request of context; those to
+// loopback go on, any other is aborted and its URL pushed to list.
+export async function guardLoopback(context, list) {
+	await context.route('**/*', async (route) => {
+		const url = route.request().url();
+		try {
+			if (loopbackOnly(url)) {
+				await route.continue();
+			} else {
+				list.push(url);
+				await route.abort('blockedbyclient');
+			}
+		} catch {
+			/* the page went away meanwhile */
+		}
+	});
+}

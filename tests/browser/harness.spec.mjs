@@ -1,8 +1,8 @@
 // harness.spec.mjs - the browser harness checks itself: the daemon behind
 // baseURL and the admin token, the loopback-only guard (a request off
-// loopback is aborted and recorded), the host resolver rules (a name that
-// the system resolves to 127.0.0.1 is still "not found" inside chromium),
-// and axe-core running in a page.
+// loopback is aborted and recorded, in further contexts too), the host
+// resolver rules (a name that the system resolves to 127.0.0.1 is still
+// "not found" inside chromium), and axe-core running in a page.
 import dns from 'node:dns/promises';
 import os from 'node:os';
 import { test, expect, axeViolations, isLoopbackHost } from './fixtures.mjs';
@@ -36,6 +36,16 @@ test('a request off loopback is aborted and recorded', async ({ page, offLoopbac
 	expect(fetched).toBe('refused');
 	expect(offLoopback).toEqual(['http://203.0.113.9/x.png', 'http://example.com/']);
 	// Both were expected here: the guard would otherwise fail this test.
+	offLoopback.length = 0;
+});
+
+test('a further context has the same guard and the same baseURL', async ({ newContext, offLoopback }) => {
+	const ctx = await newContext({ viewport: { width: 400, height: 300 } });
+	const page = await ctx.newPage();
+	expect((await page.goto('/healthz')).status()).toBe(200);
+	const fetched = await page.evaluate(() => fetch('http://198.51.100.7/').then(() => 'ok', () => 'refused'));
+	expect(fetched).toBe('refused');
+	expect(offLoopback).toEqual(['http://198.51.100.7/']);
 	offLoopback.length = 0;
 });
 
