@@ -5,12 +5,15 @@
 # runs apt-get (via sudo when not root). Node.js comes from Debian only when
 # no `node` is on PATH at all. chromium (/usr/bin/chromium) is the browser
 # of the browser tests (tests/browser/), which download none of their own.
+# The ceph packages give `make s3` a real S3 implementation (Ceph RGW on a
+# one-monitor, one-OSD memstore cluster; tests/s3/run.sh).
 set -euo pipefail
 
 PKGS=(build-essential pkg-config clang libclang-rt-14-dev libvips-dev
 	libmicrohttpd-dev liblmdb-dev libjansson-dev libssl-dev libdnnl-dev
 	libcurl4-openssl-dev libsystemd-dev libpq-dev postgresql wrk curl jq iproute2
-	ca-certificates lmdb-utils chromium)
+	ca-certificates lmdb-utils chromium
+	ceph-mon ceph-osd radosgw ceph-common)
 
 declare -A have=()
 while read -r name status; do

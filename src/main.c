@@ -624,6 +624,13 @@ static int cmd_backup(int argc, char **argv)
 		fprintf(stderr, "pictor: backup copies the embedded store; with "
 			"--meta postgres back the database up with pg_dump "
 			"(docs/DEPLOY.md)\n");
+		rc = 2;
+	} else if (!px_stores_blob_is_file(&cfg)) {
+		fprintf(stderr, "pictor: backup copies a data directory's "
+				"originals; with --blob %s keep the bucket's own "
+				"versioning or replication (docs/DEPLOY.md)\n",
+			cfg.blob);
+		rc = 2;
 	} else if (px_backup_run(cfg.data, to, &st, &eb)) {
 		fprintf(stderr, "pictor: backup: %s\n", eb.msg);
 	} else {
@@ -1158,7 +1165,7 @@ static int cmd_serve(int argc, char **argv)
 	static const char *const flags[] = {"--check", NULL};
 	const char *rest[1];
 	char path[4096], addr[300], *args[128];
-	unsigned tmp_removed, orphans;
+	unsigned tmp_removed = 0, orphans = 0;
 	int nrest = 0, nargs = 0, rc = 1, sig, workers, lock = -1;
 	struct px_scrub *scrub = NULL;
 	struct px_stores stores = {0};
@@ -1257,7 +1264,11 @@ static int cmd_serve(int argc, char **argv)
 		if (px_fetcher_new(&fo, &app->fetch, &eb))
 			goto fail;
 	}
-	if (px_catalog_recover(app->cat, &tmp_removed, &orphans, &eb))
+	/* A bucket may be shared by several nodes: an unreferenced blob there
+	 * may be another node's upload about to commit, so only the data
+	 * directory is swept at start-up (fsck --repair sweeps a bucket). */
+	if (px_stores_blob_is_file(&cfg) &&
+	    px_catalog_recover(app->cat, &tmp_removed, &orphans, &eb))
 		goto fail;
 	if (tmp_removed || orphans)
 		px_logf(PX_LOG_WARN,

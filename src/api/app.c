@@ -123,6 +123,8 @@ static int status_for(const char *code, int rc)
 		{"not_approved", 403},
 		{"conflict", 409},
 		{"storage_unavailable", 503},
+		{"blob_store_unavailable", 503},
+		{"blob_store_error", 503},
 		{"too_many_tokens", 409},
 		{"key_not_found", 404},
 		{"too_many_keys", 409},
@@ -310,7 +312,9 @@ static void readyz(struct px_app *a, struct px_req *r,
 		return;
 	}
 	if (px_catalog_health(a->cat, &which, &eb)) {
-		px_resp_error(r, 503, "storage_unavailable", "%s", eb.msg);
+		/* which store, first, so a probe's log says where to look */
+		px_resp_error(r, 503, "storage_unavailable", "%s store: %s",
+			      which, eb.msg);
 		return;
 	}
 	px_resp_bytes(r, 200, "application/json", "{\"status\":\"ready\"}\n",

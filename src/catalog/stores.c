@@ -8,6 +8,30 @@
  * records without a resize. */
 #define LMDB_MAP_SIZE ((uint64_t)16 << 30)
 
+bool px_stores_blob_is_file(const struct px_config *cfg)
+{
+	return !cfg->blob || !strcmp(cfg->blob, "file");
+}
+
+static int open_blobs(const struct px_config *cfg, struct px_stores *st,
+		      struct px_errbuf *eb)
+{
+	struct px_blob_cred cred = {cfg->s3_access_key_id,
+				    cfg->s3_secret_access_key,
+				    cfg->s3_session_token};
+	char msg[sizeof(eb->msg)];
+	int rc;
+
+	if (px_stores_blob_is_file(cfg))
+		return px_blob_open(&px_blob_fs_ops, cfg->data, &st->blobs, eb);
+	rc = px_blob_open_s3(cfg->blob, &cred, &st->blobs, eb);
+	if (rc && eb) {
+		memcpy(msg, eb->msg, sizeof(msg));
+		snprintf(eb->msg, sizeof(eb->msg), "blob store: %.480s", msg);
+	}
+	return rc;
+}
+
 int px_stores_open(const struct px_config *cfg, int flags,
 		   struct px_stores *st, struct px_errbuf *eb)
 {
@@ -15,8 +39,7 @@ int px_stores_open(const struct px_config *cfg, int flags,
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if (!(flags & PX_STORES_META_ONLY) &&
-	    (rc = px_blob_open(&px_blob_fs_ops, cfg->data, &st->blobs, eb)))
+	if (!(flags & PX_STORES_META_ONLY) && (rc = open_blobs(cfg, st, eb)))
 		goto out;
 	if (!px_kv_meta_is_lmdb(cfg->meta)) {
 		/* a PostgreSQL connection string (docs/CONFIG.md) */

@@ -1,8 +1,9 @@
 /*
  * stores.h - the two stores behind a catalog, opened from the settings.
  *
- * The blob store (originals) and the metadata store (records and every
- * other key of catalog.h's layout) are chosen here, once, for every
+ * The blob store (originals: the data directory, or an S3 bucket with
+ * --blob s3://...) and the metadata store (records and every other key
+ * of catalog.h's layout) are chosen here, once, for every
  * command that needs them (serve, fsck, token): the rest of the program
  * never names a backend. The catalog borrows both; the modules that own
  * keys of their own in the metadata store (access/tokens.c, ingest/
@@ -27,6 +28,9 @@ struct px_stores {
  * failure nothing stays open and eb says which store failed. */
 int px_stores_open(const struct px_config *cfg, int flags,
 		   struct px_stores *st, struct px_errbuf *eb);
+
+/* True when originals live in the data directory (--blob file). */
+bool px_stores_blob_is_file(const struct px_config *cfg);
 
 /* Close both (either may be NULL) and zero st. */
 void px_stores_close(struct px_stores *st);

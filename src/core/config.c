@@ -68,6 +68,18 @@ static const struct opt opts[] = {
 	{"meta", "PICTOR_META", "meta", S(meta), "lmdb", 0, 0, false,
 	 "metadata store: lmdb (in the data directory) or a PostgreSQL "
 	 "connection URI, postgres://USER:PASSWORD@HOST:PORT/DB?PARAMS"},
+	{"blob", "PICTOR_BLOB", "blob", S(blob), "file", 0, 0, false,
+	 "where originals live: file (the data directory) or "
+	 "s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path_style=1"},
+	{"s3-access-key-id", "PICTOR_S3_ACCESS_KEY_ID", "s3_access_key_id",
+	 S(s3_access_key_id), NULL, 0, 0, true,
+	 "S3 access key of --blob s3://... (default: AWS_ACCESS_KEY_ID)"},
+	{"s3-secret-access-key", "PICTOR_S3_SECRET_ACCESS_KEY",
+	 "s3_secret_access_key", S(s3_secret_access_key), NULL, 0, 0, true,
+	 "S3 secret key of --blob s3://... (default: AWS_SECRET_ACCESS_KEY)"},
+	{"s3-session-token", "PICTOR_S3_SESSION_TOKEN", "s3_session_token",
+	 S(s3_session_token), NULL, 0, 0, true,
+	 "S3 session token of --blob s3://... (default: AWS_SESSION_TOKEN)"},
 	{"public-url", "PICTOR_PUBLIC_URL", "public_url", S(public_url), NULL,
 	 0, 0, false, "base URL used in variant links (default http://LISTEN)"},
 	{"workers", "PICTOR_WORKERS", "workers", L(workers), "0", 0, 256,
@@ -244,6 +256,7 @@ _Static_assert(sizeof(enum px_mod_mode) == sizeof(int) &&
  * own, ignored here so a shell that runs the tests can run the daemon. */
 static const char *const not_settings[] = {
 	"PICTOR_BIN", "PICTOR_CORPUS", "PICTOR_TIME_SCALE", "PICTOR_KEEP_DATA",
+	"PICTOR_E2E_BLOB",
 };
 
 static const char *default_variants[][2] = {
@@ -894,6 +907,10 @@ static int check(struct px_config *c, struct px_errbuf *eb)
 		return px_errf(eb, PX_EINVAL,
 			       "%s: meta is neither lmdb nor a PostgreSQL connection URI (postgres://USER@HOST/DB)",
 			       px_config_origin(c, "meta"));
+	if (strcmp(c->blob, "file") && strncmp(c->blob, "s3://", 5))
+		return px_errf(eb, PX_EINVAL,
+			       "%s: blob \"%.200s\" is neither file nor s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path_style=1]",
+			       px_config_origin(c, "blob"), c->blob);
 	if (c->webhook_url && (!c->webhook_secret || !*c->webhook_secret))
 		return px_errf(eb, PX_EINVAL,
 			       "%s: webhook_url needs webhook_secret too (--webhook-secret, PICTOR_WEBHOOK_SECRET or \"webhook_secret\" in the file)",

@@ -33,6 +33,10 @@ struct px_config {
 	char *listen;
 	char *data;
 	char *meta; /* "lmdb" or a PostgreSQL connection URI */
+	char *blob; /* "file" or an s3:// location (store/s3loc.h) */
+	char *s3_access_key_id; /* NULL: AWS_ACCESS_KEY_ID */
+	char *s3_secret_access_key; /* NULL: AWS_SECRET_ACCESS_KEY */
+	char *s3_session_token; /* NULL: AWS_SESSION_TOKEN */
 	char *public_url;
 	enum px_log_level log_level;
 	char *admin_token;

@@ -59,6 +59,18 @@ extern const struct px_blob_ops px_blob_mem_ops;
  * (store/s3loc.h), credentials from the AWS_* environment variables. */
 extern const struct px_blob_ops px_blob_s3_ops;
 
+/* S3 credentials; a NULL or empty field is read from its AWS_* variable
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). */
+struct px_blob_cred {
+	const char *access_key, *secret_key, *session_token;
+};
+
+/* Open an S3 store with explicit credentials (cred may be NULL: all from
+ * the environment). Copies what it keeps. PX_EINVAL with code
+ * "bad_blob_location" or "no_blob_credentials". */
+int px_blob_open_s3(const char *location, const struct px_blob_cred *cred,
+		    struct px_blob_store **out, struct px_errbuf *eb);
+
 /* Find a backend by name; NULL if unknown. */
 const struct px_blob_ops *px_blob_find(const char *name);
 

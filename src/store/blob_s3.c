@@ -18,20 +18,26 @@
  *         ops contract wants PX_ENOTFOUND).
  *   stat  HEAD.
  *   health HEAD on the bucket.
- *   list  not yet (needs ListObjectsV2 and an XML reader): PX_EUNSUPPORTED.
+ *   list  ListObjectsV2 over "[PREFIX/]blobs/", page by page (s3list.c
+ *         reads the XML); keys that are not a blob's are passed over.
  *   recover nothing to do: an S3 PUT is atomic.
  *
- * Each request has a connect timeout and an overall deadline; 5xx, 429
- * and network errors are retried a bounded number of times with full
- * jitter backoff. Easy handles are kept on a small free list so their
- * connections are reused across requests from any worker.
+ * Each operation has a deadline (REQUEST_BUDGET_MS) that covers every
+ * attempt and every wait; each attempt has a connect timeout and the
+ * rest of the budget as its own. 5xx, 429 and network errors are retried
+ * a bounded number of times with full jitter backoff. Easy handles are
+ * kept on a free list so their connections are reused across requests;
+ * it holds more handles than there are worker threads, so each worker
+ * finds a warm connection.
  *
- * Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the
- * optional AWS_SESSION_TOKEN, read once at open().
+ * Credentials are given to px_blob_open_s3() (the settings) or, for any
+ * field not given, come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+ * and the optional AWS_SESSION_TOKEN, read once at open.
  */
 #include "store/blob.h"
 
 #include "core/crypto.h"
+#include "store/s3list.h"
 #include "store/s3loc.h"
 #include "store/sigv4.h"
 
@@ -39,13 +45,15 @@
 #include <pthread.h>
 #include <time.h>
 
-#define NIDLE 16		/* easy handles kept for reuse */
+#define NIDLE 64		/* easy handles kept for reuse (>= workers) */
 #define ATTEMPTS 4		/* tries per request */
 #define BACKOFF_MS 50		/* first retry waits up to this */
 #define BACKOFF_MAX_MS 1000	/* no single wait is longer */
 #define CONNECT_TIMEOUT_MS 3000
-#define REQUEST_TIMEOUT_MS 30000
+#define REQUEST_BUDGET_MS 30000	/* one operation, all attempts included */
+#define MIN_ATTEMPT_MS 200	/* not worth starting an attempt with less */
 #define MAX_BLOB (1u << 30)	/* a GET never buffers more than this */
+#define MAX_LISTING (16u << 20)	/* one ListObjectsV2 page */
 
 struct s3_store {
 	struct px_blob_store base;
@@ -61,6 +69,8 @@ struct s3_store {
 struct s3_req {
 	const char *method;
 	const char *key; /* NULL for the bucket */
+	const struct px_sigv4_pair *query; /* sorted by name */
+	size_t nquery;
 	const void *body;
 	size_t nbody;
 	bool create_only;
@@ -162,7 +172,8 @@ static struct curl_slist *sign(struct s3_store *s, struct s3_req *r,
 		h[nh++] = (struct px_sigv4_pair){"if-none-match", "*"};
 	px_sigv4_date((int64_t)time(NULL), date);
 	px_buf_init(&b, 0);
-	if (px_sigv4_sign_s3(r->method, path, NULL, 0, h, nh, payload_hash,
+	if (px_sigv4_sign_s3(r->method, path, r->query, r->nquery, h, nh,
+			     payload_hash,
 			     &cred, date, &b, eb) ||
 	    px_buf_add(&b, "", 1))
 		goto fail;
@@ -206,10 +217,11 @@ static int perform(struct s3_store *s, struct s3_req *r, struct px_errbuf *eb)
 	struct px_buf enc, body;
 	CURLcode cc = CURLE_OK;
 	long status = 0;
+	int64_t deadline;
 	int rc;
 
 	px_buf_init(&enc, 0);
-	px_buf_init(&body, MAX_BLOB);
+	px_buf_init(&body, r->out && r->out->max ? r->out->max : MAX_BLOB);
 	px_s3loc_path(&s->loc, r->key, key_path, sizeof(key_path));
 	rc = px_sigv4_uri_encode(&enc, key_path, strlen(key_path), true);
 	if (rc == 0)
@@ -219,16 +231,48 @@ static int perform(struct s3_store *s, struct s3_req *r, struct px_errbuf *eb)
 				   payload_hash);
 	if (rc)
 		goto out;
-	snprintf(url, sizeof(url), "%s://%s%s", s->loc.scheme, s->host,
-		 (char *)enc.data);
+	for (size_t i = 0; rc == 0 && i < r->nquery; i++) {
+		enc.len--; /* over the NUL */
+		rc = px_buf_adds(&enc, i ? "&" : "?");
+		if (rc == 0)
+			rc = px_sigv4_uri_encode(&enc, r->query[i].name,
+						 strlen(r->query[i].name), false);
+		if (rc == 0)
+			rc = px_buf_adds(&enc, "=");
+		if (rc == 0)
+			rc = px_sigv4_uri_encode(&enc, r->query[i].value,
+						 strlen(r->query[i].value),
+						 false);
+		if (rc == 0)
+			rc = px_buf_add(&enc, "", 1);
+	}
+	if (rc)
+		goto out;
+	if ((size_t)snprintf(url, sizeof(url), "%s://%s%s", s->loc.scheme,
+			     s->host, (char *)enc.data) >= sizeof(url)) {
+		rc = px_errf(eb, PX_EINVAL, "s3 request URL too long");
+		goto out;
+	}
 
+	deadline = px_mono_us() + (int64_t)REQUEST_BUDGET_MS * 1000;
 	for (unsigned attempt = 0; attempt < ATTEMPTS; attempt++) {
-		CURL *c = handle_get(s);
+		CURL *c;
 		struct curl_slist *hdr;
 		curl_off_t len = -1;
+		int64_t left_ms;
 
 		if (attempt > 0)
 			backoff(attempt - 1);
+		/* The whole operation keeps to its budget: a store that is
+		 * slow rather than down still costs a bounded time. */
+		left_ms = (deadline - px_mono_us()) / 1000;
+		if (left_ms < MIN_ATTEMPT_MS) {
+			if (attempt == 0)
+				left_ms = MIN_ATTEMPT_MS;
+			else
+				break;
+		}
+		c = handle_get(s);
 		if (!c) {
 			rc = px_errf(eb, PX_ENOMEM, "cannot start a request");
 			goto out;
@@ -244,9 +288,8 @@ static int perform(struct s3_store *s, struct s3_req *r, struct px_errbuf *eb)
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-				 (long)CONNECT_TIMEOUT_MS);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-				 (long)REQUEST_TIMEOUT_MS);
+				 (long)PX_MIN(CONNECT_TIMEOUT_MS, left_ms));
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left_ms);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 		if (strcmp(r->method, "HEAD") == 0) {
@@ -290,8 +333,8 @@ static int perform(struct s3_store *s, struct s3_req *r, struct px_errbuf *eb)
 	}
 	if (retryable(cc, status)) {
 		rc = px_errc(eb, PX_EIO, "blob_store_unavailable",
-			     "s3 %s \"%s\": HTTP %ld after %d attempts",
-			     r->method, url, status, ATTEMPTS);
+			     "s3 %s \"%s\": HTTP %ld, retries exhausted",
+			     r->method, url, status);
 		goto out;
 	}
 	if (r->out && status == 200)
@@ -314,9 +357,15 @@ static int unexpected(struct px_errbuf *eb, const struct s3_req *r,
 		       hex ? hex : "(bucket)", r->status);
 }
 
-static int s3_open(const char *location, struct px_blob_store **out,
-		   struct px_errbuf *eb)
+static char *dup_cred(const char *given, const char *env)
 {
+	return given && *given ? strdup(given) : dup_env(env);
+}
+
+int px_blob_open_s3(const char *location, const struct px_blob_cred *cred,
+		    struct px_blob_store **out, struct px_errbuf *eb)
+{
+	static const struct px_blob_cred none;
 	struct s3_store *s = calloc(1, sizeof(*s));
 	int rc;
 
@@ -329,13 +378,16 @@ static int s3_open(const char *location, struct px_blob_store **out,
 	if (rc)
 		goto fail;
 	px_s3loc_host(&s->loc, s->host, sizeof(s->host));
-	s->access_key = dup_env("AWS_ACCESS_KEY_ID");
-	s->secret_key = dup_env("AWS_SECRET_ACCESS_KEY");
-	s->session_token = dup_env("AWS_SESSION_TOKEN");
+	if (!cred)
+		cred = &none;
+	s->access_key = dup_cred(cred->access_key, "AWS_ACCESS_KEY_ID");
+	s->secret_key = dup_cred(cred->secret_key, "AWS_SECRET_ACCESS_KEY");
+	s->session_token = dup_cred(cred->session_token, "AWS_SESSION_TOKEN");
 	if (!s->access_key || !s->secret_key) {
 		rc = px_errc(eb, PX_EINVAL, "no_blob_credentials",
 			     "no S3 credentials: set AWS_ACCESS_KEY_ID and "
-			     "AWS_SECRET_ACCESS_KEY");
+			     "AWS_SECRET_ACCESS_KEY (or s3_access_key_id and "
+			     "s3_secret_access_key in the configuration)");
 		goto fail;
 	}
 	pthread_once(&curl_once, curl_init_once);
@@ -344,6 +396,12 @@ static int s3_open(const char *location, struct px_blob_store **out,
 fail:
 	s->base.ops->close(&s->base);
 	return rc;
+}
+
+static int s3_open(const char *location, struct px_blob_store **out,
+		   struct px_errbuf *eb)
+{
+	return px_blob_open_s3(location, NULL, out, eb);
 }
 
 static void wipe_free(char *z)
@@ -466,11 +524,67 @@ static int s3_del(struct px_blob_store *base, const char *hex,
 	return unexpected(eb, &r, hex);
 }
 
+struct list_ctx {
+	const struct px_s3loc *loc;
+	px_blob_list_fn fn;
+	void *ctx;
+	int stop; /* fn's nonzero answer */
+};
+
+/* A key is a blob's only if it is exactly where put() writes that name. */
+static int list_key(void *arg, const char *key)
+{
+	struct list_ctx *lc = arg;
+	const char *hex = strrchr(key, '/');
+	char want[400];
+
+	if (!hex || !px_blob_valid_name(++hex))
+		return 0;
+	px_s3loc_key(lc->loc, hex, want, sizeof(want));
+	if (strcmp(want, key) != 0)
+		return 0;
+	lc->stop = lc->fn(lc->ctx, hex);
+	return lc->stop ? 1 : 0;
+}
+
 static int s3_list(struct px_blob_store *base, px_blob_list_fn fn, void *ctx,
 		   struct px_errbuf *eb)
 {
-	return px_errc(eb, PX_EUNSUPPORTED, "unsupported",
-		       "listing an s3 blob store is not supported yet");
+	struct s3_store *s = (struct s3_store *)base;
+	struct list_ctx lc = {&s->loc, fn, ctx, 0};
+	struct px_s3list_page page;
+	char prefix[320], token[PX_S3LIST_TOKEN_MAX + 1] = "";
+	struct px_buf body;
+	int rc = 0;
+
+	snprintf(prefix, sizeof(prefix), "%s%sblobs/", s->loc.prefix,
+		 s->loc.prefix[0] ? "/" : "");
+	px_buf_init(&body, MAX_LISTING);
+	do {
+		/* sorted by name, as SigV4's canonical query wants */
+		struct px_sigv4_pair q[3] = {{"continuation-token", token},
+					     {"list-type", "2"},
+					     {"prefix", prefix}};
+		struct s3_req r = {.method = "GET", .key = NULL,
+				   .query = token[0] ? q : q + 1,
+				   .nquery = token[0] ? 3 : 2, .out = &body};
+
+		px_buf_release(&body);
+		px_buf_init(&body, MAX_LISTING);
+		if ((rc = perform(s, &r, eb)))
+			break;
+		if (r.status != 200) {
+			rc = unexpected(eb, &r, NULL);
+			break;
+		}
+		rc = px_s3list_parse(body.data ? (const char *)body.data : "",
+				     body.len, list_key, &lc, &page, eb);
+		if (rc || lc.stop)
+			break;
+		snprintf(token, sizeof(token), "%s", page.next);
+	} while (page.truncated);
+	px_buf_release(&body);
+	return lc.stop ? 0 : rc;
 }
 
 static int s3_recover(struct px_blob_store *base, unsigned *n,

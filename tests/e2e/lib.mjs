@@ -68,15 +68,28 @@ export function binExists() {
 	}
 }
 
+// PICTOR_E2E_BLOB (an s3:// location; `make s3` sets it) runs the suite
+// with originals in that bucket: each data directory gets a prefix of its
+// own under the location's, so daemons never share (or delete) each
+// other's blobs, and the CLI run on a data directory finds its server's.
+export const S3 = (process.env.PICTOR_E2E_BLOB || '').startsWith('s3://');
+export function blobFor(dataDir) {
+	if (!S3 || !dataDir) return {};
+	const [loc, query] = process.env.PICTOR_E2E_BLOB.split('?');
+	const where = `${loc.replace(/\/+$/, '')}/${path.basename(path.resolve(dataDir))}`;
+	return { PICTOR_BLOB: query ? `${where}?${query}` : where };
+}
+
 // Environment for the daemon: ours without PICTOR_* (so the suite's own
-// variables never configure it), plus the overrides.
-function daemonEnv(extra = {}) {
+// variables never configure it), plus the blob store of dataDir under
+// PICTOR_E2E_BLOB, plus the overrides.
+function daemonEnv(extra = {}, dataDir = null) {
 	const env = {};
 	for (const [k, v] of Object.entries(process.env)) {
 		if (!k.startsWith('PICTOR_')) env[k] = v;
 	}
 	env.PICTOR_MODELS = MODELS;
-	return { ...env, ...extra };
+	return { ...env, ...blobFor(dataDir), ...extra };
 }
 
 // With PICTOR_TEST_PG set (tests/pg/run.sh), daemons and CLI commands keep
@@ -98,7 +111,7 @@ export async function startServer(opts = {}) {
 	const dataDir = opts.dataDir ?? (await tmpDir());
 	const args = ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...(opts.args ?? [])];
 	const proc = spawn(BIN, args, {
-		env: daemonEnv(pgEnv(dataDir, args, opts.env ?? {})),
+		env: daemonEnv(pgEnv(dataDir, args, opts.env ?? {}), dataDir),
 		cwd: dataDir,
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
@@ -464,11 +477,20 @@ export const now = () => Math.floor(Date.now() / 1000);
 // ---------------------------------------------------------------------------
 // Running the CLI
 
+// The --data of a command line ("--data DIR" or "--data=DIR"), or null.
+function dataArg(args) {
+	for (let i = 0; i < args.length; i++) {
+		if (args[i] === '--data' && i + 1 < args.length) return args[i + 1];
+		if (String(args[i]).startsWith('--data=')) return args[i].slice(7);
+	}
+	return null;
+}
+
 export function runCli(args, { env = {}, cwd, timeout = 20000, input } = {}) {
 	return new Promise((resolve, reject) => {
 		const data = args.indexOf('--data');
 		const p = spawn(BIN, args, {
-			env: daemonEnv(pgEnv(data >= 0 ? args[data + 1] : null, args, env)),
+			env: daemonEnv(pgEnv(data >= 0 ? args[data + 1] : null, args, env), dataArg(args)),
 			cwd: cwd ?? os.tmpdir(),
 			stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
 		});

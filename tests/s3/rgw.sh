@@ -7,6 +7,10 @@
 #                               leaves DIR/env to source
 #   tests/s3/rgw.sh stop DIR    stop the daemons by their recorded PIDs and
 #                               remove DIR
+#   tests/s3/rgw.sh pause DIR   stop radosgw only (the S3 endpoint goes
+#                               away; the cluster and its objects stay)
+#   tests/s3/rgw.sh resume DIR  start radosgw again on the same port and
+#                               wait until it answers
 #
 # Needs Debian's ceph-mon ceph-osd radosgw ceph-common. Every daemon runs
 # in the foreground (-f) under setsid with its PID in DIR/pids; nothing
@@ -47,6 +51,33 @@ stop() {
 		kill -KILL "$pid" 2>/dev/null || true
 	done
 	rm -rf "$dir"
+}
+
+# radosgw alone, its PID appended to DIR/pids and kept in DIR/rgw.pid.
+start_rgw() {
+	local dir=$1 port
+	port=$(cat "$dir/rgw.port")
+	setsid radosgw -c "$dir/ceph.conf" -f -n client.rgw >>"$dir/log/rgw.out" 2>&1 &
+	echo $! >>"$dir/pids"
+	echo $! >"$dir/rgw.pid"
+	for _ in $(seq 600); do
+		curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+		sleep 0.1
+	done
+	fail "$dir" "radosgw never answered"
+}
+
+pause() {
+	local dir=$1 pid
+	pid=$(cat "$dir/rgw.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	grep -vx "$pid" "$dir/pids" >"$dir/pids.new" || true
+	mv "$dir/pids.new" "$dir/pids"
 }
 
 start() {
@@ -108,14 +139,8 @@ CONF
 		sleep 0.1
 	done
 	ceph -c "$conf" osd stat 2>/dev/null | grep -q '1 up' || fail "$dir" "osd never came up"
-	setsid radosgw -c "$conf" -f -n client.rgw >"$dir/log/rgw.out" 2>&1 &
-	echo $! >>"$dir/pids"
-	local up=0
-	for _ in $(seq 600); do
-		curl -s -o /dev/null "http://127.0.0.1:$rgw_port/" && { up=1; break; }
-		sleep 0.1
-	done
-	[ $up -eq 1 ] || fail "$dir" "radosgw never answered"
+	echo "$rgw_port" >"$dir/rgw.port"
+	start_rgw "$dir"
 	local access secret bucket=pictor-test
 	access=$(head -c 10 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
 	secret=$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -144,5 +169,7 @@ ENV
 case "${1:-}" in
 start) start "${2:?usage: rgw.sh start DIR}" ;;
 stop) stop "${2:?usage: rgw.sh stop DIR}" ;;
-*) die "usage: rgw.sh start DIR | stop DIR" ;;
+pause) pause "${2:?usage: rgw.sh pause DIR}" ;;
+resume) start_rgw "$(cd "${2:?usage: rgw.sh resume DIR}" && pwd)" ;;
+*) die "usage: rgw.sh start|stop|pause|resume DIR" ;;
 esac
