@@ -21,7 +21,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .DEFAULT_GOAL := all
 FORCE:
-.PHONY: FORCE all test unit e2e browser pg compat run asan fuzz models deps corpus bench clean format
+.PHONY: FORCE all test unit e2e s3 browser pg compat run asan fuzz models deps corpus bench clean format
 
 all: $(BIN)
 
@@ -103,6 +103,11 @@ browser: $(BIN)
 pg: $(BIN) $(BUILD)/tests/test_kv $(BUILD)/tests/test_kv_pg
 	@BUILD=$(BUILD) PICTOR_BIN=$(BIN) bash tests/pg/run.sh
 
+# Originals in a real S3 implementation: Ceph RGW on loopback
+# (tests/s3/run.sh; S3_E2E=all runs the whole e2e suite on it).
+s3: $(BIN) $(BUILD)/tests/test_blob_s3
+	@bash tests/s3/run.sh
+
 # Transforms compared with sharp (an independent libvips pipeline).
 compat: $(BUILD)/libpictor.a
 	@node --test tests/compat/
@@ -113,6 +118,7 @@ test: deps
 	@$(MAKE) --no-print-directory models corpus
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory s3
 	@$(MAKE) --no-print-directory browser
 	@$(MAKE) --no-print-directory pg
 	@$(MAKE) --no-print-directory compat

@@ -428,6 +428,11 @@ static int check_originals(struct fsck *f, struct px_errbuf *eb)
 		rc = px_blob_get(f->blobs, f->recs[i].sha, &data, &geb);
 		if (rc == PX_ENOTFOUND) {
 			kind = "missing_original";
+		} else if (rc == PX_ECORRUPT) {
+			/* a store that checks what it reads (S3) refuses bytes
+			 * that do not hash to their name */
+			kind = "checksum_mismatch";
+			snprintf(hex, sizeof(hex), "something else");
 		} else if (rc) {
 			rc = px_errf(eb, rc, "%s", geb.msg);
 			goto out;

@@ -176,6 +176,12 @@ static uint64_t check(struct px_scrub *s, const struct item *it,
 			finding(s, it, "missing_original", "original is missing");
 		return 0;
 	}
+	if (rc == PX_ECORRUPT) {
+		/* a store that checks what it reads (S3) refused the bytes */
+		finding(s, it, "checksum_mismatch",
+			"original does not hash to its name");
+		return 0;
+	}
 	if (rc) {
 		finding(s, it, "unreadable", "original cannot be read");
 		return 0;

@@ -218,8 +218,8 @@ static void list_parse_cases(void)
 			"<ListBucketResult><Contents><Key>a&#0;</Key></Contents>",
 			"<ListBucketResult><Contents><Key>a\nb</Key></Contents>",
 			"<ListBucketResult><IsTruncated>true</IsTruncated>",
-			"<ListBucketResult><IsTruncated>true</IsTruncated>"
-			"<NextContinuationToken></NextContinuationToken>",
+			("<ListBucketResult><IsTruncated>true</IsTruncated>"
+			 "<NextContinuationToken></NextContinuationToken>"),
 		};
 
 		for (size_t i = 0; i < PX_ARRAY_LEN(bad); i++) {
