@@ -38,6 +38,7 @@
 #include "meta/kv.h"
 #include "ml/nsfw.h"
 #include "moderation/moderation.h"
+#include "moderation/reclass.h"
 #include "moderation/webhook.h"
 #include "store/blob.h"
 
@@ -64,6 +65,7 @@ static void usage_main(FILE *f)
 		"  srcset    print srcset and sizes strings for an image\n"
 		"  url       print a delivery URL for an image, signed when needed\n"
 		"  classify  classify image files and apply the moderation policy\n"
+		"  reclassify  judge stored images again under the current policy\n"
 		"  config    print the effective configuration (secrets masked)\n"
 		"  routes    print every route with its methods and scope\n"
 		"  token     create, list or revoke scoped API tokens\n"
@@ -1473,6 +1475,7 @@ int main(int argc, char **argv)
 		{"serve", cmd_serve},   {"sign", cmd_sign},
 		{"srcset", px_srcset_cli}, {"url", px_url_cli},
 		{"classify", cmd_classify}, {"config", cmd_config},
+		{"reclassify", px_reclass_cli},
 		{"token", px_token_cli},  {"routes", cmd_routes},
 		{"import-cloudflare", cmd_import_cloudflare},
 		{"backup", cmd_backup},   {"restore", cmd_restore},

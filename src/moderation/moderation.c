@@ -52,11 +52,23 @@ struct px_moderation {
 	struct px_reclassifier *reclass;
 };
 
+int px_moderation_policy_version(const char *text, char out[24])
+{
+	char hex[PX_SHA256_HEX_LEN + 1];
+	int rc;
+
+	if (!text)
+		text = px_policy_default;
+	if ((rc = px_sha256_hex(text, strlen(text), hex)))
+		return rc;
+	snprintf(out, 24, "p-%.12s", hex);
+	return 0;
+}
+
 int px_moderation_reload(struct px_moderation *m, const char *text,
 			 struct px_errbuf *eb)
 {
 	struct policy_ver *v = calloc(1, sizeof(*v));
-	char hex[PX_SHA256_HEX_LEN + 1];
 	int rc;
 
 	if (!v)
@@ -64,12 +76,11 @@ int px_moderation_reload(struct px_moderation *m, const char *text,
 	if (!text)
 		text = px_policy_default;
 	if ((rc = px_policy_parse(text, class_names, PX_NSFW_CLASSES, &v->p, eb)) ||
-	    (rc = px_sha256_hex(text, strlen(text), hex)) ||
+	    (rc = px_moderation_policy_version(text, v->version)) ||
 	    !(v->text = strdup(text))) {
 		free(v);
 		return rc ? rc : PX_ENOMEM;
 	}
-	snprintf(v->version, sizeof(v->version), "p-%.12s", hex);
 	v->loaded_us = px_wall_us();
 	pthread_mutex_lock(&m->lock);
 	v->prev = atomic_load(&m->pol);

@@ -157,6 +157,10 @@ int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,
 int px_moderation_reload(struct px_moderation *m, const char *text,
 			 struct px_errbuf *eb);
 
+/* The version of policy text (NULL: the default), "p-" and 12 hex
+ * digits of its SHA-256, into out. */
+int px_moderation_policy_version(const char *text, char out[24]);
+
 /* The active policy: its text, version and load time (borrowed, valid
  * until px_moderation_free). Returns the number of rules. */
 int px_moderation_policy_info(struct px_moderation *m, const char **text,

@@ -65,4 +65,7 @@ void px_reclass_attach(struct px_moderation *m, const struct px_reclass_hooks *h
 /* Wake the thread (after a job was created). Accepts NULL. */
 void px_reclass_kick(struct px_moderation *m);
 
+/* `pictor reclassify` (argv after "reclassify"); the exit status. */
+int px_reclass_cli(int argc, char **argv);
+
 #endif

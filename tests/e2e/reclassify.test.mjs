@@ -246,4 +246,41 @@ describe('reclassify', () => {
 		r = await L.req(s, 'POST', '/v1/moderation/reclassify', { headers: rev, body: '{"all":true}' });
 		assert.equal(r.status, 403, L.show(r));
 	});
+
+	test('pictor reclassify: the CLI twin starts a job the running server works off; list, show, cancel', { timeout: T }, async () => {
+		const s = await start(['--moderation-policy', 'look=flag: neutral>=0.5']);
+		for (const f of ['rgb.jpg', 'png16.png'])
+			assert.equal((await L.upload(s, path.join(L.INPUTS, f))).status, 201);
+		const data = ['--data', s.dataDir, '--moderation-policy', 'look=flag: neutral>=0.5'];
+		let r = await L.runCli(['reclassify', 'start', '--status', 'flagged', ...data], { env: { USER: 'ops' } });
+		assert.equal(r.code, 0, r.stderr);
+		const j0 = JSON.parse(r.stdout);
+		assert.equal(j0.state, 'running');
+		assert.equal(j0.filter.status, 'flagged');
+		assert.deepEqual(j0.created_by, { id: 'cli', name: 'ops' });
+		const pol = (await L.api(s, 'GET', '/v1/moderation/policy')).json.result;
+		assert.equal(j0.policy_version, pol.version, 'the version of the policy the settings name');
+		// Found by the server's thread without a request.
+		const j = await done(s, j0.id);
+		assert.equal(j.state, 'done');
+		assert.equal(j.progress.scanned, 2);
+		r = await L.runCli(['reclassify', 'list', ...data]);
+		assert.equal(r.code, 0, r.stderr);
+		assert.equal(JSON.parse(r.stdout.split('\n')[0]).id, j0.id);
+		r = await L.runCli(['reclassify', 'show', j0.id, ...data]);
+		assert.deepEqual(JSON.parse(r.stdout).outcomes, j.outcomes);
+		r = await L.runCli(['reclassify', 'cancel', j0.id, ...data]);
+		assert.equal(r.code, 1);
+		assert.match(r.stderr, /done already \(conflict\)/);
+		r = await L.runCli(['reclassify', 'start', '--status', 'pending', ...data]);
+		assert.equal(r.code, 1);
+		assert.match(r.stderr, /"status"/);
+		r = await L.runCli(['reclassify', 'start', ...data]);
+		assert.equal(r.code, 1, 'no filter, no --all');
+		r = await L.runCli(['reclassify', 'show', 'rc_0000000000000000', ...data]);
+		assert.equal(r.code, 1);
+		assert.match(r.stderr, /not found/);
+		assert.equal((await L.runCli(['reclassify', ...data])).code, 2);
+		assert.equal((await L.runCli(['reclassify', 'show', ...data])).code, 2);
+	});
 });
