@@ -3,6 +3,7 @@
 // JSON-lines export.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as L from './lib.mjs';
@@ -86,5 +87,40 @@ describe('audit log', () => {
 		}
 		r = await L.req(s, 'GET', '/v1/audit');
 		assert.equal(r.status, 401);
+	});
+
+	test('retention: entries older than --audit-retention-days go at start, a deleted image\'s included; newer ones stay', { timeout: T }, async () => {
+		const a = await L.startServer({ args: ['--moderation-policy', 'look=flag: neutral>=0.5'] });
+		servers.push(a);
+		assert.equal((await L.upload(a, RGB, { id: 'ret-1' })).status, 201);
+		assert.equal((await L.api(a, 'POST', '/v1/images/ret-1/moderation', { action: 'approve' })).status, 200);
+		assert.equal((await L.api(a, 'DELETE', '/v1/images/ret-1')).status, 200);
+		assert.equal((await L.upload(a, path.join(L.INPUTS, 'png16.png'), { id: 'ret-2' })).status, 201);
+		const all = (await L.api(a, 'GET', '/v1/audit?per_page=1000')).json.result.entries;
+		assert.equal(all.length, 4);
+		await a.stop();
+
+		// A week's retention changes nothing today...
+		const b = await L.startServer({ dataDir: a.dataDir, args: ['--audit-retention-days', '7'] });
+		servers.push(b);
+		assert.equal((await L.api(b, 'GET', '/v1/audit?per_page=1000')).json.result.entries.length, 4);
+		await b.stop();
+
+		// ...and removes all four ten days later: the wall clock shifted
+		// by an LD_PRELOAD shim (tests/e2e/timeshift.c).
+		const dir = await L.tmpDir();
+		const so = path.join(dir, 'timeshift.so');
+		execFileSync('cc', ['-shared', '-fPIC', '-O1', '-o', so, path.join(L.ROOT, 'tests/e2e/timeshift.c'), '-ldl']);
+		const c = await L.startServer({ dataDir: a.dataDir, args: ['--audit-retention-days', '7'],
+			env: { LD_PRELOAD: so, TIMESHIFT_SECONDS: String(10 * 86400),
+				ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ?? ''}:verify_asan_link_order=0` } });
+		servers.push(c);
+		assert.ok(c.logs.some((l) => /audit retention removed 4 entries/.test(l.msg ?? '')), c.logText());
+		assert.deepEqual((await L.api(c, 'GET', '/v1/audit?image=ret-1')).json.result.entries, []);
+		assert.equal((await L.api(c, 'GET', '/v1/images/ret-2')).status, 200, 'records are not the audit log');
+		assert.equal((await L.upload(c, RGB, { id: 'ret-3' })).status, 201);
+		const left = (await L.api(c, 'GET', '/v1/audit?per_page=1000')).json.result.entries;
+		assert.deepEqual(left.map((e) => [e.image, e.action]), [['ret-3', 'upload']]);
+		assert.ok(left[0].at > new Date(Date.now() + 9 * 86400e3).toISOString(), left[0].at);
 	});
 });
