@@ -36,6 +36,7 @@ const ROUTES = [
 ];
 
 let cleanup = null;
+let routeSeq = 0;
 let wanted = null; // where to go after signing in
 
 function parseHash() {
@@ -80,6 +81,7 @@ function home() {
 }
 
 async function route() {
+	const at = ++routeSeq;
 	if (cleanup) {
 		try { cleanup(); } catch { /* the old page is gone anyway */ }
 		cleanup = null;
@@ -116,18 +118,20 @@ async function route() {
 		focusHeading();
 		return;
 	}
-	const routeAt = location.hash;
+	// A page may rewrite its own query (history.replaceState, no new
+	// route): "still here" means no route ran since this one.
+	const stillHere = () => at === routeSeq;
 	try {
-		const ret = await page(main, { params, id: m[1] ? decodeURIComponent(m[1]) : null, setTitle, stillHere: () => location.hash === routeAt });
+		const ret = await page(main, { params, id: m[1] ? decodeURIComponent(m[1]) : null, setTitle, stillHere });
 		if (typeof ret === 'function') {
-			if (location.hash === routeAt) cleanup = ret;
+			if (stillHere()) cleanup = ret;
 			else ret();
 		}
 	} catch (e) {
-		if (location.hash !== routeAt) return;
+		if (!stillHere()) return;
 		main.appendChild(errorBox(e, 'This page could not be shown'));
 	}
-	if (location.hash === routeAt) focusHeading();
+	if (stillHere()) focusHeading();
 }
 
 let focusNext = false;

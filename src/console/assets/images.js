@@ -554,7 +554,7 @@ async function renderVariant(cell, rec, options, alt) {
 			throw new ApiError(res.status, 'delivery', msg);
 		}
 		const n = (await res.blob()).size;
-		const img = h('img', { class: 'vimg', src: url, alt, loading: 'lazy' });
+		const img = h('img', { class: 'vimg', src: url, alt });
 		replace(cell, img, h('div', { class: 'vsize' }, fmtBytes(n), h('span', { class: 'visually-hidden' }, ` (${n} bytes)`)));
 		cell.dataset.bytes = String(n);
 	} catch (e) {
