@@ -106,7 +106,7 @@ static const char *device_text(struct px_req *r, const struct px_variant *v,
  * original. The URL (and so its signature) keeps "width=auto"; the
  * chosen width goes in the ETag and the cache key.
  */
-static void resolve_auto_width(struct px_req *r, const struct px_image_rec *rec,
+static void resolve_auto_width(struct px_req *r, const struct px_image_brief *rec,
 			       int rotate, struct render *rd)
 {
 	const char *hint[PX_HINT_COUNT];
@@ -441,7 +441,7 @@ static void serve_cached(struct px_app *a, struct px_req *r, struct render *rd)
 void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 {
 	char id[PX_ID_MAX + 1], spec[1024], hex[PX_SHA256_HEX_LEN + 1];
-	struct px_image_rec rec;
+	struct px_image_brief rec;
 	struct px_variant var;
 	struct px_errbuf eb = {0};
 	struct render *rd = NULL, *rd_owned;
@@ -462,7 +462,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 			      "/cdn-cgi/image/{options}/{id}");
 		goto out;
 	}
-	if ((rc = px_catalog_get(a->cat, id, &rec, &eb))) {
+	if ((rc = px_catalog_brief(a->cat, id, &rec, &eb))) {
 		px_app_fail(r, rc, &eb);
 		goto out;
 	}
@@ -533,7 +533,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		};
 
 		/* Only frames the verdict looked at are served. */
-		if (!px_moderation_frames_covered(&rec)) {
+		if (!rec.frames_covered) {
 			in.frames = 1;
 			o.x.anim = false;
 		}
@@ -601,5 +601,4 @@ out:
 	free(rd);
 	px_buf_release(&key);
 	px_variant_release(&var);
-	px_image_rec_release(&rec);
 }

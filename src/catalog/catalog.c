@@ -7,6 +7,7 @@
  * the webhook announces and what the audit shows cannot disagree.
  */
 #include "catalog/audit.h"
+#include "catalog/brief.h"
 #include "catalog/catalog.h"
 #include "catalog/internal.h"
 #include "catalog/mih.h"
@@ -25,6 +26,7 @@ struct px_catalog {
 	struct px_kv *kv;
 	pthread_mutex_t stripes[NSTRIPES];
 	unsigned search_scan; /* misses a search page looks at */
+	struct px_brief_memo *briefs; /* decoded delivery briefs (brief.h) */
 };
 
 void px_catalog_set_search_scan(struct px_catalog *c, unsigned n)
@@ -66,6 +68,10 @@ int px_catalog_new(struct px_blob_store *blobs, struct px_kv *kv,
 	c->blobs = blobs;
 	c->kv = kv;
 	c->search_scan = PX_CATALOG_SEARCH_SCAN;
+	if (px_brief_memo_new(0, 0, &c->briefs)) {
+		free(c);
+		return PX_ENOMEM;
+	}
 	for (int i = 0; i < NSTRIPES; i++)
 		pthread_mutex_init(&c->stripes[i], NULL);
 	*out = c;
@@ -78,6 +84,7 @@ void px_catalog_free(struct px_catalog *c)
 		return;
 	for (int i = 0; i < NSTRIPES; i++)
 		pthread_mutex_destroy(&c->stripes[i]);
+	px_brief_memo_free(c->briefs);
 	free(c);
 }
 
@@ -413,6 +420,32 @@ int px_catalog_get(struct px_catalog *c, const char *id,
 		return rc;
 	rc = get_in(txn, id, rec, eb);
 	px_kv_abort(txn);
+	return rc;
+}
+
+int px_catalog_brief(struct px_catalog *c, const char *id,
+		     struct px_image_brief *out, struct px_errbuf *eb)
+{
+	char key[PX_ID_MAX + 8];
+	struct px_kv_txn *txn;
+	struct px_buf b;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!px_catalog_valid_id(id))
+		return px_errc(eb, PX_ENOTFOUND, "not_found",
+			       "image \"%.64s\" not found", id);
+	if ((rc = px_kv_begin(c->kv, PX_KV_RDONLY, &txn, eb)))
+		return rc;
+	px_buf_init(&b, 0);
+	img_key(key, sizeof(key), id);
+	rc = px_kv_gets(txn, key, &b, eb);
+	px_kv_abort(txn);
+	if (rc == PX_ENOTFOUND)
+		px_errc(eb, rc, "not_found", "image \"%s\" not found", id);
+	else if (!rc)
+		rc = px_brief_get(c->briefs, id, b.data, b.len, out);
+	px_buf_release(&b);
 	return rc;
 }
 

@@ -140,6 +140,27 @@ int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 int px_catalog_get(struct px_catalog *c, const char *id,
 		   struct px_image_rec *rec, struct px_errbuf *eb);
 
+/*
+ * What delivery reads of a record on every request, without decoding its
+ * metadata, moderation detail or audit trail. Decoded briefs are kept in
+ * a memo keyed by the record's exact stored bytes (catalog/brief.h), so a
+ * change to the record is seen by the next call. PX_ENOTFOUND.
+ */
+struct px_image_brief {
+	char id[PX_ID_MAX + 1];
+	char sha256[PX_SHA256_HEX_LEN + 1];
+	char status[16];
+	char format[16];
+	int width, height, frames;
+	bool alpha, require_signed;
+	/* moderation looked at every frame (or recorded no frame count):
+	 * the rule of px_moderation_frames_covered() */
+	bool frames_covered;
+	uint64_t bytes;
+};
+int px_catalog_brief(struct px_catalog *c, const char *id,
+		     struct px_image_brief *out, struct px_errbuf *eb);
+
 /* Replace metadata (if meta non-NULL) and/or require_signed (if >= 0);
  * the updated record lands in rec. Audited as "metadata" and "signing"
  * (only what changed). PX_ENOTFOUND. */

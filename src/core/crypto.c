@@ -25,6 +25,25 @@ static void to_hex(const unsigned char *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/*
+ * SHA-256 fetched from the provider once: EVP_sha256() makes OpenSSL 3
+ * look the algorithm up (under a lock) on every use, which cost more
+ * than hashing the short strings of a delivery request.
+ */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_fetched;
+
+static void sha256_fetch(void)
+{
+	sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256_md(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_fetched ? sha256_fetched : EVP_sha256();
+}
+
 struct px_sha256 *px_sha256_new(void)
 {
 	struct px_sha256 *h = calloc(1, sizeof(*h));
@@ -32,7 +51,7 @@ struct px_sha256 *px_sha256_new(void)
 	if (!h)
 		return NULL;
 	h->md = EVP_MD_CTX_new();
-	if (!h->md || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+	if (!h->md || EVP_DigestInit_ex(h->md, sha256_md(), NULL) != 1) {
 		px_sha256_free(h);
 		return NULL;
 	}
@@ -66,7 +85,7 @@ int px_sha256_hex(const void *p, size_t n, char hex[PX_SHA256_HEX_LEN + 1])
 {
 	unsigned char md[32];
 
-	if (EVP_Digest(p, n, md, NULL, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(p, n, md, NULL, sha256_md(), NULL) != 1)
 		return PX_EINTERNAL;
 	to_hex(md, 32, hex);
 	return 0;

@@ -15,6 +15,11 @@ void px_log_set_level(enum px_log_level lvl)
 	min_level = lvl;
 }
 
+bool px_log_enabled(enum px_log_level lvl)
+{
+	return lvl >= min_level;
+}
+
 int px_log_parse_level(const char *s, enum px_log_level *out)
 {
 	static const char *names[] = {"debug", "info", "warn", "error"};

@@ -15,6 +15,9 @@ enum px_log_level { PX_LOG_DEBUG, PX_LOG_INFO, PX_LOG_WARN, PX_LOG_ERROR };
 /* Lines below this level are dropped. Default: PX_LOG_INFO. */
 void px_log_set_level(enum px_log_level lvl);
 
+/* Would a line at lvl be written? Lets callers skip building it. */
+bool px_log_enabled(enum px_log_level lvl);
+
 /* Parse "debug", "info", "warn" or "error"; PX_EINVAL otherwise. */
 int px_log_parse_level(const char *s, enum px_log_level *out);
 

@@ -2,7 +2,9 @@
  * test_catalog.c - records and blobs together, over the in-memory
  * backends and over LMDB + filesystem, including injected failures.
  */
+#include "catalog/brief.h"
 #include "catalog/catalog.h"
+#include "moderation/moderation.h"
 
 #include <unistd.h>
 
@@ -160,6 +162,26 @@ static void suite(const struct px_blob_ops *bops, const struct px_kv_ops *kops,
 		T_STREQ(rec.meta, "{\"x\":2}");
 		px_image_rec_release(&rec);
 		T_EQ(px_catalog_update(c, "nope", NULL, 0, NULL, &rec, &eb), PX_ENOTFOUND);
+	}
+	T_CASE("brief follows every change to the record") {
+		struct px_image_brief br;
+
+		T_EQ(px_catalog_brief(c, "b", &br, &eb), 0);
+		T_STREQ(br.id, "b");
+		T_STREQ(br.status, "approved");
+		T_EQ(br.bytes, 7u);
+		T_OK(br.require_signed);
+		T_OK(br.frames_covered);
+		T_EQ(px_catalog_brief(c, "b", &br, &eb), 0); /* from the memo */
+		T_OK(br.require_signed);
+		memset(&rec, 0, sizeof(rec));
+		T_EQ(px_catalog_update(c, "b", NULL, 0, NULL, &rec, &eb), 0);
+		px_image_rec_release(&rec);
+		T_EQ(px_catalog_brief(c, "b", &br, &eb), 0);
+		T_OK(!br.require_signed);
+		T_EQ(px_catalog_brief(c, "zzz", &br, &eb), PX_ENOTFOUND);
+		T_STREQ(eb.code, "not_found");
+		T_EQ(px_catalog_brief(c, "bad/id", &br, &eb), PX_ENOTFOUND);
 	}
 	T_CASE("list newest first with tokens, stable under inserts") {
 		char id[16], tok[256];
@@ -599,6 +621,82 @@ static void stats_suite(void)
 	px_blob_close(blobs);
 }
 
+/* The memo on its own: exact bytes or a fresh decode. */
+static void brief_memo(void)
+{
+	static const char *r1 = "{\"id\":\"x\",\"sha256\":\"ab\",\"status\":\"approved\","
+		"\"format\":\"gif\",\"width\":4,\"height\":3,\"frames\":9,\"bytes\":99,"
+		"\"alpha\":true,\"require_signed\":false,\"meta\":{},"
+		"\"moderation\":{\"frames\":{\"total\":9,\"complete\":false}}}";
+	static const char *r2 = "{\"id\":\"x\",\"sha256\":\"ab\",\"status\":\"blocked\","
+		"\"format\":\"gif\",\"width\":4,\"height\":3,\"frames\":9,\"bytes\":99}";
+	static const char *r3 = "{\"id\":\"y\",\"status\":\"approved\"}";
+	struct px_brief_memo *m = NULL;
+	struct px_image_brief b;
+	unsigned long long hits, decodes;
+
+	T_CASE("brief memo: a hit needs the same bytes") {
+		T_EQ(px_brief_memo_new(1, 0, &m), 0);
+		T_EQ(px_brief_get(m, "x", r1, strlen(r1), &b), 0);
+		T_STREQ(b.status, "approved");
+		T_STREQ(b.format, "gif");
+		T_EQ(b.frames, 9);
+		T_EQ(b.bytes, 99u);
+		T_OK(b.alpha);
+		T_OK(!b.frames_covered);
+		T_EQ(px_brief_get(m, "x", r1, strlen(r1), &b), 0);
+		px_brief_memo_stats(m, &hits, &decodes);
+		T_EQ(hits, 1u);
+		T_EQ(decodes, 1u);
+		/* same id, new bytes: decoded again */
+		T_EQ(px_brief_get(m, "x", r2, strlen(r2), &b), 0);
+		T_STREQ(b.status, "blocked");
+		T_OK(b.frames_covered);
+		/* another id in the one slot */
+		T_EQ(px_brief_get(m, "y", r3, strlen(r3), &b), 0);
+		T_STREQ(b.id, "y");
+		T_EQ(px_brief_get(m, "x", r2, strlen(r2), &b), 0);
+		T_STREQ(b.status, "blocked");
+		px_brief_memo_stats(m, &hits, &decodes);
+		T_EQ(hits, 1u);
+		T_EQ(decodes, 4u);
+		/* bytes stored under another id are never a hit */
+		T_EQ(px_brief_get(m, "z", r2, strlen(r2), &b), 0);
+		T_STREQ(b.id, "x");
+		T_EQ(px_brief_get(m, "x", "nope", 4, &b), PX_ECORRUPT);
+		px_brief_memo_free(m);
+	}
+	T_CASE("brief memo: large records are decoded, not kept") {
+		T_EQ(px_brief_memo_new(4, 16, &m), 0);
+		T_EQ(px_brief_get(m, "x", r1, strlen(r1), &b), 0);
+		T_EQ(px_brief_get(m, "x", r1, strlen(r1), &b), 0);
+		px_brief_memo_stats(m, &hits, &decodes);
+		T_EQ(hits, 0u);
+		T_EQ(decodes, 2u);
+		px_brief_memo_free(m);
+		T_EQ(px_brief_get(NULL, "x", r2, strlen(r2), &b), 0);
+		T_STREQ(b.status, "blocked");
+	}
+	T_CASE("brief frames_covered is px_moderation_frames_covered") {
+		static const char *mods[] = {
+			NULL, "{}", "{\"frames\":{\"complete\":true}}",
+			"{\"frames\":{\"complete\":false}}", "{\"frames\":{}}",
+			"{\"frames\":{\"complete\":1}}",
+		};
+
+		for (size_t i = 0; i < PX_ARRAY_LEN(mods); i++) {
+			struct px_image_rec rec = {.moderation = (char *)mods[i]};
+			char raw[256];
+
+			snprintf(raw, sizeof(raw), "{\"id\":\"x\"%s%s}",
+				 mods[i] ? ",\"moderation\":" : "",
+				 mods[i] ? mods[i] : "");
+			T_EQ(px_brief_decode(raw, strlen(raw), &b), 0);
+			T_EQ(b.frames_covered, px_moderation_frames_covered(&rec));
+		}
+	}
+}
+
 static void run(void)
 {
 	stats_suite();
@@ -606,6 +704,7 @@ static void run(void)
 	char dir[] = "/tmp/pictor-test-catalog-XXXXXX";
 	char cmd[256];
 
+	brief_memo();
 	suite(&px_blob_mem_ops, &px_kv_mem_ops, "mem");
 	if (!mkdtemp(dir)) {
 		T_OK(!"mkdtemp");
