@@ -22,14 +22,19 @@ const VARIANTS = 20;
 const base = ['--per-ip-conns', '1000', '--queue', '1024', '--queue-per-client', '1024',
 	'--rate-limit', 'hit=0/s:1,render=0/s:1,api=0/s:1,upload=0/s:1'];
 
-// The daemon at warn level (no access log: nginx logs none either), on a
-// port picked here; stopped with SIGTERM.
+// The daemon at warn level (no access log: nginx logs none either), or at
+// BENCH_LOG_LEVEL (info: the access log, written to <data>/daemon.log), on
+// a port picked here; stopped with SIGTERM.
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'warn';
 async function start(dataDir, args) {
 	const port = await freePort();
 	const env = { ...process.env, PICTOR_MODELS: L.MODELS };
 	for (const k of Object.keys(env)) if (k.startsWith('PICTOR_') && k !== 'PICTOR_MODELS') delete env[k];
 	const proc = spawn(L.BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir,
-		'--log-level', 'warn', ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+		'--log-level', LOG_LEVEL, ...args], {
+		env,
+		stdio: ['ignore', 'ignore', LOG_LEVEL === 'warn' ? 'inherit' : fs.openSync(path.join(dataDir, 'daemon.log'), 'a')],
+	});
 	const srv = {
 		port, pid: proc.pid, base: `http://127.0.0.1:${port}`,
 		auth() { return { Authorization: `Bearer ${srv.adminToken}` }; },
@@ -247,7 +252,8 @@ http {
 		const p1 = wrk(purl);
 		const ng = best(n1, wrk(nurl));
 		const px = best(p1, wrk(purl));
-		console.log(`\n## hit throughput: ${body.length} bytes, wrk -t2 -c32 -d${SECS}s, better of two interleaved runs each`);
+		console.log(`\n## hit throughput: ${body.length} bytes, wrk -t2 -c32 -d${SECS}s, better of two interleaved runs each, ` +
+			`pictor at --log-level ${LOG_LEVEL}${LOG_LEVEL === 'warn' ? ' (no access log)' : ''}`);
 		console.log(`nginx-light static file: ${ng.rps.toFixed(0)} req/s, p50 ${ng.p50.toFixed(2)} ms, p99 ${ng.p99.toFixed(2)} ms`);
 		console.log(`pictor memory hit:       ${px.rps.toFixed(0)} req/s, p50 ${px.p50.toFixed(2)} ms, p99 ${px.p99.toFixed(2)} ms` +
 			(px.non2xx ? ' (non-2xx answers!)' : ''));

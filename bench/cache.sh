@@ -16,7 +16,9 @@
 # Installs nginx-light and wrk with apt-get when missing. Environment:
 # BENCH_SECONDS (wrk runs, default 10), BENCH_ZIPF_REQUESTS (default 2000),
 # BENCH_MIXED_SECONDS (default 120), BENCH_PHASES (default hit,zipf,stampede,mixed),
-# BENCH_ARENAS (the --malloc-arenas values of the mixed runs, default 0,2).
+# BENCH_ARENAS (the --malloc-arenas values of the mixed runs, default 0,2),
+# BENCH_LOG_LEVEL (the daemon's --log-level, default warn; info writes the
+# access log to a file in the data directory).
 # The work is in bench/cache.mjs.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -20,6 +20,7 @@ int px_api_cache_open(struct px_app *a, struct px_errbuf *eb)
 	o.disk_bytes = (uint64_t)a->cfg->cache_disk;
 	o.dir = dir;
 	o.metrics = a->metrics;
+	o.wait_ms = (int)(a->cfg->cache_wait * 1000);
 	o.policy = a->cfg->cache_policy == PX_CFG_CACHE_LRU ? PX_CACHE_LRU
 							    : PX_CACHE_SIEVE;
 	return px_cache_new(&o, &a->cache, eb);

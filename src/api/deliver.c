@@ -52,6 +52,19 @@ struct render {
 enum deliver_class { DELIVER_HIT, DELIVER_RENDER };
 
 /*
+ * RFC 9211 Cache-Status values. Every delivery answer carries one:
+ * answers the cache did not take part in (a refusal before the lookup,
+ * the cache turned off) say "bypass".
+ */
+#define CS_HIT "pictor; hit"
+#define CS_STORED "pictor; fwd=uri-miss; stored"
+#define CS_MISS "pictor; fwd=uri-miss"
+#define CS_COLLAPSED "pictor; fwd=uri-miss; collapsed"
+#define CS_BYPASS "pictor; fwd=bypass"
+/* a 304 for a variant not stored: validated without a render */
+#define CS_NOT_MODIFIED "pictor; fwd=uri-miss; fwd-status=304"
+
+/*
  * The one point where a request's class is known and nothing has been
  * spent on it yet: per-client limits by class go here. Returns false
  * when it has answered the request itself.
@@ -60,11 +73,15 @@ static bool admit(struct px_app *a, struct px_req *r, enum deliver_class cls)
 {
 	const struct render *rd = px_req_data(r);
 
-	if (cls == DELIVER_RENDER && rd &&
-	    !px_app_render_sched(a, r, rd->x.width, rd->x.height, rd->width,
-				 rd->height, rd->x.anim ? rd->frames : 1))
+	if ((cls == DELIVER_RENDER && rd &&
+	     !px_app_render_sched(a, r, rd->x.width, rd->x.height, rd->width,
+				  rd->height, rd->x.anim ? rd->frames : 1)) ||
+	    !px_app_charge(a, r, cls == DELIVER_HIT ? PX_CLASS_HIT : PX_CLASS_RENDER)) {
+		/* refused before the cache could answer or render */
+		px_resp_header(r, "Cache-Status", CS_BYPASS);
 		return false;
-	return px_app_charge(a, r, cls == DELIVER_HIT ? PX_CLASS_HIT : PX_CLASS_RENDER);
+	}
+	return true;
 }
 
 static void common_headers(struct px_req *r, const struct render *rd)
@@ -74,6 +91,8 @@ static void common_headers(struct px_req *r, const struct render *rd)
 
 	px_resp_header(r, "ETag", rd->etag);
 	px_resp_header(r, "Cache-Control", rd->cache_control);
+	if (rd->placeholder)
+		px_resp_header(r, "X-Pictor-Placeholder", "moderation");
 	n = (size_t)snprintf(vary, sizeof(vary), "%s%s", rd->vary ? "Accept" : "",
 			     rd->vary && rd->hints_vary ? ", " : "");
 	px_hints_vary(rd->hints_vary, vary + n, sizeof(vary) - n);
@@ -121,9 +140,12 @@ static void resolve_auto_width(struct px_req *r, const struct px_image_brief *re
 	rd->client_hints = true;
 }
 
+static void land_render(struct px_app *a, struct px_req *r, struct render *rd,
+			const char *mime, struct px_buf *out);
+
 /* format=json: the original's and the output's properties; for a
  * moderation placeholder, only the stand-in's. */
-static void answer_json(struct px_req *r, const struct render *rd,
+static void answer_json(struct px_app *a, struct px_req *r, struct render *rd,
 			const struct px_image_info *out)
 {
 	json_t *o = rd->placeholder
@@ -139,12 +161,25 @@ static void answer_json(struct px_req *r, const struct render *rd,
 		"format", px_fmt_name(out->format), "frames", out->frames, "alpha",
 		out->has_alpha);
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	struct px_buf b;
 
-	if (text)
-		px_resp_bytes(r, 200, "application/json", text, strlen(text), true);
-	else
-		px_resp_error(r, 500, "internal_error", "out of memory");
 	json_decref(o);
+	if (!text) {
+		px_resp_error(r, 500, "internal_error", "out of memory");
+		return;
+	}
+	if (!rd->cached) {
+		px_resp_bytes(r, 200, "application/json", text, strlen(text), true);
+		return;
+	}
+	px_buf_init(&b, 0);
+	if (px_buf_adds(&b, text)) {
+		px_resp_error(r, 500, "internal_error", "out of memory");
+	} else {
+		land_render(a, r, rd, "application/json", &b);
+	}
+	px_buf_release(&b);
+	free(text);
 }
 
 /* Hand the leader's failed answer to the requests waiting on it. */
@@ -173,8 +208,7 @@ static void land_render(struct px_app *a, struct px_req *r, struct render *rd,
 
 	it = px_cache_item_new(200, mime, out->data, out->len);
 	stored = px_cache_land(a->cache, &rd->key, it, true);
-	px_resp_header(r, "Cache-Status", stored ? "pictor; fwd=uri-miss; stored"
-						 : "pictor; fwd=uri-miss");
+	px_resp_header(r, "Cache-Status", stored ? CS_STORED : CS_MISS);
 	if (!it) {
 		px_resp_buf(r, 200, mime, out);
 		return;
@@ -225,10 +259,8 @@ static void render_work(void *app, struct px_req *r)
 		goto out;
 	}
 	common_headers(r, rd);
-	if (rd->placeholder)
-		px_resp_header(r, "X-Pictor-Placeholder", "moderation");
 	if (rd->json)
-		answer_json(r, rd, &info);
+		answer_json(a, r, rd, &info);
 	else if (rd->cached)
 		land_render(a, r, rd, px_fmt_mime(info.format), &out);
 	else
@@ -240,7 +272,7 @@ static void render_work(void *app, struct px_req *r)
 	}
 out:
 	if (rd->cached && px_resp_status(r) != 200) {
-		px_resp_header(r, "Cache-Status", "pictor; fwd=uri-miss");
+		px_resp_header(r, "Cache-Status", CS_MISS);
 		land_error(a, r, rd);
 	}
 	px_buf_release(&orig);
@@ -352,8 +384,10 @@ static void start_render(struct px_app *a, struct px_req *r,
 	if (px_req_defer(r, render_work) == 0)
 		return;
 	answer_overloaded(a, r);
-	if (rd->cached)
+	if (rd->cached) {
+		px_resp_header(r, "Cache-Status", CS_MISS);
 		land_error(a, r, rd);
+	}
 }
 
 /* Answer from a hit; what it holds is taken. */
@@ -387,7 +421,7 @@ static void waiter_done(struct px_cache_waiter *w, struct px_cache_item *res,
 	struct px_req *r = w->arg;
 	const struct render *rd = px_req_data(r);
 
-	px_resp_header(r, "Cache-Status", "pictor; fwd=uri-miss; collapsed");
+	px_resp_header(r, "Cache-Status", CS_COLLAPSED);
 	if (timed_out) {
 		px_resp_header(r, "Retry-After", "1");
 		px_resp_error(r, 503, "render_timeout",
@@ -410,6 +444,25 @@ static void waiter_done(struct px_cache_waiter *w, struct px_cache_item *res,
 	px_req_wake(r);
 }
 
+/* If-None-Match matched: 304, a hit when the variant is stored (the
+ * answer rests on the stored one), else validated without a render. */
+static void not_modified(struct px_app *a, struct px_req *r,
+			 const struct render *rd)
+{
+	struct px_cache_hit h;
+	const char *cs = CS_BYPASS;
+
+	if (rd->cached) {
+		cs = px_cache_get(a->cache, &rd->key, &h) == 0 ? CS_HIT
+							      : CS_NOT_MODIFIED;
+		px_cache_hit_release(&h);
+	}
+	common_headers(r, rd);
+	px_resp_header(r, "Cache-Status", cs);
+	px_resp_empty(r, 304);
+	px_metric_add(a->m.not_modified, 1);
+}
+
 /* Every check has passed: answer from the cache, wait for a render of
  * the same key, or render. */
 static void serve_cached(struct px_app *a, struct px_req *r, struct render *rd)
@@ -418,7 +471,7 @@ static void serve_cached(struct px_app *a, struct px_req *r, struct render *rd)
 
 	if (px_cache_get(a->cache, &rd->key, &h) == 0) {
 		if (admit(a, r, DELIVER_HIT))
-			answer_hit(r, rd, &h, "pictor; hit");
+			answer_hit(r, rd, &h, CS_HIT);
 		px_cache_hit_release(&h);
 		return;
 	}
@@ -428,7 +481,7 @@ static void serve_cached(struct px_app *a, struct px_req *r, struct render *rd)
 	rd->waiter.arg = r;
 	switch (px_cache_join(a->cache, &rd->key, &rd->waiter, park, &h)) {
 	case PX_CACHE_FOUND:
-		answer_hit(r, rd, &h, "pictor; hit");
+		answer_hit(r, rd, &h, CS_HIT);
 		break;
 	case PX_CACHE_JOINED:
 		break;
@@ -446,7 +499,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	struct px_errbuf eb = {0};
 	struct render *rd = NULL, *rd_owned;
 	const char *opts_text;
-	bool cdn, never_signed = false, placeholder;
+	bool cdn, never_signed = false, placeholder, served = false;
 	unsigned device_vary = 0;
 	struct px_opts o;
 	struct px_buf key;
@@ -549,7 +602,9 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	rd->json = o.format == PX_OUT_JSON;
 	if (placeholder) {
 		/* An unapproved image stands in as a blur that shows nothing
-		 * of its content, never cached, never with its metadata. */
+		 * of its content, never with its metadata; no-store for
+		 * browsers and CDNs, but kept in the result cache under its
+		 * own key (see "Placeholders" in docs/ARCHITECTURE.md). */
 		rd->x.blur = 250;
 		rd->x.metadata = PX_META_NONE;
 		rd->placeholder = true;
@@ -570,22 +625,23 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		    rd->placeholder ? "|placeholder" : "");
 	if (o.width_auto)
 		px_buf_addf(&key, "|auto-width=%d", rd->x.width);
+	/* Served as its first frame until moderation has seen every frame:
+	 * a different answer, so a different ETag and cache entry. */
+	if (!rec.frames_covered && rec.frames > 1)
+		px_buf_adds(&key, "|first-frame");
 	px_sha256_hex(key.data, key.len, hex);
 	snprintf(rd->etag, sizeof(rd->etag), "\"%.32s\"", hex);
 	set_cache_control(a, rd, exp);
+	rd->cached = px_cache_enabled(a->cache) &&
+		     px_cache_key_make(&rd->key, rec.sha256,
+				       (const char *)key.data + 65,
+				       opts_text == spec ? NULL : spec) == 0;
 
+	served = true;
 	if (etag_matches(px_req_header(r, "If-None-Match"), rd->etag)) {
-		common_headers(r, rd);
-		px_resp_empty(r, 304);
-		px_metric_add(a->m.not_modified, 1);
+		not_modified(a, r, rd);
 		goto out;
 	}
-	/* format=json and placeholders are made for each request. */
-	rd->cached = px_cache_enabled(a->cache) && !rd->json && !rd->placeholder;
-	if (rd->cached &&
-	    px_cache_key_make(&rd->key, rec.sha256, (const char *)key.data + 65,
-			      opts_text == spec ? NULL : spec))
-		rd->cached = false;
 	px_req_set_data(r, rd, free);
 	rd_owned = rd;
 	rd = NULL;
@@ -595,9 +651,12 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	}
 	if (!admit(a, r, DELIVER_RENDER))
 		goto out;
-	px_resp_header(r, "Cache-Status", "pictor; fwd=bypass");
+	px_resp_header(r, "Cache-Status", CS_BYPASS);
 	start_render(a, r, rd_owned);
 out:
+	/* refused before the cache was asked */
+	if (!served)
+		px_resp_header(r, "Cache-Status", CS_BYPASS);
 	free(rd);
 	px_buf_release(&key);
 	px_variant_release(&var);

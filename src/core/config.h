@@ -91,6 +91,7 @@ struct px_config {
 	long cache_memory;  /* bytes; 0: no memory tier */
 	long cache_disk;    /* bytes; 0: no disk tier */
 	enum px_cfg_cache_policy cache_policy;
+	long cache_wait;    /* seconds a coalesced request waits */
 	long browser_ttl;   /* seconds in Cache-Control max-age */
 	long malloc_arenas; /* glibc malloc arenas; 0: glibc's default */
 	char *account_id;   /* NULL: /accounts/{any}/images/... */

@@ -123,6 +123,108 @@ describe('memory tier and coalescing', () => {
 		assert.equal(d.status, 200, L.show(d));
 		const r2 = await L.req(srv, 'GET', `/img/${ids[2]}/w=32`);
 		assert.equal(r2.status, 404, L.show(r2));
+		// refused before the lookup: the cache took no part
+		for (const r of [r0, r1, r2]) assert.equal(status(r), 'pictor; fwd=bypass');
+	});
+
+	test('f=json answers are stored and hit like images', { timeout: T }, async () => {
+		const a = await get('w=70,f=json');
+		assert.equal(a.status, 200, L.show(a));
+		assert.equal(a.headers.get('content-type'), 'application/json');
+		assert.equal(status(a), 'pictor; fwd=uri-miss; stored');
+		assert.equal(JSON.parse(a.body.toString()).width, 70);
+		const b = await get('width=70,format=json');
+		assert.equal(status(b), 'pictor; hit');
+		assert.ok(b.body.equals(a.body));
+		assert.equal(b.headers.get('etag'), a.headers.get('etag'));
+		assert.equal(b.headers.get('content-type'), 'application/json');
+		const h = await get('w=70,f=json', 'HEAD');
+		assert.equal(status(h), 'pictor; hit');
+		assert.equal(Number(h.headers.get('content-length')), a.body.length);
+	});
+
+	test('Cache-Status on 304s and on answers refused before the lookup', { timeout: T }, async () => {
+		const a = await get('w=110,f=png');
+		assert.equal(a.status, 200, L.show(a));
+		const inm = { 'If-None-Match': a.headers.get('etag') };
+		const stored = await get('w=110,f=png', 'GET', inm);
+		assert.equal(stored.status, 304);
+		assert.equal(status(stored), 'pictor; hit');
+		const p = await L.api(srv, 'POST', '/v1/cache/purge', { images: [id] });
+		assert.equal(p.status, 200, L.show(p));
+		const r0 = await metric(srv, 'pictor_renders_total');
+		const gone = await get('w=110,f=png', 'GET', inm);
+		assert.equal(gone.status, 304);
+		assert.equal(status(gone), 'pictor; fwd=uri-miss; fwd-status=304');
+		assert.equal(await metric(srv, 'pictor_renders_total'), r0);
+		for (const [p2, code] of [['/img/no-such-image/w=10', 404], [`/img/${id}/no-such-variant`, 404],
+			[`/img/${id}/w=10,bogus=1`, 400], ['/img/x', 404]]) {
+			const r = await L.req(srv, 'GET', p2);
+			assert.equal(r.status, code, `${p2}: ${L.show(r)}`);
+			assert.equal(status(r), 'pictor; fwd=bypass', p2);
+		}
+	});
+});
+
+describe('placeholders and the coalescing wait bound', () => {
+	let srv, id, slow;
+	before(async () => {
+		// One worker, so a render can be made to wait behind another.
+		srv = await L.startServer({ args: ['--moderation-placeholder', 'on', '--workers', '1', '--cache-wait', '1s'] });
+		const up = await L.upload(srv, path.join(L.INPUTS, 'rgb.jpg'));
+		assert.equal(up.status, 201, L.show(up));
+		id = up.record.id;
+		const big = await L.upload(srv, path.join(L.CORPUS, 'Gulp.png'));
+		assert.equal(big.status, 201, L.show(big));
+		slow = big.record.id;
+	});
+	after(() => srv?.kill());
+	const get = (v) => L.req(srv, 'GET', `/img/${id}/${v}`);
+	const review = (action) => L.api(srv, 'POST', `/v1/images/${id}/moderation`, { action });
+
+	test('a placeholder renders once, under its own key; approval switches back at once', { timeout: T }, async () => {
+		const real = await get('w=60,f=png');
+		assert.equal(real.status, 200, L.show(real));
+		assert.equal(status(await get('w=60,f=png')), 'pictor; hit');
+		assert.equal((await review('block')).status, 200);
+		const p1 = await get('w=60,f=png');
+		assert.equal(p1.status, 200, L.show(p1));
+		assert.equal(p1.headers.get('x-pictor-placeholder'), 'moderation');
+		assert.equal(p1.headers.get('cache-control'), 'no-store');
+		assert.equal(status(p1), 'pictor; fwd=uri-miss; stored');
+		assert.ok(!p1.body.equals(real.body));
+		const r0 = await metric(srv, 'pictor_renders_total');
+		const p2 = await get('w=60,f=png');
+		assert.equal(status(p2), 'pictor; hit');
+		assert.equal(p2.headers.get('x-pictor-placeholder'), 'moderation');
+		assert.equal(p2.headers.get('cache-control'), 'no-store');
+		assert.ok(p2.body.equals(p1.body));
+		assert.equal(await metric(srv, 'pictor_renders_total'), r0);
+		assert.equal((await review('approve')).status, 200);
+		const back = await get('w=60,f=png');
+		assert.equal(back.status, 200, L.show(back));
+		assert.equal(back.headers.get('x-pictor-placeholder'), null);
+		assert.ok(back.body.equals(real.body));
+	});
+
+	test('a request waiting longer than --cache-wait answers 503 render_timeout', { timeout: T }, async () => {
+		const t0 = await metric(srv, 'pictor_cache_wait_timeouts_total');
+		// the one worker is busy with a large render; the leader for the
+		// next key waits behind it, and a second request joins the leader
+		const busy = L.req(srv, 'GET', `/img/${slow}/w=1900,f=avif`);
+		await L.sleep(200);
+		const leader = L.req(srv, 'GET', `/img/${slow}/w=1800,f=avif`);
+		await L.sleep(200);
+		const late = await L.req(srv, 'GET', `/img/${slow}/w=1800,f=avif`);
+		assert.equal(late.status, 503, L.show(late));
+		assert.equal(L.errCode(late), 'render_timeout');
+		assert.equal(late.headers.get('retry-after'), '1');
+		assert.equal(status(late), 'pictor; fwd=uri-miss; collapsed');
+		assert.equal((await busy).status, 200);
+		const first = await leader;
+		assert.equal(first.status, 200, L.show(first));
+		assert.equal(status(first), 'pictor; fwd=uri-miss; stored');
+		assert.equal(await metric(srv, 'pictor_cache_wait_timeouts_total'), t0 + 1);
 	});
 });
 
