@@ -207,13 +207,15 @@ describe('placeholders and the coalescing wait bound', () => {
 		assert.ok(back.body.equals(real.body));
 	});
 
-	test('a request waiting longer than --cache-wait answers 503 render_timeout', { timeout: T }, async () => {
+	test('a request waiting longer than --cache-wait answers 503 render_timeout', { timeout: 3 * T }, async () => {
 		const t0 = await metric(srv, 'pictor_cache_wait_timeouts_total');
-		// the one worker is busy with a large render; the leader for the
-		// next key waits behind it, and a second request joins the leader
-		const busy = L.req(srv, 'GET', `/img/${slow}/w=1900,f=avif`);
+		// The one worker is busy with a large AVIF encode (seconds on an
+		// idle machine, far longer on a loaded one); the leader for the
+		// next key waits behind it, and a second request joins the leader.
+		const long = { timeout: 300000 };
+		const busy = L.req(srv, 'GET', `/img/${slow}/w=1900,f=avif`, long);
 		await L.sleep(200);
-		const leader = L.req(srv, 'GET', `/img/${slow}/w=1800,f=avif`);
+		const leader = L.req(srv, 'GET', `/img/${slow}/w=1800,f=avif`, long);
 		await L.sleep(200);
 		const late = await L.req(srv, 'GET', `/img/${slow}/w=1800,f=avif`);
 		assert.equal(late.status, 503, L.show(late));
