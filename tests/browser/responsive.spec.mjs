@@ -2,8 +2,11 @@
 // candidate of Pictor's srcset the browser picks at different viewport
 // widths and device pixel ratios (and that it loads, signed or not), and
 // that width=auto sized from the browser's own client hints matches the
-// rendered size. The pages are served on the daemon's origin by the test
-// (page.route), the images by the daemon.
+// rendered size; where Chromium sends hints at all (a page that opted in,
+// a navigation retried for Critical-CH, another origin only by delegation).
+// The pages are served on the daemon's origin by the test (page.route),
+// the images by the daemon.
+import http from 'node:http';
 import { test, expect, L } from './fixtures.mjs';
 
 const ORIG_W = 2400;
@@ -37,6 +40,28 @@ async function servePage(page, baseURL, html, headers = {}) {
 			`<title>responsive</title><style>body{margin:0}img{display:block}</style></head><body>${html}</body></html>`,
 	}));
 	return url;
+}
+
+// A page server of the test's own on 127.0.0.1:<ephemeral>: set(html,
+// headers) changes what it answers.
+async function pageServer() {
+	let page = { html: '', headers: {} };
+	const srv = http.createServer((req, res) => {
+		res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...page.headers });
+		res.end(`<!doctype html><html lang="en"><head><title>responsive</title>` +
+			`<style>body{margin:0}img{display:block}</style></head><body>${page.html}</body></html>`);
+	});
+	await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+	return {
+		url: `http://127.0.0.1:${srv.address().port}/page.html`,
+		set(html, headers = {}) {
+			page = { html, headers };
+		},
+		close: () => new Promise((resolve) => {
+			srv.close(resolve);
+			srv.closeAllConnections();
+		}),
+	};
 }
 
 function recordImages(page) {
@@ -184,18 +209,82 @@ for (const dpr of [1, 2]) {
 test.describe('width=auto without hints', () => {
 	test.use({ deviceScaleFactor: 2, viewport: { width: 1200, height: 600 } });
 
-	test('a page that did not opt in gets the desktop size', async ({ page, baseURL }) => {
+	test('a page that did not opt in gets the desktop size, on reload too', async ({ page, baseURL }) => {
 		const url = await servePage(page, baseURL, `<img id="i" src="/img/${openId}/width=auto" sizes="50vw" style="width:50vw" alt="">`);
 		const rec = recordImages(page);
-		await page.goto(url);
-		const seen = await rec.settle(1);
-		const { i } = await images(page);
-		expect(seen.length).toBe(1);
-		const h = seen[0].headers;
-		expect(h['sec-ch-width']).toBeUndefined();
-		expect(h['sec-ch-viewport-width']).toBeUndefined();
-		expect(h['sec-ch-ua-mobile']).toBe('?0');
-		expect(seen[0].width).toBe(960); // Cloudflare's desktop width (docs/RESPONSIVE.md)
-		expect(i.natural).toBe(960);
+		// The image answers carry Accept-CH, but Chromium honours it only on
+		// a document's own response: the second load has no hints either.
+		for (const load of ['first', 'reload']) {
+			rec.reset();
+			await page.goto(url);
+			const seen = await rec.settle(1);
+			const { i } = await images(page);
+			expect(seen.length, load).toBe(1);
+			const h = seen[0].headers;
+			expect(h['sec-ch-width'], load).toBeUndefined();
+			expect(h['sec-ch-viewport-width'], load).toBeUndefined();
+			expect(h['sec-ch-ua-mobile'], load).toBe('?0');
+			expect(seen[0].width, load).toBe(960); // Cloudflare's desktop width (docs/RESPONSIVE.md)
+			expect(i.natural, load).toBe(960);
+		}
+	});
+});
+
+test.describe('hints across origins and navigations', () => {
+	test.use({ deviceScaleFactor: 2, viewport: { width: 1200, height: 600 } });
+
+	test('an image opened as a page: Critical-CH has Chromium retry it with hints', async ({ page }) => {
+		// A fresh context has no hint preference for the origin: only the
+		// retry that Critical-CH asks for can carry the viewport hint.
+		const res = await page.goto(`/img/${openId}/width=auto,quality=84`);
+		expect(res.status()).toBe(200);
+		const h = await res.request().allHeaders();
+		expect(h['sec-ch-viewport-width']).toBe('1200');
+		// Chromium takes the navigation's DPR from the screen, not from the
+		// page emulation: use what it sent.
+		const dpr = Number(h['sec-ch-dpr']);
+		expect(dpr).toBeGreaterThan(0);
+		expect(L.probe(await res.body()).width).toBe(stepFor(Math.ceil(1200 * dpr)));
+	});
+
+	test('images on another origin get hints only when the page delegates them', async ({ page, baseURL }) => {
+		// The page from a server of the test's own on 127.0.0.1 (a real
+		// loopback server: Chromium lets a loopback page load loopback
+		// images across origins), the images from the daemon: two origins.
+		const site = await pageServer();
+		try {
+			const img = (q) => `<img id="i" src="${baseURL}/img/${openId}/width=auto,quality=${q}" sizes="50vw" style="width:50vw" alt="">`;
+			const rec = recordImages(page);
+			for (const { name, q, headers, meta, want } of [
+				{ name: 'Accept-CH alone', q: 80, headers: { 'accept-ch': ACCEPT_CH }, want: null },
+				{
+					name: 'Accept-CH and Permissions-Policy', q: 81,
+					headers: {
+						'accept-ch': ACCEPT_CH,
+						'permissions-policy': ['ch-dpr', 'ch-width', 'ch-viewport-width'].map((h) => `${h}=(self "${baseURL}")`).join(', '),
+					},
+					want: 1200,
+				},
+				{
+					name: 'Delegate-CH meta', q: 82, headers: {},
+					meta: `<meta http-equiv="Delegate-CH" content="${['sec-ch-dpr', 'sec-ch-width', 'sec-ch-viewport-width'].map((h) => `${h} ${baseURL}`).join('; ')}">`,
+					want: 1200,
+				},
+			]) {
+				site.set((meta ?? '') + img(q), headers);
+				await visit(page, rec, site.url, 1200, 600);
+				const [seen] = await rec.settle(1);
+				expect(seen.status, `${name}: ${JSON.stringify(seen)}`).toBe(200);
+				if (want === null) {
+					expect(seen.headers['sec-ch-width'], name).toBeUndefined();
+					expect(seen.width, name).toBe(960);
+				} else {
+					expect(seen.headers['sec-ch-width'], name).toBe(String(want));
+					expect(seen.width, name).toBe(stepFor(want));
+				}
+			}
+		} finally {
+			await site.close();
+		}
 	});
 });
