@@ -1127,7 +1127,7 @@ static int serve_check(struct px_config *cfg)
 	bool created, secrets = true;
 	int rc = 2;
 
-	if (check_data_dir(cfg, &eb))
+	if (check_data_dir(cfg, &eb) || px_stores_check(cfg, &eb))
 		goto fail;
 	if (px_config_secrets(cfg, false, &created, &eb)) {
 		if (!eb.code || strcmp(eb.code, "no_secrets"))

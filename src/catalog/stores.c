@@ -3,6 +3,7 @@
  * (see stores.h).
  */
 #include "catalog/stores.h"
+#include "store/s3loc.h"
 
 /* LMDB's map is address space, not disk: room for tens of millions of
  * records without a resize. */
@@ -30,6 +31,33 @@ static int open_blobs(const struct px_config *cfg, struct px_stores *st,
 		snprintf(eb->msg, sizeof(eb->msg), "blob store: %.480s", msg);
 	}
 	return rc;
+}
+
+int px_stores_check(const struct px_config *cfg, struct px_errbuf *eb)
+{
+	struct px_s3loc loc;
+	const char *id = cfg->s3_access_key_id, *key = cfg->s3_secret_access_key;
+
+	if (px_stores_blob_is_file(cfg))
+		return 0;
+	if (px_s3loc_parse(cfg->blob, &loc, eb)) {
+		char msg[sizeof(eb->msg)];
+
+		memcpy(msg, eb->msg, sizeof(msg));
+		snprintf(eb->msg, sizeof(eb->msg), "blob store: %.480s", msg);
+		return PX_EINVAL;
+	}
+	if (!id || !*id)
+		id = getenv("AWS_ACCESS_KEY_ID");
+	if (!key || !*key)
+		key = getenv("AWS_SECRET_ACCESS_KEY");
+	if (!id || !*id || !key || !*key)
+		return px_errc(eb, PX_EINVAL, "no_blob_credentials",
+			       "blob store: no S3 credentials: set "
+			       "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
+			       "s3_access_key_id and s3_secret_access_key in the "
+			       "configuration)");
+	return 0;
 }
 
 int px_stores_open(const struct px_config *cfg, int flags,

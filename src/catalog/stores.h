@@ -29,6 +29,11 @@ struct px_stores {
 int px_stores_open(const struct px_config *cfg, int flags,
 		   struct px_stores *st, struct px_errbuf *eb);
 
+/* Check the settings that name the stores without opening them (no
+ * network): a malformed --blob location, or S3 without credentials,
+ * fails here with the message start-up would give. */
+int px_stores_check(const struct px_config *cfg, struct px_errbuf *eb);
+
 /* True when originals live in the data directory (--blob file). */
 bool px_stores_blob_is_file(const struct px_config *cfg);
 

@@ -140,6 +140,36 @@ describe('values and origins', () => {
 	});
 });
 
+describe('the blob store setting', () => {
+	test('S3 credentials are masked; --check refuses a bad location or missing credentials', { timeout: T }, async () => {
+		const dir = await L.tmpDir();
+		const loc = 's3://pictor-bucket/pre?endpoint=http://127.0.0.1:9&path_style=1';
+		let r = await L.runCli(['config', '--data', dir, '--blob', loc, '--s3-access-key-id', 'AKIDSHOWN',
+			'--s3-secret-access-key', 'secret-never-shown'], { env: { PICTOR_S3_SESSION_TOKEN: 'token-never-shown' } });
+		assert.equal(r.code, 0, r.stderr);
+		const cfg = JSON.parse(r.stdout);
+		assert.equal(cfg.blob, loc);
+		assert.equal(cfg.s3_secret_access_key, '***');
+		assert.equal(cfg.s3_session_token, '***');
+		assert.ok(!/never-shown/.test(r.stdout + r.stderr));
+		assert.equal(JSON.parse((await L.runCli(['config', '--data', dir])).stdout).blob, 'file');
+
+		r = await L.runCli(['config', '--data', dir, '--blob', 'ftp://x']);
+		assert.equal(r.code, 2);
+		assert.match(r.stderr, /blob "ftp:\/\/x" is neither file nor s3:/);
+		const noKeys = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' };
+		r = await L.runCli(['serve', '--check', '--moderation', 'off', '--data', dir, '--blob', 's3://x'], { env: noKeys });
+		assert.equal(r.code, 2);
+		assert.match(r.stderr, /blob store: bucket name/);
+		r = await L.runCli(['serve', '--check', '--moderation', 'off', '--data', dir, '--blob', loc], { env: noKeys });
+		assert.equal(r.code, 2);
+		assert.match(r.stderr, /blob store: no S3 credentials/);
+		r = await L.runCli(['serve', '--check', '--moderation', 'off', '--data', dir, '--blob', loc],
+			{ env: { AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 'k' } });
+		assert.equal(r.code, 0, r.stderr);
+	});
+});
+
 describe('serve --check', () => {
 	test('valid: exit 0, nothing created; invalid: exit 2 with the reason', { timeout: T }, async () => {
 		const base = await L.tmpDir();
