@@ -80,10 +80,11 @@ before(async () => {
 });
 
 describe('reclassify', () => {
-	test('every frame judged again: the animation a sample approved is blocked, audited and announced; a review stands', { timeout: T }, async () => {
-		// Before: a two-frame budget, so the animation is judged on its
-		// first and last frame only.
-		const a = await start([...BLOCK, '--moderation-frames', '2']);
+	test('a new policy and every frame judged: the animation a sample approved is blocked, a flag becomes a block, audited and announced; a review stands', { timeout: T }, async () => {
+		// Before: a policy that flags drawings, and a two-frame budget, so
+		// the animation is judged on its first and last frame only.
+		const a = await start(['--moderation-policy', 'drawn=flag: drawing>=0.6', '--moderation-frames', '2']);
+		const oldPol = (await L.api(a, 'GET', '/v1/moderation/policy')).json.result.version;
 		const anim = await L.upload(a, gif, { filename: 'four.gif' });
 		assert.equal(anim.status, 201, L.show(anim));
 		assert.equal(anim.record.status, 'approved');
@@ -91,12 +92,15 @@ describe('reclassify', () => {
 		const cup = await L.upload(a, path.join(L.CORPUS, 'coffee.png'));
 		assert.equal(cup.record.status, 'approved', L.show(cup));
 		const garden = await L.upload(a, path.join(L.CORPUS, 'Garden.jpg'));
-		assert.equal(garden.record.status, 'blocked', L.show(garden));
+		assert.equal(garden.record.status, 'flagged', L.show(garden));
+		const moto = await L.upload(a, path.join(L.CORPUS, 'motorcycle_left.png'));
+		assert.equal(moto.record.status, 'flagged', L.show(moto));
 		const rv = await L.api(a, 'POST', `/v1/images/${garden.record.id}/moderation`, { action: 'approve', reviewer: 'ria' });
 		assert.equal(rv.status, 200, L.show(rv));
 		await a.stop();
 
-		// After: the default budget covers every frame.
+		// After: a policy that blocks them, and the default budget, which
+		// covers every frame.
 		const hook = await receiver();
 		const s = await start([...BLOCK, '--webhook-url', hook.url, '--webhook-secret', 'whsec-r'], a.dataDir);
 		const pol = (await L.api(s, 'GET', '/v1/moderation/policy')).json.result;
@@ -106,12 +110,13 @@ describe('reclassify', () => {
 		assert.match(j0.id, /^rc_[0-9a-f]{16}$/);
 		assert.equal(r.headers.get('location'), `/v1/moderation/reclassify/${j0.id}`);
 		assert.equal(j0.policy_version, pol.version);
-		assert.equal(j0.progress.total, 3);
+		assert.notEqual(pol.version, oldPol);
+		assert.equal(j0.progress.total, 4);
 
 		const j = await done(s, j0.id);
 		assert.equal(j.state, 'done');
-		assert.deepEqual(j.progress, { total: 3, scanned: 3, remaining: 0 });
-		assert.deepEqual(j.outcomes, { unmatched: 0, skipped: 0, changed: 1, unchanged: 1, kept_reviewed: 1, failed: 0 });
+		assert.deepEqual(j.progress, { total: 4, scanned: 4, remaining: 0 });
+		assert.deepEqual(j.outcomes, { unmatched: 0, skipped: 0, changed: 2, unchanged: 1, kept_reviewed: 1, failed: 0 });
 		assert.ok(j.finished);
 
 		const rec = (await L.api(s, 'GET', `/v1/images/${anim.record.id}`)).json.result;
@@ -124,6 +129,8 @@ describe('reclassify', () => {
 			const d = await L.req(s, 'GET', `/img/${anim.record.id}/${q}`);
 			assert.equal(d.status, 403, `${q}: ${L.show(d)}`);
 		}
+		const mr = (await L.api(s, 'GET', `/v1/images/${moto.record.id}`)).json.result;
+		assert.deepEqual([mr.status, mr.moderation.rule, mr.moderation.policy_version], ['blocked', 'drawn', pol.version]);
 		// The reviewed image keeps the person's decision, with new scores.
 		const g = (await L.api(s, 'GET', `/v1/images/${garden.record.id}`)).json.result;
 		assert.equal(g.status, 'approved');
@@ -137,13 +144,16 @@ describe('reclassify', () => {
 		assert.equal(last.actor.id, 'system');
 		au = await L.api(s, 'GET', `/v1/audit?image=${cup.record.id}`);
 		assert.deepEqual(au.json.result.entries.map((e) => e.action), ['upload'], 'an unchanged verdict is not a change');
+		au = await L.api(s, 'GET', `/v1/audit?image=${moto.record.id}`);
+		assert.deepEqual(au.json.result.entries.map((e) => [e.action, e.after.status]), [['upload', 'flagged'], ['verdict', 'blocked']]);
+		assert.equal(au.json.result.entries[1].after.policy_version, pol.version);
 		au = await L.api(s, 'GET', '/v1/audit?per_page=1000');
 		const mine = au.json.result.entries.filter((e) => e.action === 'reclassify' && e.after.job === j0.id);
 		assert.deepEqual(mine.map((e) => e.after.state), ['running', 'done']);
 		assert.equal(mine[0].actor.id, 'admin');
-		assert.equal(mine[1].after.n.changed, 1);
+		assert.equal(mine[1].after.n.changed, 2);
 
-		// The webhook: one event, about the animation.
+		// The webhook: one event per changed image.
 		const ev = await waitFor(() => hook.got.find((e) => e.id === anim.record.id));
 		assert.equal(ev.event, 'block');
 		assert.equal(ev.status, 'blocked');
@@ -151,11 +161,13 @@ describe('reclassify', () => {
 		assert.equal(ev.reclassify, j0.id);
 		assert.equal(ev.moderation.rule, 'drawn');
 		assert.ok(ev.seq > 0 && ev.event_id);
-		assert.deepEqual(hook.got.filter((e) => e.reclassify).map((e) => e.id), [anim.record.id]);
+		const mev = await waitFor(() => hook.got.find((e) => e.id === moto.record.id));
+		assert.deepEqual([mev.event, mev.before, mev.status], ['block', 'flagged', 'blocked']);
+		assert.deepEqual(hook.got.filter((e) => e.reclassify).map((e) => e.id).sort(), [anim.record.id, moto.record.id].sort());
 
 		const m = (await L.req(s, 'GET', '/metrics')).text;
 		assert.match(m, /^# TYPE pictor_reclassify_images_total counter$/m);
-		assert.match(m, /^pictor_reclassify_images_total\{outcome="changed"\} 1$/m);
+		assert.match(m, /^pictor_reclassify_images_total\{outcome="changed"\} 2$/m);
 		assert.match(m, /^pictor_reclassify_images_total\{outcome="kept_reviewed"\} 1$/m);
 		assert.match(m, /^pictor_reclassify_remaining 0$/m);
 		const list = await L.api(s, 'GET', '/v1/moderation/reclassify');
