@@ -233,10 +233,17 @@ static int judge_one(struct px_reclassifier *r, const struct px_reclass_job *job
 	    (strcmp(rec.status, "approved") && strcmp(rec.status, "flagged") &&
 	     strcmp(rec.status, "blocked")))
 		goto step;
+	/* A store that does not answer (an object store's outage) is not
+	 * the image's fault: the job waits and tries the same image again. */
+	rc = px_catalog_blob(r->cat, &rec, &blob, &ceb);
+	if (rc && rc != PX_ENOTFOUND && rc != PX_ECORRUPT) {
+		rc = px_errf(eb, PX_EIO, "image \"%s\": %s", id, ceb.msg);
+		goto out;
+	}
 	/* An image that cannot be judged keeps its verdict: the job says
 	 * so in its counts and the log names it. */
 	step.o = PX_RC_FAILED;
-	if ((rc = px_catalog_blob(r->cat, &rec, &blob, &ceb)) ||
+	if (rc ||
 	    (rc = px_moderation_classify(r->m, blob.data, blob.len, &res, &ceb)) ||
 	    (r->hooks.judge &&
 	     (rc = r->hooks.judge(r->hooks.ctx, blob.data, blob.len, &res, &ceb))) ||
@@ -355,8 +362,9 @@ static bool pass(struct px_reclassifier *r)
 		if (rc == PX_EBUSY)
 			break; /* canceled, or the record changed: re-read */
 		if (rc) {
+			/* A store failing: the timer tries again in a second. */
 			px_logf(PX_LOG_WARN, "reclassify %s: %s", job.id, eb.msg);
-			break;
+			goto out;
 		}
 		px_metric_add(r->outcomes, 1, px_reclass_outcome_name(o));
 		px_strlcpy(prev, pos[i], sizeof(prev));
