@@ -230,9 +230,17 @@ static void reclass_changed(void *ctx, const struct px_image_rec *rec)
 		px_api_cache_purge_image(ctx, rec, "reclassify");
 }
 
+static bool reclass_busy(void *ctx)
+{
+	struct px_app *a = ctx;
+
+	return a->pool && px_pool_load(a->pool) > 0;
+}
+
 void px_api_moderation_attach(struct px_app *a)
 {
-	struct px_reclass_hooks h = {reclass_judge, reclass_changed, a};
+	struct px_reclass_hooks h = {reclass_judge, reclass_changed, reclass_busy,
+				     a};
 
 	px_reclass_attach(a->mod, &h);
 }

@@ -297,6 +297,30 @@ out:
 	return rc;
 }
 
+/* Hold off while the application's workers have requests, polling every
+ * 20 ms, at most PX_RECLASS_YIELD_MAX_US; false when stopping. */
+static bool yield(struct px_reclassifier *r)
+{
+	int64_t until = px_mono_us() + PX_RECLASS_YIELD_MAX_US;
+	struct timespec ts;
+	bool go;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping && r->hooks.busy && r->hooks.busy(r->hooks.ctx) &&
+	       px_mono_us() < until) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 20 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+	}
+	go = !r->stopping;
+	pthread_mutex_unlock(&r->lock);
+	return go;
+}
+
 /* Sleep so that work took at most share percent of the time; false when
  * stopping. */
 static bool throttle(struct px_reclassifier *r, int64_t work_us)
@@ -356,8 +380,11 @@ static bool pass(struct px_reclassifier *r)
 	px_strlcpy(prev, job.cursor, sizeof(prev));
 	for (int i = 0; i < n; i++) {
 		enum px_reclass_outcome o = PX_RC_SKIPPED;
-		int64_t t0 = px_mono_us();
+		int64_t t0;
 
+		if (!yield(r))
+			goto out;
+		t0 = px_mono_us();
 		rc = judge_one(r, &job, prev, pos[i], &o, &eb);
 		if (rc == PX_EBUSY)
 			break; /* canceled, or the record changed: re-read */

@@ -19,6 +19,9 @@
 #include "catalog/reclass.h"
 #include "moderation/moderation.h"
 
+/* The longest a job yields to busy workers before its next image. */
+#define PX_RECLASS_YIELD_MAX_US 5000000
+
 struct json_t;
 struct px_metrics;
 struct px_reclassifier;
@@ -44,6 +47,11 @@ struct px_reclass_hooks {
 		     struct px_mod_result *res, struct px_errbuf *eb);
 	/* rec's status changed (drop cached variants); may be NULL. */
 	void (*changed)(void *ctx, const struct px_image_rec *rec);
+	/* True while requests are waiting for or using the image workers:
+	 * the job then holds off (up to PX_RECLASS_YIELD_MAX_US per image,
+	 * so a server that is never idle still sees its job finish); may be
+	 * NULL. */
+	bool (*busy)(void *ctx);
 	void *ctx;
 };
 
