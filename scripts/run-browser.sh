@@ -16,6 +16,10 @@ if ! command -v node >/dev/null 2>&1; then
 	echo "run-browser: node is not installed (make deps)" >&2
 	exit 1
 fi
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+	echo "run-browser: Playwright needs Node.js 20 or later (this is $(node --version))" >&2
+	exit 1
+fi
 if [ ! -x "$chromium" ]; then
 	echo "run-browser: $chromium is not an executable (make deps installs Debian's chromium)" >&2
 	exit 1
