@@ -3,7 +3,9 @@
 // widths and device pixel ratios (and that it loads, signed or not), and
 // that width=auto sized from the browser's own client hints matches the
 // rendered size; where Chromium sends hints at all (a page that opted in,
-// a navigation retried for Critical-CH, another origin only by delegation).
+// a navigation retried for Critical-CH, another origin only by delegation);
+// and a phone's device class (a variant's mobile override, the mobile
+// width=auto default).
 // The pages are served on the daemon's origin by the test (page.route),
 // the images by the daemon.
 import http from 'node:http';
@@ -287,4 +289,35 @@ test.describe('hints across origins and navigations', () => {
 			await site.close();
 		}
 	});
+});
+
+// Device classes: Chromium on a phone (Playwright's mobile emulation sets
+// Sec-CH-UA-Mobile: ?1 without any opt-in) gets a variant's mobile
+// override and, without width hints, Cloudflare's mobile width.
+test('a phone gets the mobile override of a variant and the mobile width=auto default', async ({ page, newContext, baseURL, adminRequest }) => {
+	const v = await adminRequest.post('/v1/variants', {
+		data: { id: 'browserhero', options: { width: 1600 }, devices: { mobile: { width: 640 }, tablet: { width: 1024 } } },
+	});
+	expect(v.status(), await v.text()).toBe(200);
+	const phone = await newContext({
+		isMobile: true, hasTouch: true, viewport: { width: 412, height: 800 }, deviceScaleFactor: 2,
+		userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36',
+	});
+	const html = `<img id="v" src="/img/${openId}/browserhero" alt=""><img id="a" src="/img/${openId}/width=auto,quality=86" alt="">`;
+	for (const [who, p, want] of [
+		['phone', await phone.newPage(), { v: 640, a: 320, mobile: '?1' }],
+		['desktop', page, { v: 1600, a: 960, mobile: '?0' }],
+	]) {
+		const url = await servePage(p, baseURL, html);
+		const rec = recordImages(p);
+		await p.goto(url);
+		const seen = await rec.settle(2);
+		const byId = (part) => seen.find((x) => x.url.includes(part));
+		for (const [id, part] of [['v', '/browserhero'], ['a', '/width=auto']]) {
+			const got = byId(part);
+			expect(got?.status, `${who} ${id}`).toBe(200);
+			expect(got.headers['sec-ch-ua-mobile'], `${who} ${id}`).toBe(want.mobile);
+			expect(got.width, `${who} ${id}`).toBe(want[id]);
+		}
+	}
 });
