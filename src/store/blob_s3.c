@@ -22,7 +22,8 @@
  *         reads the XML); keys that are not a blob's are passed over.
  *   recover nothing to do: an S3 PUT is atomic.
  *
- * Each operation has a deadline (REQUEST_BUDGET_MS) that covers every
+ * Each operation has a deadline (REQUEST_BUDGET_MS; HEALTH_BUDGET_MS for
+ * the readiness probe) that covers every
  * attempt and every wait; each attempt has a connect timeout and the
  * rest of the budget as its own. 5xx, 429 and network errors are retried
  * a bounded number of times with full jitter backoff. Easy handles are
@@ -51,6 +52,7 @@
 #define BACKOFF_MAX_MS 1000	/* no single wait is longer */
 #define CONNECT_TIMEOUT_MS 3000
 #define REQUEST_BUDGET_MS 30000	/* one operation, all attempts included */
+#define HEALTH_BUDGET_MS 5000	/* a readiness probe answers sooner */
 #define MIN_ATTEMPT_MS 200	/* not worth starting an attempt with less */
 #define MAX_BLOB (1u << 30)	/* a GET never buffers more than this */
 #define MAX_LISTING (16u << 20)	/* one ListObjectsV2 page */
@@ -74,6 +76,7 @@ struct s3_req {
 	const void *body;
 	size_t nbody;
 	bool create_only;
+	int budget_ms; /* 0: REQUEST_BUDGET_MS */
 	/* results */
 	long status;
 	struct px_buf *out; /* GET body, or NULL */
@@ -254,7 +257,8 @@ static int perform(struct s3_store *s, struct s3_req *r, struct px_errbuf *eb)
 		goto out;
 	}
 
-	deadline = px_mono_us() + (int64_t)REQUEST_BUDGET_MS * 1000;
+	deadline = px_mono_us() +
+		   (int64_t)(r->budget_ms ? r->budget_ms : REQUEST_BUDGET_MS) * 1000;
 	for (unsigned attempt = 0; attempt < ATTEMPTS; attempt++) {
 		CURL *c;
 		struct curl_slist *hdr;
@@ -597,7 +601,8 @@ static int s3_recover(struct px_blob_store *base, unsigned *n,
 static int s3_health(struct px_blob_store *base, struct px_errbuf *eb)
 {
 	struct s3_store *s = (struct s3_store *)base;
-	struct s3_req r = {.method = "HEAD", .key = NULL};
+	struct s3_req r = {.method = "HEAD", .key = NULL,
+			   .budget_ms = HEALTH_BUDGET_MS};
 	int rc;
 
 	rc = perform(s, &r, eb);

@@ -246,7 +246,9 @@ static void list_parse_cases(void)
 struct responder {
 	int lfd;
 	int port;
-	const char *script[NSCRIPT]; /* raw responses; "DROP" closes */
+	const char *script[NSCRIPT]; /* raw responses; "DROP" closes;
+					"HANG" answers nothing until the
+					client gives up */
 	int nscript;
 	int served;
 	char last[4096]; /* the last request's head */
@@ -296,6 +298,13 @@ static void *serve(void *arg)
 			resp = r->script[r->served++];
 			if (strcmp(resp, "DROP") == 0)
 				goto next_conn;
+			if (strcmp(resp, "HANG") == 0) {
+				char c;
+
+				while (read(fd, &c, 1) > 0)
+					;
+				goto next_conn;
+			}
 			if (write(fd, resp, strlen(resp)) < 0)
 				goto next_conn;
 		}
@@ -529,6 +538,19 @@ static void http_cases(void)
 		T_EQ(px_blob_open_s3(loc, &cred, &s, &eb), 0);
 		T_EQ(px_blob_health(s, &eb), 0);
 		T_OK(strstr(r.last, "Credential=AKIDGIVEN/") != NULL);
+		px_blob_close(s);
+		responder_stop(&r);
+	}
+	T_CASE("a store that never answers: the probe gives up at its deadline")
+	{
+		struct responder r = {.script = {"HANG"}, .nscript = 1};
+		struct px_blob_store *s;
+
+		responder_start(&r);
+		s = open_at(&r);
+		T_EQ(px_blob_health(s, &eb), PX_EIO);
+		T_STREQ(eb.code, "blob_store_unavailable");
+		T_EQ(r.served, 1); /* no budget left for a second attempt */
 		px_blob_close(s);
 		responder_stop(&r);
 	}
