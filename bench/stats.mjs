@@ -25,12 +25,17 @@ try {
 		for (;;) {
 			const i = next++;
 			if (i >= N) return;
-			const r = await fetch(`${srv.base}/v1/images?filename=bench-${i}.png`, {
-				method: 'POST', headers: { ...srv.auth(), 'Content-Type': 'image/png' },
-				body: L.makePng(16, 16, `stats-bench-${i}`),
-			});
-			if (r.status !== 201) throw new Error(`upload ${i}: ${r.status}`);
-			await r.arrayBuffer();
+			for (let tries = 0; ; tries++) {
+				const r = await fetch(`${srv.base}/v1/images?filename=bench-${i}.png`, {
+					method: 'POST', headers: { ...srv.auth(), 'Content-Type': 'image/png' },
+					body: L.makePng(16, 16, `stats-bench-${i}`),
+				});
+				await r.arrayBuffer();
+				if (r.status === 201) break;
+				// a full queue: wait and send it again
+				if (r.status !== 503 || tries > 50) throw new Error(`upload ${i}: ${r.status}`);
+				await L.sleep(50);
+			}
 		}
 	}
 	await Promise.all(Array.from({ length: CONC }, worker));

@@ -6,7 +6,7 @@
  *   status             images by status, from the counts the catalog
  *                      keeps in every change's transaction
  *   uploads_per_hour   24 clock hours, oldest first, the last the current
- *                      one, from the time index (keys only)
+ *                      one, from per-hour counts kept the same way
  *   delivery           delivery answers since start, per second over the
  *                      last minute, and the result cache's hit ratio
  *   moderation         verdicts given since start (the metrics registry)

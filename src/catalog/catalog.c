@@ -215,7 +215,8 @@ static int status_keys(struct px_kv_txn *txn, const struct px_image_rec *r,
 	int rc;
 
 	/* The counts by status change with the status's keys (stats.c). */
-	if ((rc = px_catalog_count_adjust(txn, r->status, add ? 1 : -1, eb)))
+	if ((rc = px_catalog_count_adjust(txn, r->status, r->uploaded_us,
+					  add ? 1 : -1, eb)))
 		return rc;
 	if (queued_status(r->status)) {
 		mq_key(key, sizeof(key), r->status, r->uploaded_us, r->id);

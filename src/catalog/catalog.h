@@ -60,6 +60,8 @@
  *   stat/n/<status>              -> images with that status (decimal),
  *                                   changed in the transaction that
  *                                   changes a status
+ *   stat/h/<16 hex hour number>  -> images uploaded in that clock hour
+ *                                   and still held, the same way
  *   stat/built                   -> "1" once the counts are complete
  *                                   (removed by fsck repairs: rebuilt)
  *  console/sessions.c (its own owner, handed the kv store at start-up)
@@ -243,7 +245,8 @@ int px_catalog_counts(struct px_catalog *c, struct px_catalog_counts *out,
 		      struct px_errbuf *eb);
 
 /* Uploads of each of the n clock hours up to now_us, oldest first (the
- * last is the current hour), from the time index (keys only). */
+ * last is the current hour), of the images still held: n counters kept
+ * like the counts by status. */
 int px_catalog_uploads_hourly(struct px_catalog *c, int64_t now_us, int n,
 			      uint64_t *out, struct px_errbuf *eb);
 

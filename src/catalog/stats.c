@@ -1,15 +1,16 @@
 /*
- * stats.c - counts of images by status, kept by the catalog in the
- * transaction that changes a status, and uploads per hour from the time
- * index: what GET /v1/stats reports without reading every record.
+ * stats.c - counts of images by status and by upload hour, kept by the
+ * catalog in the transaction that changes a status: what GET /v1/stats
+ * reports without reading every record.
  *
- * kv layout: stat/n/<status> -> count (decimal), adjusted wherever the
- * catalog adds or removes a status's review-queue keys (status_keys in
- * catalog.c: upload, decision, delete), so a count commits with the
- * record it counts. stat/built marks the counts as complete: a store
- * written before counts existed, or repaired by fsck (which removes the
- * marker), gets them rebuilt once from the records, in one write
- * transaction, on the first read.
+ * kv layout: stat/n/<status> -> count (decimal) and stat/h/<16 hex hour
+ * number> -> images uploaded in that clock hour and still held, both
+ * adjusted wherever the catalog adds or removes a status's review-queue
+ * keys (status_keys in catalog.c: upload, decision, delete), so a count
+ * commits with the record it counts. stat/built marks the counts as
+ * complete: a store written before counts existed, or repaired by fsck
+ * (which removes the marker), gets them rebuilt once from the records,
+ * in one write transaction, on the first read.
  */
 #include "catalog/catalog.h"
 #include "catalog/internal.h"
@@ -18,19 +19,19 @@
 
 #define BUILT_KEY "stat/built"
 #define COUNT_PREFIX "stat/n/"
+#define HOUR_PREFIX "stat/h/"
+#define HOUR_US 3600000000LL
 #define STATUS_MAX 16
 
-int px_catalog_count_adjust(struct px_kv_txn *txn, const char *status,
-			    int delta, struct px_errbuf *eb)
+/* Add delta to the decimal count at key. */
+static int add_to(struct px_kv_txn *txn, const char *key, int delta,
+		  struct px_errbuf *eb)
 {
-	char key[sizeof(COUNT_PREFIX) + STATUS_MAX], val[32];
 	struct px_buf b;
+	char val[32];
 	long long n = 0;
 	int rc;
 
-	if (!status[0] || strlen(status) >= STATUS_MAX)
-		return 0;
-	snprintf(key, sizeof(key), COUNT_PREFIX "%s", status);
 	px_buf_init(&b, 32);
 	rc = px_kv_gets(txn, key, &b, eb);
 	if (rc == 0 && px_buf_add(&b, "", 1) == 0)
@@ -49,6 +50,27 @@ int px_catalog_count_adjust(struct px_kv_txn *txn, const char *status,
 out:
 	px_buf_release(&b);
 	return rc;
+}
+
+static void hour_key(char *k, size_t n, int64_t hour)
+{
+	snprintf(k, n, HOUR_PREFIX "%016llx", (unsigned long long)hour);
+}
+
+int px_catalog_count_adjust(struct px_kv_txn *txn, const char *status,
+			    int64_t uploaded_us, int delta,
+			    struct px_errbuf *eb)
+{
+	char key[sizeof(COUNT_PREFIX) + 32];
+	int rc;
+
+	if (!status[0] || strlen(status) >= STATUS_MAX)
+		return 0;
+	snprintf(key, sizeof(key), COUNT_PREFIX "%s", status);
+	if ((rc = add_to(txn, key, delta, eb)))
+		return rc;
+	hour_key(key, sizeof(key), uploaded_us / HOUR_US);
+	return add_to(txn, key, delta, eb);
 }
 
 int px_catalog_counts_forget(struct px_kv_txn *txn, struct px_errbuf *eb)
@@ -95,6 +117,9 @@ struct tally {
 	char status[64][STATUS_MAX];
 	uint64_t n[64];
 	int used;
+	int64_t *hours; /* every record's upload hour */
+	size_t nhours, cap;
+	bool nomem;
 };
 
 static int tally_one(void *ctx, const void *k, size_t nk, const void *v,
@@ -114,8 +139,28 @@ static int tally_one(void *ctx, const void *k, size_t nk, const void *v,
 		px_strlcpy(t->status[t->used++], s, STATUS_MAX);
 	if (i < t->used)
 		t->n[i]++;
+	if (t->nhours == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 1024;
+		int64_t *p = realloc(t->hours, cap * sizeof(*p));
+
+		if (!p) {
+			json_decref(o);
+			return PX_ENOMEM;
+		}
+		t->hours = p;
+		t->cap = cap;
+	}
+	t->hours[t->nhours++] =
+		json_integer_value(json_object_get(o, "uploaded_us")) / HOUR_US;
 	json_decref(o);
 	return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static int collect_key(void *ctx, const void *k, size_t nk, const void *v,
@@ -145,6 +190,8 @@ static int rebuild(struct px_kv *kv, struct px_errbuf *eb)
 	if (rc != PX_ENOTFOUND)
 		goto out;
 	if ((rc = px_kv_scan(txn, COUNT_PREFIX, strlen(COUNT_PREFIX), NULL, 0, 0,
+			     collect_key, &keys, eb)) ||
+	    (rc = px_kv_scan(txn, HOUR_PREFIX, strlen(HOUR_PREFIX), NULL, 0, 0,
 			     collect_key, &keys, eb)))
 		goto out;
 	for (size_t off = 0; off < keys.len; off += strlen((char *)keys.data + off) + 1)
@@ -158,6 +205,15 @@ static int rebuild(struct px_kv *kv, struct px_errbuf *eb)
 		if ((rc = px_kv_puts(txn, key, val, strlen(val), 0, eb)))
 			goto out;
 	}
+	qsort(t->hours, t->nhours, sizeof(*t->hours), cmp_i64);
+	for (size_t i = 0, j; i < t->nhours; i = j) {
+		for (j = i; j < t->nhours && t->hours[j] == t->hours[i]; j++)
+			;
+		hour_key(key, sizeof(key), t->hours[i]);
+		snprintf(val, sizeof(val), "%zu", j - i);
+		if ((rc = px_kv_puts(txn, key, val, strlen(val), 0, eb)))
+			goto out;
+	}
 	if ((rc = px_kv_puts(txn, BUILT_KEY, "1", 1, 0, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
@@ -166,6 +222,8 @@ out:
 	px_kv_abort(txn);
 	px_buf_release(&keys);
 	px_buf_release(&b);
+	if (t)
+		free(t->hours);
 	free(t);
 	return rc;
 }
@@ -207,38 +265,41 @@ static int hour_one(void *ctx, const void *k, size_t nk, const void *v,
 		    size_t nv)
 {
 	struct hours *h = ctx;
-	char hex[17];
-	int64_t us, hour;
+	char text[32];
+	int64_t hour;
 
-	if (nk < 5 + 16)
+	if (nk != strlen(HOUR_PREFIX) + 16 || nv >= sizeof(text))
 		return 0;
-	memcpy(hex, (const char *)k + 5, 16);
-	hex[16] = '\0';
-	us = (int64_t)strtoull(hex, NULL, 16);
-	hour = us / 3600000000LL;
-	if (hour < h->first_hour)
-		return 1; /* newest first: everything after is older */
-	if (hour - h->first_hour < h->n)
-		h->out[hour - h->first_hour]++;
+	memcpy(text, (const char *)k + strlen(HOUR_PREFIX), 16);
+	text[16] = '\0';
+	hour = (int64_t)strtoull(text, NULL, 16);
+	if (hour - h->first_hour >= h->n)
+		return 1; /* ascending: everything after is later */
+	memcpy(text, v, nv);
+	text[nv] = '\0';
+	if (hour >= h->first_hour)
+		h->out[hour - h->first_hour] = strtoull(text, NULL, 10);
 	return 0;
 }
 
 int px_catalog_uploads_hourly(struct px_catalog *c, int64_t now_us, int n,
 			      uint64_t *out, struct px_errbuf *eb)
 {
-	struct hours h = {now_us / 3600000000LL - (n - 1), n, out};
+	struct hours h = {now_us / HOUR_US - (n - 1), n, out};
+	struct px_catalog_counts counts;
 	struct px_kv_txn *txn;
-	char start[32];
+	char start[40];
 	int rc;
 
 	memset(out, 0, sizeof(*out) * (size_t)n);
-	/* Upper bound: the first key after this hour. */
-	snprintf(start, sizeof(start), "ix/t/%016llx",
-		 (unsigned long long)((h.first_hour + n) * 3600000000LL));
+	/* The hours are complete once the counts are (rebuilt if not). */
+	if ((rc = px_catalog_counts(c, &counts, eb)))
+		return rc;
+	hour_key(start, sizeof(start), h.first_hour);
 	if ((rc = px_kv_begin(px_catalog_kv(c), PX_KV_RDONLY, &txn, eb)))
 		return rc;
-	rc = px_kv_scan(txn, "ix/t/", 5, start, strlen(start), PX_KV_REVERSE,
-			hour_one, &h, eb);
+	rc = px_kv_scan(txn, HOUR_PREFIX, strlen(HOUR_PREFIX), start,
+			strlen(start), 0, hour_one, &h, eb);
 	px_kv_abort(txn);
 	return rc < 0 ? rc : 0;
 }

@@ -545,6 +545,13 @@ static void stats_suite(void)
 		T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
 		T_EQ(px_kv_puts(txn, "stat/n/approved", "99", 2, 0, &eb), 0);
 		T_EQ(px_kv_puts(txn, "stat/n/weird", "5", 1, 0, &eb), 0);
+		{
+			char hk[40];
+
+			snprintf(hk, sizeof(hk), "stat/h/%016llx",
+				 (unsigned long long)(px_wall_us() / 3600000000LL));
+			T_EQ(px_kv_puts(txn, hk, "99", 2, 0, &eb), 0);
+		}
 		T_EQ(px_kv_dels(txn, "stat/built", &eb), 0);
 		T_EQ(px_kv_commit(txn, &eb), 0);
 		T_EQ(px_catalog_counts(c, &n, &eb), 0);
