@@ -811,6 +811,7 @@ static int lib_versions(struct lib_version *v)
 	v[n++] = (struct lib_version){"libvips", px_image_version()};
 	v[n++] = (struct lib_version){"libmicrohttpd", px_http_version()};
 	v[n++] = (struct lib_version){"lmdb", px_kv_lmdb_version()};
+	v[n++] = (struct lib_version){"libpq", px_kv_pg_version()};
 	v[n++] = (struct lib_version){"jansson", jansson_version_str()};
 	v[n++] = (struct lib_version){"openssl", px_crypto_version()};
 	v[n++] = (struct lib_version){"libcurl", px_webhook_curl_version()};

@@ -94,8 +94,8 @@ extern const struct px_kv_ops px_kv_pg_ops;
 /* LMDB's version text, e.g. "LMDB 0.9.24: (July 24, 2019)". */
 const char *px_kv_lmdb_version(void);
 
-/* libpq's version number, e.g. 150018 for 15.18. */
-int px_kv_pg_version(void);
+/* libpq's version text, e.g. "15.18". */
+const char *px_kv_pg_version(void);
 
 /* Find a backend by name; NULL if unknown. */
 const struct px_kv_ops *px_kv_find(const char *name);

@@ -440,6 +440,9 @@ static int start_txn(struct pg_kv *kv, struct pg_txn *t, struct px_errbuf *eb)
 			 kv->write_lock);
 	for (int i = 0; i < BEGIN_TRIES; i++) {
 		struct pg_slot *s = t->slot;
+		PGresult *res;
+		const char *st;
+		bool again;
 
 		if (s->conn && PQstatus(s->conn) != CONNECTION_OK) {
 			PQfinish(s->conn);
@@ -447,13 +450,22 @@ static int start_txn(struct pg_kv *kv, struct pg_txn *t, struct px_errbuf *eb)
 		}
 		if (!s->conn && (rc = connect_slot(kv, &s->conn, eb)))
 			return rc; /* the server is down: no point retrying */
-		rc = exec_ok(s->conn, sql, eb, "begin");
-		if (rc == 0)
+		res = PQexec(s->conn, sql);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+			PQclear(res);
 			return 0;
+		}
+		rc = res_err(s->conn, res, eb, "begin");
+		/* a dead pooled connection, or a serialization failure or
+		 * deadlock with a session outside Pictor: try again */
+		st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		again = PQstatus(s->conn) != CONNECTION_OK ||
+			(st && (!strcmp(st, "40001") || !strcmp(st, "40P01")));
+		PQclear(res);
 		if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 			PQclear(PQexec(s->conn, "ROLLBACK"));
-		if (PQstatus(s->conn) == CONNECTION_OK && rc != PX_EBUSY)
-			return rc; /* not a broken connection */
+		if (!again)
+			break;
 	}
 	return rc;
 }
@@ -771,7 +783,20 @@ const struct px_kv_ops px_kv_pg_ops = {
 	.set_conns = pg_set_conns,
 };
 
-int px_kv_pg_version(void)
+static char version_text[32];
+
+static void format_version(void)
 {
-	return PQlibVersion();
+	int v = PQlibVersion(); /* e.g. 150018 */
+
+	snprintf(version_text, sizeof(version_text), "%d.%d", v / 10000,
+		 v % 10000);
+}
+
+const char *px_kv_pg_version(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, format_version);
+	return version_text;
 }
