@@ -152,7 +152,8 @@ describe('the blob store setting', () => {
 		assert.equal(cfg.s3_secret_access_key, '***');
 		assert.equal(cfg.s3_session_token, '***');
 		assert.ok(!/never-shown/.test(r.stdout + r.stderr));
-		assert.equal(JSON.parse((await L.runCli(['config', '--data', dir])).stdout).blob, 'file');
+		// (under make s3 every command gets its own bucket prefix instead)
+		if (!L.S3) assert.equal(JSON.parse((await L.runCli(['config', '--data', dir])).stdout).blob, 'file');
 
 		r = await L.runCli(['config', '--data', dir, '--blob', 'ftp://x']);
 		assert.equal(r.code, 2);
