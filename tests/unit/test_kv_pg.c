@@ -350,8 +350,7 @@ static void test_writers(void)
 static void cut(PGconn *a)
 {
 	sql(a, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-	       "WHERE application_name = 'pictor' AND pid <> "
-	       "pg_backend_pid()");
+	       "WHERE application_name = 'pictor_kvpg'");
 }
 
 static void test_reconnect(PGconn *a)
@@ -412,8 +411,10 @@ static void run(void)
 		T_OK(1);
 		return;
 	}
-	snprintf(uri, sizeof(uri), "%s%soptions=-csearch_path%%3Dkvpg", base,
-		 strchr(base, '?') ? "&" : "?");
+	/* a name of its own, so cut() kills no other client's sessions */
+	snprintf(uri, sizeof(uri),
+		 "%s%soptions=-csearch_path%%3Dkvpg&application_name=pictor_kvpg",
+		 base, strchr(base, '?') ? "&" : "?");
 	a = admin();
 	sql(a, "DROP SCHEMA IF EXISTS kvpg CASCADE");
 	sql(a, "CREATE SCHEMA kvpg");
