@@ -9,6 +9,7 @@
 // shows coffee twice and is approved; judged on every frame it is not.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -261,8 +262,11 @@ describe('reclassify', () => {
 
 	test('pictor reclassify: the CLI twin starts a job the running server works off; list, show, cancel', { timeout: T }, async () => {
 		const s = await start(['--moderation-policy', 'look=flag: neutral>=0.5']);
-		for (const f of ['rgb.jpg', 'png16.png'])
-			assert.equal((await L.upload(s, path.join(L.INPUTS, f))).status, 201);
+		const ups = [];
+		for (const f of ['rgb.jpg', 'png16.png']) {
+			ups.push(await L.upload(s, path.join(L.INPUTS, f)));
+			assert.equal(ups.at(-1).status, 201);
+		}
 		const data = ['--data', s.dataDir, '--moderation-policy', 'look=flag: neutral>=0.5'];
 		let r = await L.runCli(['reclassify', 'start', '--status', 'flagged', ...data], { env: { USER: 'ops' } });
 		assert.equal(r.code, 0, r.stderr);
@@ -294,5 +298,19 @@ describe('reclassify', () => {
 		assert.match(r.stderr, /not found/);
 		assert.equal((await L.runCli(['reclassify', ...data])).code, 2);
 		assert.equal((await L.runCli(['reclassify', 'show', ...data])).code, 2);
+
+		// An original gone from the store: counted failed, left as it was.
+		const lost = (await L.api(s, 'GET', `/v1/images/${ups[1].record.id}`)).json.result;
+		const blobs = path.join(s.dataDir, 'blobs');
+		fs.unlinkSync(path.join(blobs, L.walk(blobs).find((f) => path.basename(f) === lost.sha256)));
+		r = await L.runCli(['reclassify', 'start', '--all', ...data]);
+		assert.equal(r.code, 0, r.stderr);
+		const jf = await done(s, JSON.parse(r.stdout).id);
+		assert.equal(jf.outcomes.failed, 1, JSON.stringify(jf));
+		assert.equal(jf.progress.scanned, 2);
+		const after = (await L.api(s, 'GET', `/v1/images/${lost.id}`)).json.result;
+		assert.equal(after.status, lost.status);
+		assert.deepEqual(after.moderation, lost.moderation);
+		assert.ok(s.logs.some((l) => /left as it was/.test(l.msg ?? '')), s.logText());
 	});
 });
