@@ -205,7 +205,8 @@ static int rebuild(struct px_kv *kv, struct px_errbuf *eb)
 		if ((rc = px_kv_puts(txn, key, val, strlen(val), 0, eb)))
 			goto out;
 	}
-	qsort(t->hours, t->nhours, sizeof(*t->hours), cmp_i64);
+	if (t->nhours) /* qsort is never handed NULL */
+		qsort(t->hours, t->nhours, sizeof(*t->hours), cmp_i64);
 	for (size_t i = 0, j; i < t->nhours; i = j) {
 		for (j = i; j < t->nhours && t->hours[j] == t->hours[i]; j++)
 			;

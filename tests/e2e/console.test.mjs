@@ -312,6 +312,11 @@ describe('lifetime', () => {
 	test('a session expires after --console-session-ttl', { timeout: T }, async () => {
 		const s2 = await L.startServer({ args: ['--moderation', 'off', '--console-session-ttl', '2s'] });
 		try {
+			// (an empty store's stats, while here)
+			const st = await L.api(s2, 'GET', '/v1/stats');
+			assert.equal(st.status, 200, L.show(st));
+			assert.equal(st.json.result.count.current, 0);
+			assert.deepEqual(st.json.result.uploads_per_hour, new Array(24).fill(0));
 			const s = await signIn(s2, s2.adminToken);
 			assert.equal(s.res.status, 200);
 			assert.match(s.setCookie, /Max-Age=2(;|$)/);
