@@ -191,6 +191,13 @@ static int check_config(const struct px_config *cfg, struct px_errbuf *eb)
 	if (px_opts_check_names(cfg->flexible_options, &e))
 		return px_errf(eb, PX_EINVAL, "%s: flexible_options: %s",
 			       px_config_origin(cfg, "flexible_options"), e.msg);
+	/* A configured admin token is a password to every image: at least
+	 * 128 bits (the generated one has 256). */
+	if (cfg->admin_token && px_secret_bits(cfg->admin_token) < 128)
+		return px_errf(eb, PX_EINVAL,
+			       "%s: admin_token is too weak (about %.0f bits; at least 128 are needed, e.g. 32 random hex digits: openssl rand -hex 32)",
+			       px_config_origin(cfg, "admin_token"),
+			       px_secret_bits(cfg->admin_token));
 	if (px_policy_parse(cfg->moderation_policy ? cfg->moderation_policy
 						   : px_policy_default,
 			    classes, nclass, &pol, &e))

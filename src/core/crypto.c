@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <math.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -189,4 +190,38 @@ int px_uuid7(char out[37])
 const char *px_crypto_version(void)
 {
 	return OpenSSL_version(OPENSSL_VERSION);
+}
+
+double px_secret_bits(const char *s)
+{
+	unsigned count[256] = {0}, most = 0, distinct = 0;
+	bool lower = false, upper = false, digit = false, other = false,
+	     high = false;
+	double alphabet = 0;
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!count[c]++)
+			distinct++;
+		most = PX_MAX(most, count[c]);
+		if (c >= 'a' && c <= 'z')
+			lower = true;
+		else if (c >= 'A' && c <= 'Z')
+			upper = true;
+		else if (c >= '0' && c <= '9')
+			digit = true;
+		else if (c >= 0x21 && c < 0x7f)
+			other = true;
+		else
+			high = true;
+	}
+	if (!n)
+		return 0;
+	alphabet = 26.0 * lower + 26.0 * upper + 10.0 * digit + 33.0 * other +
+		   128.0 * high;
+	if (distinct < 8 || most * 4 > n)
+		return distinct * log2(PX_MAX(alphabet, 2.0));
+	return (double)n * log2(alphabet);
 }

@@ -40,6 +40,17 @@ int px_random(void *p, size_t n);
 /* n random bytes as 2n lowercase hex digits plus NUL into out. */
 int px_random_hex(char *out, size_t n);
 
+/*
+ * An estimate of the bits of entropy of a secret typed by a person or a
+ * script: its length times log2 of the alphabet its character classes
+ * span (lowercase 26, uppercase 26, digits 10, other printable ASCII
+ * 33, other bytes 128). A string of fewer than 8 distinct characters,
+ * or one whose most frequent character is more than a quarter of it,
+ * counts as its distinct characters only. 32 random hex digits give
+ * 128; "password" 38; "aaaa...a" almost nothing.
+ */
+double px_secret_bits(const char *s);
+
 /* A UUIDv7 (RFC 9562) from the current time, 36 chars plus NUL.
  * Monotonic within the process even when the clock stands still. */
 int px_uuid7(char out[37]);

@@ -490,3 +490,25 @@ describe('workers shared between networks', () => {
 		assert.match(m.text, /pictor_queue_wait_seconds_count\{class="render"\} \d+/);
 	});
 });
+
+describe('configured secrets', () => {
+	test('an admin token under 128 bits stops start-up; a strong one is taken', { timeout: T }, async () => {
+		const dir = await L.tmpDir();
+		for (const weak of ['x', 'sekrit-token', 'q7Xw2LpR9mKc4VzT']) {
+			const r = await L.runCli(['serve', '--check', '--data', dir, '--admin-token', weak]);
+			assert.equal(r.code, 2, r.stderr);
+			assert.match(r.stderr, /admin_token is too weak \(about \d+ bits; at least 128/);
+		}
+		const env = await L.runCli(['serve', '--check', '--data', dir], { env: { PICTOR_ADMIN_TOKEN: 'a'.repeat(64) } });
+		assert.equal(env.code, 2);
+		assert.match(env.stderr, /env PICTOR_ADMIN_TOKEN: admin_token is too weak/);
+		const strong = '0f3a9c2b7e1d4f6a8b0c5e2d9a7f3b1c';
+		const srv = await L.startServer({ args: ['--moderation', 'off', '--admin-token', strong] });
+		try {
+			const r = await L.req(srv, 'GET', '/v1/images', { headers: { Authorization: `Bearer ${strong}` } });
+			assert.equal(r.status, 200);
+		} finally {
+			srv.kill();
+		}
+	});
+});

@@ -5,6 +5,7 @@
 #include "guard/guard.h"
 #include "guard/rules.h"
 #include "core/log.h"
+#include "core/crypto.h"
 
 #include "t.h"
 
@@ -475,6 +476,25 @@ static void run(void)
 			if (b.len != strlen(q[i].want) || memcmp(b.data, q[i].want, b.len))
 				fprintf(stderr, "quote %zu: got %.*s\n", i, (int)b.len, (const char *)b.data);
 			px_buf_release(&b);
+		}
+	}
+
+	T_CASE("secret strength: 128 bits or more") {
+		char hex[65];
+
+		T_OK(px_secret_bits("") == 0);
+		T_OK(px_secret_bits("x") < 8);
+		T_OK(px_secret_bits("password") < 64);
+		T_OK(px_secret_bits("sekrit-token") < 128);
+		T_OK(px_secret_bits("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") < 64);
+		T_OK(px_secret_bits("abcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabc") < 64);
+		/* 16 random alphanumerics: about 95 bits, not enough */
+		T_OK(px_secret_bits("q7Xw2LpR9mKc4VzT") < 128);
+		T_OK(px_secret_bits("0f3a9c2b7e1d4f6a8b0c5e2d9a7f3b1c") >= 128);
+		T_OK(px_secret_bits("N2l6ZmM0ZDEtYjhlOC00MTIzLWE5") >= 128);
+		for (int i = 0; i < 50; i++) {
+			T_EQ(px_random_hex(hex, 16), 0); /* 128 random bits */
+			T_OK(px_secret_bits(hex) >= 128);
 		}
 	}
 }
