@@ -9,6 +9,7 @@
 #include "guard/guard.h"
 
 #include <ctype.h>
+#include <regex.h>
 #include <strings.h>
 
 #define MAX_FILE (1 << 20)
@@ -57,6 +58,35 @@ static int value(const char **pp, char *out, size_t nout)
 	return 0;
 }
 
+/* ua~/REGEX/: compile the expression between the slashes. */
+static int compile_re(struct px_rule_term *t, struct px_errbuf *eb, int line)
+{
+	char text[sizeof(t->value)], why[96];
+	size_t n = strlen(t->value) - 2;
+	regex_t *re;
+	int rc;
+
+	if (!n)
+		return px_errf(eb, PX_EINVAL,
+			       "rules line %d: empty regular expression after \"ua~\"",
+			       line);
+	memcpy(text, t->value + 1, n);
+	text[n] = '\0';
+	re = malloc(sizeof(*re));
+	if (!re)
+		return PX_ENOMEM;
+	if ((rc = regcomp(re, text, REG_EXTENDED | REG_ICASE | REG_NOSUB))) {
+		regerror(rc, re, why, sizeof(why));
+		free(re);
+		return px_errf(eb, PX_EINVAL,
+			       "rules line %d: \"%s\" is not a regular expression: %s",
+			       line, text, why);
+	}
+	t->kind = PX_TERM_UA_RE;
+	t->re = re;
+	return 0;
+}
+
 static int parse_term(const char **pp, struct px_rule_term *t,
 		      struct px_errbuf *eb, int line)
 {
@@ -101,6 +131,11 @@ static int parse_term(const char **pp, struct px_rule_term *t,
 				return px_errf(eb, PX_EINVAL,
 					       "rules line %d: empty value after \"%s%c\"",
 					       line, kinds[i].name, kinds[i].sep);
+			if (t->kind == PX_TERM_UA_HAS && t->value[0] == '/' &&
+			    strlen(t->value) >= 2 &&
+			    t->value[strlen(t->value) - 1] == '/' &&
+			    (rc = compile_re(t, eb, line)))
+				return rc;
 			if (t->kind == PX_TERM_IP &&
 			    px_cidr_parse(t->value, strlen(t->value), &t->cidr))
 				return px_errf(eb, PX_EINVAL,
@@ -111,7 +146,7 @@ static int parse_term(const char **pp, struct px_rule_term *t,
 		return 0;
 	}
 	return px_errf(eb, PX_EINVAL,
-		       "rules line %d: unknown term \"%.*s\" (ip=, method=, path=, ua~, ua, header=, option=)",
+		       "rules line %d: unknown term \"%.*s\" (ip=, method=, path=, ua~, ua~/REGEX/, ua, header=, option=)",
 		       line, (int)PX_MIN(strcspn(p, " \t&|"), 40), p);
 }
 
@@ -350,6 +385,10 @@ static bool term_holds(const struct px_rule_term *t,
 		ua = in->header(in->ctx, "User-Agent");
 		v = ua && strcasestr(ua, t->value);
 		break;
+	case PX_TERM_UA_RE:
+		ua = in->header(in->ctx, "User-Agent");
+		v = ua && !regexec(t->re, ua, 0, NULL, 0);
+		break;
 	case PX_TERM_UA:
 		ua = in->header(in->ctx, "User-Agent");
 		v = ua && *ua;
@@ -394,6 +433,13 @@ void px_rules_free(struct px_rules *rs)
 {
 	if (!rs)
 		return;
+	/* every slot: a rule that failed to parse may hold expressions */
+	for (int i = 0; rs->a && i < PX_RULES_MAX; i++)
+		for (int j = 0; j < PX_RULE_MAX_TERMS; j++)
+			if (rs->a[i].terms[j].re) {
+				regfree(rs->a[i].terms[j].re);
+				free(rs->a[i].terms[j].re);
+			}
 	free(rs->a);
 	free(rs);
 }

@@ -20,6 +20,9 @@
  *   method=NAME      the request method (exact, case-sensitive)
  *   path=PREFIX      the path as sent starts with PREFIX
  *   ua~TEXT          the User-Agent contains TEXT (case-insensitive)
+ *   ua~/REGEX/       the User-Agent matches the POSIX extended regular
+ *                    expression (case-insensitive; quote it to hold
+ *                    blanks, '&' or '|': ua~"/^(curl|wget)\//")
  *   ua               a non-empty User-Agent is present
  *   header=NAME      the request carries the header
  *   option=NAME      the delivery option string names the option
@@ -44,6 +47,7 @@ enum px_term_kind {
 	PX_TERM_METHOD,
 	PX_TERM_PATH,
 	PX_TERM_UA_HAS,
+	PX_TERM_UA_RE,
 	PX_TERM_UA,
 	PX_TERM_HEADER,
 	PX_TERM_OPTION,
@@ -55,6 +59,7 @@ struct px_rule_term {
 	bool and_next; /* joined to the next term with '&' */
 	struct px_cidr cidr;
 	char value[96];
+	void *re; /* PX_TERM_UA_RE: the compiled expression (a regex_t) */
 };
 
 struct px_rule {

@@ -192,6 +192,7 @@ describe('rules file', () => {
 			'bad-agent=deny: ua~EvilBot',
 			'friends=allow: ua~FriendBot',
 			'slow=limit 1/m:2: ua~SlowBot',
+			'tools=deny: ua~"/^(curl|wget)\\//"',
 			'',
 		].join('\n'));
 		srv = await L.startServer({ args: ['--moderation', 'off', '--rules-file', rules, '--rate-limit', 'render=1/m:2'] });
@@ -218,6 +219,12 @@ describe('rules file', () => {
 		assert.equal(await metric(srv, 'pictor_rule_hits_total{rule="bad-agent"}'), 1);
 		assert.equal(await metric(srv, 'pictor_rule_hits_total{rule="friends"}'), 4);
 		assert.ok(srv.logs.some((l) => l.msg === 'request' && l.refused_by === 'rule:bad-agent:2'));
+		// a regular expression: anchored, any case
+		const tool = await get(srv, `/img/${id}/public`, { headers: { 'User-Agent': 'Curl/8.5.0' }, from: '127.0.5.4' });
+		assert.equal(tool.status, 403);
+		assert.match(tool.json.errors[0].message, /"tools" \(rules line 5\)/);
+		const other = await get(srv, `/img/${id}/public`, { headers: { 'User-Agent': 'my-curl/1.0' }, from: '127.0.5.4' });
+		assert.equal(other.status, 200);
 	});
 
 	test('SIGHUP reloads; a broken file keeps the previous rules and says why', { timeout: T }, async () => {

@@ -297,11 +297,12 @@ static void run(void)
 			"office=allow: ip=10.0.0.0/8 | ip=2001:db8::/32\n"
 			"scrapers=limit 1/s:5: ua~python-requests | ua~\"Scrapy Bot\"\n"
 			"blur=deny: option=blur & !header=Authorization\n"
-			"deny: method=DELETE & path=/v1/images/x\n";
+			"deny: method=DELETE & path=/v1/images/x\n"
+			"tools=deny: ua~\"/^(curl|wget)\\//\" & path=/v1/\n";
 
 		T_EQ(px_rules_parse(text, &rs, &eb), 0);
-		T_OK(rs && rs->n == 5);
-		if (rs && rs->n == 5) {
+		T_OK(rs && rs->n == 6);
+		if (rs && rs->n == 6) {
 			T_STREQ(rs->a[0].name, "no-agent");
 			T_EQ(rs->a[0].line, 3);
 			T_EQ(rs->a[1].action, PX_RULE_ALLOW);
@@ -324,6 +325,15 @@ static void run(void)
 			hdrs[0][1] = "Mozilla/5.0";
 			T_STREQ(match(rs, "192.0.2.1", "GET", "/v1/images"), "none");
 			T_STREQ(match(rs, "192.0.2.1", "DELETE", "/v1/images/x"), "line-7");
+			/* the expression is anchored and case-insensitive */
+			hdrs[0][1] = "Curl/8.5.0";
+			T_STREQ(match(rs, "192.0.2.1", "GET", "/v1/stats"), "tools");
+			hdrs[0][1] = "Wget/1.21";
+			T_STREQ(match(rs, "192.0.2.1", "GET", "/v1/stats"), "tools");
+			hdrs[0][1] = "libcurl-agent/1.0";
+			T_STREQ(match(rs, "192.0.2.1", "GET", "/v1/stats"), "none");
+			hdrs[0][1] = "curl";
+			T_STREQ(match(rs, "192.0.2.1", "GET", "/v1/stats"), "none");
 			hdrs[1][0] = "Authorization";
 			hdrs[1][1] = "Bearer x";
 			T_STREQ(match(rs, "192.0.2.1", "GET", "/img/x/w=10,blur=5"), "none");
@@ -346,6 +356,11 @@ static void run(void)
 			{"x=deny: ua\nx=allow: ua", "already used on line 1"},
 			{"x=deny: path=", "empty value"},
 			{"x=deny: ua ua", "expected"},
+			{"x=deny: ua~/a(b/", "not a regular expression"},
+			{"x=deny: ua~//", "empty regular expression"},
+			/* a rule with a compiled expression, then a failure */
+			{"x=deny: ua~/ok/ & ua~/(/", "line 1"},
+			{"x=deny: ua~/ok/\ny=deny: ua~/fine/ & ua~/[/", "line 2"},
 		};
 
 		for (size_t i = 0; i < PX_ARRAY_LEN(bad); i++) {
