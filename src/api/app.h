@@ -258,6 +258,17 @@ bool px_app_render_sched(struct px_app *a, struct px_req *r, int tw, int th,
 /* The class a request waited for a worker in, for the queue-wait
  * metric: "render", "upload", "api" or "other". */
 const char *px_app_queue_class(struct px_req *r);
+/*
+ * A delivery of an image the caller may not see: missing (status NULL;
+ * rc and eb from the catalog) or not approved (status "pending",
+ * "flagged", "blocked"). An anonymous caller gets one answer whatever
+ * the reason (--unavailable-status, code not_available) and the reason
+ * goes to the access log; a caller with a valid token or console
+ * session gets the reason. Errors other than a missing record are
+ * answered as they are.
+ */
+void px_app_unavailable(struct px_app *a, struct px_req *r, const char *id,
+			const char *status, int rc, struct px_errbuf *eb);
 /* Register the protection metrics that read the worker pool. */
 void px_app_protect_metrics(struct px_app *a);
 

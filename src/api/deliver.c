@@ -516,7 +516,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		goto out;
 	}
 	if ((rc = px_catalog_brief(a->cat, id, &rec, &eb))) {
-		px_app_fail(r, rc, &eb);
+		px_app_unavailable(a, r, id, NULL, rc, &eb);
 		goto out;
 	}
 
@@ -566,10 +566,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		      a->cfg->moderation_placeholder;
 	if (strcmp(rec.status, "approved") && !placeholder) {
 		/* Pending, flagged and blocked images are never public. */
-		px_resp_header(r, "Cache-Control", "no-store");
-		px_resp_error(r, 403, "not_approved",
-			      "image \"%s\" is %s and not delivered", id,
-			      rec.status);
+		px_app_unavailable(a, r, id, rec.status, 0, NULL);
 		goto out;
 	}
 

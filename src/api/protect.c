@@ -95,6 +95,32 @@ const char *px_app_queue_class(struct px_req *r)
 	}
 }
 
+void px_app_unavailable(struct px_app *a, struct px_req *r, const char *id,
+			const char *status, int rc, struct px_errbuf *eb)
+{
+	char note[48];
+
+	if (!status && rc != PX_ENOTFOUND) {
+		px_app_fail(r, rc, eb);
+		return;
+	}
+	px_resp_header(r, "Cache-Control", "no-store");
+	if (px_app_authenticated(a, r)) {
+		if (!status)
+			px_app_fail(r, rc, eb);
+		else
+			px_resp_error(r, 403, "not_approved",
+				      "image \"%s\" is %s and not delivered", id,
+				      status);
+		return;
+	}
+	/* The same bytes for every reason: only the log tells them apart. */
+	snprintf(note, sizeof(note), "unavailable:%s", status ? status : "missing");
+	px_req_note(r, NULL, note);
+	px_resp_error(r, (int)a->cfg->unavailable_status, "not_available",
+		      "image \"%s\" is not available", id);
+}
+
 static double share_held(void *arg)
 {
 	struct px_app *a = arg;

@@ -178,6 +178,10 @@ static const struct opt opts[] = {
 	{"moderation-placeholder", "PICTOR_MODERATION_PLACEHOLDER",
 	 "moderation_placeholder", B(moderation_placeholder), "off", 0, 0, false,
 	 "on: serve a heavily blurred stand-in for unapproved images"},
+	{"unavailable-status", "PICTOR_UNAVAILABLE_STATUS", "unavailable_status",
+	 L(unavailable_status), "404", 403, 404, false,
+	 "status of the one answer anonymous delivery gets for a missing, "
+	 "pending, flagged or blocked image (403 or 404, code not_available)"},
 	{"webhook-timeout", "PICTOR_WEBHOOK_TIMEOUT", "webhook_timeout",
 	 L(webhook_timeout), "10", 1, 300, false,
 	 "seconds a webhook POST may take before it counts as failed"},

@@ -76,6 +76,7 @@ struct px_config {
 	char *moderation_policy;  /* rules text (moderation/policy.h) */
 	enum px_mod_preprocess moderation_preprocess;
 	bool moderation_placeholder; /* blurred stand-in, not 403 */
+	long unavailable_status; /* anonymous answer for unavailable images */
 	char *cors_origins;      /* direct upload: allowed browser origins */
 	char *fetch_allow;       /* upload from URL: CIDRs let through */
 	char *fetch_deny;        /* upload from URL: CIDRs added to the deny list */

@@ -110,8 +110,8 @@ describe('memory tier and coalescing', () => {
 		const blk = await L.api(srv, 'POST', `/v1/images/${ids[0]}/moderation`, { action: 'block' });
 		assert.equal(blk.status, 200, L.show(blk));
 		const r0 = await L.req(srv, 'GET', `/img/${ids[0]}/w=32`);
-		assert.equal(r0.status, 403, L.show(r0));
-		assert.equal(L.errCode(r0), 'not_approved');
+		assert.equal(r0.status, 404, L.show(r0));
+		assert.equal(L.errCode(r0), 'not_available');
 
 		const p = await L.api(srv, 'PATCH', `/v1/images/${ids[1]}`, { requireSignedURLs: true });
 		assert.equal(p.status, 200, L.show(p));

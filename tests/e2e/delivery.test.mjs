@@ -143,11 +143,11 @@ describe('named variants', () => {
 			assert.equal(L.errCode(r), 'variant_not_found', L.show(r));
 		}
 	});
-	test('unknown image -> 404 not_found', { timeout: T }, async () => {
+	test('unknown image -> 404 not_available (anonymous)', { timeout: T }, async () => {
 		for (const v of ['public', 'w=100']) {
 			const r = await get('no-such-image', v);
 			assert.equal(r.status, 404, L.show(r));
-			assert.equal(L.errCode(r), 'not_found', L.show(r));
+			assert.equal(L.errCode(r), 'not_available', L.show(r));
 		}
 	});
 });

@@ -519,3 +519,56 @@ describe('configured secrets', () => {
 		}
 	});
 });
+
+describe('anonymous callers learn nothing of an image they may not see', () => {
+	test('missing, deleted, flagged and blocked: one answer; the reason in the log and for tokens', { timeout: T }, async () => {
+		// every upload is flagged by this policy
+		const srv = await L.startServer({ args: ['--moderation-policy', 'all=flag: neutral>=0'] });
+		try {
+			const ids = [];
+			for (let i = 0; i < 3; i++) {
+				const up = await L.upload(srv, L.makePng(20 + i, 20, `anon${i}`));
+				assert.equal(up.status, 201, L.show(up));
+				assert.equal(up.record.status, 'flagged');
+				ids.push(up.record.id);
+			}
+			const [flagged, blocked, deleted] = ids;
+			assert.equal((await L.api(srv, 'POST', `/v1/images/${blocked}/moderation`, { action: 'block' })).status, 200);
+			assert.equal((await L.api(srv, 'DELETE', `/v1/images/${deleted}`)).status, 200);
+			const missing = 'f'.repeat(flagged.length);
+			const seen = [];
+			for (const [why, id] of [['flagged', flagged], ['blocked', blocked], ['missing', deleted], ['missing', missing]]) {
+				for (const p of [`/img/${id}/public`, `/img/${id}/w=10`, `/cdn-cgi/image/w=10/${id}`]) {
+					const r = await L.req(srv, 'GET', p, { headers: { 'X-Request-Id': `anon-${why}-${seen.length}` } });
+					const hdrs = [...r.headers.keys()].filter((k) => !['date', 'x-request-id'].includes(k)).sort();
+					seen.push({ why, status: r.status, body: r.text.replaceAll(id, 'ID'), hdrs: hdrs.map((k) => `${k}: ${r.headers.get(k)}`) });
+				}
+			}
+			for (const s of seen) assert.deepEqual({ ...s, why: '' }, { ...seen[0], why: '' }, `${s.why} differs`);
+			assert.equal(seen[0].status, 404);
+			assert.equal(JSON.parse(seen[0].body).errors[0].code, 'not_available');
+			// the log keeps the reason
+			for (const why of ['flagged', 'blocked', 'missing']) {
+				assert.ok(srv.logs.some((l) => l.msg === 'request' && l.request_id?.startsWith(`anon-${why}`) &&
+					l.refused_by === `unavailable:${why}`), why);
+			}
+			// a token holder is told why
+			const auth = await L.req(srv, 'GET', `/img/${flagged}/public`, { auth: true });
+			assert.equal(auth.status, 403);
+			assert.equal(L.errCode(auth), 'not_approved');
+			assert.match(L.errMessage(auth), /is flagged/);
+			const gone = await L.req(srv, 'GET', `/img/${deleted}/public`, { auth: true });
+			assert.equal(L.errCode(gone), 'not_found');
+		} finally {
+			srv.kill();
+		}
+		const s403 = await L.startServer({ args: ['--moderation', 'off', '--unavailable-status', '403'] });
+		try {
+			const r = await L.req(s403, 'GET', '/img/nothing-here/public');
+			assert.equal(r.status, 403);
+			assert.equal(L.errCode(r), 'not_available');
+		} finally {
+			s403.kill();
+		}
+	});
+});

@@ -81,8 +81,8 @@ describe('sync moderation (default)', () => {
 		checkModeration(up.record.moderation, 'block', 'no-neutral');
 		for (const v of ['public', 'thumbnail', 'w=100']) {
 			const r = await L.req(s, 'GET', `/img/${up.record.id}/${v}`);
-			assert.equal(r.status, 403, L.show(r));
-			assert.equal(L.errCode(r), 'not_approved');
+			assert.equal(r.status, 404, L.show(r));
+			assert.equal(L.errCode(r), 'not_available');
 		}
 		const blob = await L.api(s, 'GET', `/v1/images/${up.record.id}/blob`);
 		assert.equal(blob.status, 200);
@@ -130,8 +130,8 @@ describe('sync moderation (default)', () => {
 			ids.push(up.record.id);
 		}
 		const denied = await L.req(s, 'GET', `/img/${ids[0]}/public`);
-		assert.equal(denied.status, 403);
-		assert.equal(L.errCode(denied), 'not_approved');
+		assert.equal(denied.status, 404);
+		assert.equal(L.errCode(denied), 'not_available');
 
 		// Paginated, oldest first.
 		const p1 = await L.api(s, 'GET', '/v1/moderation/queue?status=flagged&per_page=2');
@@ -191,8 +191,8 @@ describe('async moderation', () => {
 		assert.equal(up.record.status, 'pending');
 		// Pending, and flagged once classified: never public either way.
 		const pendingImg = await L.req(s, 'GET', `/img/${up.record.id}/public`);
-		assert.equal(pendingImg.status, 403, L.show(pendingImg));
-		assert.equal(L.errCode(pendingImg), 'not_approved');
+		assert.equal(pendingImg.status, 404, L.show(pendingImg));
+		assert.equal(L.errCode(pendingImg), 'not_available');
 		const rec = await waitFor(async () => {
 			const r = await L.api(s, 'GET', `/v1/images/${up.record.id}`);
 			return r.json.result.status !== 'pending' && r.json.result;

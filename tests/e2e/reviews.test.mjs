@@ -132,7 +132,7 @@ describe('decisions remembered by content', () => {
 			assert.equal(m.rule, 'content_decision');
 			assert.deepEqual([m.decision.image, m.decision.decision, m.decision.by], ['mem-1', 'blocked', 'carol']);
 			assert.ok(m.scores.neutral > 0.5, 'the classifier still ran and its scores are kept');
-			assert.equal((await L.req(q, 'GET', '/img/mem-2/public')).status, 403);
+			assert.equal((await L.req(q, 'GET', '/img/mem-2/public')).status, 404);
 
 			const coffee = path.join(L.CORPUS, 'coffee.png');
 			const c1 = await L.upload(q, coffee, { id: 'mem-3' });
