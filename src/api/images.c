@@ -5,6 +5,7 @@
  * Uploads are deferred to the worker pool because they decode the image.
  */
 #include "api/app.h"
+#include "core/utf8.h"
 #include "api/multipart.h"
 #include "core/crypto.h"
 #include "core/log.h"
@@ -163,6 +164,14 @@ static int url_part(const struct px_multipart *mp, struct upload *u,
 	return u->url ? 0 : PX_ENOMEM;
 }
 
+/* A filename must be well-formed UTF-8 (it goes into JSON); a long one
+ * is cut on a character boundary. */
+static int bad_filename(struct px_errbuf *eb)
+{
+	return px_errc(eb, PX_EINVAL, "invalid_filename",
+		       "the filename is not well-formed UTF-8");
+}
+
 /* A JSON body: {"url", "id", "metadata", "requireSignedURLs"}. */
 static int json_fields(const struct px_buf *body, struct upload *u,
 		       struct px_errbuf *eb)
@@ -240,8 +249,9 @@ static int fetch_url(struct px_app *a, struct upload *u, struct px_errbuf *eb)
 		return rc;
 	u->data = u->fetched.data;
 	u->n = u->fetched.len;
-	if (!u->filename[0])
-		px_strlcpy(u->filename, name, sizeof(u->filename));
+	if (!u->filename[0] &&
+	    px_utf8_copy(u->filename, sizeof(u->filename), name) == PX_EINVAL)
+		return bad_filename(eb);
 	if (!u->n)
 		return px_errc(eb, PX_EINVAL, "empty_body",
 			       "the URL answered with an empty body");
@@ -271,6 +281,8 @@ static int upload_fields(struct px_req *r, struct upload *u,
 		if (p) {
 			u->data = p->data;
 			u->n = p->len;
+			if (p->filename_bad)
+				return bad_filename(eb);
 			snprintf(u->filename, sizeof(u->filename), "%s", p->filename);
 		}
 		if ((p = px_mp_get(&mp, "id"))) {
@@ -303,8 +315,9 @@ static int upload_fields(struct px_req *r, struct upload *u,
 		} else if (rc != PX_ENOTFOUND) {
 			goto bad_id;
 		}
-		if (px_req_query(r, "filename", tmp, sizeof(tmp)) == 0)
-			px_strlcpy(u->filename, tmp, sizeof(u->filename));
+		if (px_req_query(r, "filename", tmp, sizeof(tmp)) == 0 &&
+		    px_utf8_copy(u->filename, sizeof(u->filename), tmp) == PX_EINVAL)
+			return bad_filename(eb);
 		rc = px_req_query(r, "metadata", tmp, sizeof(tmp));
 		if (rc == PX_ETOOBIG || rc == PX_EINVAL)
 			return px_errc(eb, PX_EINVAL, "invalid_metadata",

@@ -2,6 +2,7 @@
  * multipart.c - multipart/form-data parsing over an in-memory body.
  */
 #include "api/multipart.h"
+#include "core/utf8.h"
 
 #include <strings.h>
 
@@ -40,8 +41,11 @@ static const unsigned char *find(const unsigned char *h, size_t nh,
 }
 
 /* Copy a parameter (name="value") of a Content-Disposition line. */
+/* The quoted value of key= in a Content-Disposition line, cut to nout
+ * on a character boundary; *bad (may be NULL) says whether the whole
+ * value was well-formed UTF-8. */
 static bool disp_param(const char *line, size_t n, const char *key, char *out,
-		       size_t nout)
+		       size_t nout, bool *bad)
 {
 	size_t nk = strlen(key);
 
@@ -58,8 +62,9 @@ static bool disp_param(const char *line, size_t n, const char *key, char *out,
 		if (!q)
 			return false;
 		len = (size_t)(q - (line + i + nk + 2));
-		if (len >= nout)
-			len = nout - 1;
+		if (bad)
+			*bad = !px_utf8_valid(line + i + nk + 2, len);
+		len = px_utf8_cut(line + i + nk + 2, len, nout - 1);
 		memcpy(out, line + i + nk + 2, len);
 		out[len] = '\0';
 		return true;
@@ -79,10 +84,11 @@ static int parse_headers(const unsigned char *p, size_t n,
 		if (len > 19 &&
 		    !strncasecmp((const char *)p, "content-disposition:", 20)) {
 			named = disp_param((const char *)p, len, "name",
-					   part->name, sizeof(part->name));
+					   part->name, sizeof(part->name), NULL);
 			part->has_filename = disp_param(
 				(const char *)p, len, "filename",
-				part->filename, sizeof(part->filename));
+				part->filename, sizeof(part->filename),
+				&part->filename_bad);
 		}
 		if (!eol)
 			break;

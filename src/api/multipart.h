@@ -14,8 +14,9 @@
 
 struct px_mp_part {
 	char name[64];
-	char filename[256];
+	char filename[256]; /* cut on a character boundary */
 	bool has_filename;
+	bool filename_bad;  /* the whole value was not well-formed UTF-8 */
 	const unsigned char *data;
 	size_t len;
 };

@@ -13,6 +13,7 @@
 #include "catalog/mih.h"
 #include "catalog/outbox.h"
 #include "core/crypto.h"
+#include "core/utf8.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -113,8 +114,9 @@ static int rec_encode(const struct px_image_rec *r, struct px_buf *out)
 		      r->frames, "format", r->format, "alpha", r->alpha,
 		      "bytes", (json_int_t)r->bytes, "sha256", r->sha256,
 		      "status", r->status);
-	if (!o)
-		return PX_ENOMEM;
+	if (!o) /* jansson refuses text that is not UTF-8, as it should */
+		return px_utf8_valid(r->filename, strlen(r->filename)) &&
+		       px_utf8_valid(r->id, strlen(r->id)) ? PX_ENOMEM : PX_EINVAL;
 	if (r->moderation)
 		json_object_set_new(o, "moderation", json_loads(r->moderation, 0, NULL));
 	if (r->audit)

@@ -572,3 +572,38 @@ describe('anonymous callers learn nothing of an image they may not see', () => {
 		}
 	});
 });
+
+describe('filenames', () => {
+	test('a long UTF-8 name is cut on a character boundary; invalid UTF-8 is 400', { timeout: T }, async () => {
+		const srv = await L.startServer({ args: ['--moderation', 'off'] });
+		try {
+			const long = 'é'.repeat(200) + '.jpg'; // 404 bytes
+			for (const raw of [true, false]) {
+				const up = await L.upload(srv, RGB, { filename: long, raw });
+				assert.equal(up.status, 201, L.show(up));
+				const name = up.record.filename;
+				assert.ok(Buffer.byteLength(name) <= 255 && Buffer.byteLength(name) >= 250, `${Buffer.byteLength(name)} bytes`);
+				assert.equal(name, 'é'.repeat(name.length), 'whole characters only');
+				const back = await L.api(srv, 'GET', `/v1/images/${up.record.id}`);
+				assert.equal(back.json.result.filename, name);
+			}
+			// a stray byte: in the query string, and in a multipart header
+			const q = await L.req(srv, 'POST', '/v1/images?filename=a%FFb.jpg',
+				{ auth: true, headers: { 'Content-Type': 'image/jpeg' }, body: RGB });
+			assert.equal(q.status, 400, L.show(q));
+			assert.equal(L.errCode(q), 'invalid_filename');
+			const boundary = 'XyZ';
+			const body = Buffer.concat([
+				Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a`),
+				Buffer.from([0xc3, 0x28]),
+				Buffer.from(`.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`), RGB, Buffer.from(`\r\n--${boundary}--\r\n`),
+			]);
+			const m = await L.req(srv, 'POST', '/v1/images',
+				{ auth: true, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` }, body });
+			assert.equal(m.status, 400, L.show(m));
+			assert.equal(L.errCode(m), 'invalid_filename');
+		} finally {
+			srv.kill();
+		}
+	});
+});

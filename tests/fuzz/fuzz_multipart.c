@@ -1,8 +1,10 @@
 /*
  * fuzz_multipart.c - libFuzzer target for the multipart/form-data parser
- * and the Content-Type boundary extraction.
+ * and the Content-Type boundary extraction; filenames cut on character
+ * boundaries stay well-formed UTF-8.
  */
 #include "api/multipart.h"
+#include "core/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,6 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (mp.parts[i].data < data ||
 			     mp.parts[i].data + mp.parts[i].len > data + size))
 				__builtin_trap();
+		/* a filename said to be well-formed is, even cut short */
+		for (int i = 0; i < mp.nparts; i++) {
+			const char *f = mp.parts[i].filename;
+
+			if (mp.parts[i].has_filename && !mp.parts[i].filename_bad &&
+			    !px_utf8_valid(f, strlen(f)))
+				__builtin_trap();
+		}
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/pool.h"
+#include "core/utf8.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -122,5 +123,30 @@ static void run(void)
 		T_EQ(px_config_load(&c, 2, argv4, rest, &nrest, &eb), PX_EINVAL);
 		px_config_release(&c);
 		unlink(path);
+	}
+
+	T_CASE("utf8: well-formed, cut on a boundary, copy") {
+		char out[8];
+
+		T_OK(px_utf8_valid("abc", 3));
+		T_OK(px_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
+		T_OK(!px_utf8_valid("\xc3", 1));             /* truncated */
+		T_OK(!px_utf8_valid("\xc0\xaf", 2));         /* overlong */
+		T_OK(!px_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+		T_OK(!px_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+		T_OK(!px_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+		T_OK(!px_utf8_valid("\x80", 1));             /* stray */
+		T_OK(!px_utf8_valid("a\xff" "b", 3));
+		/* "e-acute" x3 is 6 bytes: a cut at 5 keeps 4 */
+		T_EQ(px_utf8_cut("\xc3\xa9\xc3\xa9\xc3\xa9", 6, 5), 4);
+		T_EQ(px_utf8_cut("\xc3\xa9\xc3\xa9\xc3\xa9", 6, 6), 6);
+		T_EQ(px_utf8_cut("\xf0\x9f\x98\x80", 4, 3), 0);
+		T_EQ(px_utf8_cut("abc", 3, 10), 3);
+		T_EQ(px_utf8_copy(out, sizeof(out), "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"), PX_ETOOBIG);
+		T_STREQ(out, "\xe2\x82\xac\xe2\x82\xac");
+		T_EQ(px_utf8_copy(out, sizeof(out), "short"), 0);
+		T_STREQ(out, "short");
+		T_EQ(px_utf8_copy(out, sizeof(out), "a\xff"), PX_EINVAL);
+		T_STREQ(out, "");
 	}
 }
