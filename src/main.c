@@ -1029,6 +1029,7 @@ static int start_guard(struct px_app *a, const struct px_config *cfg,
 	struct px_guard_opts go = {
 		.trusted_proxies = cfg->trusted_proxies,
 		.rate_limits = cfg->rate_limits,
+		.token_rate_limits = cfg->token_rate_limits,
 		.hotlink_allow = cfg->hotlink_allow,
 		.hotlink_require_referer = cfg->hotlink_require_referer,
 		.rules_file = cfg->rules_file,

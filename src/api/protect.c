@@ -144,7 +144,7 @@ void px_app_admit(void *app, struct px_req *r)
 	char fwd[2048], xff[2048];
 	uint8_t peer[16];
 	bool upload;
-	int cls;
+	int cls, token_cls = -1;
 	struct px_guard_req q = {
 		.method = px_req_method(r),
 		.path = px_req_path(r),
@@ -164,12 +164,20 @@ void px_app_admit(void *app, struct px_req *r)
 	cls = class_of(q.method, q.path);
 	upload = cls == PX_CLASS_UPLOAD;
 	/* Callers with a valid token are known: their API calls and uploads
-	 * are not limited per address (rules still apply). */
+	 * are limited per token, not per address (rules still apply); the
+	 * admin token is not limited. */
 	if ((cls == PX_CLASS_API || cls == PX_CLASS_UPLOAD) &&
-	    px_app_authenticated(a, r))
+	    px_app_authenticated(a, r)) {
+		token_cls = cls;
 		cls = PX_CLASS_NONE;
+	}
 	px_guard_admit(a->guard, &q, cls, (uint64_t)(px_mono_us() / 1000), t,
 		       &ans);
+	if (!ans.status && token_cls >= 0 && px_req_principal_id(r) &&
+	    strcmp(px_req_principal_id(r), "admin"))
+		px_guard_charge_token(a->guard, t, px_req_principal_id(r),
+				      token_cls, (uint64_t)(px_mono_us() / 1000),
+				      &ans);
 	px_req_note(r, t->client_text, NULL);
 	px_req_set_sched(r, flow_of(&t->client), 0, false);
 	if (ans.status) {

@@ -127,6 +127,10 @@ static const struct opt opts[] = {
 	 0, false,
 	 "per-client limits CLASS=RATE/s:BURST (upload, api, render, hit), "
 	 "comma-separated or repeated"},
+	{"token-rate-limit", "PICTOR_TOKEN_RATE_LIMIT", "token_rate_limit",
+	 S(token_rate_limits), "", 0, 0, false,
+	 "per-token limits of scoped tokens CLASS=RATE/s:BURST (upload, api), "
+	 "comma-separated or repeated"},
 	{"queue-per-client", "PICTOR_QUEUE_PER_CLIENT", "queue_per_client",
 	 L(queue_per_client), "8", 1, 100000, false,
 	 "image jobs one client may have waiting (the queue is shared fairly)"},
@@ -481,7 +485,8 @@ static int set_opt(struct px_config *c, const struct opt *o, const char *v,
 /* Flags that add to their earlier values when given again. */
 static bool is_list(const struct opt *o)
 {
-	return o->off == offsetof(struct px_config, rate_limits);
+	return o->off == offsetof(struct px_config, rate_limits) ||
+	       o->off == offsetof(struct px_config, token_rate_limits);
 }
 
 static const struct opt *find_opt(const char *name, size_t n, int by)

@@ -59,6 +59,7 @@ struct px_config {
 	long max_output_cost; /* output pixels x frames of one render */
 	char *trusted_proxies; /* CIDR list whose forwarded headers count */
 	char *rate_limits;     /* CLASS=RATE/s:BURST,... */
+	char *token_rate_limits; /* the same, per scoped token */
 	long max_clients;      /* rate-limit buckets held */
 	long queue_per_client; /* image jobs one client may have waiting */
 	long client_workers;   /* workers one network may hold; -1: all but one */

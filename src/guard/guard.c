@@ -30,6 +30,20 @@ const struct px_rate px_rate_defaults[PX_NCLASSES] = {
 	[PX_CLASS_HIT] = {200, 1000},
 };
 
+/*
+ * A scoped token is one integration, usually a backend: more than one
+ * anonymous client, still bounded so a leaked or runaway token cannot
+ * hold the workers. The admin token is not limited.
+ */
+const struct px_rate px_token_rate_defaults[PX_NCLASSES] = {
+	[PX_CLASS_UPLOAD] = {10, 100},
+	[PX_CLASS_API] = {100, 1000},
+};
+
+/* Token buckets have classes of their own, past every rule class. */
+#define TOKEN_CLASS(cls) (PX_GUARD_MAX_CLASSES + (cls))
+#define NRATES (PX_GUARD_MAX_CLASSES + PX_NCLASSES)
+
 static const char *class_names[PX_NCLASSES] = {"upload", "api", "render",
 					       "hit"};
 
@@ -49,8 +63,8 @@ struct px_guard {
 
 	pthread_rwlock_t lock; /* guards rules, rates beyond the built-in */
 	struct px_rules *rules;
-	struct px_rate rates[PX_GUARD_MAX_CLASSES];
-	int nrates;
+	struct px_rate rates[NRATES]; /* built-in, rule, token classes */
+	int nrates;                   /* built-in and rule classes in use */
 
 	struct px_metric *limited, *rule_hits, *hotlink_denied, *early;
 
@@ -187,6 +201,9 @@ static int install_rules(struct px_guard *g, struct px_rules *rs,
 				       PX_GUARD_MAX_CLASSES - PX_NCLASSES);
 		}
 	n = PX_NCLASSES;
+	/* unused rule classes at 0: their old buckets are swept away */
+	memset(&g->rates[PX_NCLASSES], 0,
+	       (PX_GUARD_MAX_CLASSES - PX_NCLASSES) * sizeof(g->rates[0]));
 	for (int i = 0; rs && i < rs->n; i++)
 		if (rs->a[i].action == PX_RULE_LIMIT) {
 			g->rates[n] = rs->a[i].rate;
@@ -231,6 +248,20 @@ int px_guard_new(const struct px_guard_opts *o, struct px_guard **out,
 	}
 	if ((rc = px_rates_parse(o->rate_limits, g->rates, eb)))
 		goto fail;
+	{
+		struct px_rate tr[PX_NCLASSES];
+
+		memcpy(tr, px_token_rate_defaults, sizeof(tr));
+		if ((rc = px_rates_parse(o->token_rate_limits, tr, eb))) {
+			char m[sizeof(eb->msg)];
+
+			px_strlcpy(m, eb->msg, sizeof(m));
+			px_errf(eb, rc, "token-rate-limit: %s", m);
+			goto fail;
+		}
+		for (int i = 0; i < PX_NCLASSES; i++)
+			g->rates[TOKEN_CLASS(i)] = tr[i];
+	}
 	if ((rc = parse_hotlink(g, o->hotlink_allow, eb)))
 		goto fail;
 	g->require_referer = o->hotlink_require_referer;
@@ -304,29 +335,73 @@ static void ceil_secs(char *out, size_t n, double ms)
 	snprintf(out, n, "%.0f", PX_MAX(1.0, ceil(ms / 1000.0)));
 }
 
-/* Take a token of class cls (the lock held); fill ans on a refusal. */
-static void charge(struct px_guard *g, struct px_guard_ticket *t, int cls,
-		   const char *name, uint64_t now_ms,
-		   struct px_guard_answer *ans)
+/* Take a token of class cls from key's bucket (the lock held); fill ans
+ * on a refusal. */
+static void charge_key(struct px_guard *g, const struct px_ip *key, int cls,
+		       const char *name, const char *who, uint64_t now_ms,
+		       struct px_guard_answer *ans)
 {
 	const struct px_rate *r = &g->rates[cls];
 	struct px_take res;
 
-	px_limiter_take(g->lim, &t->client, cls, r, now_ms, &res);
+	px_limiter_take(g->lim, key, cls, r, now_ms, &res);
 	if (res.ok)
 		return;
 	px_metric_add(g->limited, 1, name);
 	ans->status = 429;
 	ans->code = "rate_limited";
 	snprintf(ans->msg, sizeof(ans->msg),
-		 "too many \"%s\" requests from this client: %g a second, bursts of %g",
-		 name, r->rate, r->burst);
+		 "too many \"%s\" requests from this %s: %g a second, bursts of %g",
+		 name, who, r->rate, r->burst);
 	snprintf(ans->reason, sizeof(ans->reason), "limit:%s", name);
 	ceil_secs(ans->retry_after, sizeof(ans->retry_after), res.retry_ms);
 	snprintf(ans->policy, sizeof(ans->policy), "\"%s\";q=%.0f;w=%.0f", name,
 		 r->burst, PX_MAX(1.0, ceil(r->burst / r->rate)));
 	snprintf(ans->ratelimit, sizeof(ans->ratelimit), "\"%s\";r=0;t=%s", name,
 		 ans->retry_after);
+}
+
+static void charge(struct px_guard *g, struct px_guard_ticket *t, int cls,
+		   const char *name, uint64_t now_ms,
+		   struct px_guard_answer *ans)
+{
+	charge_key(g, &t->client, cls, name, "client", now_ms, ans);
+}
+
+/* A token's bucket key: a hash of its id, in the space of client keys
+ * (the class numbers keep the two apart). */
+static void token_key(const char *id, struct px_ip *key)
+{
+	uint64_t h1 = 1469598103934665603ULL, h2 = 0x9e3779b97f4a7c15ULL;
+
+	for (const char *p = id; *p; p++) {
+		h1 = (h1 ^ (uint8_t)*p) * 1099511628211ULL;
+		h2 = (h2 ^ (uint8_t)*p) * 0x100000001b3ULL + 0x7f;
+	}
+	memset(key, 0, sizeof(*key));
+	key->family = 6;
+	memcpy(key->b, &h1, 8);
+	memcpy(key->b + 8, &h2, 8);
+}
+
+void px_guard_charge_token(struct px_guard *g, struct px_guard_ticket *t,
+			   const char *token_id, int cls, uint64_t now_ms,
+			   struct px_guard_answer *ans)
+{
+	struct px_ip key;
+	char name[24];
+
+	memset(ans, 0, sizeof(*ans));
+	if (t->allowed || (cls != PX_CLASS_UPLOAD && cls != PX_CLASS_API) ||
+	    g->rates[TOKEN_CLASS(cls)].rate <= 0)
+		return;
+	token_key(token_id, &key);
+	snprintf(name, sizeof(name), "token-%s", class_names[cls]);
+	pthread_rwlock_rdlock(&g->lock);
+	charge_key(g, &key, TOKEN_CLASS(cls), name, "token", now_ms, ans);
+	pthread_rwlock_unlock(&g->lock);
+	if (ans->status)
+		snprintf(ans->reason, sizeof(ans->reason), "limit:%s", name);
 }
 
 void px_guard_admit(struct px_guard *g, const struct px_guard_req *q,
@@ -510,7 +585,7 @@ void px_guard_tick(struct px_guard *g, uint64_t now_ms)
 	pthread_rwlock_rdlock(&g->lock);
 	/* a full pass over the shards every few seconds */
 	for (int i = 0; i < 8; i++)
-		px_limiter_sweep(g->lim, g->rates, g->nrates, now_ms);
+		px_limiter_sweep(g->lim, g->rates, NRATES, now_ms);
 	pthread_rwlock_unlock(&g->lock);
 }
 

@@ -35,8 +35,10 @@ enum px_class {
 /* "upload", "api", "render", "hit". */
 const char *px_class_name(int cls);
 
-/* The built-in defaults (docs/SECURITY.md says why). */
+/* The built-in defaults (docs/SECURITY.md says why), per client and per
+ * scoped token (only upload and api apply to tokens). */
 extern const struct px_rate px_rate_defaults[PX_NCLASSES];
+extern const struct px_rate px_token_rate_defaults[PX_NCLASSES];
 
 /* Apply "CLASS=RATE/s:BURST,..." (RATE may end in /s or /m; RATE 0
  * turns the class's limit off) to rates, which holds the defaults or
@@ -50,6 +52,7 @@ int px_rate_parse(const char *s, size_t n, struct px_rate *r);
 struct px_guard_opts {
 	const char *trusted_proxies; /* CIDR list, may be NULL */
 	const char *rate_limits;     /* px_rates_parse() text, may be NULL */
+	const char *token_rate_limits; /* the same, per token; may be NULL */
 	const char *hotlink_allow;   /* HOST,*.HOST list, may be NULL */
 	bool hotlink_require_referer;
 	const char *rules_file;      /* path, may be NULL */
@@ -109,6 +112,15 @@ void px_guard_admit(struct px_guard *g, const struct px_guard_req *q,
  * ans->status is 429 on a refusal. */
 void px_guard_recharge(struct px_guard *g, struct px_guard_ticket *t,
 		       int cls, uint64_t now_ms, struct px_guard_answer *ans);
+
+/*
+ * Charge class cls (upload or api) to the bucket of the scoped token
+ * token_id (the caller has authenticated with it), unless a rule said
+ * allow for this request. Fills ans (429) on a refusal.
+ */
+void px_guard_charge_token(struct px_guard *g, struct px_guard_ticket *t,
+			   const char *token_id, int cls, uint64_t now_ms,
+			   struct px_guard_answer *ans);
 
 /* Hotlink check of a delivery's Referer (may be NULL); ans->status 403
  * "hotlink_denied" on a refusal. */

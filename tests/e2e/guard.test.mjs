@@ -153,6 +153,34 @@ describe('rate limits and client identity', () => {
 	});
 });
 
+describe('per-token limits', () => {
+	test('a scoped token has one bucket wherever it calls from; another token and the admin token are not charged', { timeout: T }, async () => {
+		const srv = await L.startServer({ args: ['--moderation', 'off', '--token-rate-limit', 'api=1/m:3'] });
+		try {
+			const mk = async (name) => {
+				const r = await L.api(srv, 'POST', '/v1/tokens', { name, scopes: ['images:read'] });
+				assert.equal(r.status, 201, L.show(r));
+				return { Authorization: `Bearer ${r.json.result.value}` };
+			};
+			const a = await mk('one'), b = await mk('two');
+			const codes = [];
+			for (let i = 0; i < 4; i++) codes.push(await get(srv, '/v1/images', { headers: a, from: `127.0.13.${i + 1}` }));
+			assert.deepEqual(codes.map((r) => r.status), [200, 200, 200, 429]);
+			const over = codes[3];
+			assert.equal(over.json.errors[0].code, 'rate_limited');
+			assert.match(over.json.errors[0].message, /from this token/);
+			assert.ok(Number(over.headers['retry-after']) >= 1);
+			assert.equal(over.headers['ratelimit-policy'], '"token-api";q=3;w=180');
+			assert.equal((await get(srv, '/v1/images', { headers: b, from: '127.0.13.1' })).status, 200);
+			for (let i = 0; i < 5; i++) assert.equal((await get(srv, '/v1/images', { headers: srv.auth(), from: '127.0.13.1' })).status, 200);
+			assert.ok(srv.logs.some((l) => l.msg === 'request' && l.status === 429 && l.refused_by === 'limit:token-api'));
+			assert.equal(await metric(srv, 'pictor_ratelimited_total{class="token-api"}'), 1);
+		} finally {
+			srv.kill();
+		}
+	});
+});
+
 describe('uploads are refused from their headers', () => {
 	let srv;
 	before(async () => {

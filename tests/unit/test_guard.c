@@ -512,4 +512,61 @@ static void run(void)
 			T_OK(px_secret_bits(hex) >= 128);
 		}
 	}
+
+	T_CASE("per-token buckets") {
+		struct px_guard_opts o = {.token_rate_limits = "api=1/s:2",
+					  .max_clients = 64};
+		struct px_guard_req q = {.method = "GET", .path = "/v1/images",
+					 .header = fake_header};
+		struct px_guard_ticket t;
+		struct px_guard_answer ans;
+		struct px_guard *g;
+		int refused = 0;
+
+		memset(hdrs, 0, sizeof(hdrs));
+		T_EQ(px_guard_new(&o, &g, &eb), 0);
+		/* the same token from three addresses shares one bucket */
+		for (int i = 0; i < 3; i++) {
+			char a[32];
+
+			snprintf(a, sizeof(a), "192.0.2.%d", i + 1);
+			q.peer = ip(a);
+			memset(&t, 0, sizeof(t));
+			px_guard_admit(g, &q, PX_CLASS_NONE, 5000, &t, &ans);
+			T_EQ(ans.status, 0);
+			px_guard_charge_token(g, &t, "tok-1", PX_CLASS_API, 5000, &ans);
+			refused += ans.status == 429;
+		}
+		T_EQ(refused, 1);
+		T_STREQ(ans.code, "rate_limited");
+		T_OK(strstr(ans.msg, "from this token") != NULL);
+		T_STREQ(ans.reason, "limit:token-api");
+		T_STREQ(ans.retry_after, "1");
+		/* another token has its own */
+		px_guard_charge_token(g, &t, "tok-2", PX_CLASS_API, 5000, &ans);
+		T_EQ(ans.status, 0);
+		/* refilled at the configured rate */
+		px_guard_charge_token(g, &t, "tok-1", PX_CLASS_API, 6000, &ans);
+		T_EQ(ans.status, 0);
+		px_guard_charge_token(g, &t, "tok-1", PX_CLASS_API, 6000, &ans);
+		T_EQ(ans.status, 429);
+		/* uploads: the default, 100 in a burst */
+		for (int i = 0; i < 100; i++) {
+			px_guard_charge_token(g, &t, "tok-1", PX_CLASS_UPLOAD, 6000, &ans);
+			T_EQ(ans.status, 0);
+		}
+		px_guard_charge_token(g, &t, "tok-1", PX_CLASS_UPLOAD, 6000, &ans);
+		T_EQ(ans.status, 429);
+		/* a rule's allow skips token limits too */
+		t.allowed = true;
+		px_guard_charge_token(g, &t, "tok-1", PX_CLASS_API, 6000, &ans);
+		T_EQ(ans.status, 0);
+		px_guard_free(g);
+		{
+			struct px_guard_opts bad = {.token_rate_limits = "api=fast"};
+
+			T_EQ(px_guard_new(&bad, &g, &eb), PX_EINVAL);
+			T_OK(strstr(eb.msg, "token-rate-limit") != NULL);
+		}
+	}
 }
