@@ -516,7 +516,9 @@ describe('workers shared between networks', () => {
 		assert.deepEqual(legit.map((r) => r.status), [200, 200]);
 		const res = await Promise.all(flood);
 		const pushed = srv.logs.filter((x) => x.msg === 'request' && x.refused_by === 'pushed-out');
-		assert.equal(pushed.length, 2, res.map((r) => r.status).join(' '));
+		// (a flood client arriving while its neighbours' renders still wait
+		// for a worker may push out one of them too)
+		assert.ok(pushed.length >= 2, res.map((r) => r.status).join(' '));
 		assert.ok(pushed.every((x) => x.client?.startsWith('127.0.20.') || x.remote?.startsWith('127.0.20.')));
 		// once the other network had work, the flooding one ran on one
 		// worker at a time: its queued renders waited with a worker free
