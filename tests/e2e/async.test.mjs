@@ -76,7 +76,8 @@ describe('async moderation', () => {
 		assert.equal(L.errCode(blob), 'original_deleted');
 		assert.equal(L.walk(path.join(s.dataDir, 'blobs')).length, 0, 'no bytes kept');
 		const img = await L.req(s, 'GET', '/img/tomb-1/public');
-		assert.equal(img.status, 403);
+		assert.equal(img.status, 404);
+		assert.equal(L.errCode(img), 'not_available');
 		const audit = await L.api(s, 'GET', '/v1/audit?image=tomb-1');
 		const e = audit.json.result.entries;
 		assert.deepEqual(e.map((x) => x.action), ['upload', 'verdict']);

@@ -128,7 +128,8 @@ describe('reclassify', () => {
 		assert.ok(rec.moderation.frame === 1 || rec.moderation.frame === 2, `deciding frame ${rec.moderation.frame}`);
 		for (const q of ['public', 'anim=false']) {
 			const d = await L.req(s, 'GET', `/img/${anim.record.id}/${q}`);
-			assert.equal(d.status, 403, `${q}: ${L.show(d)}`);
+			assert.equal(d.status, 404, `${q}: ${L.show(d)}`);
+			assert.equal(L.errCode(d), 'not_available');
 		}
 		const mr = (await L.api(s, 'GET', `/v1/images/${moto.record.id}`)).json.result;
 		assert.deepEqual([mr.status, mr.moderation.rule, mr.moderation.policy_version], ['blocked', 'drawn', pol.version]);
