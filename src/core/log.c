@@ -1,12 +1,109 @@
 /*
- * log.c - JSON-lines logging. One write(2) per line so lines from
- * concurrent threads never interleave.
+ * log.c - JSON-lines logging.
+ *
+ * Lines from concurrent threads never interleave: every write(2) holds
+ * whole lines, at most PIPE_BUF bytes of them when stderr is a pipe or
+ * socket (a single longer line goes alone), so even a pipe shared with
+ * other writers keeps them apart; up to 64 KiB into a regular file.
+ *
+ * One thread writes at a time. A thread with a line to log appends it to
+ * the pending buffer; if no thread is writing, it becomes the writer and
+ * writes until nothing is pending, otherwise it returns at once and the
+ * thread already writing takes its line too. So an idle process writes
+ * each line as it is logged, and a busy one (the access log of thousands
+ * of requests a second) writes batches without its network threads
+ * queueing on the file's lock; nothing is left pending when the last
+ * logging thread returns.
  */
 #include "core/log.h"
 
+#include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Pending bytes past which a logging thread waits for the writer. */
+#define PENDING_MAX (4u << 20)
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t drained;
+	struct px_buf pending;
+	bool writing;
+	size_t chunk; /* bytes per write(2); 0: not known yet */
+} out = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	 {NULL, 0, 0, SIZE_MAX / 2}, false, 0};
+
+/* Write p[0..n) (whole lines) in chunks of whole lines up to chunk. */
+static void write_lines(const unsigned char *p, size_t n, size_t chunk)
+{
+	while (n) {
+		size_t k = n;
+		ssize_t w;
+
+		if (k > chunk) {
+			/* the last line end within chunk, else the first */
+			k = chunk;
+			while (k && p[k - 1] != '\n')
+				k--;
+			if (!k) {
+				const unsigned char *nl = memchr(p, '\n', n);
+
+				k = nl ? (size_t)(nl - p) + 1 : n;
+			}
+		}
+		w = write(STDERR_FILENO, p, k);
+		if (w <= 0)
+			return; /* nowhere to log to: drop, as before */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Log the whole lines line[0..n): see the top of the file. */
+static void emit(const void *line, size_t n)
+{
+	struct px_buf mine;
+
+	pthread_mutex_lock(&out.lock);
+	while (out.pending.len >= PENDING_MAX && out.writing)
+		pthread_cond_wait(&out.drained, &out.lock);
+	if (px_buf_add(&out.pending, line, n)) {
+		pthread_mutex_unlock(&out.lock);
+		write_lines(line, n, SIZE_MAX); /* out of memory: this line */
+		return;
+	}
+	if (out.writing) {
+		pthread_mutex_unlock(&out.lock);
+		return;
+	}
+	out.writing = true;
+	if (!out.chunk) {
+		struct stat st;
+
+		out.chunk = fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode)
+				    ? 65536 : PIPE_BUF;
+	}
+	while (out.pending.len) {
+		mine = out.pending;
+		px_buf_init(&out.pending, 0);
+		pthread_mutex_unlock(&out.lock);
+		write_lines(mine.data, mine.len, out.chunk);
+		pthread_mutex_lock(&out.lock);
+		/* keep one buffer's memory for the next batch */
+		if (!out.pending.data && mine.cap <= PENDING_MAX) {
+			mine.len = 0;
+			out.pending = mine;
+		} else {
+			px_buf_release(&mine);
+		}
+		pthread_cond_broadcast(&out.drained);
+	}
+	out.writing = false;
+	pthread_mutex_unlock(&out.lock);
+}
 
 static enum px_log_level min_level = PX_LOG_INFO;
 
@@ -91,7 +188,6 @@ void px_log(enum px_log_level lvl, const char *msg, const char *fields)
 	struct timespec ts;
 	struct tm tm;
 	char when[64];
-	ssize_t w;
 
 	if (lvl < min_level)
 		return;
@@ -106,10 +202,8 @@ void px_log(enum px_log_level lvl, const char *msg, const char *fields)
 		px_buf_add(&b, ",", 1);
 		px_buf_adds(&b, fields);
 	}
-	if (px_buf_add(&b, "}\n", 2) == 0) {
-		w = write(STDERR_FILENO, b.data, b.len);
-		(void)w;
-	}
+	if (px_buf_add(&b, "}\n", 2) == 0)
+		emit(b.data, b.len);
 	px_buf_release(&b);
 }
 
