@@ -601,7 +601,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		/* An unapproved image stands in as a blur that shows nothing
 		 * of its content, never with its metadata; no-store for
 		 * browsers and CDNs, but kept in the result cache under its
-		 * own key (see "Placeholders" in docs/ARCHITECTURE.md). */
+		 * own key (docs/ARCHITECTURE.md, "Result cache"). */
 		rd->x.blur = 250;
 		rd->x.metadata = PX_META_NONE;
 		rd->placeholder = true;
