@@ -27,7 +27,7 @@ const CONC = Number(process.env.BENCH_CONCURRENCY || 16);
 const require = createRequire(path.join(L.ROOT, 'tests', 'browser', 'package.json'));
 const { chromium } = require('@playwright/test');
 
-const ARGS = ['--moderation', 'off', '--per-ip-conns', '1000',
+const ARGS = ['--moderation', 'off', '--per-ip-conns', '1000', '--queue', '1024', '--queue-per-client', '1024',
 	'--rate-limit', 'hit=0/s:1,render=0/s:1,api=0/s:1,upload=0/s:1'];
 
 async function seed(srv, n) {
@@ -39,11 +39,19 @@ async function seed(srv, n) {
 			const i = next++;
 			if (i >= n) return;
 			const png = L.makePng(16, 16, `console-bench-${i}`);
-			const r = await fetch(`${srv.base}/v1/images?filename=bench-${i}.png`, {
-				method: 'POST', headers: { ...srv.auth(), 'Content-Type': 'image/png' }, body: png,
-			});
-			if (r.status !== 201) failed++;
-			await r.arrayBuffer();
+			let r;
+			for (let attempt = 0; attempt < 20; attempt++) {
+				r = await fetch(`${srv.base}/v1/images?filename=bench-${i}.png`, {
+					method: 'POST', headers: { ...srv.auth(), 'Content-Type': 'image/png' }, body: png,
+				});
+				if (r.status !== 503) break;
+				await r.arrayBuffer();
+				await L.sleep(50 * (attempt + 1)); // the queue is full: back off
+			}
+			if (r.status !== 201) {
+				if (!failed++) console.error(`upload ${i}: ${r.status} ${await r.text()}`);
+				else await r.arrayBuffer();
+			} else await r.arrayBuffer();
 		}
 	}
 	await Promise.all(Array.from({ length: CONC }, worker));

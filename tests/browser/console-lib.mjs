@@ -14,6 +14,9 @@ import { expect, L } from './fixtures.mjs';
 export const POLICY = 'art=flag: drawing>=0.6; calm=block: neutral>=0.99';
 export const DAEMON = { args: ['--moderation-policy', POLICY] };
 
+// Screenshots the specs write (docs/screenshots/ holds a few of them).
+export const SHOTS = path.join(L.ROOT, 'build', 'browser', 'screenshots');
+
 export const corpus = (name) => fs.readFileSync(path.join(L.CORPUS, name));
 
 // Fails the test on any dialog, page error or CSP violation.
@@ -45,7 +48,7 @@ export async function open(page, hash) {
 
 // No loading indicator left in <main>.
 export async function settled(page) {
-	await expect(page.locator('main h1')).toBeVisible();
+	await expect(page.locator('main h1')).toBeVisible({ timeout: 30_000 });
 	await expect(page.locator('main .loading')).toHaveCount(0, { timeout: 30_000 });
 }
 

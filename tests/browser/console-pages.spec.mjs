@@ -13,9 +13,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, expect, L, axeViolations } from './fixtures.mjs';
-import { DAEMON, corpus, guard, signIn, open, settled, uploadApi, record } from './console-lib.mjs';
+import { DAEMON, SHOTS, corpus, guard, signIn, open, settled, uploadApi, record } from './console-lib.mjs';
 
-const SHOTS = path.join(L.ROOT, 'build', 'browser', 'screenshots');
 const XSS_NAME = '<img src=x onerror=alert(1)>.jpg';
 const XSS_META = {
 	note: '<script>alert("meta")</script>',
@@ -42,7 +41,7 @@ test('the overview shows counts, uploads per hour, delivery and verdicts from /v
 	expect(bad).toEqual([]);
 });
 
-test('the images grid filters by status and searches by filename and metadata', async ({ page, pictor, adminToken }) => {
+test('the images grid filters by status, searches by filename and metadata, deletes a selection', async ({ page, pictor, adminToken }) => {
 	const bad = guard(page);
 	const tag = `tag-${Date.now()}`;
 	expect((await uploadApi(pictor, corpus('Garden.jpg'), 'garden-filter.jpg')).record.status).toBe('flagged');
@@ -70,6 +69,17 @@ test('the images grid filters by status and searches by filename and metadata', 
 	await page.keyboard.press('Enter');
 	await expect(page.locator('.tile .card-name')).toHaveText(['ladybird-search.jpg']);
 
+	// Multi-select delete, confirmed in a dialog.
+	await page.fill('#img-search', '-filter.jpg');
+	await page.keyboard.press('Enter');
+	await expect(page.locator('.tile')).toHaveCount(2);
+	const ids = await page.locator('.tile').evaluateAll((els) => els.map((e) => e.dataset.id));
+	await page.getByRole('button', { name: 'Select all shown' }).click();
+	await page.getByRole('button', { name: 'Delete selected (2)' }).click();
+	await page.getByRole('dialog').getByRole('button', { name: 'Delete 2' }).click();
+	await expect(page.locator('.tile')).toHaveCount(0);
+	for (const id of ids) expect((await fetch(`${pictor.base}/v1/images/${id}`, { headers: pictor.auth() })).status).toBe(404);
+
 	await page.fill('#img-search', 'no-such-image-anywhere');
 	await page.keyboard.press('Enter');
 	await expect(page.locator('.list-status .empty')).toHaveText('No image matches these filters.');
@@ -79,12 +89,14 @@ test('the images grid filters by status and searches by filename and metadata', 
 test('the image page edits metadata, toggles signing, and copies a signed URL that loads', async ({ page, context, pictor, adminToken, adminRequest }) => {
 	const bad = guard(page);
 	await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: pictor.base });
-	const up = await uploadApi(pictor, corpus('YellowFlower.jpg'), 'yellow-detail.jpg');
+	test.setTimeout(120_000); // every variant rendered in three formats
+	// A small photo: its page renders every variant as AVIF, WebP and JPEG.
+	const up = await uploadApi(pictor, corpus('rocket.jpg'), 'rocket-detail.jpg');
 	expect(up.status).toBe(201);
 	const id = up.record.id;
 	await signIn(page, adminToken);
 	await open(page, `#/images/${id}`);
-	await expect(page.getByRole('heading', { level: 1 })).toHaveText('yellow-detail.jpg');
+	await expect(page.getByRole('heading', { level: 1 })).toHaveText('rocket-detail.jpg');
 	const facts = page.locator('.facts');
 	await expect(facts).toContainText(`${up.record.width} px`);
 	await expect(facts).toContainText(up.record.sha256);
@@ -146,8 +158,10 @@ test('the image page edits metadata, toggles signing, and copies a signed URL th
 	expect(bad).toEqual([]);
 });
 
-test('a variant is created with its error shown at the field, then previewed', async ({ page, adminToken, adminRequest }) => {
+test('a variant is created with its error shown at the field, then previewed', async ({ page, pictor, adminToken, adminRequest }) => {
+	test.setTimeout(120_000); // renders of the live preview
 	const bad = guard(page);
+	await uploadApi(pictor, corpus('rocket.jpg'), 'rocket-variants.jpg'); // the preview's image
 	await signIn(page, adminToken);
 	await open(page, '#/variants');
 	await expect(page.locator('#pv-image option').first()).not.toHaveText('Loading images…');
@@ -165,7 +179,7 @@ test('a variant is created with its error shown at the field, then previewed', a
 	const v = await adminRequest.get('/v1/variants/console-card');
 	expect((await v.json()).result.variant.options).toEqual({ width: 160, height: 120, fit: 'cover' });
 	const img = page.locator('.pv-img');
-	await expect(img).toBeVisible({ timeout: 20_000 });
+	await expect(img).toBeVisible({ timeout: 45_000 });
 	expect(await img.evaluate((i) => i.complete && i.naturalWidth)).toBe(160);
 
 	// Edit, then delete with confirmation.
@@ -247,9 +261,10 @@ for (const width of [390, 1440]) {
 				}, null, { timeout: 30_000 });
 			}
 			if (name === 'images') await page.waitForFunction(() => [...document.querySelectorAll('.tile img')].slice(0, 4).every((i) => i.complete));
+			if (name === 'review') await page.waitForFunction(() => [...document.querySelectorAll('.review-img')].slice(0, 2).every((i) => i.complete));
 			const v = await axeViolations(page);
 			for (const x of v) if (x.impact === 'serious' || x.impact === 'critical') found.push({ page: name, ...x });
-			await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`), fullPage: name !== 'images' });
+			await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`), fullPage: name !== 'images' && name !== 'review' });
 		}
 		expect(found).toEqual([]);
 		expect(bad).toEqual([]);

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, expect, L } from './fixtures.mjs';
-import { DAEMON, corpus, guard, signIn, open, dropFiles, uploadApi, record } from './console-lib.mjs';
+import { DAEMON, SHOTS, corpus, guard, signIn, open, dropFiles, uploadApi, record } from './console-lib.mjs';
 
 test.use({ pictorOptions: DAEMON });
 
@@ -76,8 +76,9 @@ test('a revoked token cannot sign in; a read-only token sees only what it may do
 	expect(bad).toEqual([]);
 });
 
-test('photos dropped on the upload page show progress, then each outcome; failures can be retried', async ({ page, adminToken }) => {
+test('photos dropped on the upload page (and picked) show progress, then each outcome; failures can be retried', async ({ page, adminToken }) => {
 	const bad = guard(page);
+	await page.setViewportSize({ width: 1440, height: 900 });
 	await signIn(page, adminToken);
 	await open(page, '#/upload');
 	await dropFiles(page, [
@@ -87,15 +88,18 @@ test('photos dropped on the upload page show progress, then each outcome; failur
 		{ name: 'rocket.jpg', bytes: corpus('rocket.jpg') },
 		{ name: 'notes.jpg', bytes: Buffer.from('this is text, not an image') },
 	]);
+	// And one through the file picker.
+	await page.setInputFiles('#file-input', { name: 'LadyBird.jpg', mimeType: 'image/jpeg', buffer: corpus('LadyBird.jpg') });
 	const rows = page.locator('.upload');
-	await expect(rows).toHaveCount(5);
-	await expect(page.locator('.up-summary')).toHaveText('3 uploaded, 2 failed', { timeout: 60_000 });
+	await expect(rows).toHaveCount(6);
+	await expect(page.locator('.up-summary')).toHaveText('4 uploaded, 2 failed', { timeout: 60_000 });
 	const row = (name) => rows.filter({ has: page.locator('.up-name', { hasText: name }) });
 	await expect(row('FreshFlower.jpg').locator('.badge')).toHaveText('approved');
 	await expect(row('FreshFlower.jpg').locator('.score')).toHaveCount(3);
 	await expect(row('Garden.jpg').locator('.badge')).toHaveText('flagged');
 	await expect(row('Garden.jpg')).toContainText('drawing');
 	await expect(row('rocket.jpg').locator('.badge')).toHaveText('approved');
+	await expect(row('LadyBird.jpg').locator('.badge')).toHaveText('approved');
 	await expect(row('coffee.png').locator('.badge')).toHaveText('blocked');
 	await expect(row('coffee.png')).toContainText('blocked by the moderation policy (rule "calm")');
 	const refused = row('notes.jpg');
@@ -103,13 +107,15 @@ test('photos dropped on the upload page show progress, then each outcome; failur
 	await expect(refused).toContainText('unsupported_format');
 	// Retry sends it again and shows the answer again.
 	await refused.getByRole('button', { name: /Retry/ }).click();
-	await expect(page.locator('.up-summary')).toHaveText('3 uploaded, 2 failed', { timeout: 30_000 });
+	await expect(page.locator('.up-summary')).toHaveText('4 uploaded, 2 failed', { timeout: 30_000 });
 	await expect(refused).toContainText('unsupported_format');
 	await expect(page.locator('progress:visible')).toHaveCount(0);
+	fs.mkdirSync(SHOTS, { recursive: true });
+	await page.screenshot({ path: path.join(SHOTS, 'upload-done-1440.png') });
 	expect(bad).toEqual([]);
 });
 
-test('a flagged image is reviewed by keyboard and leaves the queue; a decision that lost shows 409', async ({ page, pictor, adminToken, adminRequest }) => {
+test('a flagged image is reviewed by keyboard and leaves the queue; a decision that lost shows 409; bulk approval', async ({ page, pictor, adminToken, adminRequest }) => {
 	const bad = guard(page);
 	const a = await uploadApi(pictor, corpus('chelsea.png'), 'chelsea-review.png');
 	const b = await uploadApi(pictor, corpus('motorcycle_left.png'), 'motorcycle-review.png');
@@ -145,6 +151,22 @@ test('a flagged image is reviewed by keyboard and leaves the queue; a decision t
 	await expect(page.locator('.review-msg')).toContainText('someone else decided "motorcycle-review.png" first: it is now blocked');
 	await expect(item(b.record.id)).toHaveCount(0);
 	expect((await record(adminRequest, b.record.id)).status).toBe('blocked');
+
+	// Bulk: x selects the current item; both approved at once.
+	const c1 = await uploadApi(pictor, corpus('Garden.jpg'), 'garden-bulk-1.jpg');
+	const c2 = await uploadApi(pictor, corpus('Garden.jpg'), 'garden-bulk-2.jpg');
+	await page.reload();
+	await expect(item(c2.record.id)).toBeVisible();
+	for (const id of [c1.record.id, c2.record.id]) {
+		await item(id).locator('.note-in').focus();
+		await page.keyboard.press('Escape');
+		await page.keyboard.press('x');
+	}
+	await page.getByRole('button', { name: 'Approve selected (2)' }).click();
+	await expect(item(c1.record.id)).toHaveCount(0);
+	await expect(item(c2.record.id)).toHaveCount(0);
+	expect((await record(adminRequest, c1.record.id)).status).toBe('approved');
+	expect((await record(adminRequest, c2.record.id)).status).toBe('approved');
 	expect(bad).toEqual([]);
 });
 
