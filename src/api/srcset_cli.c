@@ -114,8 +114,10 @@ int px_srcset_cli(int argc, char **argv)
 		goto out;
 	}
 	rc = 1;
+	/* With LMDB the records live in the data directory (PostgreSQL
+	 * keeps them elsewhere). */
 	snprintf(path, sizeof(path), "%s/meta/data.mdb", cfg.data);
-	if (stat(path, &sb)) {
+	if ((!cfg.meta || !strcmp(cfg.meta, "lmdb")) && stat(path, &sb)) {
 		fprintf(stderr, "pictor: \"%s\" is not a Pictor data directory "
 				"(pass the server's with --data DIR)\n", cfg.data);
 		goto out;
