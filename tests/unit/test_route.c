@@ -172,7 +172,8 @@ static void table(void)
 			}
 		}
 	}
-	T_CASE("only health, metrics, delivery and upload URLs are public") {
+	T_CASE("only health, metrics, delivery, upload URLs and the console "
+	       "(whose session endpoint authenticates itself) are public") {
 		for (size_t i = 0; i < n; i++) {
 			if (t[i].scope != PX_SCOPE_PUBLIC)
 				continue;
@@ -182,6 +183,9 @@ static void table(void)
 			     !strncmp(t[i].pattern, "/upload/", 8) ||
 			     !strncmp(t[i].pattern, "/img/", 5) ||
 			     !strncmp(t[i].pattern, "/cdn-cgi/", 9) ||
+			     !strcmp(t[i].pattern, "/admin") ||
+			     !strcmp(t[i].pattern, "/admin/{file}") ||
+			     !strcmp(t[i].pattern, "/admin/api/session") ||
 			     !strcmp(t[i].pattern, "/{account_hash}/{id}/{variant}"));
 		}
 	}
