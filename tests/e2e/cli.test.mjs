@@ -98,10 +98,10 @@ describe('pictor config', () => {
 		const dir = await dataDirWithSecrets();
 		for (const [args, env, secrets] of [
 			[['--data', dir], {}, [ADMIN, KEY1, KEY2]],
-			[['--data', dir, '--admin-token', 'flag-secret-token-123', '--signing-keys', 'flagkey-one,flagkey-two'], {},
-				['flag-secret-token-123', 'flagkey-one', 'flagkey-two']],
-			[['--data', dir], { PICTOR_ADMIN_TOKEN: 'env-secret-token-456', PICTOR_SIGNING_KEYS: 'envkey-one' },
-				['env-secret-token-456', 'envkey-one']],
+			[['--data', dir, '--admin-token', 'flag-secret-token-7f3a9c2e1b8d4f60a5e3c7b9', '--signing-keys', 'flagkey-one,flagkey-two'], {},
+				['flag-secret-token-7f3a9c2e1b8d4f60a5e3c7b9', 'flagkey-one', 'flagkey-two']],
+			[['--data', dir], { PICTOR_ADMIN_TOKEN: 'env-secret-token-0c9b8a7d6e5f4a3b2c1d0e9f', PICTOR_SIGNING_KEYS: 'envkey-one' },
+				['env-secret-token-0c9b8a7d6e5f4a3b2c1d0e9f', 'envkey-one']],
 		]) {
 			const { json, stdout, stderr } = await config(args, env);
 			for (const s of secrets) {
@@ -216,8 +216,8 @@ describe('serve', () => {
 	});
 
 	test('--admin-token and --public-url are used', { timeout: T }, async () => {
-		srv = await L.startServer({ args: ['--admin-token', 'my-admin-token-xyz', '--public-url', 'https://img.example.test'],
-			adminToken: 'my-admin-token-xyz' });
+		srv = await L.startServer({ args: ['--admin-token', 'my-admin-token-5e8d2c9b7a1f4e3d6c0b9a8f', '--public-url', 'https://img.example.test'],
+			adminToken: 'my-admin-token-5e8d2c9b7a1f4e3d6c0b9a8f' });
 		const up = await L.upload(srv, path.join(L.INPUTS, 'rgb.jpg'));
 		assert.equal(up.status, 201, L.show(up));
 		assert.ok(up.record.variants.every((u) => u.startsWith('https://img.example.test/img/')), JSON.stringify(up.record.variants));

@@ -85,7 +85,8 @@ describe('every frame counts', () => {
 		for (const q of ['public', 'anim=false', 'f=png']) {
 			const url = q === 'public' ? `/img/${up.record.id}/public` : `/img/${up.record.id}/${q}`;
 			const r = await L.req(s, 'GET', url);
-			assert.equal(r.status, 403, `${url} ${L.show(r)}`);
+			assert.equal(r.status, 404, `${url} ${L.show(r)}`);
+			assert.equal(r.json.errors[0].code, 'not_available', `${url} ${L.show(r)}`);
 		}
 		// Approved by a person, the whole animation is served: every
 		// frame was looked at.
