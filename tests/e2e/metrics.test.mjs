@@ -73,7 +73,17 @@ test('counters move with traffic; the access log has one line per request withou
 	await L.req(srv, 'GET', '/nope', { headers: { 'User-Agent': `probe/1.0 ${'x'.repeat(300)}` } });
 	const signed = L.signedPath(`/img/${up.record.id}/w=70`, srv.signingKeys[0], L.now() + 60);
 	await L.req(srv, 'GET', signed);
-	const m = await L.req(srv, 'GET', '/metrics');
+	// Durations are observed when a response's last byte has left, which
+	// on another keep-alive connection can be just after this scrape: scrape
+	// until the five answers above are all counted (bounded).
+	let m;
+	for (let i = 0; i < 50; i++) {
+		m = await L.req(srv, 'GET', '/metrics');
+		if (metric(m.text, 'pictor_http_request_duration_seconds_count{route="delivery",status="200"}') >= 3 &&
+		    metric(m.text, 'pictor_http_request_duration_seconds_count{route="delivery",status="304"}') >= 1)
+			break;
+		await new Promise((r) => setTimeout(r, 20));
+	}
 	assert.equal(m.status, 200);
 	assert.match(m.headers.get('content-type'), /text\/plain/);
 	assert.equal(metric(m.text, 'pictor_uploads_total'), 1);
