@@ -313,6 +313,18 @@ int px_url_build(struct px_app *a, const char *id, const char *variant,
 		 struct px_errbuf *eb);
 /* `pictor url ID [--variant NAME | --options OPTS] [--ttl S]`. */
 int px_url_cli(int argc, char **argv);
+
+/*
+ * The application of a CLI twin of a read-only endpoint (cli_app.c): the
+ * data directory check, the signing keys and the metadata store, opened
+ * into a (calloc'ed by the caller) from cfg as serve would. 0 on success;
+ * 1 when the reason is already printed; -1 when eb holds it.
+ * px_cli_app_close frees a and closes the stores (either may be unopened).
+ */
+struct px_stores;
+int px_cli_app_open(struct px_app *a, struct px_config *cfg,
+		    struct px_stores *stores, struct px_errbuf *eb);
+void px_cli_app_close(struct px_app *a, struct px_stores *stores);
 /* GET /v1/images/{id}/url */
 void px_api_image_url(struct px_app *a, struct px_req *r,
 		      const struct px_call *c);

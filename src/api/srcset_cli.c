@@ -7,10 +7,8 @@
  */
 #include "api/srcset.h"
 #include "catalog/stores.h"
-#include "delivery/keys.h"
 
 #include <jansson.h>
-#include <sys/stat.h>
 
 static void usage(FILE *f)
 {
@@ -80,11 +78,10 @@ int px_srcset_cli(int argc, char **argv)
 	struct px_config cfg;
 	struct px_app *a = NULL;
 	struct px_stores stores = {0};
-	struct stat sb;
 	const char *rest[2];
-	char **args, path[4096];
-	int nargs = 0, nrest = 2, rc = 2;
-	bool loaded = false, created;
+	char **args;
+	int nargs = 0, nrest = 2, rc = 2, open_rc;
+	bool loaded = false;
 	json_t *res = NULL;
 	char *text;
 
@@ -114,32 +111,10 @@ int px_srcset_cli(int argc, char **argv)
 		goto out;
 	}
 	rc = 1;
-	/* With LMDB the records live in the data directory (PostgreSQL
-	 * keeps them elsewhere). */
-	snprintf(path, sizeof(path), "%s/meta/data.mdb", cfg.data);
-	if ((!cfg.meta || !strcmp(cfg.meta, "lmdb")) && stat(path, &sb)) {
-		fprintf(stderr, "pictor: \"%s\" is not a Pictor data directory "
-				"(pass the server's with --data DIR)\n", cfg.data);
+	if ((open_rc = px_cli_app_open(a, &cfg, &stores, &eb)) > 0)
 		goto out;
-	}
-	/* The keys as serve reads them: secrets.json, or pinned by flags
-	 * or the environment. */
-	if (px_config_secrets(&cfg, false, &created, &eb)) {
-		fprintf(stderr, "pictor: %s\n", eb.msg);
-		goto out;
-	}
-	px_config_secrets_path(&cfg, path, sizeof(path));
-	if (px_keys_open(path, cfg.signing_keys, cfg.n_signing_keys,
-			 cfg.signing_keys_csv != NULL, &a->keys, &eb))
+	if (open_rc)
 		goto fail;
-	/* Records and variants only: no original is read. */
-	if (px_stores_open(&cfg, PX_STORES_META_ONLY, &stores, &eb))
-		goto fail;
-	if (px_catalog_new(stores.blobs, stores.kv, &a->cat)) {
-		px_errf(&eb, PX_ENOMEM, "out of memory");
-		goto fail;
-	}
-	a->cfg = &cfg;
 	if (cfg.public_url)
 		px_strlcpy(a->public_url, cfg.public_url, sizeof(a->public_url));
 	else
@@ -161,12 +136,7 @@ fail:
 		fprintf(stderr, "pictor: %s\n", eb.msg);
 out:
 	json_decref(res);
-	if (a) {
-		px_catalog_free(a->cat);
-		px_keys_free(a->keys);
-		free(a);
-	}
-	px_stores_close(&stores);
+	px_cli_app_close(a, &stores);
 	if (loaded)
 		px_config_release(&cfg);
 	free(args);
