@@ -8,10 +8,25 @@
  * that are durable because the environment is opened without MDB_NOSYNC.
  * MDB_NOTLS lets a read transaction be used from whatever thread picks the
  * request up; write transactions stay on the thread that began them.
+ *
+ * One gap in LMDB 0.9 (Debian 12 ships 0.9.24) is closed here: a read
+ * transaction's begin reads the last committed txnid and then copies that
+ * txnid's meta page without checking it again. If two commits land in
+ * between, the second one rewrites the very meta page being copied (LMDB
+ * keeps two and alternates), so the reader gets a newer or torn snapshot
+ * under an older txnid, and its next transaction can see time go
+ * backwards. Commits in this process bump a counter before and after
+ * mdb_txn_commit; a read begin that saw the counter move by two or more
+ * retries. Readers still never wait for a writer, and writers never wait
+ * for readers. Other processes that write the same environment are not
+ * covered; Pictor has one writing process per data directory (the
+ * pictor.lock that catalog/datadir.c takes).
  */
 #include "meta/kv.h"
 
 #include <lmdb.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 #define DEFAULT_MAP_SIZE ((uint64_t)1 << 30)
@@ -22,6 +37,7 @@ struct lm_kv {
 	struct px_kv base;
 	MDB_env *env;
 	MDB_dbi dbi;
+	atomic_ulong commits; /* +1 as a commit starts, +1 as it ends */
 };
 
 struct lm_txn {
@@ -111,6 +127,28 @@ out:
 	return 0;
 }
 
+/*
+ * A read begin overlapped by at most one commit copied a meta page that
+ * no commit was writing (see the top of the file); otherwise try again.
+ */
+static int begin_read(struct lm_kv *kv, MDB_txn **txn)
+{
+	for (unsigned tries = 0;; tries++) {
+		unsigned long before = atomic_load(&kv->commits), after;
+		int mrc = mdb_txn_begin(kv->env, NULL, MDB_RDONLY, txn);
+
+		if (mrc)
+			return mrc;
+		after = atomic_load(&kv->commits);
+		if (after - before <= 1)
+			return 0;
+		mdb_txn_abort(*txn);
+		*txn = NULL;
+		if (tries >= 8)
+			sched_yield();
+	}
+}
+
 static int lm_begin(struct px_kv *base, int flags, struct px_kv_txn **out,
 		    struct px_errbuf *eb)
 {
@@ -123,7 +161,10 @@ static int lm_begin(struct px_kv *base, int flags, struct px_kv_txn **out,
 		return px_errf(eb, PX_ENOMEM, "out of memory");
 	t->base.kv = base;
 	t->rdonly = flags & PX_KV_RDONLY;
-	mrc = mdb_txn_begin(kv->env, NULL, t->rdonly ? MDB_RDONLY : 0, &t->txn);
+	if (t->rdonly)
+		mrc = begin_read(kv, &t->txn);
+	else
+		mrc = mdb_txn_begin(kv->env, NULL, 0, &t->txn);
 	if (mrc) {
 		free(t);
 		return lm_err(eb, mrc, "begin");
@@ -135,8 +176,14 @@ static int lm_begin(struct px_kv *base, int flags, struct px_kv_txn **out,
 static int lm_commit(struct px_kv_txn *base, struct px_errbuf *eb)
 {
 	struct lm_txn *t = (struct lm_txn *)base;
-	int mrc = mdb_txn_commit(t->txn); /* frees the txn even on failure */
+	struct lm_kv *kv = (struct lm_kv *)base->kv;
+	int mrc;
 
+	if (!t->rdonly)
+		atomic_fetch_add(&kv->commits, 1);
+	mrc = mdb_txn_commit(t->txn); /* frees the txn even on failure */
+	if (!t->rdonly)
+		atomic_fetch_add(&kv->commits, 1);
 	free(t);
 	return mrc ? lm_err(eb, mrc, "commit") : 0;
 }
