@@ -14,6 +14,7 @@
  *   pictor backup   copy a data directory while the daemon serves it
  *   pictor restore  build a data directory from a backup
  *   pictor fsck     check (and repair) a data directory
+ *   pictor migrate  copy an installation into other stores (migrate/)
  */
 #include "api/app.h"
 #include "api/srcset.h"
@@ -31,6 +32,7 @@
 #include "delivery/keys.h"
 #include "delivery/options.h"
 #include "migrate/cfimport.h"
+#include "migrate/migrate.h"
 #include "delivery/sign.h"
 #include "ingest/drafts.h"
 #include "guard/guard.h"
@@ -72,6 +74,7 @@ static void usage_main(FILE *f)
 		"  backup    back up a data directory, online and incremental\n"
 		"  restore   build a data directory from a backup and check it\n"
 		"  fsck      check a data directory's records and originals\n"
+		"  migrate   copy an installation into S3 + PostgreSQL, resumably\n"
 		"  import-cloudflare  copy a Cloudflare Images account in, resumably\n"
 		"  version   print the versions of Pictor and its libraries\n\n"
 		"Run \"pictor <command> --help\" for a command's options.\n");
@@ -1489,6 +1492,7 @@ int main(int argc, char **argv)
 		{"import-cloudflare", cmd_import_cloudflare},
 		{"backup", cmd_backup},   {"restore", cmd_restore},
 		{"fsck", cmd_fsck},       {"version", cmd_version},
+		{"migrate", px_migrate_cli},
 	};
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 	const char *names[PX_ARRAY_LEN(cmds) + 2], *near;

@@ -1,0 +1,479 @@
+/*
+ * migrate.c - copy every original and every metadata key from one pair
+ * of stores into another (see migrate.h for the guarantees).
+ *
+ * Originals: the source's list, sorted, each one read, hashed against its
+ * name, written create-only to the target and read back and hashed again.
+ * One already in the target is read back and hashed too (an earlier run
+ * wrote it), never rewritten.
+ *
+ * Keys: the source is read in key order, `batch` keys at a time; the
+ * target's keys in the same range are read alongside and the two merged:
+ * a key the target lacks is written (all of a batch in one transaction),
+ * one it has with the same value is counted present, one with another
+ * value is a conflict and left alone. Target keys between the source's
+ * are counted as extra. A second merge pass, writing nothing, then checks
+ * that every source key is in the target with its exact value.
+ */
+#include "migrate/migrate.h"
+#include "core/crypto.h"
+
+#include <time.h>
+
+#define DEFAULT_BATCH 512
+#define BATCH_BYTES ((size_t)8 << 20) /* a batch stops growing past this */
+#define MAX_KEY 511 /* the longest key any backend takes (kv.c) */
+#define KEY_TEXT (4 * MAX_KEY + 1) /* a key in key_text() form */
+
+typedef char sha_t[PX_SHA256_HEX_LEN + 1];
+
+struct sha_list {
+	sha_t *a;
+	size_t n, cap;
+};
+
+static int sha_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int list_one(void *ctx, const char *hex)
+{
+	struct sha_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t c = l->cap ? l->cap * 2 : 256;
+		void *p = realloc(l->a, c * sizeof(*l->a));
+
+		if (!p)
+			return PX_ENOMEM;
+		l->a = p;
+		l->cap = c;
+	}
+	px_strlcpy(l->a[l->n++], hex, sizeof(sha_t));
+	return 0;
+}
+
+/* A key (bytes) in printable form for messages: \xHH for the rest. */
+static void key_text(const void *key, size_t n, char *out, size_t cap)
+{
+	const unsigned char *k = key;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 5 < cap; i++) {
+		if (k[i] >= 0x20 && k[i] < 0x7f && k[i] != '\\')
+			out[o++] = (char)k[i];
+		else
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", k[i]);
+	}
+	out[o] = '\0';
+}
+
+static void report(const struct px_migrate_opts *o, const char *kind,
+		   const char *what, const char *detail)
+{
+	if (o->report)
+		o->report(o->ctx, kind, what, detail);
+}
+
+/* Keep writes at or under opts->rate per second: the n-th write waits
+ * until n / rate seconds after t0. */
+static void pace(const struct px_migrate_opts *o, int64_t t0, uint64_t n)
+{
+	int64_t due, now = px_mono_us();
+	struct timespec ts;
+
+	if (o->rate <= 0)
+		return;
+	due = t0 + (int64_t)((double)n * 1e6 / o->rate);
+	if (due <= now)
+		return;
+	ts.tv_sec = (time_t)((due - now) / 1000000);
+	ts.tv_nsec = (long)((due - now) % 1000000) * 1000;
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* --- originals -------------------------------------------------------- */
+
+/* Read hex from s into data and check it hashes to its name. */
+static int get_checked(struct px_blob_store *s, const char *hex,
+		       struct px_buf *data, struct px_errbuf *eb)
+{
+	char got[PX_SHA256_HEX_LEN + 1];
+	int rc;
+
+	data->len = 0;
+	if ((rc = px_blob_get(s, hex, data, eb)))
+		return rc;
+	if ((rc = px_sha256_hex(data->data, data->len, got)))
+		return px_errf(eb, rc, "cannot hash %s", hex);
+	if (strcmp(got, hex))
+		return px_errc(eb, PX_ECORRUPT, "checksum_mismatch",
+			       "its bytes hash to %s", got);
+	return 0;
+}
+
+/* One original. Returns 0 when it is (now) in the target and checked,
+ * or when it was counted as damaged or conflicting; a negative px_err
+ * when a store failed. */
+static int copy_original(const struct px_stores *from,
+			 const struct px_stores *to, const char *hex,
+			 struct px_buf *data, const struct px_migrate_opts *o,
+			 struct px_migrate_stats *st, struct px_errbuf *eb)
+{
+	struct px_errbuf one = {0};
+	char detail[600];
+	uint64_t size;
+	int rc;
+
+	rc = px_blob_stat(to->blobs, hex, &size, &one);
+	if (rc == 0) {
+		/* written by an earlier run (or the same image uploaded to
+		 * the target already): check it, never rewrite it */
+		rc = get_checked(to->blobs, hex, data, &one);
+		if (rc == PX_ECORRUPT) {
+			snprintf(detail, sizeof(detail), "in the target: %s",
+				 one.msg);
+			report(o, "conflict", hex, detail);
+			st->conflicts++;
+			return 0;
+		}
+		if (rc)
+			return px_errf(eb, rc, "original %s in the target: %s",
+				       hex, one.msg);
+		st->present++;
+		st->present_bytes += data->len;
+		st->original_bytes += data->len;
+		report(o, "present", hex, "");
+		return 0;
+	}
+	if (rc != PX_ENOTFOUND)
+		return px_errf(eb, rc, "original %s in the target: %s", hex,
+			       one.msg);
+	rc = get_checked(from->blobs, hex, data, &one);
+	if (rc == PX_ECORRUPT || rc == PX_ENOTFOUND) {
+		snprintf(detail, sizeof(detail), "in the source: %s (run "
+			 "pictor fsck)", one.msg);
+		report(o, "damaged", hex, detail);
+		st->damaged++;
+		return 0;
+	}
+	if (rc)
+		return px_errf(eb, rc, "original %s in the source: %s", hex,
+			       one.msg);
+	st->original_bytes += data->len;
+	if ((rc = px_blob_put(to->blobs, hex, data->data, data->len, &one)))
+		return px_errf(eb, rc, "writing original %s: %s", hex, one.msg);
+	size = data->len;
+	/* read back what the target now holds */
+	rc = get_checked(to->blobs, hex, data, &one);
+	if (rc == 0 && data->len != size)
+		rc = px_errf(&one, PX_ECORRUPT, "length %zu, not %llu",
+			     data->len, (unsigned long long)size);
+	if (rc == PX_ECORRUPT || rc == PX_ENOTFOUND) {
+		snprintf(detail, sizeof(detail), "read back from the target: %s",
+			 one.msg);
+		report(o, "mismatch", hex, detail);
+		st->mismatched++;
+		return 0;
+	}
+	if (rc)
+		return px_errf(eb, rc, "reading back original %s: %s", hex,
+			       one.msg);
+	st->copied++;
+	st->copied_bytes += size;
+	snprintf(detail, sizeof(detail), "%llu bytes", (unsigned long long)size);
+	report(o, "copied", hex, detail);
+	return 0;
+}
+
+static int copy_originals(const struct px_stores *from,
+			  const struct px_stores *to,
+			  const struct px_migrate_opts *o, int64_t t0,
+			  uint64_t *writes, struct px_migrate_stats *st,
+			  struct px_errbuf *eb)
+{
+	struct sha_list l = {0};
+	struct px_buf data;
+	int rc;
+
+	px_buf_init(&data, 0);
+	rc = px_blob_list(from->blobs, list_one, &l, eb);
+	if (rc == PX_ENOMEM)
+		px_errf(eb, rc, "out of memory listing originals");
+	if (rc)
+		goto out;
+	if (l.n)
+		qsort(l.a, l.n, sizeof(*l.a), sha_cmp);
+	st->originals = l.n;
+	for (size_t i = 0; i < l.n; i++) {
+		uint64_t before = st->copied;
+
+		if ((rc = copy_original(from, to, l.a[i], &data, o, st, eb)))
+			break;
+		if (st->copied != before)
+			pace(o, t0, ++*writes);
+	}
+out:
+	px_buf_release(&data);
+	free(l.a);
+	return rc;
+}
+
+/* --- keys ------------------------------------------------------------- */
+
+struct kv_item {
+	size_t koff, nkey, voff, nval;
+};
+
+/* Keys and values in key order, their bytes in one buffer. */
+struct kv_batch {
+	struct px_buf bytes;
+	struct kv_item *it;
+	size_t n, cap;
+};
+
+static const void *bkey(const struct kv_batch *b, size_t i)
+{
+	return b->bytes.data + b->it[i].koff;
+}
+
+static const void *bval(const struct kv_batch *b, size_t i)
+{
+	return b->bytes.data + b->it[i].voff;
+}
+
+static int batch_push(struct kv_batch *b, const void *key, size_t nkey,
+		      const void *val, size_t nval)
+{
+	struct kv_item *e;
+	int rc;
+
+	if (b->n == b->cap) {
+		size_t c = b->cap ? b->cap * 2 : 64;
+		void *p = realloc(b->it, c * sizeof(*b->it));
+
+		if (!p)
+			return PX_ENOMEM;
+		b->it = p;
+		b->cap = c;
+	}
+	e = &b->it[b->n];
+	e->koff = b->bytes.len;
+	e->nkey = nkey;
+	if ((rc = px_buf_add(&b->bytes, key, nkey)))
+		return rc;
+	e->voff = b->bytes.len;
+	e->nval = nval;
+	if (nval && (rc = px_buf_add(&b->bytes, val, nval)))
+		return rc;
+	b->n++;
+	return 0;
+}
+
+/* Keys after `after` (exclusive; NULL: from the first) up to hi
+ * (inclusive; NULL: no bound), at most max keys (0: no limit). */
+struct range {
+	struct kv_batch *b;
+	const void *after, *hi;
+	size_t nafter, nhi, max;
+};
+
+static int range_fn(void *arg, const void *key, size_t nkey, const void *val,
+		    size_t nval)
+{
+	struct range *r = arg;
+
+	if (r->after && px_kv_keycmp(key, nkey, r->after, r->nafter) <= 0)
+		return 0;
+	if (r->hi && px_kv_keycmp(key, nkey, r->hi, r->nhi) > 0)
+		return 1;
+	if (r->max && (r->b->n >= r->max || r->b->bytes.len >= BATCH_BYTES))
+		return 1;
+	return batch_push(r->b, key, nkey, val, nval);
+}
+
+static int read_range(struct px_kv *kv, struct range *r, struct px_errbuf *eb)
+{
+	struct px_kv_txn *txn;
+	int rc;
+
+	r->b->n = 0;
+	r->b->bytes.len = 0;
+	if ((rc = px_kv_begin(kv, PX_KV_RDONLY, &txn, eb)))
+		return rc;
+	rc = px_kv_scan(txn, "", 0, r->after, r->after ? r->nafter : 0, 0,
+			range_fn, r, eb);
+	px_kv_abort(txn);
+	if (rc == PX_ENOMEM || rc == PX_ETOOBIG)
+		px_errf(eb, rc, "out of memory reading keys");
+	return rc;
+}
+
+/*
+ * Merge one batch of source keys with the target's keys in the same range.
+ * copy: write what the target lacks (one transaction), count conflicts
+ * and extras. Otherwise (the final comparison): count every difference as
+ * a mismatch.
+ */
+static int merge(const struct px_stores *to, const struct kv_batch *src,
+		 const struct kv_batch *dst, bool copy,
+		 const struct px_migrate_opts *o, struct px_migrate_stats *st,
+		 bool *wrote, struct px_errbuf *eb)
+{
+	struct px_kv_txn *txn = NULL;
+	char what[KEY_TEXT];
+	size_t j = 0;
+	uint64_t written = 0;
+	int rc = 0;
+
+	*wrote = false;
+	for (size_t i = 0; i < src->n; i++) {
+		const struct kv_item *s = &src->it[i];
+		int c = 1;
+
+		while (j < dst->n &&
+		       (c = px_kv_keycmp(bkey(dst, j), dst->it[j].nkey,
+					 bkey(src, i), s->nkey)) < 0) {
+			if (copy)
+				st->extra++;
+			j++;
+		}
+		if (copy) {
+			st->keys++;
+			st->key_bytes += s->nkey + s->nval;
+		}
+		if (j < dst->n && c == 0) {
+			bool same = dst->it[j].nval == s->nval &&
+				    (!s->nval ||
+				     !memcmp(bval(dst, j), bval(src, i), s->nval));
+
+			j++;
+			if (same) {
+				if (copy)
+					st->keys_present++;
+				continue;
+			}
+			key_text(bkey(src, i), s->nkey, what, sizeof(what));
+			report(o, copy ? "conflict" : "mismatch", what,
+			       "the target holds another value");
+			if (copy)
+				st->conflicts++;
+			else
+				st->mismatched++;
+			continue;
+		}
+		if (!copy) {
+			key_text(bkey(src, i), s->nkey, what, sizeof(what));
+			report(o, "mismatch", what, "missing from the target");
+			st->mismatched++;
+			continue;
+		}
+		if (!txn && (rc = px_kv_begin(to->kv, 0, &txn, eb)))
+			goto out;
+		if ((rc = px_kv_put(txn, bkey(src, i), s->nkey, bval(src, i),
+				    s->nval, PX_KV_NOOVERWRITE, eb)))
+			goto out;
+		written++;
+	}
+	if (copy)
+		st->extra += dst->n - j;
+	if (txn) {
+		rc = px_kv_commit(txn, eb);
+		txn = NULL;
+		if (rc)
+			goto out;
+		st->keys_copied += written;
+		*wrote = true;
+		key_text(bkey(src, src->n - 1), src->it[src->n - 1].nkey, what,
+			 sizeof(what));
+		{
+			char detail[64];
+
+			snprintf(detail, sizeof(detail), "%llu keys",
+				 (unsigned long long)written);
+			report(o, "committed", what, detail);
+		}
+	}
+out:
+	px_kv_abort(txn);
+	return rc;
+}
+
+/* One pass over every source key (see merge()). */
+static int key_pass(const struct px_stores *from, const struct px_stores *to,
+		    bool copy, const struct px_migrate_opts *o, int64_t t0,
+		    uint64_t *writes, struct px_migrate_stats *st,
+		    struct px_errbuf *eb)
+{
+	struct kv_batch src = {0}, dst = {0};
+	unsigned char prev[MAX_KEY];
+	size_t nprev = 0;
+	bool have_prev = false, wrote;
+	int rc;
+
+	px_buf_init(&src.bytes, 0);
+	px_buf_init(&dst.bytes, 0);
+	for (;;) {
+		struct range rs = {&src, have_prev ? prev : NULL, NULL, nprev, 0,
+				   o->batch ? o->batch : DEFAULT_BATCH};
+		struct range rd = {&dst, have_prev ? prev : NULL, NULL, nprev, 0,
+				   0};
+
+		if ((rc = read_range(from->kv, &rs, eb)))
+			goto out;
+		if (src.n) {
+			rd.hi = bkey(&src, src.n - 1);
+			rd.nhi = src.it[src.n - 1].nkey;
+		}
+		if ((rc = read_range(to->kv, &rd, eb)))
+			goto out;
+		if (!src.n) { /* the target's keys past the source's last */
+			if (copy)
+				st->extra += dst.n;
+			break;
+		}
+		if ((rc = merge(to, &src, &dst, copy, o, st, &wrote, eb)))
+			goto out;
+		if (wrote)
+			pace(o, t0, ++*writes);
+		nprev = src.it[src.n - 1].nkey;
+		if (nprev > sizeof(prev)) {
+			rc = px_errf(eb, PX_EINVAL, "key too long");
+			goto out;
+		}
+		memcpy(prev, bkey(&src, src.n - 1), nprev);
+		have_prev = true;
+	}
+out:
+	px_buf_release(&src.bytes);
+	px_buf_release(&dst.bytes);
+	free(src.it);
+	free(dst.it);
+	return rc;
+}
+
+int px_migrate_run(const struct px_stores *from, const struct px_stores *to,
+		   const struct px_migrate_opts *opts,
+		   struct px_migrate_stats *st, struct px_errbuf *eb)
+{
+	static const struct px_migrate_opts none;
+	const struct px_migrate_opts *o = opts ? opts : &none;
+	int64_t t0 = px_mono_us();
+	uint64_t writes = 0;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if (!from || !to || !from->blobs || !from->kv || !to->blobs || !to->kv)
+		return px_errf(eb, PX_EINVAL, "migrate needs both stores of "
+				   "the source and of the target");
+	/* originals before the records that name them */
+	if ((rc = copy_originals(from, to, o, t0, &writes, st, eb)) ||
+	    (rc = key_pass(from, to, true, o, t0, &writes, st, eb)) ||
+	    (rc = key_pass(from, to, false, o, t0, &writes, st, eb)))
+		goto out;
+out:
+	st->seconds = (double)(px_mono_us() - t0) / 1e6;
+	return rc;
+}
