@@ -4,7 +4,7 @@
  * The blob store (originals: the data directory, or an S3 bucket with
  * --blob s3://...) and the metadata store (records and every other key
  * of catalog.h's layout) are chosen here, once, for every
- * command that needs them (serve, fsck, token): the rest of the program
+ * command that needs them (serve, fsck, token, migrate): the rest of the program
  * never names a backend. The catalog borrows both; the modules that own
  * keys of their own in the metadata store (access/tokens.c, ingest/
  * drafts.c) are handed st->kv at start-up and touch nothing else.

@@ -1,6 +1,8 @@
 // Operations: `pictor backup` while the daemon serves uploads and deletes,
 // `pictor restore` and serving the result byte for byte, incremental
-// backups, and `pictor fsck` finding and repairing damage by id.
+// backups, `pictor migrate` into another data directory (originals and
+// LMDB; tests/s3/migrate.test.mjs moves into S3 + PostgreSQL), and
+// `pictor fsck` finding and repairing damage by id.
 //
 // The backup's moment: it holds the records of one instant T (the LMDB
 // snapshot) minus images deleted before their original was copied. So an
@@ -112,7 +114,12 @@ test('incremental backup copies only new originals', { timeout: T }, async () =>
 	const srv = await L.startServer({ args: ['--moderation', 'off'] });
 	const dest = await L.tmpDir('pictor-backup-');
 	const ids = [];
-	for (let i = 0; i < 4; i++) ids.push((await L.upload(srv, L.makePng(20, 20, `inc-${i}`))).record.id);
+	const sentBytes = new Map();
+	for (let i = 0; i < 4; i++) {
+		const bytes = L.makePng(20, 20, `inc-${i}`);
+		ids.push((await L.upload(srv, bytes)).record.id);
+		sentBytes.set(ids[i], bytes);
+	}
 	const first = await L.runCli(['backup', '--data', srv.dataDir, '--to', dest]);
 	assert.equal(first.code, 0, first.stderr);
 	assert.deepEqual([stats(first.stdout, 'backup').copied, stats(first.stdout, 'backup').skipped], [4, 0]);
@@ -135,6 +142,41 @@ test('incremental backup copies only new originals', { timeout: T }, async () =>
 	// a backup of something that is not a data directory fails
 	const bad = await L.runCli(['backup', '--data', dest + '/nope', '--to', dest]);
 	assert.notEqual(bad.code, 0);
+
+	// the same installation moved into another data directory: complete,
+	// then a second run that finds everything there
+	const to = path.join(await L.tmpDir('pictor-migrate-'), 'data');
+	const args = ['migrate', '--data', srv.dataDir, '--to-blob', 'file', '--to-meta', 'lmdb', '--to-data', to, '--json'];
+	assert.equal((await L.runCli(args.slice(0, 5))).code, 2, 'no --to-meta is a usage error');
+	assert.equal((await L.runCli([...args.slice(0, 7), '--to-data', srv.dataDir])).code, 2, 'the source is no target');
+	let m = await L.runCli(args);
+	assert.equal(m.code, 0, m.stderr);
+	let js = JSON.parse(m.stdout);
+	assert.equal(js.complete, true);
+	assert.deepEqual([js.originals.total, js.originals.copied, js.originals.present], [5, 5, 0]);
+	assert.equal(js.keys.copied, js.keys.total);
+	m = await L.runCli(args);
+	js = JSON.parse(m.stdout);
+	assert.deepEqual([m.code, js.originals.copied, js.originals.present, js.keys.copied, js.keys.present],
+		[0, 0, 5, 0, js.keys.total], m.stdout);
+	const moved = await L.startServer({ dataDir: to, args: ['--moderation', 'off'] });
+	const before = new Map();
+	for (const id of ids.slice(1)) before.set(id, sentBytes.get(id));
+	const recs = await L.listAll(moved);
+	assert.equal(recs.length, 5);
+	for (const rec of recs) {
+		const got = await L.api(moved, 'GET', `/v1/images/${rec.id}/blob`);
+		assert.equal(L.sha256(got.body), rec.sha256, `${rec.id}: original differs`);
+	}
+	for (const [id, bytes] of before) assert.ok(recs.some((x) => x.id === id && x.sha256 === L.sha256(bytes)));
+	// a target that has moved on: its changed record is a conflict, left alone
+	const changed = await L.api(moved, 'PATCH', `/v1/images/${ids[1]}`, { metadata: { moved: true } });
+	assert.equal(changed.status, 200, L.show(changed));
+	await moved.stop();
+	m = await L.runCli(args);
+	assert.equal(m.code, 1, m.stdout + m.stderr);
+	assert.ok(JSON.parse(m.stdout).conflicts >= 1, m.stdout);
+	assert.match(m.stderr, new RegExp(`^migrate: conflict img/${ids[1]}`, 'm'));
 });
 
 // Set a reference count behind the daemon's back with LMDB's own tool.
