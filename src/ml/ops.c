@@ -627,6 +627,134 @@ static int plan_softmax(struct px_ml_plan *p, struct px_ml_node *n)
 	return px_ml_emit(p, &s);
 }
 
+/* --- Pad / PadV2: constant padding of a plain tensor --- */
+
+struct padp {
+	int rank;
+	int64_t idims[PX_ML_MAX_RANK], odims[PX_ML_MAX_RANK];
+	int64_t before[PX_ML_MAX_RANK];
+	float value;
+	size_t n; /* output elements */
+};
+
+/* Copy the input rows (innermost dimension) into an output prefilled with
+ * the constant, walking the outer dimensions like an odometer. */
+static int run_pad(const struct px_ml_step *s, struct px_ml_exec *x)
+{
+	const struct padp *pp = s->params;
+	const float *a = x->ptr[s->in[0]];
+	float *o = x->ptr[s->out[0]];
+	int64_t c[PX_ML_MAX_RANK] = {0}, ostride[PX_ML_MAX_RANK];
+	int64_t inner = pp->idims[pp->rank - 1];
+	size_t i, irow = 0;
+	int r = pp->rank, d;
+
+	for (i = 0; i < pp->n; i++)
+		o[i] = pp->value;
+	if (!inner)
+		return 0;
+	ostride[r - 1] = 1;
+	for (d = r - 2; d >= 0; d--)
+		ostride[d] = ostride[d + 1] * pp->odims[d + 1];
+	for (d = 0; d < r; d++)
+		if (!pp->idims[d])
+			return 0;
+	for (;;) {
+		int64_t off = 0;
+
+		for (d = 0; d < r; d++)
+			off += (c[d] + pp->before[d]) * ostride[d];
+		memcpy(o + off, a + irow, (size_t)inner * sizeof(float));
+		irow += (size_t)inner;
+		for (d = r - 2; d >= 0; d--) {
+			if (++c[d] < pp->idims[d])
+				break;
+			c[d] = 0;
+		}
+		if (d < 0)
+			break;
+	}
+	return 0;
+}
+
+static int plan_pad(struct px_ml_plan *p, struct px_ml_node *n)
+{
+	const struct px_ml_val *v, *pv;
+	const int32_t *pads;
+	struct px_ml_step s;
+	struct padp *pp;
+	int a, pid, i, rc, node = node_id(p, n);
+	bool v2 = !strcmp(n->opname, "PadV2");
+
+	rc = px_ml_want_inputs(p, n, v2 ? 3 : 2, false);
+	if (!rc)
+		rc = plain_f32(p, n, 0, &a);
+	if (!rc)
+		rc = px_ml_in(p, n, 1, &pid);
+	if (rc)
+		return rc;
+	pp = calloc(1, sizeof(*pp));
+	if (!pp)
+		return PX_ENOMEM;
+	if (v2) {
+		const float *cv;
+		int cid;
+
+		rc = px_ml_in(p, n, 2, &cid);
+		if (rc)
+			goto fail;
+		cv = px_ml_cdata(p->m, cid);
+		if (!cv || px_ml_v(p, cid)->dtype != PX_ML_F32 ||
+		    px_ml_v(p, cid)->nelem != 1) {
+			rc = px_ml_node_err(p, n, PX_EUNSUPPORTED,
+					    "constant_values must be a "
+					    "constant float32 scalar");
+			goto fail;
+		}
+		pp->value = cv[0];
+	}
+	v = px_ml_v(p, a);
+	pv = px_ml_v(p, pid);
+	pads = px_ml_cdata(p->m, pid);
+	if (!pads || pv->dtype != PX_ML_I32 || pv->rank != 2 ||
+	    pv->dims[0] != v->rank || pv->dims[1] != 2 || v->rank < 1) {
+		rc = px_ml_node_err(p, n, PX_EUNSUPPORTED,
+				    "paddings must be a constant int32 "
+				    "[rank, 2] matrix for a tensor of rank "
+				    "at least 1");
+		goto fail;
+	}
+	pp->rank = v->rank;
+	for (i = 0; i < v->rank; i++) {
+		int32_t b = pads[2 * i], e = pads[2 * i + 1];
+
+		if (b < 0 || e < 0 || v->dims[i] + b + e > INT32_MAX) {
+			rc = px_ml_node_err(p, n, PX_EINVAL,
+					    "bad paddings for dimension %d",
+					    i);
+			goto fail;
+		}
+		pp->idims[i] = v->dims[i];
+		pp->before[i] = b;
+		pp->odims[i] = v->dims[i] + b + e;
+	}
+	rc = px_ml_val_new(p, node, PX_ML_F32, pp->rank, pp->odims,
+			   &n->out[0]);
+	if (rc)
+		goto fail;
+	pp->n = px_ml_v(p, n->out[0])->nelem;
+	rc = new_step(&s, node, run_pad, 1, pp);
+	if (rc)
+		return rc;
+	s.in[0] = a;
+	s.nout = 1;
+	s.out[0] = n->out[0];
+	return px_ml_emit(p, &s);
+fail:
+	free(pp);
+	return rc;
+}
+
 /* --- the table --- */
 
 static const struct px_ml_op ops[] = {
@@ -649,6 +777,8 @@ static const struct px_ml_op ops[] = {
 	{"Sigmoid", plan_sigmoid, 1},
 	{"Tanh", plan_tanh, 1},
 	{"Softmax", plan_softmax, 1},
+	{"Pad", plan_pad, 1},
+	{"PadV2", plan_pad, 1},
 	{"Conv2D", px_ml_plan_conv, 1},
 	{"_FusedConv2D", px_ml_plan_conv, 1},
 	{"DepthwiseConv2dNative", px_ml_plan_conv, 1},
