@@ -300,7 +300,7 @@ static int decode(const struct px_ml_ctx *ctx, float min_score,
 	return 0;
 }
 
-static int run(struct px_ml_ctx *ctx, const float *in256,
+static int run_model(struct px_ml_ctx *ctx, const float *in256,
 	       struct px_errbuf *eb)
 {
 	size_t n0 = 0;
@@ -326,7 +326,7 @@ int px_face_detect_f32(struct px_ml_ctx *ctx, const float *in256,
 	*n = 0;
 	if (max < 0)
 		return px_errf(eb, PX_EINVAL, "negative face count");
-	rc = run(ctx, in256, eb);
+	rc = run_model(ctx, in256, eb);
 	if (rc)
 		return rc;
 	return decode(ctx, min_score, out, max, n, eb);

@@ -614,6 +614,60 @@ static void test_ops(void)
 			g_release(&g);
 		}
 	}
+	T_CASE("pad and padv2 after maxpool, as BlazeFace pads channels")
+	{
+		/* x [1,2,2,2] -> maxpool 1x1 (a oneDNN layout) -> pad rows
+		 * [1,0], cols [0,1], channels [0,2]: TF.js tf.pad gives the
+		 * input at [0, 1+y, x, c] and the constant elsewhere. */
+		static const int64_t xd[4] = {1, 2, 2, 2}, pd[2] = {4, 2};
+		static const int64_t cd[1] = {1};
+		const float x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+		const uint8_t pads[8] = {0, 0, 1, 0, 0, 1, 0, 2};
+		const uint8_t neg[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+		const float cval = 0.5f;
+		char ksz[128], p64[16], attr[256];
+		float out[3 * 3 * 4], want[3 * 3 * 4];
+		int pass, y, xx, c;
+
+		b64("VALID", p64);
+		snprintf(ksz, sizeof(ksz),
+			 "\"ksize\":{\"list\":{\"i\":[\"1\",\"1\",\"1\",\"1\"]}},"
+			 "\"strides\":{\"list\":{\"i\":[\"1\",\"1\",\"1\",\"1\"]}}");
+		snprintf(attr, sizeof(attr), "%s,\"padding\":{\"s\":\"%s\"}",
+			 ksz, p64);
+		for (pass = 0; pass < 3; pass++) {
+			float fill = pass == 1 ? cval : 0;
+
+			for (y = 0; y < 3; y++)
+				for (xx = 0; xx < 3; xx++)
+					for (c = 0; c < 4; c++)
+						want[(y * 3 + xx) * 4 + c] =
+							y >= 1 && xx < 2 && c < 2
+								? x[((y - 1) * 2 + xx) * 2 + c]
+								: fill;
+			g_init(&g);
+			g_input(&g, "x", 4, xd);
+			g_node(&g, "mp", "MaxPool", "\"x\"", attr);
+			g_const_q(&g, "p", "int32", 2, pd,
+				  pass == 2 ? "\"dtype\":\"uint8\",\"min\":-1,\"scale\":1"
+					    : "\"dtype\":\"uint8\",\"min\":0,\"scale\":1",
+				  pass == 2 ? neg : pads, 8);
+			if (pass == 1) {
+				g_const(&g, "v", 1, cd, &cval);
+				g_node(&g, "pad", "PadV2", "\"mp\",\"p\",\"v\"", NULL);
+			} else {
+				g_node(&g, "pad", "Pad", "\"mp\",\"p\"", NULL);
+			}
+			if (pass < 2) {
+				T_EQ(g_run(&g, x, 8, out, 36, &eb), 0);
+				T_OK(near(out, want, 36, 0));
+			} else {
+				T_EQ(g_run(&g, x, 8, out, 36, &eb), PX_EINVAL);
+				T_OK(strstr(eb.msg, "paddings") != NULL);
+			}
+			g_release(&g);
+		}
+	}
 }
 
 /* x -> 1x1 conv -> a -> 3x3 conv -> c -> 1x1 conv -> b; y = a + b, then
