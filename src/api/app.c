@@ -119,6 +119,7 @@ static int status_for(const char *code, int rc)
 		{"invalid_signature", 403},
 		{"expired", 403},
 		{"overloaded", 503},
+		{"render_timeout", 503},
 		{"content_blocked", 422},
 		{"not_approved", 403},
 		{"conflict", 409},
@@ -224,6 +225,8 @@ int px_app_metrics_init(struct px_app *a)
 	a->m.queue_wait = px_metrics_histogram(m, "pictor_queue_wait_seconds",
 					       "time a request waited for an image worker, by request class",
 					       "class", sec, nsec);
+	a->m.render_timeouts = px_metrics_counter(m, "pictor_render_timeouts_total",
+						  "renders stopped at --render-timeout", NULL);
 	a->m.not_modified = px_metrics_counter(m, "pictor_not_modified_total",
 					       "304 answers", NULL);
 	a->m.overloaded = px_metrics_counter(m, "pictor_overloaded_total",

@@ -63,6 +63,7 @@ struct px_app {
 		struct px_metric *uploads, *upload_rejects, *upload_seconds,
 			*upload_bytes;
 		struct px_metric *renders, *render_seconds, *queue_wait;
+		struct px_metric *render_timeouts;
 		struct px_metric *not_modified, *overloaded;
 		struct px_metric *classified, *flagged, *blocked;
 	} m;

@@ -255,6 +255,11 @@ static void render_work(void *app, struct px_req *r)
 		goto out;
 	}
 	if (rc) {
+		if (eb.code && !strcmp(eb.code, "render_timeout")) {
+			/* over --render-timeout: the worker is free again */
+			px_metric_add(a->m.render_timeouts, 1);
+			px_resp_header(r, "Retry-After", "5");
+		}
 		px_app_fail(r, rc, &eb);
 		goto out;
 	}
@@ -593,16 +598,19 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 			resolve_auto_width(r, &rec, o.x.rotate, rd);
 	}
 	rd->hints_vary |= device_vary;
+	rd->x.budget_ms = (int)(a->cfg->render_timeout * 1000);
 	px_strlcpy(rd->id, rec.id, sizeof(rd->id));
 	px_strlcpy(rd->sha256, rec.sha256, sizeof(rd->sha256));
 	px_strlcpy(rd->format, rec.format, sizeof(rd->format));
 	rd->json = o.format == PX_OUT_JSON;
 	if (placeholder) {
 		/* An unapproved image stands in as a blur that shows nothing
-		 * of its content, never with its metadata; no-store for
-		 * browsers and CDNs, but kept in the result cache under its
-		 * own key (docs/ARCHITECTURE.md, "Result cache"). */
-		rd->x.blur = 250;
+		 * of its content, the same at every size (built tiny, then
+		 * enlarged), one frame, never with its metadata; no-store
+		 * for browsers and CDNs, but kept in the result cache under
+		 * its own key (docs/ARCHITECTURE.md, "Result cache"). */
+		rd->x.placeholder = true;
+		rd->x.anim = false;
 		rd->x.metadata = PX_META_NONE;
 		rd->placeholder = true;
 	}
@@ -619,7 +627,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	px_buf_adds(&key, "|");
 	px_opts_canonical(&o, &key);
 	px_buf_addf(&key, "|%s%s", rd->json ? "json" : px_fmt_name(rd->x.format),
-		    rd->placeholder ? "|placeholder" : "");
+		    rd->placeholder ? "|placeholder-tiny" : "");
 	if (o.width_auto)
 		px_buf_addf(&key, "|auto-width=%d", rd->x.width);
 	/* Served as its first frame until moderation has seen every frame:

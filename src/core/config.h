@@ -57,6 +57,7 @@ struct px_config {
 	long scrub_interval; /* seconds from one pass's start to the next's */
 	long max_output;
 	long max_output_cost; /* output pixels x frames of one render */
+	long render_timeout;  /* seconds one render may take; 0: unbounded */
 	char *trusted_proxies; /* CIDR list whose forwarded headers count */
 	char *rate_limits;     /* CLASS=RATE/s:BURST,... */
 	char *token_rate_limits; /* the same, per scoped token */

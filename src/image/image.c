@@ -1157,6 +1157,25 @@ out:
 	return rc;
 }
 
+/* The geometry, frames and alpha of j from its xform, trim box and
+ * borders. A placeholder is one frame. */
+static void plan_job(struct job *j, int cap)
+{
+	const struct px_xform *x = j->x;
+	int tw = dh_swaps(j->user) ? j->trim.height : j->trim.width;
+	int th = dh_swaps(j->user) ? j->trim.width : j->trim.height;
+
+	plan(tw, th, x, &j->g);
+	cap_geom(&j->g, cap, j->border);
+	j->anim = x->anim && !x->placeholder && j->h.frames > 1 &&
+		  (x->format == PX_FMT_GIF || x->format == PX_FMT_WEBP);
+	j->frames = j->anim ? j->h.frames : 1;
+	j->pad = j->g.ow != j->g.cw || j->g.oh != j->g.ch;
+	j->alpha = fmt_has_alpha(x->format) &&
+		   (j->h.alpha || (j->pad && x->background[3] < 255) ||
+		    (job_bordered(j) && x->border_color[3] < 255));
+}
+
 /* Validate and clamp x, read the header, find the trim box, plan the
  * geometry and check it against the limits. Decodes nothing unless
  * x->trim_border. */
@@ -1164,7 +1183,7 @@ static int prepare(const void *data, size_t n, const struct px_xform *x,
 		   const struct px_image_limits *lim, struct job *j,
 		   struct px_errbuf *eb)
 {
-	int tw, th, cap, rc;
+	int cap, rc;
 
 	memset(j, 0, sizeof(*j));
 	j->x = x;
@@ -1205,18 +1224,7 @@ static int prepare(const void *data, size_t n, const struct px_xform *x,
 		j->trim = (struct rect){l, t, j->iw - l - r, j->ih - t - b};
 	}
 	j->trimmed = j->trim.width != j->iw || j->trim.height != j->ih;
-	tw = dh_swaps(j->user) ? j->trim.height : j->trim.width;
-	th = dh_swaps(j->user) ? j->trim.width : j->trim.height;
-	plan(tw, th, x, &j->g);
-	cap_geom(&j->g, cap, j->border);
-
-	j->anim = x->anim && j->h.frames > 1 &&
-		  (x->format == PX_FMT_GIF || x->format == PX_FMT_WEBP);
-	j->frames = j->anim ? j->h.frames : 1;
-	j->pad = j->g.ow != j->g.cw || j->g.oh != j->g.ch;
-	j->alpha = fmt_has_alpha(x->format) &&
-		   (j->h.alpha || (j->pad && x->background[3] < 255) ||
-		    (job_bordered(j) && x->border_color[3] < 255));
+	plan_job(j, cap);
 	return check_output_size(j, lim, eb);
 }
 
@@ -1441,51 +1449,118 @@ int px_image_describe(const void *data, size_t n, const struct px_xform *x,
 	return 0;
 }
 
-int px_image_transform(const void *data, size_t n, const struct px_xform *x,
-		       const struct px_image_limits *lim, struct px_buf *out,
-		       struct px_image_info *out_info, struct px_errbuf *eb)
+/* ------------------------------------------------------------------ */
+/* Render budget                                                       */
+
+/*
+ * libvips evaluates a pipeline in sinks (the encoder's, and
+ * vips_image_copy_memory()'s), and between two tiles a sink emits "eval"
+ * on the image marked with vips_image_set_progress(); that mark is handed
+ * down to every image built from it. So the image load() returns is
+ * marked, and the handler below kills the image being evaluated once the
+ * deadline passes: the sink stops at the next tile and the transform
+ * fails, freeing the worker. Work inside one tile (libimagequant on one
+ * GIF frame, the AV1 encoder on a whole frame) finishes first.
+ */
+struct budget {
+	int64_t deadline_us; /* 0: unbounded */
+	int budget_ms;
+	bool expired;
+	VipsImage *sig; /* the image "eval" is emitted on (a reference) */
+	gulong id;
+};
+
+static void on_eval(VipsImage *im, VipsProgress *prog, void *arg)
 {
+	struct budget *b = arg;
+
+	(void)im;
+	if (px_mono_us() < b->deadline_us)
+		return;
+	b->expired = true;
+	vips_image_set_kill(prog->im, TRUE);
+}
+
+static void budget_start(struct budget *b, const struct px_xform *x)
+{
+	memset(b, 0, sizeof(*b));
+	b->budget_ms = x->budget_ms;
+	if (x->budget_ms > 0)
+		b->deadline_us = px_mono_us() + (int64_t)x->budget_ms * 1000;
+}
+
+/* Watch the evaluations of im and everything built from it. */
+static void budget_watch(struct budget *b, VipsImage *im)
+{
+	if (!b->deadline_us || b->sig)
+		return;
+	vips_image_set_progress(im, TRUE);
+	if (!im->progress_signal)
+		return;
+	b->sig = g_object_ref(im->progress_signal);
+	b->id = g_signal_connect(b->sig, "eval", G_CALLBACK(on_eval), b);
+}
+
+static void budget_stop(struct budget *b)
+{
+	if (!b->sig)
+		return;
+	g_signal_handler_disconnect(b->sig, b->id);
+	g_object_unref(b->sig);
+	b->sig = NULL;
+}
+
+/* A failure after the deadline is the budget's, whatever libvips said. */
+static int budget_err(const struct budget *b, struct px_errbuf *eb)
+{
+	vips_error_clear();
+	return px_errc(eb, PX_EBUSY, "render_timeout",
+		       "the render took longer than its budget of %d ms",
+		       b->budget_ms);
+}
+
+/* The background colour as libvips arrays, without and with alpha. */
+struct bgs {
+	VipsArrayDouble *bg3, *bg4;
+};
+
+/*
+ * Decode and build every frame up to the border: orientation, turns,
+ * crop, pad, colour, sharpen and blur. On success *pim holds g.ow x g.oh
+ * frames of page height *ppage_h. Returns 1 when the image cannot be
+ * loaded, -1 on other failures (the libvips error buffer says why).
+ */
+static int build(const void *data, size_t n, const struct job *j,
+		 const struct bgs *bg, struct budget *b, VipsImage **pim,
+		 int *ppage_h)
+{
+	const struct px_xform *x = j->x;
+	const struct geom *g = &j->g;
 	VipsImage *im = NULL, *t;
-	VipsArrayDouble *bg3 = NULL, *bg4 = NULL, *bc = NULL;
-	struct job j;
-	struct geom *g = &j.g;
-	void *enc = NULL;
-	size_t nEnc = 0;
-	double aBg[4], aBc[4];
-	bool strip;
-	int rc, page_h;
+	int page_h;
 
-	if (!lim)
-		lim = &default_limits;
-	if ((rc = prepare(data, n, x, lim, &j, eb)))
-		return rc;
-
-	for (int i = 0; i < 4; i++)
-		aBg[i] = x->background[i];
-	bg3 = vips_array_double_new(aBg, 3);
-	bg4 = vips_array_double_new(aBg, 4);
-
-	if (load(data, n, &j, &im, &page_h)) {
-		rc = vips_err(eb, PX_ECORRUPT, "corrupt_image",
-			      "cannot load image");
-		goto out;
+	*pim = NULL;
+	if (load(data, n, j, &im, &page_h)) {
+		if (im)
+			g_object_unref(im);
+		return 1;
 	}
-	rc = PX_EINTERNAL;
+	budget_watch(b, im);
 	if (to_srgb8(&im))
 		goto fail;
-	if (im->Ysize != page_h * j.frames) {
+	if (im->Ysize != page_h * j->frames) {
 		vips_error("pictor", "frames do not stack: %d rows, %d frames",
-			   im->Ysize, j.frames);
+			   im->Ysize, j->frames);
 		goto fail;
 	}
 
 	/* EXIF orientation, flip and rotate in one go; turns read the
 	 * frame out of order, so it is held in memory (output-sized). */
-	if (!dh_identity(j.total)) {
+	if (!dh_identity(j->total)) {
 		if (!(t = vips_image_copy_memory(im)))
 			goto fail;
 		advance(&im, t);
-		if (map_frames(&im, &page_h, j.frames, fr_dihedral, &j.total))
+		if (map_frames(&im, &page_h, j->frames, fr_dihedral, &j->total))
 			goto fail;
 	}
 	if (im->Xsize != g->rw || page_h != g->rh) {
@@ -1497,44 +1572,145 @@ int px_image_transform(const void *data, size_t n, const struct px_xform *x,
 		struct rect r = {0, 0, g->cw, g->ch};
 
 		if (crop_origin(&im, page_h, x, g, &r.left, &r.top) ||
-		    map_frames(&im, &page_h, j.frames, fr_extract, &r))
+		    map_frames(&im, &page_h, j->frames, fr_extract, &r))
 			goto fail;
 	}
-	if (set_alpha(&im, fmt_has_alpha(x->format) && j.h.alpha, bg3))
+	if (set_alpha(&im, fmt_has_alpha(x->format) && j->h.alpha, bg->bg3))
 		goto fail;
-	if (j.pad) {
+	if (j->pad) {
 		struct pad_args p = {(g->ow - g->cw) / 2, (g->oh - g->ch) / 2,
 				     g->ow, g->oh, NULL};
 
-		if (j.alpha && set_alpha(&im, true, bg3))
+		if (j->alpha && set_alpha(&im, true, bg->bg3))
 			goto fail;
-		p.bg = vips_image_hasalpha(im) ? bg4 : bg3;
-		if (map_frames(&im, &page_h, j.frames, fr_embed, &p))
+		p.bg = vips_image_hasalpha(im) ? bg->bg4 : bg->bg3;
+		if (map_frames(&im, &page_h, j->frames, fr_embed, &p))
 			goto fail;
 	}
 
-	/* Colour, then neighbourhood operations, then the border. */
-	if ((j.bright != 1 || j.contrast != 1 || j.gamma != 1) &&
-	    apply_levels(&im, &j))
+	/* Colour, then neighbourhood operations. */
+	if ((j->bright != 1 || j->contrast != 1 || j->gamma != 1) &&
+	    apply_levels(&im, j))
 		goto fail;
-	if (j.sat != 1 && apply_saturation(&im, j.sat))
+	if (j->sat != 1 && apply_saturation(&im, j->sat))
 		goto fail;
-	if (j.sharpen > 0 &&
-	    map_frames(&im, &page_h, j.frames, fr_sharpen, &j.sharpen))
+	if (j->sharpen > 0 &&
+	    map_frames(&im, &page_h, j->frames, fr_sharpen, &j->sharpen))
 		goto fail;
-	if (j.blur > 0) {
-		double sigma = j.blur / 2;
+	if (j->blur > 0) {
+		double sigma = j->blur / 2;
 
-		if (map_frames(&im, &page_h, j.frames, fr_blur, &sigma))
+		if (map_frames(&im, &page_h, j->frames, fr_blur, &sigma))
 			goto fail;
 	}
+	*pim = im;
+	*ppage_h = page_h;
+	return 0;
+fail:
+	g_object_unref(im);
+	return -1;
+}
+
+/*
+ * The moderation placeholder (x->placeholder): the picture is built at
+ * most PH_SIDE pixels on its long side, blurred there with a sigma of
+ * PH_SIGMA pixels and only then enlarged to the planned frame. What it
+ * shows is what a PH_SIDE-pixel blur shows, whatever size is asked for,
+ * and the decode and blur cost the same for every size; only the final
+ * enlargement and the encoder grow with the output.
+ */
+#define PH_SIDE 24
+#define PH_SIGMA 4.0
+
+static int build_placeholder(const void *data, size_t n, const struct job *j,
+			     const struct bgs *bg, struct budget *b,
+			     VipsImage **pim, int *ppage_h)
+{
+	const struct geom *g = &j->g;
+	double f = PX_MIN(1.0, (double)PH_SIDE / PX_MAX(g->ow, g->oh));
+	struct px_xform x2 = *j->x;
+	struct job j2 = *j;
+	struct size full = {g->ow, g->oh};
+	double sigma = PH_SIGMA;
+	VipsImage *im = NULL, *t;
+	int page_h, cap = PX_MIN(j->x->max_output > 0 ? j->x->max_output : 8192,
+				 VIPS_MAX_COORD), rc;
+
+	/* The same picture in a box of the planned frame's shape, small. */
+	x2.width = PX_MAX(1, (int)lround(g->ow * f));
+	x2.height = PX_MAX(1, (int)lround(g->oh * f));
+	if (x2.fit == PX_FIT_SCALE_DOWN)
+		x2.fit = PX_FIT_CONTAIN;
+	else if (x2.fit == PX_FIT_CROP)
+		x2.fit = PX_FIT_COVER;
+	j2.x = &x2;
+	j2.sharpen = j2.blur = 0;
+	memset(j2.border, 0, sizeof(j2.border));
+	plan_job(&j2, cap);
+	if ((rc = build(data, n, &j2, bg, b, &im, &page_h)))
+		return rc;
+	if (!(t = vips_image_copy_memory(im)))
+		goto fail;
+	advance(&im, t);
+	if (map_frames(&im, &page_h, 1, fr_blur, &sigma) ||
+	    map_frames(&im, &page_h, 1, fr_resize, &full))
+		goto fail;
+	*pim = im;
+	*ppage_h = page_h;
+	return 0;
+fail:
+	g_object_unref(im);
+	return -1;
+}
+
+int px_image_transform(const void *data, size_t n, const struct px_xform *x,
+		       const struct px_image_limits *lim, struct px_buf *out,
+		       struct px_image_info *out_info, struct px_errbuf *eb)
+{
+	VipsImage *im = NULL, *t;
+	VipsArrayDouble *bc = NULL;
+	struct bgs bg;
+	struct budget b;
+	struct job j;
+	struct geom *g = &j.g;
+	void *enc = NULL;
+	size_t nEnc = 0;
+	double aBg[4], aBc[4];
+	bool strip;
+	int rc, page_h;
+
+	if (!lim)
+		lim = &default_limits;
+	budget_start(&b, x);
+	if ((rc = prepare(data, n, x, lim, &j, eb)))
+		return rc;
+
+	for (int i = 0; i < 4; i++)
+		aBg[i] = x->background[i];
+	bg.bg3 = vips_array_double_new(aBg, 3);
+	bg.bg4 = vips_array_double_new(aBg, 4);
+
+	rc = x->placeholder
+		     ? build_placeholder(data, n, &j, &bg, &b, &im, &page_h)
+		     : build(data, n, &j, &bg, &b, &im, &page_h);
+	if (rc > 0) {
+		rc = b.expired ? budget_err(&b, eb)
+			       : vips_err(eb, PX_ECORRUPT, "corrupt_image",
+					  "cannot load image");
+		goto out;
+	}
+	rc = PX_EINTERNAL;
+	if (!im)
+		goto fail;
+
+	/* The border, never blurred. */
 	if (job_bordered(&j)) {
 		struct pad_args p = {j.border[3], j.border[0],
 				     im->Xsize + j.border[1] + j.border[3],
 				     page_h + j.border[0] + j.border[2], NULL};
 		double a = x->border_color[3] / 255.0;
 
-		if (j.alpha && set_alpha(&im, true, bg3))
+		if (j.alpha && set_alpha(&im, true, bg.bg3))
 			goto fail;
 		/* without alpha, the colour is seen over the background */
 		for (int i = 0; i < 4; i++)
@@ -1547,7 +1723,7 @@ int px_image_transform(const void *data, size_t n, const struct px_xform *x,
 		if (map_frames(&im, &page_h, j.frames, fr_embed, &p))
 			goto fail;
 	}
-	if (set_alpha(&im, j.alpha, bg3))
+	if (set_alpha(&im, j.alpha, bg.bg3))
 		goto fail;
 	if (im->Xsize != g->ow + j.border[1] + j.border[3] ||
 	    page_h != g->oh + j.border[0] + j.border[2]) {
@@ -1582,14 +1758,16 @@ int px_image_transform(const void *data, size_t n, const struct px_xform *x,
 	rc = 0;
 	goto out;
 fail:
-	rc = vips_err(eb, PX_EINTERNAL, "transform_failed",
-		      "cannot transform image");
+	rc = b.expired ? budget_err(&b, eb)
+		       : vips_err(eb, PX_EINTERNAL, "transform_failed",
+				  "cannot transform image");
 out:
+	budget_stop(&b);
 	g_free(enc);
 	if (im)
 		g_object_unref(im);
-	vips_area_unref(VIPS_AREA(bg3));
-	vips_area_unref(VIPS_AREA(bg4));
+	vips_area_unref(VIPS_AREA(bg.bg3));
+	vips_area_unref(VIPS_AREA(bg.bg4));
 	if (bc)
 		vips_area_unref(VIPS_AREA(bc));
 	return rc;

@@ -160,6 +160,15 @@ struct px_xform {
 	int max_output; /* cap per output side, borders included; 0 = 8192 */
 	double zoom;    /* 0-1 with face gravity; 0 = unset; unused until
 			   there is a face detector */
+	int budget_ms;    /* wall-clock time px_image_transform() may take
+			     before it stops with "render_timeout"
+			     (PX_EBUSY); 0 = unbounded. Work inside one
+			     tile (one GIF frame's palette, one AV1
+			     frame) finishes first */
+	bool placeholder; /* the moderation stand-in: the picture built at
+			     most 24 px on its long side, blurred there
+			     and enlarged to the planned size; one
+			     frame; blur and sharpen ignored */
 };
 
 /* Set x to defaults: no resize, scale-down, auto gravity, JPEG, white

@@ -3,7 +3,8 @@
 // trusted proxy, refusal of unauthenticated uploads before their body,
 // rules (deny / allow / limit, SIGHUP reload, a broken file kept out),
 // hotlink protection, strict HTTP framing, NUL bytes, and slow clients
-// closed at the header deadline while /healthz keeps answering.
+// closed at the header deadline while /healthz keeps answering; a render
+// over its time budget is stopped and its worker freed.
 //
 // Every 127.x address is local: per-client behaviour is driven by binding
 // the source address of each connection (localAddress).
@@ -483,6 +484,31 @@ describe('fair scheduling of renders', () => {
 		assert.equal((await blocker).status, 200);
 		for (let i = 0; i < 100 && srv.logs.filter((x) => x.refused_by === 'client-gone').length < 3; i++) await L.sleep(100);
 		assert.equal(srv.logs.filter((x) => x.msg === 'request' && x.refused_by === 'client-gone').length, 3);
+	});
+});
+
+describe('render time budget', () => {
+	let srv;
+	let id;
+	before(async () => {
+		srv = await L.startServer({
+			args: ['--moderation', 'off', '--workers', '1', '--render-timeout', '1',
+				'--max-output-cost', '100000000', '--rate-limit', 'render=0/s:1,hit=0/s:1'],
+		});
+		id = (await L.upload(srv, RGB)).record.id;
+	});
+	after(() => srv?.kill());
+
+	test('a render over --render-timeout is stopped with 503 render_timeout and frees its worker', { timeout: T }, async () => {
+		// 49 Mpx of PNG with a wide blur: many seconds of work uncut
+		const r = await get(srv, `/img/${id}/w=7000,h=7000,fit=squeeze,blur=250,f=png`, { timeout: 120000 });
+		assert.equal(r.status, 503, r.body.toString().slice(0, 200));
+		assert.equal(r.json.errors[0].code, 'render_timeout');
+		assert.equal(r.headers['retry-after'], '5');
+		// the single worker is free again at once
+		assert.equal((await get(srv, `/img/${id}/w=64,f=jpeg`)).status, 200);
+		assert.equal(await metric(srv, 'pictor_render_timeouts_total'), 1);
+		assert.ok(srv.logs.some((l) => l.msg === 'request' && l.error === 'render_timeout'));
 	});
 });
 

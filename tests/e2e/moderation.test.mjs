@@ -113,6 +113,28 @@ describe('sync moderation (default)', () => {
 		assert.deepEqual([blurred.width, blurred.height], [256, 256]);
 		assert.ok(roughness(blurred) < roughness(orig) / 4,
 			`roughness ${roughness(blurred)} vs ${roughness(orig)}`);
+		// Built tiny, then enlarged: a large placeholder shows no more
+		// than a small one. Averaged down to 256 px, the 2048 px one
+		// matches the 256 px one (a fixed blur radius would leave the
+		// large one sharp at 256 px).
+		const big = await L.req(s, 'GET', `/img/${up.record.id}/w=2048,h=2048,fit=contain,f=png`);
+		assert.equal(big.headers.get('x-pictor-placeholder'), 'moderation');
+		const b = L.decodePng(big.body);
+		assert.deepEqual([b.width, b.height], [2048, 2048]);
+		const ch = b.data.length / (2048 * 2048);
+		let diff = 0;
+		for (let y = 0; y < 256; y++) {
+			for (let x = 0; x < 256; x++) {
+				for (let c = 0; c < 3; c++) {
+					let sum = 0;
+					for (let dy = 0; dy < 8; dy++)
+						for (let dx = 0; dx < 8; dx++) sum += b.data[((y * 8 + dy) * 2048 + x * 8 + dx) * ch + c];
+					diff += Math.abs(sum / 64 - blurred.data[(y * 256 + x) * (blurred.data.length / 65536) + c]);
+				}
+			}
+		}
+		diff /= 256 * 256 * 3;
+		assert.ok(diff < 3, `mean difference ${diff} between the 2048 px placeholder averaged down and the 256 px one`);
 		const approved = await L.api(s, 'POST', `/v1/images/${up.record.id}/moderation`, { action: 'approve' });
 		assert.equal(approved.status, 200);
 		const real = await L.req(s, 'GET', `/img/${up.record.id}/f=png`);

@@ -2620,6 +2620,83 @@ static void test_extremes(void)
 	}
 }
 
+/* The render budget stops a long transform; the placeholder has the
+ * planned size and one frame, whatever the options. */
+static void test_budget_and_placeholder(void)
+{
+	T_CASE("a transform over its budget stops with render_timeout")
+	{
+		struct px_buf in, out;
+		struct px_xform x;
+		struct px_errbuf eb = {0};
+
+		T_EQ(load("rgb.jpg", &in), 0);
+		px_xform_init(&x);
+		x.width = x.height = 7000;
+		x.fit = PX_FIT_SQUEEZE;
+		x.blur = 250;
+		x.format = PX_FMT_PNG;
+		x.budget_ms = 20;
+		px_buf_init(&out, 0);
+		T_EQ(px_image_transform(in.data, in.len, &x, NULL, &out, NULL,
+					&eb),
+		     PX_EBUSY);
+		T_STREQ(eb.code, "render_timeout");
+		T_EQ(out.len, 0);
+		/* a budget that is not reached changes nothing */
+		x.width = x.height = 64;
+		x.budget_ms = 600000;
+		T_EQ(px_image_transform(in.data, in.len, &x, NULL, &out, NULL,
+					&eb),
+		     0);
+		px_buf_release(&out);
+		px_buf_release(&in);
+	}
+	T_CASE("placeholders keep the planned size and give one frame")
+	{
+		static const char *aName[] = {"rgb.jpg", "gray-alpha.png",
+					      "animated-12-frames.gif"};
+
+		for (size_t i = 0; i < PX_ARRAY_LEN(aName); i++) {
+			struct px_buf in;
+
+			T_EQ(load(aName[i], &in), 0);
+			for (int k = 0; k < 5; k++) {
+				struct px_xform x;
+				struct px_buf out;
+				struct px_image_info oi, d, p;
+				struct px_errbuf eb = {0};
+
+				px_xform_init(&x);
+				x.placeholder = true;
+				x.format = k & 1 ? PX_FMT_PNG : PX_FMT_GIF;
+				x.width = k * 700 + 1;
+				x.height = k == 2 ? 0 : 300;
+				x.fit = (enum px_fit)(k % 6);
+				x.border[1] = k == 3 ? 9 : 0;
+				x.background[3] = k == 4 ? 0 : 255;
+				x.rotate = k == 1 ? 90 : 0;
+				px_buf_init(&out, 0);
+				T_EQ(px_image_describe(in.data, in.len, &x, NULL,
+						       NULL, &d, &eb),
+				     0);
+				T_EQ(px_image_transform(in.data, in.len, &x,
+							NULL, &out, &oi, &eb),
+				     0);
+				T_EQ(px_image_probe(out.data, out.len, NULL, &p,
+						    &eb),
+				     0);
+				T_EQ(p.width, d.width);
+				T_EQ(p.height, d.height);
+				T_EQ(p.frames, 1);
+				T_EQ(oi.frames, 1);
+				px_buf_release(&out);
+			}
+			px_buf_release(&in);
+		}
+	}
+}
+
 static void run(void)
 {
 	struct px_errbuf eb = {0};
@@ -2653,5 +2730,6 @@ static void run(void)
 	test_describe();
 	test_container_scan();
 	test_extremes();
+	test_budget_and_placeholder();
 	px_image_shutdown();
 }
