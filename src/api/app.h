@@ -242,11 +242,14 @@ const char *px_api_cf_route_class(struct px_app *a, struct px_req *r);
 bool px_api_cf_dialect(struct px_req *r);
 /* Protection (protect.c, over src/guard/). px_app_admit is the HTTP
  * server's admit hook; px_app_charge moves a delivery to class cls
- * (enum px_class) and px_app_hotlink checks its Referer: each answers
+ * (enum px_class) and px_app_hotlink checks its Referer (under the
+ * managed variant's own rule when it has one): each answers
  * the refusal and returns false. */
 void px_app_admit(void *app, struct px_req *r);
 bool px_app_charge(struct px_app *a, struct px_req *r, int cls);
-bool px_app_hotlink(struct px_app *a, struct px_req *r);
+bool px_app_hotlink(struct px_app *a, struct px_req *r,
+		    const struct px_variant *v); /* v: a managed variant's
+						    own rule, or NULL */
 void px_app_conn_dropped(void *app, const uint8_t peer[16], const char *phase);
 void px_app_tick(void *app);
 /* Schedule a render fairly: its client's flow, its cost from the target

@@ -504,7 +504,8 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	struct px_errbuf eb = {0};
 	struct render *rd = NULL, *rd_owned;
 	const char *opts_text;
-	bool cdn, never_signed = false, placeholder, served = false;
+	bool cdn, never_signed = false, managed = false, placeholder,
+	     served = false;
 	unsigned device_vary = 0;
 	struct px_opts o;
 	struct px_buf key;
@@ -531,6 +532,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 			opts_text = var.ndevice ? device_text(r, &var, &device_vary)
 						: var.text;
 			never_signed = var.never_require_signed;
+			managed = true;
 		} else if (!(opts_text = px_config_variant(a->cfg, spec))) {
 			px_resp_error(r, 404, "variant_not_found",
 				      "no variant named \"%.64s\"", spec);
@@ -558,7 +560,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 
 	if (!check_signature(a, r, rec.require_signed && !never_signed, &exp))
 		goto out;
-	if (!px_app_hotlink(a, r))
+	if (!px_app_hotlink(a, r, managed ? &var : NULL))
 		goto out;
 	if (!strcmp(rec.status, "corrupt")) {
 		/* pictor fsck found the original missing or damaged */

@@ -237,13 +237,19 @@ bool px_app_charge(struct px_app *a, struct px_req *r, int cls)
 	return false;
 }
 
-bool px_app_hotlink(struct px_app *a, struct px_req *r)
+bool px_app_hotlink(struct px_app *a, struct px_req *r,
+		    const struct px_variant *v)
 {
+	const char *referer = px_req_header(r, "Referer");
 	struct px_guard_answer ans;
 
-	if (!a->guard)
+	if (!a->guard || (v && v->hotlink == PX_VARIANT_HOTLINK_OFF))
 		return true;
-	px_guard_hotlink(a->guard, px_req_header(r, "Referer"), &ans);
+	if (v && v->hotlink == PX_VARIANT_HOTLINK_OWN)
+		px_guard_hotlink_rule(a->guard, referer, v->hotlink_allow,
+				      v->hotlink_require_referer, &ans);
+	else
+		px_guard_hotlink(a->guard, referer, &ans);
 	if (!ans.status)
 		return true;
 	answer(r, &ans);

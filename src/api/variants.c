@@ -6,6 +6,9 @@
  *   GET    /v1/variants        {"variants": {"name": {...}, ...}}
  *   GET    /v1/variants/{id}   {"variant": {...}}
  *   PATCH  /v1/variants/{id}   {"options": {...}, "neverRequireSignedURLs"}
+ *
+ * Both take "hotlink": null (the server's rule), false (any Referer) or
+ * {"allow": [HOST, *.HOST, ...], "requireReferer": bool}.
  *   DELETE /v1/variants/{id}
  *
  * Options are validated with the delivery option parser, so a variant
@@ -15,6 +18,7 @@
 #include "api/app.h"
 #include "delivery/options.h"
 #include "delivery/device.h"
+#include "guard/guard.h"
 
 #include <jansson.h>
 
@@ -59,6 +63,73 @@ static int options_text(json_t *opts, char *out, size_t n,
 	return 0;
 }
 
+/* The variant's "hotlink" as the API shows it: false, or the rule with
+ * "allow" as an array of hosts. */
+static json_t *hotlink_json(const struct px_variant *v)
+{
+	const char *p = v->hotlink_allow;
+	json_t *allow;
+
+	if (v->hotlink == PX_VARIANT_HOTLINK_OFF)
+		return json_false();
+	allow = json_array();
+	while (allow && *p) {
+		size_t n = strcspn(p, ",");
+
+		json_array_append_new(allow, json_stringn(p, n));
+		p += n + (p[n] == ',');
+	}
+	return json_pack("{s:o*,s:b}", "allow", allow, "requireReferer",
+			 v->hotlink_require_referer);
+}
+
+/*
+ * "hotlink": null (the server's rule), false (any Referer) or
+ * {"allow": ["example.com", "*.example.org"], "requireReferer": true},
+ * both members optional (no "allow": any site).
+ */
+static int set_hotlink(struct px_variant *v, json_t *h, struct px_errbuf *eb)
+{
+	struct px_errbuf bad = {0};
+	json_t *allow, *req, *e;
+	size_t i, len = 0;
+
+	v->hotlink = PX_VARIANT_HOTLINK_GLOBAL;
+	v->hotlink_allow[0] = '\0';
+	v->hotlink_require_referer = false;
+	if (json_is_null(h))
+		return 0;
+	if (json_is_false(h)) {
+		v->hotlink = PX_VARIANT_HOTLINK_OFF;
+		return 0;
+	}
+	allow = json_object_get(h, "allow");
+	req = json_object_get(h, "requireReferer");
+	if (!json_is_object(h) || json_object_size(h) != (size_t)!!allow + !!req ||
+	    (allow && !json_is_array(allow)) || (req && !json_is_boolean(req)))
+		return px_errc(eb, PX_EINVAL, "invalid_request",
+			       "\"hotlink\" must be null, false or {\"allow\": [HOST or *.HOST, ...], \"requireReferer\": true or false}");
+	json_array_foreach(allow, i, e) {
+		const char *z = json_string_value(e);
+		int w;
+
+		if (!z || !*z || strchr(z, ','))
+			return px_errc(eb, PX_EINVAL, "invalid_request",
+				       "\"hotlink.allow\" holds host names");
+		w = snprintf(v->hotlink_allow + len, sizeof(v->hotlink_allow) - len,
+			     "%s%s", len ? "," : "", z);
+		if (w < 0 || (size_t)w >= sizeof(v->hotlink_allow) - len)
+			return px_errc(eb, PX_EINVAL, "invalid_request",
+				       "\"hotlink.allow\" is too long");
+		len += (size_t)w;
+	}
+	if (px_guard_hotlink_parse(v->hotlink_allow, &bad))
+		return px_errc(eb, PX_EINVAL, "invalid_request", "%s", bad.msg);
+	v->hotlink = PX_VARIANT_HOTLINK_OWN;
+	v->hotlink_require_referer = json_is_true(req);
+	return 0;
+}
+
 static json_t *variant_json(const struct px_variant *v)
 {
 	json_t *o = json_pack("{s:s,s:o,s:b}", "id", v->name, "options",
@@ -69,6 +140,8 @@ static json_t *variant_json(const struct px_variant *v)
 	if (o && v->devices_json)
 		json_object_set_new(o, "devices",
 				    json_loads(v->devices_json, 0, NULL) ?: json_object());
+	if (o && v->hotlink != PX_VARIANT_HOTLINK_GLOBAL)
+		json_object_set_new(o, "hotlink", hotlink_json(v));
 	return o;
 }
 
@@ -186,6 +259,9 @@ static int from_body(struct px_req *r, struct px_variant *v, bool create,
 	}
 	if (nrs)
 		v->never_require_signed = json_is_true(nrs);
+	if (json_object_get(root, "hotlink") &&
+	    (rc = set_hotlink(v, json_object_get(root, "hotlink"), eb)))
+		goto out;
 out:
 	json_decref(kept);
 	json_decref(root);

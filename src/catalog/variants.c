@@ -50,6 +50,21 @@ static int decode_devices(json_t *o, struct px_variant *v)
 	return 0;
 }
 
+/* "hotlink": absent or null, false, or {"allow":"H,*.H","requireReferer":b}. */
+static void decode_hotlink(json_t *h, struct px_variant *v)
+{
+	if (json_is_false(h)) {
+		v->hotlink = PX_VARIANT_HOTLINK_OFF;
+	} else if (json_is_object(h)) {
+		v->hotlink = PX_VARIANT_HOTLINK_OWN;
+		px_strlcpy(v->hotlink_allow,
+			   json_string_value(json_object_get(h, "allow")) ?: "",
+			   sizeof(v->hotlink_allow));
+		v->hotlink_require_referer =
+			json_is_true(json_object_get(h, "requireReferer"));
+	}
+}
+
 const char *px_variant_text_for(const struct px_variant *v, const char *device)
 {
 	for (int i = 0; i < v->ndevice; i++)
@@ -81,6 +96,8 @@ static int decode(const void *p, size_t n, struct px_variant *v)
 		rc = PX_ENOMEM;
 	if (!rc)
 		rc = decode_devices(o, v);
+	if (!rc)
+		decode_hotlink(json_object_get(o, "hotlink"), v);
 out:
 	json_decref(o);
 	return rc;
@@ -132,6 +149,13 @@ int px_catalog_variant_put(struct px_catalog *c, const struct px_variant *v,
 			      ?: json_object(),
 		      "text", v->text, "neverRequireSignedURLs",
 		      v->never_require_signed);
+	if (o && v->hotlink == PX_VARIANT_HOTLINK_OFF)
+		json_object_set_new(o, "hotlink", json_false());
+	else if (o && v->hotlink == PX_VARIANT_HOTLINK_OWN)
+		json_object_set_new(o, "hotlink",
+				    json_pack("{s:s,s:b}", "allow",
+					      v->hotlink_allow, "requireReferer",
+					      v->hotlink_require_referer));
 	if (o && v->ndevice) {
 		json_t *texts = json_object();
 

@@ -31,6 +31,14 @@ struct px_variant {
 	char text[1024];   /* the options as an option string */
 	char *options_json; /* the options object as given (owned) */
 	bool never_require_signed;
+	/* Hotlink rule of the variant: GLOBAL follows --hotlink-allow and
+	 * --hotlink-require-referer, OFF allows any Referer, OWN applies
+	 * hotlink_allow (a HOST,*.HOST list; "": any site) and
+	 * hotlink_require_referer instead. */
+	enum { PX_VARIANT_HOTLINK_GLOBAL = 0, PX_VARIANT_HOTLINK_OFF,
+	       PX_VARIANT_HOTLINK_OWN } hotlink;
+	char hotlink_allow[1024];
+	bool hotlink_require_referer;
 	char *devices_json; /* the "devices" object as given (owned; NULL: none) */
 	struct px_variant_device device[PX_VARIANT_DEVICES];
 	int ndevice;

@@ -147,8 +147,9 @@ int px_rates_parse(const char *spec, struct px_rate *rates,
 	return 0;
 }
 
-static int parse_hotlink(struct px_guard *g, const char *csv,
-			 struct px_errbuf *eb)
+/* A HOST,*.HOST list into hosts[] (lowercased), *n of them. */
+static int parse_hosts(const char *csv, char (*hosts)[128], int *nhosts,
+		       struct px_errbuf *eb)
 {
 	const char *p = csv;
 
@@ -163,7 +164,7 @@ static int parse_hotlink(struct px_guard *g, const char *csv,
 		while (n && p[n - 1] == ' ')
 			n--;
 		if (n) {
-			if (g->nhotlink == MAX_HOTLINK || n >= sizeof(g->hotlink[0]))
+			if (*nhosts == MAX_HOTLINK || n >= sizeof(hosts[0]))
 				return px_errf(eb, PX_EINVAL,
 					       "hotlink-allow: at most %d hosts of under 128 bytes",
 					       MAX_HOTLINK);
@@ -175,10 +176,10 @@ static int parse_hotlink(struct px_guard *g, const char *csv,
 					return px_errf(eb, PX_EINVAL,
 						       "hotlink-allow: \"%.*s\" is not HOST or *.HOST",
 						       (int)PX_MIN(n, 64), p);
-				g->hotlink[g->nhotlink][i] = (char)tolower((unsigned char)c);
+				hosts[*nhosts][i] = (char)tolower((unsigned char)c);
 			}
-			g->hotlink[g->nhotlink][n] = '\0';
-			g->nhotlink++;
+			hosts[*nhosts][n] = '\0';
+			(*nhosts)++;
 		}
 		p = comma ? comma + 1 : NULL;
 	}
@@ -262,7 +263,7 @@ int px_guard_new(const struct px_guard_opts *o, struct px_guard **out,
 		for (int i = 0; i < PX_NCLASSES; i++)
 			g->rates[TOKEN_CLASS(i)] = tr[i];
 	}
-	if ((rc = parse_hotlink(g, o->hotlink_allow, eb)))
+	if ((rc = parse_hosts(o->hotlink_allow, g->hotlink, &g->nhotlink, eb)))
 		goto fail;
 	g->require_referer = o->hotlink_require_referer;
 	g->hotlink_on = g->nhotlink > 0 || g->require_referer;
@@ -527,12 +528,12 @@ static int referer_host(const char *ref, char *out, size_t n)
 	return 0;
 }
 
-static bool host_allowed(const struct px_guard *g, const char *host)
+static bool host_allowed(char (*hosts)[128], int nhosts, const char *host)
 {
 	size_t hn = strlen(host);
 
-	for (int i = 0; i < g->nhotlink; i++) {
-		const char *pat = g->hotlink[i];
+	for (int i = 0; i < nhosts; i++) {
+		const char *pat = hosts[i];
 
 		if (pat[0] == '*') {
 			/* "*.example.com": any subdomain, not the apex */
@@ -547,23 +548,23 @@ static bool host_allowed(const struct px_guard *g, const char *host)
 	return false;
 }
 
-void px_guard_hotlink(struct px_guard *g, const char *referer,
-		      struct px_guard_answer *ans)
+/* The Referer against a host list (none: any site) and the need for
+ * one. */
+static void hotlink_check(struct px_guard *g, const char *referer,
+			  char (*hosts)[128], int nhosts, bool require_referer,
+			  struct px_guard_answer *ans)
 {
 	char host[256];
 
-	memset(ans, 0, sizeof(*ans));
-	if (!g->hotlink_on)
-		return;
 	if (!referer || !*referer) {
-		if (!g->require_referer)
+		if (!require_referer)
 			return;
 		snprintf(ans->msg, sizeof(ans->msg),
 			 "images are delivered only to pages of allowed sites; "
 			 "this request has no Referer");
 	} else if (referer_host(referer, host, sizeof(host))) {
 		snprintf(ans->msg, sizeof(ans->msg), "the Referer is not a URL");
-	} else if (g->nhotlink && !host_allowed(g, host)) {
+	} else if (nhosts && !host_allowed(hosts, nhosts, host)) {
 		snprintf(ans->msg, sizeof(ans->msg),
 			 "images may not be embedded by \"%.100s\"", host);
 	} else {
@@ -573,6 +574,41 @@ void px_guard_hotlink(struct px_guard *g, const char *referer,
 	ans->status = 403;
 	ans->code = "hotlink_denied";
 	snprintf(ans->reason, sizeof(ans->reason), "hotlink");
+}
+
+void px_guard_hotlink(struct px_guard *g, const char *referer,
+		      struct px_guard_answer *ans)
+{
+	memset(ans, 0, sizeof(*ans));
+	if (g->hotlink_on)
+		hotlink_check(g, referer, g->hotlink, g->nhotlink,
+			      g->require_referer, ans);
+}
+
+int px_guard_hotlink_parse(const char *allow, struct px_errbuf *eb)
+{
+	char hosts[MAX_HOTLINK][128];
+	int n = 0;
+
+	return parse_hosts(allow, hosts, &n, eb);
+}
+
+void px_guard_hotlink_rule(struct px_guard *g, const char *referer,
+			   const char *allow, bool require_referer,
+			   struct px_guard_answer *ans)
+{
+	char hosts[MAX_HOTLINK][128];
+	struct px_errbuf eb = {0};
+	int n = 0;
+
+	memset(ans, 0, sizeof(*ans));
+	if (parse_hosts(allow, hosts, &n, &eb)) {
+		/* checked when stored: a list that no longer parses
+		 * allows nothing rather than everything */
+		n = 1;
+		hosts[0][0] = '\0';
+	}
+	hotlink_check(g, referer, hosts, n, require_referer, ans);
 }
 
 void px_guard_count_early(struct px_guard *g)

@@ -127,6 +127,17 @@ void px_guard_charge_token(struct px_guard *g, struct px_guard_ticket *t,
 void px_guard_hotlink(struct px_guard *g, const char *referer,
 		      struct px_guard_answer *ans);
 
+/* The same check under a rule of its own (a managed variant's) instead
+ * of --hotlink-allow and --hotlink-require-referer: allow is a
+ * HOST,*.HOST list (NULL or "": any site). Counted with the others. */
+void px_guard_hotlink_rule(struct px_guard *g, const char *referer,
+			   const char *allow, bool require_referer,
+			   struct px_guard_answer *ans);
+
+/* Check a HOST,*.HOST list as --hotlink-allow takes it: 0, or PX_EINVAL
+ * with the reason in eb. */
+int px_guard_hotlink_parse(const char *allow, struct px_errbuf *eb);
+
 /* Count a request refused before its body was read. */
 void px_guard_count_early(struct px_guard *g);
 

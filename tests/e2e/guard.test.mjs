@@ -319,6 +319,44 @@ describe('hotlink protection', () => {
 		assert.equal(await metric(srv, 'pictor_hotlink_denied_total'), 4);
 	});
 
+	test('a managed variant carries its own rule, or none', { timeout: T }, async () => {
+		const mk = async (body) => L.api(srv, 'POST', '/v1/variants', { options: { width: 40 }, ...body });
+		assert.equal((await mk({ id: 'open', hotlink: false })).status, 200);
+		const own = await mk({ id: 'own', hotlink: { allow: ['*.partner.net'], requireReferer: true } });
+		assert.equal(own.status, 200, L.show(own));
+		assert.deepEqual(own.json.result.variant.hotlink, { allow: ['*.partner.net'], requireReferer: true });
+		assert.equal((await mk({ id: 'plain' })).status, 200);
+		for (const hotlink of [true, { allow: ['bad host!'] }, { allow: 'x.com' }, { deny: [] }]) {
+			const bad = await mk({ id: 'bad', hotlink });
+			assert.equal(bad.status, 400, JSON.stringify(hotlink));
+		}
+		const cases = [
+			['open', 'https://evil.example/x', 200],
+			['open', undefined, 200],
+			['own', 'https://a.partner.net/p', 200],
+			['own', 'https://partner.net/p', 403],
+			['own', 'https://example.com/page', 403],
+			['own', undefined, 403],
+			['own', 'nonsense', 403],
+			['plain', 'https://example.com/page', 200],
+			['plain', 'https://evil.example/x', 403],
+			['plain', undefined, 200],
+		];
+		const check = async () => {
+			for (const [v, ref, want] of cases) {
+				const r = await get(srv, `/img/${id}/${v}`, { headers: ref ? { Referer: ref } : {} });
+				assert.equal(r.status, want, `${v} with Referer ${ref}`);
+				if (want === 403) assert.equal(r.json.errors[0].code, 'hotlink_denied');
+			}
+		};
+		await check();
+		// null returns a variant to the server's rule
+		const back = await L.api(srv, 'PATCH', '/v1/variants/open', { hotlink: null });
+		assert.equal(back.status, 200, L.show(back));
+		assert.equal(back.json.result.variant.hotlink, undefined);
+		assert.equal((await get(srv, `/img/${id}/open`, { headers: { Referer: 'https://evil.example/x' } })).status, 403);
+	});
+
 	test('--hotlink-require-referer refuses requests without one', { timeout: T }, async () => {
 		const s2 = await L.startServer({ args: ['--moderation', 'off', '--hotlink-require-referer', 'on'] });
 		try {

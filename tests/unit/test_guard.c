@@ -421,12 +421,25 @@ static void run(void)
 			if (ans.status)
 				T_STREQ(ans.code, "hotlink_denied");
 			px_guard_free(g);
+			/* a variant's own rule, under a guard without one */
+			o.hotlink_allow = NULL;
+			o.hotlink_require_referer = false;
+			T_EQ(px_guard_new(&o, &g, &eb), 0);
+			px_guard_hotlink(g, m[i].referer, &ans);
+			T_EQ(ans.status, 0);
+			px_guard_hotlink_rule(g, m[i].referer, m[i].allow,
+					      m[i].require, &ans);
+			T_EQ(ans.status, m[i].status);
+			px_guard_free(g);
 		}
 		{
 			struct px_guard_opts o = {.hotlink_allow = "exa mple.com"};
 			struct px_guard *g;
 
 			T_EQ(px_guard_new(&o, &g, &eb), PX_EINVAL);
+			T_EQ(px_guard_hotlink_parse("exa mple.com", &eb), PX_EINVAL);
+			T_EQ(px_guard_hotlink_parse("*.a.org, b.net", &eb), 0);
+			T_EQ(px_guard_hotlink_parse(NULL, &eb), 0);
 		}
 	}
 
