@@ -294,7 +294,7 @@ int px_migrate_cli(int argc, char **argv)
 	struct px_errbuf eb = {0};
 	const char *rest[1];
 	char *args[64], path[4096];
-	int nargs = 0, nrest = 0, rc = EXIT_USAGE, lock = -1, tlock = -1;
+	int nargs = 0, nrest = 0, rc = EXIT_USAGE, lock = -1, tlock = -1, lrc;
 	bool loaded = false, complete;
 	struct stat sb;
 
@@ -339,14 +339,15 @@ int px_migrate_cli(int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	rc = EXIT_BUSY;
-	if (px_datadir_lock(cfg.data, &lock, &eb) ||
+	rc = EXIT_FAILED;
+	if ((lrc = px_datadir_lock(cfg.data, &lock, &eb)) ||
 	    (!same_dir(cfg.data, tcfg.data) &&
-	     px_datadir_lock(tcfg.data, &tlock, &eb))) {
+	     (lrc = px_datadir_lock(tcfg.data, &tlock, &eb)))) {
 		fprintf(stderr, "pictor: migrate: %s\n", eb.msg);
+		if (lrc == PX_EBUSY)
+			rc = EXIT_BUSY;
 		goto out;
 	}
-	rc = EXIT_FAILED;
 	if (px_stores_open(&cfg, 0, &from, &eb)) {
 		fprintf(stderr, "pictor: migrate: source %s\n", eb.msg);
 		goto out;
