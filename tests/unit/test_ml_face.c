@@ -233,6 +233,275 @@ out:
 	px_ml_model_free(m);
 }
 
+/* --- against TF.js (tests/data/face/expected.json, make-golden.sh) --- */
+
+struct photo {
+	const char *file;
+	uint8_t *rgb;
+	int w, h;
+};
+
+static struct photo photos[] = {
+	{"astronaut.png", NULL, 0, 0},
+	{"grace_hopper.jpg", NULL, 0, 0},
+	{"mona.png", NULL, 0, 0},
+};
+#define NPHOTOS (sizeof(photos) / sizeof(photos[0]))
+
+static struct photo *photo(const char *file)
+{
+	size_t i;
+
+	for (i = 0; i < NPHOTOS; i++)
+		if (!strcmp(photos[i].file, file))
+			return photos[i].rgb ? &photos[i] : NULL;
+	return NULL;
+}
+
+/* The collage of tests/data/face/cases.mjs: several faces of different
+ * sizes, each photo subsampled by an integer step, on mid grey. */
+#define COL_W 1000
+#define COL_H 640
+static const struct {
+	const char *file;
+	int step, x, y;
+} pieces[] = {
+	{"astronaut.png", 1, 0, 0},    {"grace_hopper.jpg", 2, 530, 10},
+	{"mona.png", 2, 760, 0},       {"grace_hopper.jpg", 3, 520, 420},
+	{"astronaut.png", 2, 720, 384},
+};
+
+static uint8_t *collage(void)
+{
+	uint8_t *rgb = malloc((size_t)COL_W * COL_H * 3);
+	size_t k;
+
+	memset(rgb, 96, (size_t)COL_W * COL_H * 3);
+	for (k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+		const struct photo *p = photo(pieces[k].file);
+		int st = pieces[k].step, pw, ph, x, y, c;
+
+		if (!p) {
+			free(rgb);
+			return NULL;
+		}
+		pw = (p->w + st - 1) / st;
+		ph = (p->h + st - 1) / st;
+		for (y = 0; y < ph && pieces[k].y + y < COL_H; y++)
+			for (x = 0; x < pw && pieces[k].x + x < COL_W; x++)
+				for (c = 0; c < 3; c++)
+					rgb[((size_t)(pieces[k].y + y) * COL_W +
+					     (size_t)(pieces[k].x + x)) * 3 + (size_t)c] =
+						p->rgb[((size_t)(y * st) * (size_t)p->w +
+							(size_t)(x * st)) * 3 + (size_t)c];
+	}
+	return rgb;
+}
+
+static double jnum(const json_t *a, size_t i)
+{
+	return json_number_value(json_array_get(a, i));
+}
+
+static void test_raw(struct px_ml_ctx *c, const json_t *raw)
+{
+	size_t i;
+	double worst = 0;
+
+	T_CASE("raw outputs within 1e-4 of TF.js on 256x256 crops")
+	{
+		T_EQ(json_array_size(raw), 3);
+		for (i = 0; i < json_array_size(raw); i++) {
+			const json_t *r = json_array_get(raw, i);
+			const struct photo *p = photo(json_string_value(
+				json_object_get(r, "file")));
+			int x0 = (int)json_integer_value(json_object_get(r, "x0"));
+			int y0 = (int)json_integer_value(json_object_get(r, "y0"));
+			const char *data = json_string_value(json_object_get(r, "data"));
+			float *in = malloc(NPIX * sizeof(float)), map[4];
+			uint8_t *crop = malloc(NPIX);
+			char path[512];
+			struct px_buf want;
+			struct outs o;
+			double err = 0;
+			int y, k;
+
+			T_OK(p != NULL && data != NULL);
+			snprintf(path, sizeof(path), DATA "/%s", data ? data : "");
+			T_OK(slurp(path, &want));
+			T_EQ(want.len, (size_t)PX_FACE_ANCHORS * 17 * 4);
+			if (!p || want.len != (size_t)PX_FACE_ANCHORS * 17 * 4) {
+				free(in);
+				free(crop);
+				px_buf_release(&want);
+				continue;
+			}
+			for (y = 0; y < N; y++)
+				memcpy(crop + (size_t)y * N * 3,
+				       p->rgb + ((size_t)(y0 + y) * (size_t)p->w +
+						 (size_t)x0) * 3,
+				       (size_t)N * 3);
+			T_EQ(px_face_prepare(crop, N, N, in, map), 0);
+			T_EQ(run_model(c, in, NULL), 0);
+			T_OK(find_outputs(c, &o));
+			{
+				const float *got[4] = {o.cls_big, o.cls_small,
+						       o.reg_big, o.reg_small};
+				const size_t cnt[4] = {NBIG, NSMALL, NBIG * NREG,
+						       NSMALL * NREG};
+				const float *w = (const float *)want.data;
+
+				for (k = 0; k < 4; k++) {
+					size_t j;
+
+					for (j = 0; j < cnt[k]; j++) {
+						double d = fabs((double)got[k][j] - w[j]);
+
+						if (!(d <= err))
+							err = d;
+					}
+					w += cnt[k];
+				}
+			}
+			if (!(err <= 1e-4))
+				fprintf(stderr, "  %s: max abs error %.3g\n",
+					p->file, err);
+			T_OK(err <= 1e-4);
+			if (err > worst)
+				worst = err;
+			free(in);
+			free(crop);
+			px_buf_release(&want);
+		}
+	}
+	printf("face raw outputs: 3 crops x %d values, max abs error %.2g\n",
+	       PX_FACE_ANCHORS * 17, worst);
+}
+
+static void test_boxes(struct px_ml_ctx *c, const json_t *cases,
+		       double min_score, int max)
+{
+	double worst_model = 0, worst_score = 0;
+	int nfaces = 0;
+	size_t i;
+
+	T_CASE("faces within 2 model px of TF.js's, same count and order")
+	{
+		T_EQ(json_array_size(cases), 4);
+		for (i = 0; i < json_array_size(cases); i++) {
+			const json_t *cs = json_array_get(cases, i);
+			const char *name = json_string_value(json_object_get(cs, "name"));
+			const json_t *faces = json_object_get(cs, "faces");
+			const struct photo *p = name ? photo(name) : NULL;
+			uint8_t *own = NULL;
+			const uint8_t *rgb;
+			struct px_face fm[PX_FACE_MAX], fi[PX_FACE_MAX];
+			float *in = malloc(NPIX * sizeof(float)), map[4];
+			int w, h, n = -1, ni = -1, k;
+
+			if (name && !strcmp(name, "collage")) {
+				rgb = own = collage();
+				w = COL_W;
+				h = COL_H;
+			} else {
+				rgb = p ? p->rgb : NULL;
+				w = p ? p->w : 0;
+				h = p ? p->h : 0;
+			}
+			T_OK(rgb != NULL);
+			if (!rgb) {
+				free(in);
+				continue;
+			}
+			T_EQ(w, json_integer_value(json_object_get(cs, "w")));
+			T_EQ(h, json_integer_value(json_object_get(cs, "h")));
+			T_EQ(px_face_prepare(rgb, w, h, in, map), 0);
+			T_EQ(px_face_detect_f32(c, in, (float)min_score, fm, max,
+						&n, NULL), 0);
+			T_EQ(px_face_detect(c, rgb, w, h, (float)min_score, fi,
+					    max, &ni, NULL), 0);
+			T_EQ(n, ni);
+			if (n != (int)json_array_size(faces))
+				fprintf(stderr, "  %s: %d faces, TF.js %zu\n", name,
+					n, json_array_size(faces));
+			T_EQ(n, (int)json_array_size(faces));
+			for (k = 0; k < n && k < (int)json_array_size(faces); k++) {
+				const json_t *f = json_array_get(faces, (size_t)k);
+				const json_t *mb = json_object_get(f, "model");
+				const json_t *ib = json_object_get(f, "box");
+				double s = json_number_value(json_object_get(f, "score"));
+				double d[4] = {
+					fabs(fm[k].x - jnum(mb, 0)),
+					fabs(fm[k].y - jnum(mb, 1)),
+					fabs(fm[k].x + fm[k].w - jnum(mb, 2)),
+					fabs(fm[k].y + fm[k].h - jnum(mb, 3)),
+				};
+				double di[4] = {
+					fabs(fi[k].x - jnum(ib, 0)),
+					fabs(fi[k].y - jnum(ib, 1)),
+					fabs(fi[k].w - jnum(ib, 2)),
+					fabs(fi[k].h - jnum(ib, 3)),
+				};
+				int j;
+
+				for (j = 0; j < 4; j++) {
+					T_OK(d[j] <= 2);
+					/* 2 model px, scaled to the input */
+					T_OK(di[j] <= 2 * map[j % 2] + 1e-3);
+					if (d[j] > worst_model)
+						worst_model = d[j];
+				}
+				T_OK(fabs(fm[k].score - s) <= 1e-3);
+				T_OK(fi[k].score == fm[k].score);
+				if (fabs(fm[k].score - s) > worst_score)
+					worst_score = fabs(fm[k].score - s);
+				nfaces++;
+			}
+			free(own);
+			free(in);
+		}
+	}
+	printf("face boxes: 4 images, %d faces, max corner error %.2g model px, "
+	       "max score error %.2g\n",
+	       nfaces, worst_model, worst_score);
+}
+
+static void test_golden(void)
+{
+	struct px_ml_model *m = NULL;
+	struct px_ml_ctx *c = NULL;
+	struct px_errbuf eb = {0};
+	json_error_t jerr;
+	json_t *root;
+	size_t i;
+
+	root = json_load_file(DATA "/expected.json", 0, &jerr);
+	T_CASE("golden file and photos")
+	{
+		T_OK(root != NULL);
+		for (i = 0; i < NPHOTOS; i++) {
+			photos[i].rgb = corpus_rgb(photos[i].file, &photos[i].w,
+						   &photos[i].h);
+			T_OK(photos[i].rgb != NULL);
+		}
+		T_EQ(px_face_open(models_dir(), &m, &eb), 0);
+		T_OK(!m || px_ml_ctx_new(m, &c, &eb) == 0);
+	}
+	if (root && c) {
+		test_raw(c, json_object_get(root, "raw"));
+		test_boxes(c, json_object_get(root, "cases"),
+			   json_number_value(json_object_get(root, "min_score")),
+			   (int)json_integer_value(json_object_get(root, "max")));
+	}
+	for (i = 0; i < NPHOTOS; i++) {
+		free(photos[i].rgb);
+		photos[i].rgb = NULL;
+	}
+	json_decref(root);
+	px_ml_ctx_free(c);
+	px_ml_model_free(m);
+}
+
 static void run(void)
 {
 	struct px_errbuf eb = {0};
@@ -245,5 +514,6 @@ static void run(void)
 	test_anchors();
 	test_prepare();
 	test_detect();
+	test_golden();
 	px_image_shutdown();
 }
