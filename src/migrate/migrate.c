@@ -5,7 +5,8 @@
  * Originals: the source's list, sorted, each one read, hashed against its
  * name, written create-only to the target and read back and hashed again.
  * One already in the target is read back and hashed too (an earlier run
- * wrote it), never rewritten.
+ * wrote it), never rewritten. `jobs` threads copy originals at once (an
+ * S3 store is latency-bound: each original is a HEAD, a PUT and a GET).
  *
  * Keys: the source is read in key order, `batch` keys at a time; the
  * target's keys in the same range are read alongside and the two merged:
@@ -18,12 +19,14 @@
 #include "migrate/migrate.h"
 #include "core/crypto.h"
 
+#include <pthread.h>
 #include <time.h>
 
 #define DEFAULT_BATCH 512
 #define BATCH_BYTES ((size_t)8 << 20) /* a batch stops growing past this */
 #define MAX_KEY 511 /* the longest key any backend takes (kv.c) */
 #define KEY_TEXT (4 * MAX_KEY + 1) /* a key in key_text() form */
+#define MAX_JOBS 64
 
 typedef char sha_t[PX_SHA256_HEX_LEN + 1];
 
@@ -76,8 +79,9 @@ static void report(const struct px_migrate_opts *o, const char *kind,
 		o->report(o->ctx, kind, what, detail);
 }
 
-/* Keep writes at or under opts->rate per second: the n-th write waits
- * until n / rate seconds after t0. */
+/* Keep operations (an original copied or checked, a batch of keys) at
+ * or under opts->rate per second: the n-th waits until n / rate seconds
+ * after t0. */
 static void pace(const struct px_migrate_opts *o, int64_t t0, uint64_t n)
 {
 	int64_t due, now = px_mono_us();
@@ -188,6 +192,71 @@ static int copy_original(const struct px_stores *from,
 	return 0;
 }
 
+/* The originals, shared by the copying threads. */
+struct orig_run {
+	const struct px_stores *from, *to;
+	const struct px_migrate_opts *o;
+	const struct sha_list *l;
+	int64_t t0;
+	uint64_t *writes;
+	struct px_migrate_stats *st;
+	pthread_mutex_t lock; /* guards st, *writes, next, rc, eb */
+	size_t next;
+	int rc;
+	struct px_errbuf eb;
+};
+
+static void add_stats(struct px_migrate_stats *to,
+		      const struct px_migrate_stats *d)
+{
+	to->original_bytes += d->original_bytes;
+	to->copied += d->copied;
+	to->copied_bytes += d->copied_bytes;
+	to->present += d->present;
+	to->present_bytes += d->present_bytes;
+	to->damaged += d->damaged;
+	to->conflicts += d->conflicts;
+	to->mismatched += d->mismatched;
+}
+
+/* One copying thread: take the next original until none is left or a
+ * store failed. */
+static void *orig_worker(void *arg)
+{
+	struct orig_run *r = arg;
+	struct px_buf data;
+
+	px_buf_init(&data, 0);
+	for (;;) {
+		struct px_migrate_stats d = {0};
+		struct px_errbuf one = {0};
+		uint64_t w = 0;
+		size_t i;
+		int rc;
+
+		pthread_mutex_lock(&r->lock);
+		i = r->next++;
+		rc = r->rc;
+		if (!rc && i < r->l->n)
+			w = ++*r->writes;
+		pthread_mutex_unlock(&r->lock);
+		if (rc || i >= r->l->n)
+			break;
+		pace(r->o, r->t0, w);
+		rc = copy_original(r->from, r->to, r->l->a[i], &data, r->o, &d,
+				   &one);
+		pthread_mutex_lock(&r->lock);
+		add_stats(r->st, &d);
+		if (rc && !r->rc) {
+			r->rc = rc;
+			r->eb = one;
+		}
+		pthread_mutex_unlock(&r->lock);
+	}
+	px_buf_release(&data);
+	return NULL;
+}
+
 static int copy_originals(const struct px_stores *from,
 			  const struct px_stores *to,
 			  const struct px_migrate_opts *o, int64_t t0,
@@ -195,10 +264,13 @@ static int copy_originals(const struct px_stores *from,
 			  struct px_errbuf *eb)
 {
 	struct sha_list l = {0};
-	struct px_buf data;
+	struct orig_run r;
+	pthread_t th[MAX_JOBS];
+	unsigned jobs = o->jobs ? o->jobs : 1, started = 0;
 	int rc;
 
-	px_buf_init(&data, 0);
+	if (jobs > MAX_JOBS)
+		jobs = MAX_JOBS;
 	rc = px_blob_list(from->blobs, list_one, &l, eb);
 	if (rc == PX_ENOMEM)
 		px_errf(eb, rc, "out of memory listing originals");
@@ -207,16 +279,26 @@ static int copy_originals(const struct px_stores *from,
 	if (l.n)
 		qsort(l.a, l.n, sizeof(*l.a), sha_cmp);
 	st->originals = l.n;
-	for (size_t i = 0; i < l.n; i++) {
-		uint64_t before = st->copied;
-
-		if ((rc = copy_original(from, to, l.a[i], &data, o, st, eb)))
+	memset(&r, 0, sizeof(r));
+	r.from = from;
+	r.to = to;
+	r.o = o;
+	r.l = &l;
+	r.t0 = t0;
+	r.writes = writes;
+	r.st = st;
+	pthread_mutex_init(&r.lock, NULL);
+	/* this thread is the first worker */
+	for (; started + 1 < jobs && started + 1 < l.n; started++)
+		if (pthread_create(&th[started], NULL, orig_worker, &r))
 			break;
-		if (st->copied != before)
-			pace(o, t0, ++*writes);
-	}
+	orig_worker(&r);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&r.lock);
+	if ((rc = r.rc) && eb)
+		*eb = r.eb;
 out:
-	px_buf_release(&data);
 	free(l.a);
 	return rc;
 }
@@ -320,7 +402,7 @@ static int read_range(struct px_kv *kv, struct range *r, struct px_errbuf *eb)
 static int merge(const struct px_stores *to, const struct kv_batch *src,
 		 const struct kv_batch *dst, bool copy,
 		 const struct px_migrate_opts *o, struct px_migrate_stats *st,
-		 bool *wrote, struct px_errbuf *eb)
+		 struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn = NULL;
 	char what[KEY_TEXT];
@@ -328,7 +410,6 @@ static int merge(const struct px_stores *to, const struct kv_batch *src,
 	uint64_t written = 0;
 	int rc = 0;
 
-	*wrote = false;
 	for (size_t i = 0; i < src->n; i++) {
 		const struct kv_item *s = &src->it[i];
 		int c = 1;
@@ -385,7 +466,6 @@ static int merge(const struct px_stores *to, const struct kv_batch *src,
 		if (rc)
 			goto out;
 		st->keys_copied += written;
-		*wrote = true;
 		key_text(bkey(src, src->n - 1), src->it[src->n - 1].nkey, what,
 			 sizeof(what));
 		{
@@ -410,7 +490,7 @@ static int key_pass(const struct px_stores *from, const struct px_stores *to,
 	struct kv_batch src = {0}, dst = {0};
 	unsigned char prev[MAX_KEY];
 	size_t nprev = 0;
-	bool have_prev = false, wrote;
+	bool have_prev = false;
 	int rc;
 
 	px_buf_init(&src.bytes, 0);
@@ -434,10 +514,9 @@ static int key_pass(const struct px_stores *from, const struct px_stores *to,
 				st->extra += dst.n;
 			break;
 		}
-		if ((rc = merge(to, &src, &dst, copy, o, st, &wrote, eb)))
+		pace(o, t0, ++*writes);
+		if ((rc = merge(to, &src, &dst, copy, o, st, eb)))
 			goto out;
-		if (wrote)
-			pace(o, t0, ++*writes);
 		nprev = src.it[src.n - 1].nkey;
 		if (nprev > sizeof(prev)) {
 			rc = px_errf(eb, PX_EINVAL, "key too long");

@@ -45,8 +45,11 @@ typedef void (*px_migrate_fn)(void *ctx, const char *kind, const char *what,
 
 struct px_migrate_opts {
 	unsigned batch;  /* keys per write transaction (0: 512) */
-	double rate;     /* at most this many writes (an original or a
-			  * batch) per second; 0: no limit */
+	unsigned jobs;   /* originals copied at once (0: 1; at most 64);
+			  * report() is then called from several threads */
+	double rate;     /* at most this many operations (an original
+			  * copied or checked, a batch of keys) per
+			  * second; 0: no limit */
 	px_migrate_fn report; /* may be NULL */
 	void *ctx;
 };

@@ -32,7 +32,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pictor migrate --to-blob URL --to-meta URL [--to-data DIR]\n"
-		"                      [--json] [--verbose] [--batch N] [--rate N]\n"
+		"                      [--json] [--verbose] [--jobs N] [--batch N]\n"
+		"                      [--rate N]\n"
 		"                      [--data DIR] [options]\n\n"
 		"Copy an installation into other stores: every original and every\n"
 		"record, index, job, token and setting key, typically from the data\n"
@@ -51,9 +52,11 @@ static void usage(FILE *f)
 		"  --json          print the summary as one JSON object\n"
 		"  --verbose       one line per original and per batch of keys\n"
 		"                  (stderr)\n"
+		"  --jobs N        originals copied at once (default 4, at most 64)\n"
 		"  --batch N       keys per write transaction (default 512)\n"
-		"  --rate N        at most N writes (an original or a batch of keys)\n"
-		"                  per second, to spare a busy store (default: no limit)\n"
+		"  --rate N        at most N operations per second (an original copied\n"
+		"                  or checked, a batch of keys), to spare a busy store\n"
+		"                  (default: no limit)\n"
 		"and every option of \"pictor serve\" naming the source (--data,\n"
 		"--blob, --meta, --config). S3 credentials as for serve.\n\n"
 		"Exit status: 0 the target is complete and verified; 1 the copy ran\n"
@@ -71,7 +74,7 @@ struct opts {
 
 static const char *const own_flags[] = {"--to-blob", "--to-meta", "--to-data",
 					"--json", "--verbose", "--batch",
-					"--rate", NULL};
+					"--rate", "--jobs", NULL};
 
 static int parse_num(const char *flag, const char *v, double lo, double hi,
 		     double *out)
@@ -136,15 +139,21 @@ static int take_flags(int argc, char **argv, struct opts *o, char **args,
 			if (parse_num("--batch", v, 1, 100000, &d))
 				return PX_EINVAL;
 			o->m.batch = (unsigned)d;
-		} else {
+		} else if (f == 6) {
 			if (parse_num("--rate", v, 0.01, 1e9, &d))
 				return PX_EINVAL;
 			o->m.rate = d;
+		} else {
+			if (parse_num("--jobs", v, 1, 64, &d))
+				return PX_EINVAL;
+			o->m.jobs = (unsigned)d;
 		}
 	}
 	return 0;
 }
 
+/* Called from the copying threads: one fprintf per line (stdio locks the
+ * stream for each call). */
 static void report(void *ctx, const char *kind, const char *what,
 		   const char *detail)
 {
@@ -304,6 +313,7 @@ int px_migrate_cli(int argc, char **argv)
 			return EXIT_DONE;
 		}
 	o.m.report = report;
+	o.m.jobs = 4;
 	o.m.ctx = &o;
 	if (take_flags(argc, argv, &o, args, &nargs, (int)PX_ARRAY_LEN(args)))
 		return EXIT_USAGE;

@@ -1,7 +1,8 @@
 /*
  * test_migrate.c - px_migrate_run over the in-memory stores: a full copy,
  * a second run that copies nothing, runs cut short by a failed write of
- * an original or of a batch of keys and then finished, conflicts and
+ * an original (one thread and four) or of a batch of keys and then
+ * finished, conflicts and
  * extra keys in the target, an original damaged in the source, and the
  * printable form of keys in messages.
  */
@@ -245,6 +246,33 @@ static void run(void)
 		T_EQ(st.conflicts, 1);
 		T_EQ(seen.damaged, 1);
 		T_EQ(px_blob_stat(s.b.blobs, wrong, &size, NULL), PX_ENOTFOUND);
+		close2(&s);
+	}
+
+	T_CASE("four threads copy originals; a failed write stops them, the next run finishes") {
+		struct stores2 s;
+		struct px_migrate_opts o = {.jobs = 4};
+		char hex[65], text[32];
+		uint64_t first;
+
+		open2(&s);
+		for (int i = 0; i < 40; i++) {
+			snprintf(text, sizeof(text), "original %d", i);
+			put_blob(s.a.blobs, text, hex);
+		}
+		fill_keys(s.a.kv, 5);
+		px_blob_fault_put(PX_EIO, 10);
+		T_EQ(px_migrate_run(&s.a, &s.b, &o, &st, &eb), PX_EIO);
+		px_blob_fault_put(0, 0);
+		first = st.copied;
+		T_OK(first >= 10 && first < 40);
+		T_EQ(st.keys_copied, 0);
+		T_EQ(px_migrate_run(&s.a, &s.b, &o, &st, &eb), 0);
+		T_EQ(st.originals, 40);
+		T_EQ(st.present, first);
+		T_EQ(st.copied, 40 - first);
+		T_EQ(st.keys_copied, 5);
+		T_EQ(st.conflicts + st.mismatched + st.damaged, 0);
 		close2(&s);
 	}
 
