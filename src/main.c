@@ -19,8 +19,10 @@
 #include "api/app.h"
 #include "api/srcset.h"
 #include "cache/cache.h"
+#include "catalog/lease.h"
 #include "catalog/maint.h"
 #include "catalog/stores.h"
+#include "catalog/watch.h"
 #include "console/console.h"
 #include "core/config.h"
 #include "core/crypto.h"
@@ -1264,6 +1266,7 @@ static int cmd_serve(int argc, char **argv)
 		    px_kv_meta_is_lmdb(cfg.meta) ? "lmdb" : "postgres");
 	if (px_catalog_new(stores.blobs, stores.kv, &app->cat))
 		goto fail;
+	px_catalog_lease_config(app->cat, -1, (int64_t)cfg.lease_time * 1000000);
 	/* Tokens and drafts own keys of their own (catalog.h's layout). */
 	if (px_tokens_new(stores.kv, &app->tokens) ||
 	    px_drafts_new(stores.kv, &app->drafts))
@@ -1458,6 +1461,7 @@ out:
 	px_http_stop(http);
 	px_scrub_stop(scrub);
 	if (app) {
+		px_catalog_unwatch(app->cat);
 		px_pool_free(app->pool);
 		px_cache_free(app->cache);
 		px_moderation_free(app->mod);

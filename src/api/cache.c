@@ -4,15 +4,62 @@
  */
 #include "api/app.h"
 #include "cache/cache.h"
+#include "catalog/watch.h"
 #include "moderation/webhook.h"
 
 #include <jansson.h>
 #include <time.h>
 
+/*
+ * Another node changed something this node's result cache may hold
+ * renders of. Entries are keyed by the original's SHA-256 and the
+ * resolved options, so a change to a record (a block, a delete, a
+ * signing switch) or a variant can never make this node serve other
+ * bytes under a key (delivery reads the record and variant from the
+ * store on every request, before the cache); these purges keep what
+ * the other node removed from lingering here, as the same change made
+ * on this node does. A lost message stream drops everything.
+ */
+static void on_change(void *ctx, const struct px_change *ch)
+{
+	struct px_cache *cache = ctx;
+	struct px_cache_purge p = {0};
+	const char *one[1];
+
+	switch (ch->kind) {
+	case PX_CHANGE_IMAGE:
+	case PX_CHANGE_PURGE:
+		if (ch->everything) {
+			p.everything = true;
+		} else if (ch->sha256) {
+			one[0] = ch->sha256;
+			p.sha256 = one;
+			p.n_sha256 = 1;
+		} else if (ch->variant) {
+			one[0] = ch->variant;
+			p.variants = one;
+			p.n_variants = 1;
+		}
+		break;
+	case PX_CHANGE_VARIANT:
+		one[0] = ch->variant;
+		p.variants = one;
+		p.n_variants = 1;
+		break;
+	case PX_CHANGE_LOST:
+		p.everything = true;
+		break;
+	default:
+		return;
+	}
+	px_cache_purge(cache, &p, NULL, NULL);
+}
+
 int px_api_cache_open(struct px_app *a, struct px_errbuf *eb)
 {
 	struct px_cache_opts o;
 	char dir[4096];
+	int rc;
 
 	memset(&o, 0, sizeof(o));
 	snprintf(dir, sizeof(dir), "%s/cache", a->cfg->data);
@@ -23,7 +70,10 @@ int px_api_cache_open(struct px_app *a, struct px_errbuf *eb)
 	o.wait_ms = (int)(a->cfg->cache_wait * 1000);
 	o.policy = a->cfg->cache_policy == PX_CFG_CACHE_LRU ? PX_CACHE_LRU
 							    : PX_CACHE_SIEVE;
-	return px_cache_new(&o, &a->cache, eb);
+	if ((rc = px_cache_new(&o, &a->cache, eb)))
+		return rc;
+	/* Nodes sharing a store drop what the others change (watch.h). */
+	return px_catalog_watch(a->cat, on_change, a->cache, eb);
 }
 
 #define PURGE_LIST_MAX 100
@@ -209,6 +259,18 @@ void px_api_cache_purge(struct px_app *a, struct px_req *r,
 	p.everything = json_is_true(ev);
 	if (a->cache)
 		px_cache_purge(a->cache, &p, &removed, NULL);
+	/* the other nodes' caches too (watch.h) */
+	{
+		int rc = px_catalog_purge_announce(a->cat, p.sha256,
+						   p.n_sha256, p.variants,
+						   p.n_variants, p.everything,
+						   &eb);
+
+		if (rc) {
+			px_app_fail(r, rc, &eb);
+			goto out;
+		}
+	}
 	notify_purge(a, "purge", ids ? ids : none, vars ? vars : none,
 		     p.everything, removed);
 	px_app_ok_json(r, 200, json_pack("{s:I}", "removed", (json_int_t)removed));

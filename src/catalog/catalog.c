@@ -28,6 +28,7 @@ struct px_catalog {
 	pthread_mutex_t stripes[NSTRIPES];
 	unsigned search_scan; /* misses a search page looks at */
 	struct px_brief_memo *briefs; /* decoded delivery briefs (brief.h) */
+	struct px_leases *leases; /* claims on background work (lease.h) */
 };
 
 void px_catalog_set_search_scan(struct px_catalog *c, unsigned n)
@@ -69,7 +70,9 @@ int px_catalog_new(struct px_blob_store *blobs, struct px_kv *kv,
 	c->blobs = blobs;
 	c->kv = kv;
 	c->search_scan = PX_CATALOG_SEARCH_SCAN;
-	if (px_brief_memo_new(0, 0, &c->briefs)) {
+	if (px_brief_memo_new(0, 0, &c->briefs) ||
+	    px_leases_new(kv, &c->leases)) {
+		px_brief_memo_free(c->briefs);
 		free(c);
 		return PX_ENOMEM;
 	}
@@ -85,8 +88,27 @@ void px_catalog_free(struct px_catalog *c)
 		return;
 	for (int i = 0; i < NSTRIPES; i++)
 		pthread_mutex_destroy(&c->stripes[i]);
+	px_leases_free(c->leases);
 	px_brief_memo_free(c->briefs);
 	free(c);
+}
+
+struct px_leases *px_catalog_leases(struct px_catalog *c)
+{
+	return c->leases;
+}
+
+/* The classification job of a record leaving "pending" goes with its
+ * claim (lease.h), whichever node held it. */
+static int job_lease_end(struct px_catalog *c, struct px_kv_txn *txn,
+			 const struct px_image_rec *r, struct px_errbuf *eb)
+{
+	char key[PX_ID_MAX + 16];
+
+	if (strcmp(r->status, "pending"))
+		return 0;
+	px_lease_job_key(key, sizeof(key), r->id);
+	return px_lease_end_in(c->leases, txn, key, eb);
 }
 
 static pthread_mutex_t *stripe(struct px_catalog *c, const char *sha)
@@ -278,7 +300,8 @@ int px_catalog_notify(struct px_catalog *c, const char *event,
 
 	if ((rc = px_kv_begin(c->kv, 0, &txn, eb)))
 		return rc;
-	if ((rc = px_outbox_put(txn, event, eb))) {
+	if ((rc = px_outbox_put(txn, event, eb)) ||
+	    (rc = px_watch_announce_in(c, txn, eb, "outbox"))) {
 		px_kv_abort(txn);
 		return rc;
 	}
@@ -362,7 +385,11 @@ int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 		goto out;
 	if ((rc = status_keys(txn, rec, true, eb)))
 		goto out;
-	if (event && (rc = px_outbox_put(txn, event, eb)))
+	if (event && ((rc = px_outbox_put(txn, event, eb)) ||
+		      (rc = px_watch_announce_in(c, txn, eb, "outbox"))))
+		goto out;
+	if (!strcmp(rec->status, "pending") &&
+	    (rc = px_watch_announce_in(c, txn, eb, "job")))
 		goto out;
 	if ((rc = audit_rec(txn, rec, "upload", who, false, eb)))
 		goto out;
@@ -504,6 +531,9 @@ int px_catalog_update(struct px_catalog *c, const char *id, const char *meta,
 	img_key(key, sizeof(key), id);
 	if ((rc = px_kv_puts(txn, key, val.data, val.len, 0, eb)))
 		goto out;
+	if ((rc = px_watch_announce_in(c, txn, eb, "image %s %s", id,
+				       rec->sha256)))
+		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
 out:
@@ -543,11 +573,15 @@ int px_catalog_delete(struct px_catalog *c, const char *id,
 	if (!rec.original_deleted &&
 	    (rc = ref_add(txn, rec.sha256, -1, &refs, eb)))
 		goto out;
-	if ((rc = status_keys(txn, &rec, false, eb)))
+	if ((rc = status_keys(txn, &rec, false, eb)) ||
+	    (rc = job_lease_end(c, txn, &rec, eb)))
 		goto out;
 	if ((rc = audit_rec(txn, &rec, "delete", who, true, eb)))
 		goto out;
 	if ((rc = px_mih_image_del(txn, id, rec.pdq, eb)))
+		goto out;
+	if ((rc = px_watch_announce_in(c, txn, eb, "image %s %s", id,
+				       rec.sha256)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
@@ -1015,7 +1049,16 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 			goto out;
 		}
 	}
+	if (d->leased) {
+		/* the job's completion: only while this node's claim holds */
+		px_lease_job_key(key, sizeof(key), id);
+		if ((rc = px_lease_check_in(c->leases, txn, key, eb)))
+			goto out;
+	}
 	if ((rc = status_keys(txn, &rec, false, eb)))
+		goto out;
+	if (strcmp(status, "pending") &&
+	    (rc = job_lease_end(c, txn, &rec, eb)))
 		goto out;
 	snprintf(before, sizeof(before), "{\"status\":\"%s\"}", rec.status);
 	px_strlcpy(before_status, rec.status, sizeof(before_status));
@@ -1058,7 +1101,11 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 	img_key(key, sizeof(key), id);
 	if ((rc = px_kv_puts(txn, key, val.data, val.len, 0, eb)))
 		goto out;
-	if (event && (rc = px_outbox_put(txn, event, eb)))
+	if (event && ((rc = px_outbox_put(txn, event, eb)) ||
+		      (rc = px_watch_announce_in(c, txn, eb, "outbox"))))
+		goto out;
+	if ((rc = px_watch_announce_in(c, txn, eb, "image %s %s", id,
+				       rec.sha256)))
 		goto out;
 	if ((!d->audit_if_changed || strcmp(before_status, rec.status)) &&
 	    (rc = audit_decision(txn, &rec, before, moderation, audit_entry,
@@ -1070,6 +1117,11 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
+	if (!rc && strcmp(before_status, "pending") == 0 &&
+	    strcmp(status, "pending")) {
+		px_lease_job_key(key, sizeof(key), id);
+		px_lease_forget(c->leases, key);
+	}
 	/* Committed: the record no longer references its bytes. A failure
 	 * to remove them leaves an orphan that recovery removes. */
 	if (!rc && drop && refs == 0)

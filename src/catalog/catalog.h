@@ -31,6 +31,10 @@
  *                                   exists exactly while pending)
  *   cdec/<sha256>                -> the last review decision on those
  *                                   bytes (px_catalog_content_decision)
+ *  catalog/lease.c (claims on background work, lease.h)
+ *   lease/job/<id>               -> "<node> <expiry µs>": the node
+ *                                   classifying that pending image
+ *   lease/outbox/<16 hex seq>    -> the same for a webhook event
  *  catalog/outbox.c (written in the transaction of the decision)
  *   outbox/<16 hex seq>          -> pending webhook event (JSON)
  *   deadletter/<16 hex seq>      -> event that ran out of attempts
@@ -204,6 +208,10 @@ struct px_decision {
 	bool drop_original;      /* remove the original bytes (when no other
 				    record uses them); the record stays as a
 				    tombstone (original_deleted) */
+	bool leased;             /* the completion of the image's claimed
+				    classification job (lease.h): refused
+				    with PX_EBUSY "lease_lost" unless the
+				    claim is still this node's */
 	bool audit_if_changed;   /* audit only a change of status (a
 				    re-judgement that confirms the status
 				    updates the scores silently) */

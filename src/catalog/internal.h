@@ -24,4 +24,28 @@ int px_catalog_count_adjust(struct px_kv_txn *txn, const char *status,
  * changed records behind the catalog's operations). */
 int px_catalog_counts_forget(struct px_kv_txn *txn, struct px_errbuf *eb);
 
+/* Claims on background work (lease.c, lease.h), one set per catalog. */
+struct px_leases;
+int px_leases_new(struct px_kv *kv, struct px_leases **out);
+void px_leases_free(struct px_leases *l); /* accepts NULL */
+struct px_leases *px_catalog_leases(struct px_catalog *c);
+void px_lease_job_key(char *k, size_t n, const char *id);
+void px_lease_outbox_key(char *k, size_t n, uint64_t seq);
+/* Inside txn: 0 when the claim key is this node's (or leases are off),
+ * else PX_EBUSY with code "lease_lost". */
+int px_lease_check_in(struct px_leases *l, struct px_kv_txn *txn,
+		      const char *key, struct px_errbuf *eb);
+/* Inside txn: remove the claim key whoever holds it (no-op when off). */
+int px_lease_end_in(struct px_leases *l, struct px_kv_txn *txn,
+		    const char *key, struct px_errbuf *eb);
+/* After the commit that ended a claim: stop renewing it. */
+void px_lease_forget(struct px_leases *l, const char *key);
+
+/* Inside the write transaction txn: send "<node> " + the formatted text
+ * to the other nodes at commit (watch.h); 0 and nothing sent when the
+ * store is not shared. */
+int px_watch_announce_in(struct px_catalog *c, struct px_kv_txn *txn,
+			 struct px_errbuf *eb, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif

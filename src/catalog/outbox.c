@@ -253,8 +253,19 @@ int px_catalog_outbox_settle(struct px_catalog *c,
 	if ((rc = px_kv_begin(px_catalog_kv(c), 0, &txn, eb)))
 		return rc;
 	for (int i = 0; i < n; i++) {
-		char from[64], to[64];
+		char from[64], to[64], lease[64];
 
+		/* Settled only while this node's claim holds (lease.h): a
+		 * claim taken over means another node now delivers it. */
+		px_lease_outbox_key(lease, sizeof(lease), a[i].seq);
+		rc = px_lease_check_in(px_catalog_leases(c), txn, lease, eb);
+		if (rc == PX_EBUSY)
+			continue;
+		if (rc || (rc = px_lease_end_in(px_catalog_leases(c), txn,
+						 lease, eb))) {
+			px_kv_abort(txn);
+			return rc;
+		}
 		snprintf(from, sizeof(from), "outbox/%016llx",
 			 (unsigned long long)a[i].seq);
 		snprintf(to, sizeof(to), "%s/%016llx",
@@ -269,7 +280,15 @@ int px_catalog_outbox_settle(struct px_catalog *c,
 			return rc;
 		}
 	}
-	return px_kv_commit(txn, eb);
+	if ((rc = px_kv_commit(txn, eb)))
+		return rc;
+	for (int i = 0; i < n; i++) {
+		char lease[64];
+
+		px_lease_outbox_key(lease, sizeof(lease), a[i].seq);
+		px_lease_forget(px_catalog_leases(c), lease);
+	}
+	return 0;
 }
 
 int px_catalog_outbox_done(struct px_catalog *c, uint64_t seq,

@@ -196,7 +196,8 @@ int px_catalog_variant_put(struct px_catalog *c, const struct px_variant *v,
 			goto out;
 		}
 	}
-	if ((rc = px_kv_puts(txn, key, text, strlen(text), 0, eb)))
+	if ((rc = px_kv_puts(txn, key, text, strlen(text), 0, eb)) ||
+	    (rc = px_watch_announce_in(c, txn, eb, "variant %s", v->name)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
@@ -221,6 +222,8 @@ int px_catalog_variant_del(struct px_catalog *c, const char *name,
 	if ((rc = px_kv_begin(px_catalog_kv(c), 0, &txn, eb)))
 		return rc;
 	rc = px_kv_dels(txn, key, eb);
+	if (!rc)
+		rc = px_watch_announce_in(c, txn, eb, "variant %s", name);
 	if (rc) {
 		px_kv_abort(txn);
 		if (rc == PX_ENOTFOUND)

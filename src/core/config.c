@@ -195,6 +195,10 @@ static const struct opt opts[] = {
 	{"webhook-attempts", "PICTOR_WEBHOOK_ATTEMPTS", "webhook_attempts",
 	 L(webhook_attempts), "12", 1, 100, false,
 	 "attempts before a webhook event becomes a dead letter"},
+	{"lease-time", "PICTOR_LEASE_TIME", "lease_time", L(lease_time), "30",
+	 1, 3600, false,
+	 "seconds a node's claim on a background job or webhook event lasts "
+	 "unrenewed (nodes sharing a PostgreSQL store); renewed every third"},
 	{"moderation-frames", "PICTOR_MODERATION_FRAMES", "moderation_frames",
 	 L(moderation_frames), "32", 1, 1000, false,
 	 "frames of an animation classified; beyond: a sample plus the changes"},
@@ -270,7 +274,7 @@ _Static_assert(sizeof(enum px_mod_mode) == sizeof(int) &&
  * own, ignored here so a shell that runs the tests can run the daemon. */
 static const char *const not_settings[] = {
 	"PICTOR_BIN", "PICTOR_CORPUS", "PICTOR_TIME_SCALE", "PICTOR_KEEP_DATA",
-	"PICTOR_E2E_BLOB",
+	"PICTOR_E2E_BLOB", "PICTOR_TEST_JOB_DELAY_MS",
 };
 
 static const char *default_variants[][2] = {

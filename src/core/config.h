@@ -87,6 +87,7 @@ struct px_config {
 	char *webhook_url;
 	char *webhook_secret;
 	long webhook_timeout;     /* seconds per webhook POST */
+	long lease_time;          /* seconds a claim on background work lasts */
 	long webhook_attempts;    /* attempts before a dead letter */
 	long moderation_frames;   /* frames classified in full per image */
 	long reclassify_share;    /* percent of one core for reclassify jobs */

@@ -213,6 +213,33 @@ int px_kv_set_conns(struct px_kv *kv, int n)
 	return kv->ops->set_conns ? kv->ops->set_conns(kv, n) : 0;
 }
 
+bool px_kv_shared(const struct px_kv *kv)
+{
+	return kv && kv->ops->notify && kv->ops->listen;
+}
+
+int px_kv_notify(struct px_kv_txn *txn, const char *payload,
+		 struct px_errbuf *eb)
+{
+	if (!px_kv_shared(txn->kv))
+		return px_errf(eb, PX_EUNSUPPORTED,
+			       "the %s store has no messages",
+			       txn->kv->ops->name);
+	if (!payload || !*payload || strlen(payload) > PX_KV_NOTIFY_MAX)
+		return px_errf(eb, PX_EINVAL, "a message is 1..%d bytes",
+			       PX_KV_NOTIFY_MAX);
+	return txn->kv->ops->notify(txn, payload, eb);
+}
+
+int px_kv_listen(struct px_kv *kv, px_kv_notify_fn fn, void *ctx,
+		 struct px_errbuf *eb)
+{
+	if (!px_kv_shared(kv))
+		return px_errf(eb, PX_EUNSUPPORTED,
+			       "the %s store has no messages", kv->ops->name);
+	return kv->ops->listen(kv, fn, ctx, eb);
+}
+
 int px_kv_snapshot(const struct px_kv_ops *ops, const char *location,
 		   const char *dest, struct px_errbuf *eb)
 {

@@ -35,6 +35,14 @@ struct px_kv_txn;
 typedef int (*px_kv_scan_fn)(void *ctx, const void *key, size_t nkey,
 			     const void *val, size_t nval);
 
+/*
+ * listen() callback, called on the store's listener thread: payload is one
+ * message another process (or this one) sent with notify() and committed,
+ * in commit order; NULL means messages may have been lost (the listener's
+ * connection broke and was reopened): assume anything may have changed.
+ */
+typedef void (*px_kv_notify_fn)(void *ctx, const char *payload);
+
 struct px_kv_ops {
 	const char *name; /* "lmdb", "mem", "pg" */
 	/* Open a store at location (a directory for lmdb, a libpq
@@ -77,7 +85,24 @@ struct px_kv_ops {
 	/* Most connections the store may hold open (one per concurrent
 	 * transaction); NULL for backends without connections. */
 	int (*set_conns)(struct px_kv *kv, int n);
+	/*
+	 * Stores that several processes (nodes) share. NULL for the
+	 * others, which one process owns (lmdb, mem).
+	 * notify(): send payload (text, at most PX_KV_NOTIFY_MAX bytes) to
+	 * every listener of this store when the write transaction txn
+	 * commits; nothing is sent if it aborts.
+	 * listen(): start delivering every committed payload, from any
+	 * process, to fn on a thread of the store's own until close();
+	 * once per store. Every payload committed after it returns is
+	 * delivered, or its loss reported (fn with NULL).
+	 */
+	int (*notify)(struct px_kv_txn *txn, const char *payload,
+		      struct px_errbuf *eb);
+	int (*listen)(struct px_kv *kv, px_kv_notify_fn fn, void *ctx,
+		      struct px_errbuf *eb);
 };
+
+#define PX_KV_NOTIFY_MAX 4000
 
 struct px_kv {
 	const struct px_kv_ops *ops; /* first member, always */
@@ -125,6 +150,16 @@ int px_kv_health(struct px_kv *kv, struct px_errbuf *eb);
 /* Size the connection pool of a client-server backend to n concurrent
  * transactions (the daemon's threads); 0 and a no-op for the others. */
 int px_kv_set_conns(struct px_kv *kv, int n);
+/* True when several processes may share the store at once (it has
+ * notify/listen): background work then needs leases, and node-local
+ * caches need the store's messages. */
+bool px_kv_shared(const struct px_kv *kv);
+/* PX_EUNSUPPORTED on a store that is not shared; semantics as in the
+ * ops table. */
+int px_kv_notify(struct px_kv_txn *txn, const char *payload,
+		 struct px_errbuf *eb);
+int px_kv_listen(struct px_kv *kv, px_kv_notify_fn fn, void *ctx,
+		 struct px_errbuf *eb);
 /* PX_EUNSUPPORTED when the backend has no snapshot. */
 int px_kv_snapshot(const struct px_kv_ops *ops, const char *location,
 		   const char *dest, struct px_errbuf *eb);

@@ -41,7 +41,9 @@
 #include "meta/kv.h"
 #include "core/log.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -78,6 +80,14 @@ struct pg_kv {
 	int nslots, max_conns;
 	pthread_mutex_t health_lock; /* guards health_conn */
 	PGconn *health_conn;
+	char channel[32]; /* LISTEN/NOTIFY channel: "pictor_<table oid>" */
+	/* the listener thread (listen()) */
+	pthread_t listener;
+	bool listening;
+	atomic_bool stopping;
+	px_kv_notify_fn notify_fn;
+	void *notify_ctx;
+	PGconn *listen_conn; /* handed from listen() to the thread */
 };
 
 struct pg_txn {
@@ -279,6 +289,10 @@ static void pg_close(struct px_kv *base)
 
 	if (!kv)
 		return;
+	if (kv->listening) {
+		atomic_store(&kv->stopping, true);
+		pthread_join(kv->listener, NULL);
+	}
 	for (int i = 0; i < kv->nslots; i++)
 		if (kv->slots[i].conn)
 			PQfinish(kv->slots[i].conn);
@@ -360,6 +374,9 @@ static int migrate(struct pg_kv *kv, PGconn *conn, struct px_errbuf *eb)
 	if (rc)
 		goto out;
 	kv->write_lock = (LOCK_CLASS << 32) | (oid & 0xffffffffLL);
+	/* Channels are database-wide: the table's OID keeps stores in
+	 * different schemas of one database apart. */
+	snprintf(kv->channel, sizeof(kv->channel), "pictor_%lld", oid);
 	rc = exec_ok(conn, "COMMIT", eb, "schema commit");
 out:
 	if (rc && PQtransactionStatus(conn) != PQTRANS_IDLE)
@@ -767,6 +784,135 @@ static int pg_health(struct px_kv *base, struct px_errbuf *eb)
 	return rc;
 }
 
+/* NOTIFY inside the write transaction: PostgreSQL sends it at COMMIT,
+ * and drops it on ROLLBACK. */
+static int pg_notify(struct px_kv_txn *base, const char *payload,
+		     struct px_errbuf *eb)
+{
+	struct pg_txn *t = (struct pg_txn *)base;
+	struct pg_kv *kv = (struct pg_kv *)base->kv;
+	const char *vals[2] = {kv->channel, payload};
+	PGresult *res;
+	int rc = 0;
+
+	if (t->rdonly)
+		return px_errf(eb, PX_EINVAL, "notify in a read-only transaction");
+	if (t->failed)
+		return px_errf(eb, PX_EIO, "metadata store (postgres): the "
+			       "transaction failed earlier");
+	res = PQexecParams(t->slot->conn, "SELECT pg_notify($1, $2)", 2, NULL,
+			   vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = res_err(t->slot->conn, res, eb, "notify");
+		t->failed = true;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * The listener: its own connection, LISTENing on the store's channel.
+ * It wakes every LISTEN_TICK_MS to notice close(), and asks the server
+ * for a round trip every LISTEN_PING_MS so a server that went away is
+ * noticed within a second or two, not at the TCP keepalive. A broken
+ * connection is reopened (every LISTEN_RETRY_MS while the server is down)
+ * and the callback told that messages may have been lost.
+ */
+#define LISTEN_TICK_MS 100
+#define LISTEN_PING_MS 1000
+#define LISTEN_RETRY_MS 500
+
+static PGconn *listen_connect(struct pg_kv *kv)
+{
+	char sql[96];
+	PGconn *conn;
+
+	if (dial(kv->conninfo, "2", &conn, NULL))
+		return NULL;
+	snprintf(sql, sizeof(sql), "SET statement_timeout = '5s'; LISTEN %s",
+		 kv->channel);
+	if (exec_ok(conn, sql, NULL, "listen")) {
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+static void *listener(void *arg)
+{
+	struct pg_kv *kv = arg;
+	PGconn *conn = kv->listen_conn;
+	bool lost = !conn; /* messages may have been missed */
+	int64_t last_ping = px_mono_us();
+
+	while (!atomic_load(&kv->stopping)) {
+		struct pollfd pfd;
+		PGnotify *n;
+
+		if (!conn) {
+			if (!(conn = listen_connect(kv))) {
+				lost = true;
+				poll(NULL, 0, LISTEN_RETRY_MS);
+				continue;
+			}
+			if (lost)
+				kv->notify_fn(kv->notify_ctx, NULL);
+			lost = false;
+			last_ping = px_mono_us();
+		}
+		pfd.fd = PQsocket(conn);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, LISTEN_TICK_MS) < 0 && errno != EINTR)
+			goto broken;
+		if (px_mono_us() - last_ping >= LISTEN_PING_MS * 1000LL) {
+			/* PQexec keeps notifications that arrive meanwhile */
+			if (exec_ok(conn, "SELECT 1", NULL, "listen ping"))
+				goto broken;
+			last_ping = px_mono_us();
+		} else if (!PQconsumeInput(conn)) {
+			goto broken;
+		}
+		while ((n = PQnotifies(conn))) {
+			kv->notify_fn(kv->notify_ctx, n->extra);
+			PQfreemem(n);
+		}
+		continue;
+broken:
+		px_logf(PX_LOG_WARN, "metadata store (postgres): listener "
+			"connection lost; reconnecting");
+		PQfinish(conn);
+		conn = NULL;
+		lost = true;
+	}
+	if (conn)
+		PQfinish(conn);
+	return NULL;
+}
+
+static int pg_listen(struct px_kv *base, px_kv_notify_fn fn, void *ctx,
+		     struct px_errbuf *eb)
+{
+	struct pg_kv *kv = (struct pg_kv *)base;
+
+	if (kv->listening)
+		return px_errf(eb, PX_EINVAL, "the store is listening already");
+	kv->notify_fn = fn;
+	kv->notify_ctx = ctx;
+	atomic_store(&kv->stopping, false);
+	/* Listening when this returns: a message committed from now on is
+	 * heard (or, if the server is down now, the loss is reported). */
+	kv->listen_conn = listen_connect(kv);
+	if (pthread_create(&kv->listener, NULL, listener, kv)) {
+		if (kv->listen_conn)
+			PQfinish(kv->listen_conn);
+		return px_errf(eb, PX_EINTERNAL,
+			       "cannot start the store's listener");
+	}
+	kv->listening = true;
+	return 0;
+}
+
 const struct px_kv_ops px_kv_pg_ops = {
 	.name = "pg",
 	.open = pg_open,
@@ -781,6 +927,8 @@ const struct px_kv_ops px_kv_pg_ops = {
 	.health = pg_health,
 	.snapshot = NULL, /* pg_dump does that job (docs/DEPLOY.md) */
 	.set_conns = pg_set_conns,
+	.notify = pg_notify,
+	.listen = pg_listen,
 };
 
 static char version_text[32];

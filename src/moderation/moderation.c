@@ -3,6 +3,8 @@
  * job runner and the review decision.
  */
 #include "moderation/moderation.h"
+#include "catalog/lease.h"
+#include "catalog/watch.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -11,6 +13,7 @@
 #include "moderation/webhook.h"
 
 #include <jansson.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -50,6 +53,7 @@ struct px_moderation {
 	struct px_webhook *webhook;
 	struct px_mod_metrics mx;
 	struct px_reclassifier *reclass;
+	int test_job_delay_ms; /* PICTOR_TEST_JOB_DELAY_MS: a slow job */
 };
 
 int px_moderation_policy_version(const char *text, char out[24])
@@ -608,7 +612,7 @@ static void classification_failed(struct px_moderation *m, const char *id,
 	static const char mod[] =
 		"{\"verdict\":\"flag\",\"rule\":\"classification_failed\"}";
 	struct px_decision d = {.expect = "pending", .status = "flagged",
-				.moderation = mod};
+				.moderation = mod, .leased = true};
 	char when[40];
 
 	iso_now(when, sizeof(when));
@@ -634,6 +638,12 @@ static int run_job(void *arg, const char *id)
 	char *event = NULL;
 	int rc;
 
+	/* Claimed first (lease.h): another node's live claim, or a job
+	 * already done elsewhere, is passed over. */
+	if (px_catalog_job_claim(m->cat, id, NULL))
+		return 0;
+	if (m->test_job_delay_ms > 0)
+		poll(NULL, 0, m->test_job_delay_ms);
 	memset(&rec, 0, sizeof(rec));
 	memset(&res, 0, sizeof(res));
 	px_buf_init(&blob, 0);
@@ -651,7 +661,8 @@ static int run_job(void *arg, const char *id)
 	{
 		struct px_decision d = {.expect = "pending",
 					.status = px_verdict_status(res.verdict),
-					.moderation = res.json, .event = event};
+					.moderation = res.json, .event = event,
+					.leased = true};
 
 		/* Refuse mode, decided after the upload was accepted: the
 		 * bytes go, the record stays as a tombstone with its audit. */
@@ -668,6 +679,9 @@ out:
 			eb.msg);
 		classification_failed(m, id, eb.msg);
 	}
+	/* Whatever happened, this node is done with the claim (a no-op
+	 * when the verdict's transaction ended it). */
+	px_catalog_job_release(m->cat, id);
 	free(event);
 	free(res.json);
 	px_buf_release(&blob);
@@ -759,10 +773,40 @@ static double g_delivered(void *arg)
 	return (double)d;
 }
 
+static double g_lease(void *arg, int which)
+{
+	struct px_lease_stats st;
+
+	px_catalog_lease_stats(arg, &st);
+	switch (which) {
+	case 0: return (double)st.held;
+	case 1: return (double)st.claimed;
+	case 2: return (double)st.taken_over;
+	default: return (double)st.lost;
+	}
+}
+
+static double g_lease_held(void *arg) { return g_lease(arg, 0); }
+static double g_lease_claimed(void *arg) { return g_lease(arg, 1); }
+static double g_lease_taken(void *arg) { return g_lease(arg, 2); }
+static double g_lease_lost(void *arg) { return g_lease(arg, 3); }
+
 static void register_metrics(struct px_moderation *m, struct px_metrics *reg)
 {
 	if (!reg)
 		return;
+	px_metrics_gauge_fn(reg, "pictor_leases_held",
+			    "claims on background work this node holds",
+			    g_lease_held, m->cat);
+	px_metrics_counter_fn(reg, "pictor_leases_claimed_total",
+			      "claims on background work made by this node",
+			      g_lease_claimed, m->cat);
+	px_metrics_counter_fn(reg, "pictor_leases_taken_over_total",
+			      "claims made over another node's expired claim",
+			      g_lease_taken, m->cat);
+	px_metrics_counter_fn(reg, "pictor_leases_lost_total",
+			      "claims this node found taken over before it "
+			      "finished", g_lease_lost, m->cat);
 	px_metrics_gauge_fn(reg, "pictor_moderation_queue_length",
 			    "images waiting for classification (async mode, recovery)",
 			    g_jobs, m);
@@ -797,15 +841,36 @@ void px_moderation_count(struct px_moderation *m, enum px_verdict v)
 		px_metric_add(m->mx.flagged, 1);
 }
 
+/* Work queued on another node: this node may take it (lease.h). */
+static void on_change(void *ctx, const struct px_change *ch)
+{
+	struct px_moderation *m = ctx;
+
+	if (ch->kind == PX_CHANGE_JOB || ch->kind == PX_CHANGE_LOST) {
+		pthread_mutex_lock(&m->lock);
+		m->kicked = true;
+		pthread_cond_signal(&m->wake);
+		pthread_mutex_unlock(&m->lock);
+	}
+	if (ch->kind == PX_CHANGE_OUTBOX || ch->kind == PX_CHANGE_LOST)
+		px_webhook_kick(m->webhook);
+}
+
 int px_moderation_start(struct px_moderation *m, struct px_catalog *cat,
 			struct px_metrics *reg, const struct px_mod_metrics *mx,
 			struct px_errbuf *eb)
 {
 	int rc;
 
+	const char *delay = getenv("PICTOR_TEST_JOB_DELAY_MS");
+
 	m->cat = cat;
 	if (mx)
 		m->mx = *mx;
+	/* Test-only: each background job holds its claim this long before
+	 * it starts (tests/pg kills a node in the middle of one). */
+	if (delay)
+		m->test_job_delay_ms = (int)PX_MIN(strtol(delay, NULL, 10), 600000L);
 	if (m->o.webhook_url && *m->o.webhook_url) {
 		rc = px_webhook_start(cat, m->o.webhook_url,
 				      m->o.webhook_secret, m->o.webhook_timeout,
@@ -822,7 +887,7 @@ int px_moderation_start(struct px_moderation *m, struct px_catalog *cat,
 	if (pthread_create(&m->runner, NULL, runner, m))
 		return px_errf(eb, PX_EINTERNAL, "cannot start the job runner");
 	m->running = true;
-	return 0;
+	return px_catalog_watch(cat, on_change, m, eb);
 }
 
 int px_moderation_review(struct px_moderation *m, struct px_catalog *cat,

@@ -5,6 +5,7 @@
  * each event through the catalog's operations, never the kv store.
  */
 #include "moderation/webhook.h"
+#include "catalog/lease.h"
 #include "core/crypto.h"
 #include "core/log.h"
 
@@ -113,6 +114,7 @@ static long post(struct px_webhook *w, const char *body)
 #define HELD_MAX 4096
 #define SLACK_US 500000
 #define SETTLE_MAX 256 /* attempts per pass, settled in one write */
+#define CLAIM_RETRY_US 1000000 /* look again at events another node holds */
 
 struct pass {
 	struct px_webhook *w;
@@ -158,6 +160,19 @@ static int try_one(void *arg, const struct px_outbox_event *ev)
 		return 0;
 	if (ev->next_at_us > now || !ev->body) {
 		p->wait = PX_MIN(p->wait, ev->next_at_us - now);
+		hold(p, ev->image);
+		return 0;
+	}
+	/* Claimed first (lease.h): with several nodes on one store, one
+	 * node posts an event at a time; another node's claim holds the
+	 * event's image back here until it is settled or expires. */
+	switch (px_catalog_outbox_claim(w->cat, ev->seq, NULL)) {
+	case 0:
+		break;
+	case PX_ENOTFOUND: /* settled by another node meanwhile */
+		return 0;
+	default:
+		p->wait = PX_MIN(p->wait, CLAIM_RETRY_US);
 		hold(p, ev->image);
 		return 0;
 	}

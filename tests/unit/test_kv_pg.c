@@ -400,6 +400,86 @@ static void test_reconnect(PGconn *a)
 	px_kv_close(kv);
 }
 
+/* What the listener delivered: payloads joined by ",", "LOST" for NULL. */
+static struct {
+	pthread_mutex_t lock;
+	char text[256];
+} heard = {PTHREAD_MUTEX_INITIALIZER, ""};
+
+static void hear(void *ctx, const char *payload)
+{
+	pthread_mutex_lock(&heard.lock);
+	snprintf(heard.text + strlen(heard.text),
+		 sizeof(heard.text) - strlen(heard.text), "%s%s",
+		 heard.text[0] ? "," : "", payload ? payload : "LOST");
+	pthread_mutex_unlock(&heard.lock);
+}
+
+/* Wait (10 s at most) until the listener has heard want. */
+static bool heard_is(const char *want)
+{
+	bool ok = false;
+
+	for (int i = 0; i < 1000 && !ok; i++) {
+		pthread_mutex_lock(&heard.lock);
+		ok = !strcmp(heard.text, want);
+		pthread_mutex_unlock(&heard.lock);
+		if (!ok)
+			poll(NULL, 0, 10);
+	}
+	return ok;
+}
+
+static int say(struct px_kv *kv, const char *msg, bool commit)
+{
+	struct px_kv_txn *t;
+	int rc = px_kv_begin(kv, 0, &t, NULL);
+
+	if (rc)
+		return rc;
+	if ((rc = px_kv_puts(t, "m", msg, strlen(msg), 0, NULL)) ||
+	    (rc = px_kv_notify(t, msg, NULL))) {
+		px_kv_abort(t);
+		return rc;
+	}
+	if (!commit) {
+		px_kv_abort(t);
+		return 0;
+	}
+	return px_kv_commit(t, NULL);
+}
+
+static void test_messages(PGconn *a)
+{
+	struct px_errbuf eb = {0};
+	struct px_kv *kv = NULL, *kv2 = NULL;
+	struct px_kv_txn *t;
+
+	T_EQ(px_kv_open(&px_kv_pg_ops, uri, 0, &kv, NULL), 0);
+	T_EQ(px_kv_open(&px_kv_pg_ops, uri, 0, &kv2, NULL), 0);
+	if (!kv || !kv2)
+		goto out;
+	T_OK(px_kv_shared(kv));
+	T_EQ(px_kv_listen(kv2, hear, NULL, &eb), 0);
+	T_EQ(px_kv_listen(kv2, hear, NULL, &eb), PX_EINVAL);
+	/* sent at commit, in commit order; never for a rollback */
+	T_EQ(say(kv, "one", true), 0);
+	T_EQ(say(kv, "gone", false), 0);
+	T_EQ(say(kv, "two", true), 0);
+	T_OK(heard_is("one,two"));
+	T_EQ(px_kv_begin(kv, PX_KV_RDONLY, &t, &eb), 0);
+	T_EQ(px_kv_notify(t, "ro", &eb), PX_EINVAL);
+	px_kv_abort(t);
+	/* a listener cut off says so, comes back, and hears on */
+	cut(a);
+	T_OK(heard_is("one,two,LOST"));
+	T_EQ(say(kv, "three", true), 0);
+	T_OK(heard_is("one,two,LOST,three"));
+out:
+	px_kv_close(kv2);
+	px_kv_close(kv);
+}
+
 static void run(void)
 {
 	const char *base = getenv("PICTOR_TEST_PG");
@@ -422,6 +502,7 @@ static void run(void)
 	T_CASE("pg paging") test_paging();
 	T_CASE("pg writers") test_writers();
 	T_CASE("pg reconnect") test_reconnect(a);
+	T_CASE("pg messages") test_messages(a);
 	sql(a, "DROP SCHEMA kvpg CASCADE");
 	PQfinish(a);
 }

@@ -7,6 +7,7 @@
 #include "access/tokens.h"
 #include "catalog/catalog.h"
 #include "catalog/hashlist.h"
+#include "catalog/lease.h"
 #include "catalog/variants.h"
 #include "console/sessions.h"
 #include "ingest/drafts.h"
@@ -105,6 +106,9 @@ static void run(void)
 					  "\"body\":{\"event\":\"x\"}}", &eb), 0);
 		/* one event to the dead letters */
 		T_EQ(px_catalog_outbox_failed(c, 1, 9, 0, 500, true, &eb), 0);
+		/* a claim on the other (lease.h) */
+		px_catalog_lease_config(c, 1, 0);
+		T_EQ(px_catalog_outbox_claim(c, 2, &eb), 0);
 
 		memset(&v, 0, sizeof(v));
 		snprintf(v.name, sizeof(v.name), "thumb");
@@ -141,8 +145,8 @@ static void run(void)
 		T_EQ(px_kv_scan(txn, "", 0, NULL, 0, 0, check_key, &s, &eb), 0);
 		px_kv_abort(txn);
 		/* img ix blobref cdec audit auditix outbox deadletter outboxseq
-		 * pq var hl hle hx tok draft draftx sess, at least */
-		T_OK(s.keys >= 18);
+		 * pq var hl hle hx tok draft draftx sess lease, at least */
+		T_OK(s.keys >= 19);
 		T_EQ(s.undocumented, 0);
 	}
 	px_sessions_free(ss);

@@ -1,0 +1,211 @@
+// cluster.test.mjs - two nodes on one PostgreSQL and one blob directory
+// (tests/pg/run.sh sets PICTOR_TEST_PG): what one node changes, the other
+// sees within the staleness bound (1 s); background work claimed by a node
+// that is then killed with SIGKILL is finished by the other once the claim
+// expires, and never by both at once. Skips without a server.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import * as L from '../e2e/lib.mjs';
+
+const T = 120000 * L.TIME_SCALE;
+const PG = process.env.PICTOR_TEST_PG;
+const skip = !PG ? 'PICTOR_TEST_PG unset (make pg runs this)' : false;
+const BOUND_MS = 1000; // docs/ARCHITECTURE.md, "Several nodes"
+
+// Node A on a schema of its own (lib.mjs); node B on A's schema and A's
+// originals. B starts when startB() is called.
+async function cluster({ args = [], envA = {}, envB = {} } = {}) {
+	const dirA = await L.tmpDir();
+	const dirB = await L.tmpDir();
+	const a = await L.startServer({ dataDir: dirA, args, env: envA });
+	const schema = 'e2e_' + L.sha256(path.resolve(dirA)).slice(0, 16);
+	const meta = `${PG}${PG.includes('?') ? '&' : '?'}options=-csearch_path%3D${schema}`;
+	fs.symlinkSync(path.join(dirA, 'blobs'), path.join(dirB, 'blobs'));
+	const c = { a, b: null };
+	c.startB = async () => {
+		c.b = await L.startServer({ dataDir: dirB, args, env: { ...envB, PICTOR_META: meta } });
+		return c.b;
+	};
+	c.kill = async () => { await a.kill(); await c.b?.kill(); };
+	return c;
+}
+
+async function metric(srv, name) {
+	const r = await L.req(srv, 'GET', '/metrics');
+	const line = r.text.split('\n').find((l) => l.startsWith(name + ' '));
+	assert.ok(line, `no metric ${name}`);
+	return Number(line.slice(name.length + 1));
+}
+
+async function until(what, fn, ms = 60000 * L.TIME_SCALE, step = 50) {
+	const end = Date.now() + ms;
+	for (;;) {
+		const v = await fn();
+		if (v) return v;
+		if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+		await L.sleep(step);
+	}
+}
+
+// Poll B until ok(answer), from the moment A's change was answered; the
+// milliseconds it took are returned and printed.
+const seen = [];
+async function staleness(what, get, ok) {
+	const t0 = Date.now();
+	const r = await until(what, async () => { const x = await get(); return ok(x) ? x : null; }, 10000 * L.TIME_SCALE, 10);
+	const ms = Date.now() - t0;
+	seen.push(`${what} ${ms} ms`);
+	assert.ok(ms <= BOUND_MS * L.TIME_SCALE, `${what}: seen after ${ms} ms, over the ${BOUND_MS} ms bound`);
+	return r;
+}
+
+const cs = (r) => r.headers.get('cache-status');
+
+describe('two nodes', { skip }, () => {
+	test('changes on one node are seen on the other within the bound', { timeout: 2 * T }, async () => {
+		const c = await cluster({ args: ['--moderation-mode', 'sync'] });
+		try {
+			const { a } = c;
+			const b = await c.startB();
+			const up = await L.upload(a, L.input('rgb.jpg'));
+			assert.equal(up.status, 201, L.show(up));
+			const id = up.record.id;
+			const get = (srv, v = 'public', h = {}) => L.req(srv, 'GET', `/img/${id}/${v}`, { headers: h });
+
+			// both nodes hold the render
+			for (const s of [a, b]) {
+				await get(s);
+				assert.equal(cs(await get(s)), 'pictor; hit');
+			}
+			// a purge on B empties A's cache for that image
+			const p = await L.api(b, 'POST', '/v1/cache/purge', { images: [id] });
+			assert.equal(p.status, 200, L.show(p));
+			await staleness('purge on B, miss on A', () => get(a), (r) => r.status === 200 && cs(r) !== 'pictor; hit');
+
+			// a managed variant changed on A is served changed by B
+			let v = await L.api(a, 'POST', '/v1/variants', { id: 'card', options: { width: 100 } });
+			assert.equal(v.status, 200, L.show(v));
+			assert.equal(L.probe((await get(b, 'card')).body).width, 100);
+			assert.equal(cs(await get(b, 'card')), 'pictor; hit');
+			v = await L.api(a, 'PATCH', '/v1/variants/card', { options: { width: 60 } });
+			assert.equal(v.status, 200, L.show(v));
+			await staleness('variant change on A, on B', () => get(b, 'card'), (r) => r.status === 200 && L.probe(r.body).width === 60);
+
+			// requireSignedURLs on A: B refuses an unsigned URL
+			const sg = await L.api(a, 'PATCH', `/v1/images/${id}`, { requireSignedURLs: true });
+			assert.equal(sg.status, 200, L.show(sg));
+			await staleness('requireSignedURLs on A, on B', () => get(b), (r) => r.status === 403);
+			assert.equal((await L.api(a, 'PATCH', `/v1/images/${id}`, { requireSignedURLs: false })).status, 200);
+			assert.equal((await get(b)).status, 200);
+
+			// a block on A: B answers as for any unapproved image
+			const bl = await L.api(a, 'POST', `/v1/images/${id}/moderation`, { action: 'block', reviewer: 'ops' });
+			assert.equal(bl.status, 200, L.show(bl));
+			const blocked = await staleness('block on A, on B', () => get(b), (r) => r.status !== 200);
+			assert.equal(blocked.status, 404, L.show(blocked));
+			assert.equal(L.errCode(blocked), 'not_available');
+
+			// a delete on A: 404 on B
+			const del = await L.api(a, 'DELETE', `/v1/images/${id}`);
+			assert.equal(del.status, 200, L.show(del));
+			await staleness('delete on A, 404 on B', () => L.api(b, 'GET', `/v1/images/${id}`), (r) => r.status === 404);
+			console.log(`# staleness: ${seen.join(', ')}`);
+		} finally {
+			await c.kill();
+		}
+	});
+
+	test('a job claimed by a node killed mid-job is finished by the other after the lease, once', { timeout: 2 * T }, async () => {
+		// A's jobs hold their claim 10 s before classifying; B's do not.
+		const lease = 3 * L.TIME_SCALE;
+		const c = await cluster({
+			args: ['--moderation-mode', 'async', '--lease-time', String(lease)],
+			envA: { PICTOR_TEST_JOB_DELAY_MS: String(10000 * L.TIME_SCALE) },
+		});
+		try {
+			const { a } = c;
+			const up = await L.upload(a, L.input('rgb.jpg'));
+			assert.equal(up.status, 202, L.show(up));
+			const id = up.record.id;
+			await until('A claims the job', async () => (await metric(a, 'pictor_leases_held')) === 1);
+			const claimed = Date.now();
+			const b = await c.startB();
+			// longer than a lease: A renews its claim, B keeps off
+			await L.sleep(Math.max(0, claimed + 1500 * lease - Date.now()));
+			assert.equal((await L.api(b, 'GET', `/v1/images/${id}`)).json.result.status, 'pending');
+			assert.equal(await metric(b, 'pictor_leases_claimed_total'), 0);
+			assert.equal(await metric(a, 'pictor_leases_held'), 1);
+
+			await a.kill(); // SIGKILL, in the middle of the job
+			const rec = await until('B finishes the job', async () => {
+				const r = await L.api(b, 'GET', `/v1/images/${id}`);
+				return r.json?.result?.status !== 'pending' && r.json.result;
+			});
+			assert.equal(rec.status, 'approved');
+			assert.equal(await metric(b, 'pictor_leases_taken_over_total'), 1);
+			assert.equal(await metric(b, 'pictor_leases_held'), 0);
+			const verdicts = (rec.audit || []).filter((e) => e.action === 'verdict');
+			assert.ok(verdicts.length <= 1, JSON.stringify(rec.audit));
+		} finally {
+			await c.kill();
+		}
+	});
+
+	test('a webhook event whose sender is killed mid-POST is delivered by the other node, never by both at once', { timeout: 2 * T }, async () => {
+		const got = [];
+		let open = 0;
+		let maxOpen = 0;
+		let first = null;
+		const hook = http.createServer((rq, rs) => {
+			const chunks = [];
+			rq.on('data', (x) => chunks.push(x));
+			rq.on('end', () => {
+				const ev = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+				got.push(ev);
+				open++;
+				maxOpen = Math.max(maxOpen, open);
+				rs.on('close', () => { open--; });
+				if (!first) {
+					first = ev; // never answered: its sender dies first
+					return;
+				}
+				rs.writeHead(200);
+				rs.end();
+			});
+		});
+		await new Promise((r) => hook.listen(0, '127.0.0.1', r));
+		const c = await cluster({
+			args: ['--moderation-mode', 'sync', '--lease-time', String(2 * L.TIME_SCALE),
+				'--webhook-url', `http://127.0.0.1:${hook.address().port}/hook`, '--webhook-secret', 'whsec-c',
+				'--webhook-timeout', '300'],
+		});
+		try {
+			const { a } = c;
+			const b = await c.startB();
+			const p = await L.api(a, 'POST', '/v1/cache/purge', { everything: true });
+			assert.equal(p.status, 200, L.show(p));
+			await until('the first POST', async () => first);
+			const holders = [];
+			for (const s of [a, b]) if ((await metric(s, 'pictor_leases_held')) === 1) holders.push(s);
+			assert.equal(holders.length, 1, 'one node holds the event');
+			const [holder] = holders;
+			const other = holder === a ? b : a;
+			await holder.kill();
+			const again = await until('the other node delivers', async () => got.length > 1 && got[1]);
+			assert.equal(again.event_id, first.event_id);
+			assert.equal(again.event, 'cache.purge');
+			assert.equal(maxOpen, 1, 'the two POSTs never overlapped');
+			assert.equal(await metric(other, 'pictor_leases_taken_over_total'), 1);
+			await until('the outbox empties', async () => (await metric(other, 'pictor_webhook_outbox_depth')) === 0);
+			assert.equal(got.length, 2, JSON.stringify(got.map((e) => e.event_id)));
+		} finally {
+			await c.kill();
+			hook.closeAllConnections();
+			await new Promise((r) => hook.close(r));
+		}
+	});
+});

@@ -1,0 +1,274 @@
+/*
+ * test_lease.c - claims on background work (catalog/lease.h) between
+ * "nodes": several catalogs over one in-memory store, each with a node
+ * id of its own, with leases forced on; and the cross-node messages'
+ * decoder (catalog/watch.h).
+ */
+#include "catalog/catalog.h"
+#include "catalog/lease.h"
+#include "catalog/watch.h"
+
+#include <unistd.h>
+
+#include "t.h"
+
+#define TTL_US 300000 /* short: expiry is waited for */
+
+static struct px_catalog *node(struct px_blob_store *b, struct px_kv *kv)
+{
+	struct px_catalog *c = NULL;
+
+	if (px_catalog_new(b, kv, &c))
+		return NULL;
+	px_catalog_lease_config(c, 1, TTL_US);
+	return c;
+}
+
+/* The stored claim on key: its node id into node, its expiry returned;
+ * 0 when there is none. */
+static int64_t claim_of(struct px_kv *kv, const char *key, char *node,
+			size_t nnode)
+{
+	struct px_kv_txn *txn;
+	struct px_buf b;
+	int64_t exp = 0;
+
+	node[0] = '\0';
+	px_buf_init(&b, 0);
+	if (px_kv_begin(kv, PX_KV_RDONLY, &txn, NULL))
+		return 0;
+	if (px_kv_gets(txn, key, &b, NULL) == 0) {
+		px_buf_add(&b, "", 1);
+		sscanf((char *)b.data, "%*s %lld", (long long *)&exp);
+		snprintf(node, nnode, "%.*s",
+			 (int)strcspn((char *)b.data, " "), (char *)b.data);
+	}
+	px_kv_abort(txn);
+	px_buf_release(&b);
+	return exp;
+}
+
+static int add_pending(struct px_catalog *c, const char *id)
+{
+	struct px_image_rec r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	snprintf(r.status, sizeof(r.status), "pending");
+	rc = px_catalog_add(c, &r, id, strlen(id), NULL, NULL, NULL);
+	px_image_rec_release(&r);
+	return rc;
+}
+
+static void leases(void)
+{
+	struct px_blob_store *blobs = NULL;
+	struct px_kv *kv = NULL;
+	struct px_catalog *a, *b, *c;
+	struct px_lease_stats st;
+	struct px_errbuf eb = {0};
+	char who[128];
+	int64_t exp;
+
+	T_EQ(px_blob_open(&px_blob_mem_ops, "", &blobs, &eb), 0);
+	T_EQ(px_kv_open(&px_kv_mem_ops, "", 0, &kv, &eb), 0);
+
+	T_CASE("off by default on a store one process owns") {
+		struct px_catalog *one = NULL;
+
+		T_EQ(px_catalog_new(blobs, kv, &one), 0);
+		T_EQ(add_pending(one, "solo"), 0);
+		T_EQ(px_catalog_job_claim(one, "solo", &eb), 0);
+		T_EQ(claim_of(kv, "lease/job/solo", who, sizeof(who)), 0);
+		px_catalog_lease_stats(one, &st);
+		T_EQ(st.claimed, 0);
+		T_EQ(px_catalog_delete(one, "solo", NULL, &eb), 0);
+		px_catalog_free(one);
+	}
+
+	a = node(blobs, kv);
+	b = node(blobs, kv);
+	c = node(blobs, kv);
+	T_OK(a && b && c);
+	if (!a || !b || !c)
+		goto out;
+	T_OK(strcmp(px_catalog_node(a), px_catalog_node(b)) != 0);
+
+	T_CASE("one node claims a job; another is refused while it lives") {
+		T_EQ(add_pending(a, "j1"), 0);
+		T_EQ(px_catalog_job_claim(a, "j1", &eb), 0);
+		exp = claim_of(kv, "lease/job/j1", who, sizeof(who));
+		T_STREQ(who, px_catalog_node(a));
+		T_OK(exp > px_wall_us());
+		T_EQ(px_catalog_job_claim(b, "j1", &eb), PX_EBUSY);
+		T_STREQ(eb.code, "claimed");
+		/* claiming again is renewing */
+		T_EQ(px_catalog_job_claim(a, "j1", &eb), 0);
+		px_catalog_lease_stats(a, &st);
+		T_EQ(st.held, 1);
+		px_catalog_lease_stats(b, &st);
+		T_EQ(st.busy, 1);
+		T_EQ(st.held, 0);
+	}
+	T_CASE("the holder renews its claim past the first expiry") {
+		int64_t later = 0;
+
+		for (int i = 0; i < 500 && later <= exp; i++) {
+			usleep(10000);
+			later = claim_of(kv, "lease/job/j1", who, sizeof(who));
+		}
+		T_OK(later > exp);
+		T_STREQ(who, px_catalog_node(a));
+	}
+	T_CASE("a dead holder's claim is taken over once it expires") {
+		px_catalog_free(a); /* no more renewals: as a SIGKILL */
+		a = NULL;
+		exp = claim_of(kv, "lease/job/j1", who, sizeof(who));
+		while (px_wall_us() <= exp)
+			usleep(20000);
+		T_EQ(px_catalog_job_claim(b, "j1", &eb), 0);
+		claim_of(kv, "lease/job/j1", who, sizeof(who));
+		T_STREQ(who, px_catalog_node(b));
+		px_catalog_lease_stats(b, &st);
+		T_EQ(st.taken_over, 1);
+		T_EQ(px_catalog_job_claim(c, "j1", &eb), PX_EBUSY);
+	}
+	T_CASE("only the holder completes the job; the claim goes with it") {
+		struct px_decision d = {.expect = "pending",
+					.status = "approved", .leased = true};
+		struct px_image_rec r;
+
+		T_EQ(px_catalog_moderate(c, "j1", &d, NULL, &eb), PX_EBUSY);
+		T_STREQ(eb.code, "lease_lost");
+		memset(&r, 0, sizeof(r));
+		T_EQ(px_catalog_get(b, "j1", &r, &eb), 0);
+		T_STREQ(r.status, "pending");
+		px_image_rec_release(&r);
+		T_EQ(px_catalog_moderate(b, "j1", &d, NULL, &eb), 0);
+		T_EQ(claim_of(kv, "lease/job/j1", who, sizeof(who)), 0);
+		px_catalog_lease_stats(b, &st);
+		T_EQ(st.held, 0);
+		T_EQ(px_catalog_job_claim(c, "j1", &eb), PX_ENOTFOUND);
+	}
+	T_CASE("a decision by anyone, or a delete, ends a claim") {
+		struct px_decision d = {.expect = "pending",
+					.status = "blocked"};
+
+		T_EQ(add_pending(b, "j2"), 0);
+		T_EQ(add_pending(b, "j3"), 0);
+		T_EQ(px_catalog_job_claim(b, "j2", &eb), 0);
+		T_EQ(px_catalog_job_claim(b, "j3", &eb), 0);
+		T_EQ(px_catalog_moderate(c, "j2", &d, NULL, &eb), 0);
+		T_EQ(claim_of(kv, "lease/job/j2", who, sizeof(who)), 0);
+		T_EQ(px_catalog_delete(c, "j3", NULL, &eb), 0);
+		T_EQ(claim_of(kv, "lease/job/j3", who, sizeof(who)), 0);
+		T_EQ(px_catalog_job_claim(b, "nope", &eb), PX_ENOTFOUND);
+	}
+	T_CASE("a released job is free at once") {
+		T_EQ(add_pending(b, "j4"), 0);
+		T_EQ(px_catalog_job_claim(b, "j4", &eb), 0);
+		px_catalog_job_release(b, "j4");
+		T_EQ(claim_of(kv, "lease/job/j4", who, sizeof(who)), 0);
+		T_EQ(px_catalog_job_claim(c, "j4", &eb), 0);
+		px_catalog_job_release(c, "j4");
+		T_EQ(px_catalog_delete(c, "j4", NULL, &eb), 0);
+	}
+	T_CASE("outbox: one sender at a time; a stale settle changes nothing") {
+		struct px_outbox_result done = {.delivered = true};
+		struct px_outbox_stats os;
+
+		T_EQ(px_catalog_notify(b, "{\"attempts\":0,\"next_at\":0,"
+					  "\"body\":{\"event\":\"x\"}}", &eb), 0);
+		T_EQ(px_catalog_outbox_stats(b, &os, &eb), 0);
+		T_EQ(os.depth, 1);
+		done.seq = 1;
+		T_EQ(px_catalog_outbox_claim(b, 1, &eb), 0);
+		T_EQ(px_catalog_outbox_claim(c, 1, &eb), PX_EBUSY);
+		/* c never held it: its settle is skipped */
+		T_EQ(px_catalog_outbox_settle(c, &done, 1, &eb), 0);
+		T_EQ(px_catalog_outbox_stats(b, &os, &eb), 0);
+		T_EQ(os.depth, 1);
+		T_EQ(px_catalog_outbox_settle(b, &done, 1, &eb), 0);
+		T_EQ(px_catalog_outbox_stats(b, &os, &eb), 0);
+		T_EQ(os.depth, 0);
+		T_EQ(claim_of(kv, "lease/outbox/0000000000000001", who,
+			      sizeof(who)), 0);
+		T_EQ(px_catalog_outbox_claim(c, 1, &eb), PX_ENOTFOUND);
+		/* claims others ended (j2, j3) leave b's list at its next
+		 * renewal */
+		for (int i = 0; i < 500; i++) {
+			px_catalog_lease_stats(b, &st);
+			if (!st.held)
+				break;
+			usleep(10000);
+		}
+		T_EQ(st.held, 0);
+	}
+out:
+	px_catalog_free(a);
+	px_catalog_free(b);
+	px_catalog_free(c);
+	px_kv_close(kv);
+	px_blob_close(blobs);
+}
+
+static void messages(void)
+{
+	static const char sha[] =
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct px_change ch;
+	const char *node;
+	char m[512];
+
+	T_CASE("messages decode") {
+		snprintf(m, sizeof(m), "n1 image img-1 %s", sha);
+		T_EQ(px_change_parse(m, &node, &ch), 0);
+		T_STREQ(node, "n1");
+		T_EQ(ch.kind, PX_CHANGE_IMAGE);
+		T_STREQ(ch.id, "img-1");
+		T_STREQ(ch.sha256, sha);
+		snprintf(m, sizeof(m), "n1 variant card");
+		T_EQ(px_change_parse(m, &node, &ch), 0);
+		T_EQ(ch.kind, PX_CHANGE_VARIANT);
+		T_STREQ(ch.variant, "card");
+		snprintf(m, sizeof(m), "n2 purge sha %s", sha);
+		T_EQ(px_change_parse(m, &node, &ch), 0);
+		T_EQ(ch.kind, PX_CHANGE_PURGE);
+		T_STREQ(ch.sha256, sha);
+		T_OK(!ch.everything && !ch.variant);
+		snprintf(m, sizeof(m), "n2 purge variant card");
+		T_EQ(px_change_parse(m, &node, &ch), 0);
+		T_STREQ(ch.variant, "card");
+		snprintf(m, sizeof(m), "n2 purge all");
+		T_EQ(px_change_parse(m, &node, &ch), 0);
+		T_OK(ch.everything);
+		snprintf(m, sizeof(m), "n3 outbox");
+		T_EQ(px_change_parse(m, &node, &ch), 0);
+		T_EQ(ch.kind, PX_CHANGE_OUTBOX);
+		snprintf(m, sizeof(m), "n3 job");
+		T_EQ(px_change_parse(m, &node, &ch), 0);
+		T_EQ(ch.kind, PX_CHANGE_JOB);
+	}
+	T_CASE("malformed messages are refused") {
+		static const char *const bad[] = {
+			"", "n1", "n1 ", "n1 nothing", "n1 image img-1",
+			"n1 image img-1 abc", "n1 image bad/id "
+			"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			"n1 variant", "n1 variant a b", "n1 purge", "n1 purge sha x",
+			"n1 purge all more", "n1 outbox x", "n1 job 1 2 3",
+			"n1 purge variant",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			snprintf(m, sizeof(m), "%s", bad[i]);
+			T_EQ(px_change_parse(m, &node, &ch), PX_EINVAL);
+		}
+	}
+}
+
+static void run(void)
+{
+	leases();
+	messages();
+}
