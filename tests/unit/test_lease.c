@@ -253,8 +253,9 @@ static void messages(void)
 	T_CASE("malformed messages are refused") {
 		static const char *const bad[] = {
 			"", "n1", "n1 ", "n1 nothing", "n1 image img-1",
-			"n1 image img-1 abc", "n1 image bad/id "
-			"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			"n1 image img-1 abc",
+			("n1 image bad/id 0123456789abcdef0123456789abcdef"
+			 "0123456789abcdef0123456789abcdef"),
 			"n1 variant", "n1 variant a b", "n1 purge", "n1 purge sha x",
 			"n1 purge all more", "n1 outbox x", "n1 job 1 2 3",
 			"n1 purge variant",
