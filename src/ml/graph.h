@@ -178,6 +178,11 @@ int px_ml_plan_matmul(struct px_ml_plan *p, struct px_ml_node *n);
  * happened, in which case n->out[0] is set. */
 int px_ml_fuse_sum(struct px_ml_plan *p, struct px_ml_node *n, int acc,
 		   int conv, bool *fused);
+/* Try to plan Relu (or Relu6) node n on x as one more post-op of the
+ * convolution that wrote x with a fused sum; *fused says if it happened,
+ * in which case n->out[0] is x. */
+int px_ml_fuse_act(struct px_ml_plan *p, struct px_ml_node *n, int x,
+		   bool relu6, bool *fused);
 
 /* --- planner helpers (plan.c) --- */
 

@@ -475,8 +475,8 @@ struct unp {
 static int run_unary(const struct px_ml_step *s, struct px_ml_exec *x)
 {
 	const struct unp *up = s->params;
-	const float *a = x->ptr[s->in[0]];
-	float *o = x->ptr[s->out[0]];
+	const float *restrict a = x->ptr[s->in[0]];
+	float *restrict o = x->ptr[s->out[0]];
 	size_t i;
 
 	switch (up->op) {
@@ -517,6 +517,14 @@ static int plan_unary_op(struct px_ml_plan *p, struct px_ml_node *n,
 	if (v->dtype != PX_ML_F32)
 		return px_ml_node_err(p, n, PX_EUNSUPPORTED,
 				      "only float32 is supported");
+	if (op == U_RELU || op == U_RELU6) {
+		bool fused = false;
+
+		rc = px_ml_fuse_act(p, n, a, op == U_RELU6, &fused);
+		if (rc || fused)
+			return rc;
+		v = px_ml_v(p, a);
+	}
 	if (v->layout == PX_ML_DNNL && op != U_SIGMOID) {
 		/* f(0) == 0: blocked padding stays zero */
 		dnnl_memory_desc_t md = v->md;

@@ -27,6 +27,8 @@ struct fusion {
 struct conv_params {
 	dnnl_convolution_desc_t cd;
 	struct fusion f;
+	bool sum;       /* a residual add fused in (px_ml_fuse_sum) */
+	enum act post;  /* an activation after that add (px_ml_fuse_act) */
 };
 
 static int node_id(struct px_ml_plan *p, const struct px_ml_node *n)
@@ -104,8 +106,33 @@ unsupported:
 			      "unsupported fused operation '%s'", ops[i]);
 }
 
+static dnnl_status_t append_act(dnnl_post_ops_t po, enum act a, float alpha)
+{
+	switch (a) {
+	case ACT_RELU:
+		return dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu,
+						    0, 0);
+	case ACT_LEAKY:
+		return dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu,
+						    alpha, 0);
+	case ACT_RELU6:
+		return dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip,
+						    0, 6);
+	case ACT_ELU:
+		return dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_elu,
+						    1, 0);
+	case ACT_SIGMOID:
+		return dnnl_post_ops_append_eltwise(
+			po, 1.0f, dnnl_eltwise_logistic, 0, 0);
+	case ACT_NONE:
+		break;
+	}
+	return dnnl_success;
+}
+
+/* Post-ops: f's activation, then (with sum) dst += that, then post. */
 static int post_ops(struct px_ml_plan *p, const struct fusion *f, bool sum,
-		    dnnl_primitive_attr_t *attr)
+		    enum act post, dnnl_primitive_attr_t *attr)
 {
 	dnnl_post_ops_t po = NULL;
 	dnnl_status_t st = dnnl_success;
@@ -114,38 +141,15 @@ static int post_ops(struct px_ml_plan *p, const struct fusion *f, bool sum,
 		return px_errf(p->eb, PX_ENOMEM, "oneDNN: attr_create failed");
 	st = dnnl_primitive_attr_set_scratchpad_mode(*attr,
 						     dnnl_scratchpad_mode_user);
-	if (st == dnnl_success && (f->act != ACT_NONE || sum)) {
+	if (st == dnnl_success && (f->act != ACT_NONE || sum || post)) {
 		st = dnnl_post_ops_create(&po);
-		if (st == dnnl_success) {
-			switch (f->act) {
-			case ACT_RELU:
-				st = dnnl_post_ops_append_eltwise(
-					po, 1.0f, dnnl_eltwise_relu, 0, 0);
-				break;
-			case ACT_LEAKY:
-				st = dnnl_post_ops_append_eltwise(
-					po, 1.0f, dnnl_eltwise_relu, f->alpha,
-					0);
-				break;
-			case ACT_RELU6:
-				st = dnnl_post_ops_append_eltwise(
-					po, 1.0f, dnnl_eltwise_clip, 0, 6);
-				break;
-			case ACT_ELU:
-				st = dnnl_post_ops_append_eltwise(
-					po, 1.0f, dnnl_eltwise_elu, 1, 0);
-				break;
-			case ACT_SIGMOID:
-				st = dnnl_post_ops_append_eltwise(
-					po, 1.0f, dnnl_eltwise_logistic, 0, 0);
-				break;
-			case ACT_NONE:
-				break;
-			}
-		}
+		if (st == dnnl_success)
+			st = append_act(po, f->act, f->alpha);
 		/* after the activation: dst = act(conv) + dst */
 		if (st == dnnl_success && sum)
 			st = dnnl_post_ops_append_sum(po, 1.0f);
+		if (st == dnnl_success)
+			st = append_act(po, post, 0);
 		if (st == dnnl_success)
 			st = dnnl_primitive_attr_set_post_ops(*attr, po);
 		if (po)
@@ -466,7 +470,7 @@ int px_ml_plan_conv(struct px_ml_plan *p, struct px_ml_node *n)
 			return px_ml_node_err(p, n, PX_EUNSUPPORTED,
 					      "oneDNN refuses the convolution");
 	}
-	rc = post_ops(p, &f, false, &attr);
+	rc = post_ops(p, &f, false, ACT_NONE, &attr);
 	if (rc)
 		return rc;
 	rc = pd_create(p, n, &cd, attr, &pd);
@@ -520,16 +524,62 @@ static int value_uses(struct px_ml_plan *p, int id)
 	return u;
 }
 
+/*
+ * Recreate convolution step s with a sum post-op (sum) and an activation
+ * after it (post). *ok is false, and s untouched, when oneDNN has no such
+ * kernel or would change the layouts the weights were reordered for.
+ */
+static int rebuild(struct px_ml_plan *p, struct px_ml_step *s, bool sum,
+		   enum act post, bool *ok)
+{
+	struct px_ml_model *m = p->m;
+	struct conv_params *cp = s->params;
+	const dnnl_memory_desc_t *q;
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_primitive_desc_t pd = NULL;
+	dnnl_primitive_t prim = NULL;
+	int k, rc;
+
+	*ok = false;
+	rc = post_ops(p, &cp->f, sum, post, &attr);
+	if (rc)
+		return rc;
+	if (dnnl_primitive_desc_create(&pd, &cp->cd, attr, m->engine, NULL) !=
+	    dnnl_success)
+		pd = NULL;
+	dnnl_primitive_attr_destroy(attr);
+	if (!pd)
+		return 0; /* no fused kernel: keep the plain step */
+	/* the weights were reordered for the first choice: it must hold */
+	for (k = 0; k < s->nargs; k++) {
+		q = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md,
+						 s->args[k].kind);
+		if (!q || !dnnl_memory_desc_equal(q, &s->args[k].md))
+			goto keep;
+	}
+	q = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+	if (q && dnnl_memory_desc_get_size(q) > m->max_arena)
+		goto keep;
+	if (dnnl_primitive_create(&prim, pd) != dnnl_success)
+		goto keep;
+	dnnl_primitive_destroy(s->prim);
+	s->prim = prim;
+	s->scratch = q ? dnnl_memory_desc_get_size(q) : 0;
+	if (s->scratch)
+		s->scratch_md = *q;
+	cp->sum = sum;
+	cp->post = post;
+	*ok = true;
+keep:
+	dnnl_primitive_desc_destroy(pd);
+	return 0;
+}
+
 int px_ml_fuse_sum(struct px_ml_plan *p, struct px_ml_node *n, int acc,
 		   int conv, bool *fused)
 {
 	struct px_ml_model *m = p->m;
 	struct px_ml_step *s;
-	const struct conv_params *cp;
-	const dnnl_memory_desc_t *q;
-	dnnl_primitive_attr_t attr = NULL;
-	dnnl_primitive_desc_t pd = NULL;
-	dnnl_primitive_t prim = NULL;
 	dnnl_memory_desc_t amd;
 	int *in, i, k, ks = -1, ka = -1, rc;
 
@@ -572,48 +622,61 @@ int px_ml_fuse_sum(struct px_ml_plan *p, struct px_ml_node *n, int acc,
 	if (!dnnl_memory_desc_equal(&amd, &s->args[s->nargs - 1].md))
 		return 0;
 
-	cp = s->params;
-	rc = post_ops(p, &cp->f, true, &attr);
-	if (rc)
+	rc = rebuild(p, s, true, ACT_NONE, fused);
+	if (rc || !*fused)
 		return rc;
-	if (dnnl_primitive_desc_create(&pd, &cp->cd, attr, m->engine, NULL) !=
-	    dnnl_success)
-		pd = NULL;
-	dnnl_primitive_attr_destroy(attr);
-	if (!pd)
-		return 0; /* no fused kernel: keep the plain add */
-	/* the weights were reordered for the first choice: it must hold */
-	for (k = 0; k < s->nargs; k++) {
-		q = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md,
-						 s->args[k].kind);
-		if (!q || !dnnl_memory_desc_equal(q, &s->args[k].md))
-			goto keep;
-	}
-	q = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-	if (q && dnnl_memory_desc_get_size(q) > m->max_arena)
-		goto keep;
-	if (dnnl_primitive_create(&prim, pd) != dnnl_success)
-		goto keep;
 	in = realloc(s->in, (size_t)(s->nin + 1) * sizeof(*in));
-	if (!in) {
-		dnnl_primitive_destroy(prim);
-		dnnl_primitive_desc_destroy(pd);
+	if (!in)
 		return PX_ENOMEM;
-	}
 	s->in = in;
 	s->in[s->nin++] = acc; /* read by the sum, then written */
-	dnnl_primitive_destroy(s->prim);
-	s->prim = prim;
-	s->scratch = q ? dnnl_memory_desc_get_size(q) : 0;
-	if (s->scratch)
-		s->scratch_md = *q;
 	s->args[s->nargs - 1].val = acc;
 	s->out[0] = acc;
 	n->out[0] = acc;
-	*fused = true;
-keep:
-	dnnl_primitive_desc_destroy(pd);
 	return 0;
+}
+
+/*
+ * Activation n on x: when x is written by a convolution with a fused
+ * residual add and n is its last reader, append the activation to that
+ * convolution's post-ops (dst = act(conv + dst)) so that n costs nothing.
+ * BlazeFace's blocks end in AddV2 then Relu.
+ */
+int px_ml_fuse_act(struct px_ml_plan *p, struct px_ml_node *n, int x,
+		   bool relu6, bool *fused)
+{
+	struct px_ml_model *m = p->m;
+	struct px_ml_step *s = NULL;
+	const struct conv_params *cp;
+	int i, k, ks = -1, rc;
+
+	*fused = false;
+	if (m->vals[x].alias >= 0 || px_ml_cdata(m, x) ||
+	    value_uses(p, x) != 1)
+		return 0;
+	for (i = 0; i < m->nvals; i++)
+		if (m->vals[i].alias == x)
+			return 0;
+	for (i = 0; i < m->nsteps; i++)
+		if (m->steps[i].nout == 1 && m->steps[i].out[0] == x)
+			ks = i;
+	if (ks < 0)
+		return 0;
+	s = &m->steps[ks];
+	if (s->run != px_ml_run_dnnl || !s->params)
+		return 0;
+	cp = s->params;
+	if (!cp->sum || cp->post != ACT_NONE)
+		return 0;
+	/* x changes in place: nothing after the convolution may read it */
+	for (i = ks + 1; i < m->nsteps; i++)
+		for (k = 0; k < m->steps[i].nin; k++)
+			if (m->steps[i].in[k] == x)
+				return 0;
+	rc = rebuild(p, s, true, relu6 ? ACT_RELU6 : ACT_RELU, fused);
+	if (!rc && *fused)
+		n->out[0] = x;
+	return rc;
 }
 
 
@@ -686,7 +749,7 @@ int px_ml_plan_pool(struct px_ml_plan *p, struct px_ml_node *n)
 			return px_ml_node_err(p, n, PX_EUNSUPPORTED,
 					      "oneDNN refuses the pooling");
 	}
-	rc = post_ops(p, &none, false, &attr);
+	rc = post_ops(p, &none, false, ACT_NONE, &attr);
 	if (rc)
 		return rc;
 	rc = pd_create(p, n, &pdsc, attr, &pd);
@@ -785,7 +848,7 @@ int px_ml_plan_matmul(struct px_ml_plan *p, struct px_ml_node *n)
 				  &dmd) != dnnl_success)
 		return px_ml_node_err(p, n, PX_EUNSUPPORTED,
 				      "oneDNN refuses the matmul");
-	rc = post_ops(p, &f, false, &attr);
+	rc = post_ops(p, &f, false, ACT_NONE, &attr);
 	if (rc)
 		return rc;
 	rc = pd_create(p, n, &md, attr, &pd);

@@ -737,6 +737,35 @@ static void test_residual(void)
 	}
 	T_CASE("the fused graph has neither the add nor the mul step")
 	T_EQ(nsteps[0] + 2, nsteps[1]);
+	T_CASE("relu after a fused residual add joins the convolution")
+	{
+		/* BlazeFace's block: y = relu(a + conv(conv(a))) */
+		struct px_ml_model *m = NULL;
+		struct px_ml_ctx *ctx = NULL;
+
+		for (i = 0; i < 100; i++)
+			want[i] = a[i] + b[i] > 0 ? a[i] + b[i] : 0;
+		g_init(&g);
+		g_input(&g, "x", 4, xd);
+		g_const(&g, "w1", 4, w1d, w1);
+		g_const(&g, "w2", 4, w2d, w2);
+		g_const(&g, "w3", 4, w1d, w3);
+		g_node(&g, "a", "Conv2D", "\"x\",\"w1\"", attr);
+		g_node(&g, "c", "Conv2D", "\"a\",\"w2\"", attr);
+		g_node(&g, "b", "Conv2D", "\"c\",\"w3\"", attr);
+		g_node(&g, "y", "AddV2", "\"a\",\"b\"", NULL);
+		g_node(&g, "r", "Relu", "\"y\"", NULL);
+		T_EQ(g_load(&g, &m, &eb), 0);
+		if (m) {
+			T_EQ(px_ml_model_nsteps(m), nsteps[0]);
+			T_EQ(px_ml_ctx_new(m, &ctx, &eb), 0);
+			T_EQ(px_ml_run(ctx, x, 100, out, 100, &eb), 0);
+			T_OK(near(out, want, 100, 1e-4f));
+		}
+		px_ml_ctx_free(ctx);
+		px_ml_model_free(m);
+		g_release(&g);
+	}
 }
 
 static void test_folding(void)
