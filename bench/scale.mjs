@@ -11,6 +11,8 @@
 //   uncached  /img/ID/w=64 once per uploaded image: every request a result
 //             cache miss (record read, original read, render, encode)
 //   cached    /img/ID/w=64 of one image BENCH_N times: result cache hits
+// and last, the embedded daemon stopped, `pictor migrate` of its data
+// directory into S3 + PostgreSQL with one copying thread and with four.
 // BENCH_CONC (default 4) at once, in BENCH_ROUNDS (default 3) rounds that
 // alternate between the daemons. Then, per request, the mean milliseconds
 // from the daemon's own metrics: end to end (request duration), waiting
@@ -159,6 +161,33 @@ try {
 	}
 	console.log('(total: arrival to response sent; wait: queued for a worker; worker: upload or render on the worker.\n' +
 		' cached hits are answered without a worker, so their worker column stays empty)');
+
+	// Moving up: the embedded daemon's data directory into a fresh prefix
+	// and schema with pictor migrate (the daemon stopped first).
+	await emb.stop();
+	const mschema = 'bench_migrate_' + process.pid;
+	spawnSync('psql', ['-X', '-q', '-d', PG, '-c', `CREATE SCHEMA ${mschema}_1; CREATE SCHEMA ${mschema}_4`]);
+	const env = {};
+	for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PICTOR_')) env[k] = v;
+	for (const jobs of [1, 4]) {
+		const t0 = performance.now();
+		const m = spawnSync(L.BIN, ['migrate', '--data', emb.dataDir, '--json', '--jobs', String(jobs),
+			'--to-blob', blob.replace(`bench-${process.pid}`, `bench-migrate-${jobs}-${process.pid}`),
+			'--to-meta', `${PG}?options=-csearch_path%3D${mschema}_${jobs}`],
+		{ env: { ...env, PICTOR_BLOB: 'file' }, encoding: 'utf8', input: '' });
+		const wall = (performance.now() - t0) / 1000;
+		let j = null;
+		try { j = JSON.parse(m.stdout); } catch { /* shown below */ }
+		if (!j || !j.complete) {
+			console.log(`\npictor migrate --jobs ${jobs} failed (exit ${m.status}): ${m.stderr}${m.stdout}`);
+			continue;
+		}
+		console.log(`\npictor migrate --jobs ${jobs} of the embedded data directory into S3 + PostgreSQL: ` +
+			`${j.originals.total} originals (${(j.originals.bytes / 1048576).toFixed(1)} MB) and ${j.keys.total} keys ` +
+			`in ${j.seconds.toFixed(2)} s (${wall.toFixed(2)} s with start-up): ` +
+			`${(j.originals.total / j.seconds).toFixed(1)} originals/s, ${(j.originals.bytes / 1048576 / j.seconds).toFixed(1)} MB/s`);
+	}
+	spawnSync('psql', ['-X', '-q', '-d', PG, '-c', `DROP SCHEMA IF EXISTS ${mschema}_1 CASCADE; DROP SCHEMA IF EXISTS ${mschema}_4 CASCADE`]);
 } finally {
 	await emb.kill();
 	await dist.kill();
