@@ -29,6 +29,8 @@ const stats = (a) => {
 	return { mean: a.reduce((x, y) => x + y, 0) / a.length, median: s[s.length >> 1], min: s[0] };
 };
 const latModel = [], latAll = [];
+let cpuModel = 0, cpuAll = 0; // process CPU time (ms); wasm computes on the main thread
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 for (const [k, arg] of inputs.entries()) {
 	const [file, w, h] = arg.split(':');
 	const rgb = fs.readFileSync(file);
@@ -46,19 +48,23 @@ for (const [k, arg] of inputs.entries()) {
 	};
 	for (let i = 0; i < 3; i++) { runModel(); await runAll(); }
 	for (let i = 0; i < iters; i++) {
-		const t = performance.now();
+		const t = performance.now(), u = cpu();
 		runModel();
+		cpuModel += cpu() - u;
 		latModel.push(performance.now() - t);
 	}
 	let faces = [];
 	for (let i = 0; i < iters; i++) {
-		const t = performance.now();
+		const t = performance.now(), u = cpu();
 		faces = await runAll();
+		cpuAll += cpu() - u;
 		latAll.push(performance.now() - t);
 	}
 	console.log(`wasm_faces_${k}=${faces.length}`);
 	input.dispose();
 }
+console.log(`wasm_model_cpu_ms=${(cpuModel / latModel.length).toFixed(3)}`);
+console.log(`wasm_detect_cpu_ms=${(cpuAll / latAll.length).toFixed(3)}`);
 const flags = tf.env().features;
 console.log(`wasm_backend=${tf.getBackend()}`);
 console.log(`wasm_simd=${flags.WASM_HAS_SIMD_SUPPORT}`);
