@@ -21,6 +21,7 @@
 #include "cache/cache.h"
 #include "catalog/lease.h"
 #include "catalog/maint.h"
+#include "catalog/mih.h"
 #include "catalog/stores.h"
 #include "catalog/watch.h"
 #include "console/console.h"
@@ -1267,6 +1268,7 @@ static int cmd_serve(int argc, char **argv)
 	if (px_catalog_new(stores.blobs, stores.kv, &app->cat))
 		goto fail;
 	px_catalog_lease_config(app->cat, -1, (int64_t)cfg.lease_time * 1000000);
+	px_catalog_mih_warm(app->cat); /* PDQ indexes into memory */
 	/* Tokens and drafts own keys of their own (catalog.h's layout). */
 	if (px_tokens_new(stores.kv, &app->tokens) ||
 	    px_drafts_new(stores.kv, &app->drafts))

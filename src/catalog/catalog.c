@@ -11,6 +11,7 @@
 #include "catalog/catalog.h"
 #include "catalog/internal.h"
 #include "catalog/mih.h"
+#include "catalog/mihmem.h"
 #include "catalog/outbox.h"
 #include "core/crypto.h"
 #include "core/utf8.h"
@@ -29,6 +30,7 @@ struct px_catalog {
 	unsigned search_scan; /* misses a search page looks at */
 	struct px_brief_memo *briefs; /* decoded delivery briefs (brief.h) */
 	struct px_leases *leases; /* claims on background work (lease.h) */
+	struct px_mihmem *mih[2];     /* memory copies of pq/ and hx/ */
 };
 
 void px_catalog_set_search_scan(struct px_catalog *c, unsigned n)
@@ -71,7 +73,11 @@ int px_catalog_new(struct px_blob_store *blobs, struct px_kv *kv,
 	c->kv = kv;
 	c->search_scan = PX_CATALOG_SEARCH_SCAN;
 	if (px_brief_memo_new(0, 0, &c->briefs) ||
-	    px_leases_new(kv, &c->leases)) {
+	    px_leases_new(kv, &c->leases) ||
+	    px_mihmem_new(kv, PX_MIH_IMAGES, &c->mih[0]) ||
+	    px_mihmem_new(kv, PX_MIH_LISTS, &c->mih[1])) {
+		px_mihmem_free(c->mih[0]);
+		px_leases_free(c->leases);
 		px_brief_memo_free(c->briefs);
 		free(c);
 		return PX_ENOMEM;
@@ -90,6 +96,8 @@ void px_catalog_free(struct px_catalog *c)
 		pthread_mutex_destroy(&c->stripes[i]);
 	px_leases_free(c->leases);
 	px_brief_memo_free(c->briefs);
+	px_mihmem_free(c->mih[0]);
+	px_mihmem_free(c->mih[1]);
 	free(c);
 }
 
@@ -344,6 +352,7 @@ int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 		   const void *data, size_t n, const char *event,
 		   const struct px_actor *who, struct px_errbuf *eb)
 {
+	struct px_mih_change ch = {0};
 	struct px_kv_txn *txn = NULL;
 	char key[PX_ID_MAX + 64];
 	pthread_mutex_t *lock;
@@ -394,10 +403,12 @@ int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 	if ((rc = audit_rec(txn, rec, "upload", who, false, eb)))
 		goto out;
 	if ((rc = px_mih_image_put(txn, rec->id, rec->pdq,
-				    rec->pdq_quality, eb)))
+				    rec->pdq_quality, &ch, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
+	if (!rc)
+		px_catalog_mih_apply(c, &ch);
 out:
 	px_kv_abort(txn);
 	/* A blob written for a record that was not committed is removed by
@@ -545,6 +556,7 @@ out:
 int px_catalog_delete(struct px_catalog *c, const char *id,
 		      const struct px_actor *who, struct px_errbuf *eb)
 {
+	struct px_mih_change ch = {0};
 	struct px_kv_txn *txn = NULL;
 	struct px_image_rec rec;
 	char key[PX_ID_MAX + 64];
@@ -578,13 +590,15 @@ int px_catalog_delete(struct px_catalog *c, const char *id,
 		goto out;
 	if ((rc = audit_rec(txn, &rec, "delete", who, true, eb)))
 		goto out;
-	if ((rc = px_mih_image_del(txn, id, rec.pdq, eb)))
+	if ((rc = px_mih_image_del(txn, id, rec.pdq, &ch, eb)))
 		goto out;
 	if ((rc = px_watch_announce_in(c, txn, eb, "image %s %s", id,
 				       rec.sha256)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
+	if (!rc)
+		px_catalog_mih_apply(c, &ch);
 	/* Committed: the record is gone. A failure to remove the blob now
 	 * only leaves an orphan that recovery removes later. */
 	if (!rc && refs == 0)
@@ -1142,6 +1156,13 @@ out:
 struct px_kv *px_catalog_kv(struct px_catalog *c)
 {
 	return c->kv;
+}
+
+struct px_mihmem *px_catalog_mihmem(struct px_catalog *c, const char *prefix)
+{
+	if (!strcmp(prefix, PX_MIH_IMAGES))
+		return c->mih[0];
+	return !strcmp(prefix, PX_MIH_LISTS) ? c->mih[1] : NULL;
 }
 
 struct px_blob_store *px_catalog_blobs(struct px_catalog *c)

@@ -46,6 +46,8 @@
  *   pq/<k><chunk>                -> PDQ similarity index of images,
  *                                   written in the record's add/delete
  *                                   transaction (mih.h)
+ *   mig/<index prefix>           -> generation of pq/ or hx/ (decimal),
+ *                                   moved on by every change to it
  *  catalog/reclass.c
  *   rcj/<job id>                 -> re-classification job: filter,
  *                                   position and counts (reclass.h)

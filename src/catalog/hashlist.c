@@ -3,6 +3,7 @@
  */
 #include "catalog/hashlist.h"
 #include "catalog/internal.h"
+#include "catalog/mihmem.h"
 
 #include <jansson.h>
 
@@ -217,6 +218,7 @@ int px_hashlist_add(struct px_catalog *c, const char *name,
 		    const struct px_pdq *h, size_t n, size_t *added,
 		    struct px_hashlist *out, struct px_errbuf *eb)
 {
+	struct px_mih_change ch = {0};
 	struct px_kv_txn *txn = NULL;
 	struct px_pdq *fresh = NULL;
 	struct px_hashlist l;
@@ -240,13 +242,16 @@ int px_hashlist_add(struct px_catalog *c, const char *name,
 			goto out;
 		fresh[(*added)++] = h[i];
 	}
-	if ((rc = px_mih_put(txn, "hx/", fresh, *added, name, eb)))
+	if ((rc = px_mih_put(txn, PX_MIH_LISTS, fresh, *added, l.name, &ch,
+			     eb)))
 		goto out;
 	l.count += *added;
 	if ((rc = put_in(txn, &l, 0, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
+	if (!rc)
+		px_catalog_mih_apply(c, &ch);
 	if (!rc && out)
 		*out = l;
 out:
@@ -286,6 +291,7 @@ static int collect(void *arg, const void *key, size_t nkey, const void *val,
 int px_hashlist_delete(struct px_catalog *c, const char *name,
 		       struct px_errbuf *eb)
 {
+	struct px_mih_change ch = {0};
 	struct px_kv_txn *txn = NULL;
 	struct hashes hs = {0};
 	struct px_hashlist l;
@@ -307,13 +313,15 @@ int px_hashlist_delete(struct px_catalog *c, const char *name,
 		if ((rc = px_kv_del(txn, key, nkey, eb)))
 			goto out;
 	}
-	if ((rc = px_mih_del(txn, "hx/", hs.a, hs.n, name, eb)))
+	if ((rc = px_mih_del(txn, PX_MIH_LISTS, hs.a, hs.n, name, &ch, eb)))
 		goto out;
 	list_key(lkey, sizeof(lkey), name);
 	if ((rc = px_kv_dels(txn, lkey, eb)))
 		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
+	if (!rc)
+		px_catalog_mih_apply(c, &ch);
 out:
 	px_kv_abort(txn);
 	free(hs.a);
@@ -389,8 +397,9 @@ int px_hashlist_match(struct px_catalog *c, const struct px_pdq_result *r,
 		goto out;
 	for (int d = 0; m->nlists && d < PX_PDQ_NDIH; d++) {
 		m->dih = d;
-		if ((rc = px_mih_search(txn, "hx/", &r->dih[d], m->maxt,
-					match_one, m, eb)))
+		if ((rc = px_catalog_mih_search(c, txn, PX_MIH_LISTS,
+						&r->dih[d], m->maxt, match_one,
+						m, eb)))
 			goto out;
 	}
 out:

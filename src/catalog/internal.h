@@ -13,6 +13,9 @@
 /* The stores given to px_catalog_new (borrowed). */
 struct px_kv *px_catalog_kv(struct px_catalog *c);
 struct px_blob_store *px_catalog_blobs(struct px_catalog *c);
+/* The memory copy of the index under prefix (mihmem.h), NULL for an
+ * unknown prefix. */
+struct px_mihmem *px_catalog_mihmem(struct px_catalog *c, const char *prefix);
 
 /* Counts by status and upload hour (stats.c): add delta to the counts
  * of a record with status, uploaded at uploaded_us, inside txn; called

@@ -3,6 +3,7 @@
  */
 #include "catalog/internal.h"
 #include "catalog/mih.h"
+#include "catalog/mihmem.h"
 
 #define REC_MIN 33 /* hash + tag length */
 
@@ -120,9 +121,64 @@ out:
 	return rc;
 }
 
+static size_t gen_key(char *k, size_t nk, const char *prefix)
+{
+	return (size_t)snprintf(k, nk, "mig/%s", prefix);
+}
+
+int px_mih_gen(struct px_kv_txn *txn, const char *prefix, uint64_t *gen,
+	       struct px_errbuf *eb)
+{
+	char key[32], text[24];
+	struct px_buf b;
+	int rc;
+
+	*gen = 0;
+	gen_key(key, sizeof(key), prefix);
+	px_buf_init(&b, 0);
+	rc = px_kv_gets(txn, key, &b, eb);
+	if (rc == PX_ENOTFOUND)
+		rc = 0;
+	else if (!rc) {
+		snprintf(text, sizeof(text), "%.*s", (int)PX_MIN(b.len, 20),
+			 (const char *)b.data);
+		*gen = strtoull(text, NULL, 10);
+	}
+	px_buf_release(&b);
+	return rc;
+}
+
+/* Move the generation on and note the change for the memory copy. */
+static int note_change(struct px_kv_txn *txn, const char *prefix,
+		       const struct entries *e, size_t n, bool put,
+		       struct px_mih_change *ch, struct px_errbuf *eb)
+{
+	char key[32], text[24];
+	uint64_t g;
+	int rc;
+
+	if ((rc = px_mih_gen(txn, prefix, &g, eb)))
+		return rc;
+	gen_key(key, sizeof(key), prefix);
+	snprintf(text, sizeof(text), "%llu", (unsigned long long)(g + 1));
+	if ((rc = px_kv_puts(txn, key, text, strlen(text), 0, eb)))
+		return rc;
+	if (ch) {
+		ch->prefix = prefix;
+		ch->gen = g;
+		ch->put = put;
+		if (e->h != &ch->one)
+			ch->h = e->h;
+		ch->n = n;
+		ch->tag = e->tag;
+		ch->tags = e->tags;
+	}
+	return 0;
+}
+
 static int update(struct px_kv_txn *txn, const char *prefix,
 		  const struct entries *e, size_t n, bool put,
-		  struct px_errbuf *eb)
+		  struct px_mih_change *ch, struct px_errbuf *eb)
 {
 	const struct px_pdq *h = e->h;
 	uint32_t *order;
@@ -163,34 +219,36 @@ static int update(struct px_kv_txn *txn, const char *prefix,
 		}
 	}
 	free(order);
+	if (!rc)
+		rc = note_change(txn, prefix, e, n, put, ch, eb);
 	return rc;
 }
 
 int px_mih_put(struct px_kv_txn *txn, const char *prefix,
 	       const struct px_pdq *h, size_t n, const char *tag,
-	       struct px_errbuf *eb)
+	       struct px_mih_change *ch, struct px_errbuf *eb)
 {
 	struct entries e = {h, NULL, tag};
 
-	return update(txn, prefix, &e, n, true, eb);
+	return update(txn, prefix, &e, n, true, ch, eb);
 }
 
 int px_mih_put_tags(struct px_kv_txn *txn, const char *prefix,
 		    const struct px_pdq *h, const char *const *tags, size_t n,
-		    struct px_errbuf *eb)
+		    struct px_mih_change *ch, struct px_errbuf *eb)
 {
 	struct entries e = {h, tags, NULL};
 
-	return update(txn, prefix, &e, n, true, eb);
+	return update(txn, prefix, &e, n, true, ch, eb);
 }
 
 int px_mih_del(struct px_kv_txn *txn, const char *prefix,
 	       const struct px_pdq *h, size_t n, const char *tag,
-	       struct px_errbuf *eb)
+	       struct px_mih_change *ch, struct px_errbuf *eb)
 {
 	struct entries e = {h, NULL, tag};
 
-	return update(txn, prefix, &e, n, false, eb);
+	return update(txn, prefix, &e, n, false, ch, eb);
 }
 
 struct search {
@@ -254,25 +312,36 @@ int px_mih_search(struct px_kv_txn *txn, const char *prefix,
 	return rc;
 }
 
-int px_mih_image_put(struct px_kv_txn *txn, const char *id, const char *hex,
-		     int quality, struct px_errbuf *eb)
+/* A single image's change keeps its hash in ch->one. */
+static int image_update(struct px_kv_txn *txn, const char *id,
+			const char *hex, bool put, struct px_mih_change *ch,
+			struct px_errbuf *eb)
 {
-	struct px_pdq h;
+	struct px_pdq local, *h = ch ? &ch->one : &local;
+	struct entries e = {h, NULL, id};
 
-	if (!hex || !*hex || quality < PX_PDQ_MIN_QUALITY ||
-	    px_pdq_parse(hex, strlen(hex), &h))
+	if (px_pdq_parse(hex, strlen(hex), h))
 		return 0;
-	return px_mih_put(txn, PX_MIH_IMAGES, &h, 1, id, eb);
+	if (ch)
+		ch->h = h;
+	return update(txn, PX_MIH_IMAGES, &e, 1, put, ch, eb);
+}
+
+int px_mih_image_put(struct px_kv_txn *txn, const char *id, const char *hex,
+		     int quality, struct px_mih_change *ch,
+		     struct px_errbuf *eb)
+{
+	if (!hex || !*hex || quality < PX_PDQ_MIN_QUALITY)
+		return 0;
+	return image_update(txn, id, hex, true, ch, eb);
 }
 
 int px_mih_image_del(struct px_kv_txn *txn, const char *id, const char *hex,
-		     struct px_errbuf *eb)
+		     struct px_mih_change *ch, struct px_errbuf *eb)
 {
-	struct px_pdq h;
-
-	if (!hex || !*hex || px_pdq_parse(hex, strlen(hex), &h))
+	if (!hex || !*hex)
 		return 0;
-	return px_mih_del(txn, PX_MIH_IMAGES, &h, 1, id, eb);
+	return image_update(txn, id, hex, false, ch, eb);
 }
 
 struct near_set {
@@ -318,8 +387,10 @@ static int near_cmp(const void *x, const void *y)
 	return strcmp(a->id, b->id);
 }
 
-int px_mih_similar(struct px_kv *kv, const struct px_pdq *q, int maxd,
-		   const char *self, struct px_mih_near *out, int max, int *n,
+/* The search of px_mih_similar through one of the two paths. */
+static int similar(struct px_kv *kv, struct px_mihmem *mem,
+		   const struct px_pdq *q, int maxd, const char *self,
+		   struct px_mih_near *out, int max, int *n,
 		   struct px_errbuf *eb)
 {
 	struct near_set ns = {self, NULL, 0, 0};
@@ -329,7 +400,11 @@ int px_mih_similar(struct px_kv *kv, const struct px_pdq *q, int maxd,
 	*n = 0;
 	if ((rc = px_kv_begin(kv, PX_KV_RDONLY, &txn, eb)))
 		return rc;
-	rc = px_mih_search(txn, PX_MIH_IMAGES, q, maxd, near_one, &ns, eb);
+	if (mem)
+		rc = px_mihmem_search(mem, txn, q, maxd, near_one, &ns, eb);
+	else
+		rc = px_mih_search(txn, PX_MIH_IMAGES, q, maxd, near_one, &ns,
+				   eb);
 	px_kv_abort(txn);
 	if (rc)
 		goto out;
@@ -347,5 +422,36 @@ int px_catalog_similar(struct px_catalog *c, const struct px_pdq *q, int maxd,
 		       const char *self, struct px_mih_near *out, int max,
 		       int *n, struct px_errbuf *eb)
 {
-	return px_mih_similar(px_catalog_kv(c), q, maxd, self, out, max, n, eb);
+	return similar(px_catalog_kv(c), px_catalog_mihmem(c, PX_MIH_IMAGES),
+		       q, maxd, self, out, max, n, eb);
+}
+
+int px_catalog_mih_search(struct px_catalog *c, struct px_kv_txn *txn,
+			  const char *prefix, const struct px_pdq *q, int maxd,
+			  px_mih_fn fn, void *ctx, struct px_errbuf *eb)
+{
+	struct px_mihmem *mem = px_catalog_mihmem(c, prefix);
+
+	if (!mem)
+		return px_mih_search(txn, prefix, q, maxd, fn, ctx, eb);
+	return px_mihmem_search(mem, txn, q, maxd, fn, ctx, eb);
+}
+
+void px_catalog_mih_apply(struct px_catalog *c, const struct px_mih_change *ch)
+{
+	if (ch && ch->prefix)
+		px_mihmem_apply(px_catalog_mihmem(c, ch->prefix), ch);
+}
+
+void px_catalog_mih_warm(struct px_catalog *c)
+{
+	px_mihmem_warm(px_catalog_mihmem(c, PX_MIH_IMAGES));
+	px_mihmem_warm(px_catalog_mihmem(c, PX_MIH_LISTS));
+}
+
+int px_mih_similar(struct px_kv *kv, const struct px_pdq *q, int maxd,
+		   const char *self, struct px_mih_near *out, int max, int *n,
+		   struct px_errbuf *eb)
+{
+	return similar(kv, NULL, q, maxd, self, out, max, n, eb);
 }

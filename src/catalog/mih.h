@@ -31,20 +31,43 @@
 #define PX_MIH_MAX_DISTANCE 64 /* radius 4 per chunk */
 #define PX_MIH_TAG_MAX 128
 
+/*
+ * Each index has a generation in the store, mig/<prefix> (decimal), that
+ * every change increments in its own transaction. A change also fills in
+ * a px_mih_change (when given one) so the catalog can bring its in-memory
+ * copy (mihmem.h) one generation on after the commit. The pointers in it
+ * are borrowed from the caller's arguments: keep them alive until
+ * px_catalog_mih_apply.
+ */
+struct px_mih_change {
+	const char *prefix; /* NULL: nothing changed */
+	uint64_t gen;       /* the store's generation before the change */
+	bool put;
+	const struct px_pdq *h;
+	size_t n;
+	const char *tag;         /* one tag for all ... */
+	const char *const *tags; /* ... or one each */
+	struct px_pdq one;       /* h for a single image's change */
+};
+
+/* The generation of prefix's index as txn sees it (0 if never written). */
+int px_mih_gen(struct px_kv_txn *txn, const char *prefix, uint64_t *gen,
+	       struct px_errbuf *eb);
+
 /* Add or remove n entries (h[i], tag), each bucket read and written once
  * however many of the n land in it. Adding an entry already present adds
  * it again (callers keep their own membership); removing one that is
  * absent is not an error. */
 int px_mih_put(struct px_kv_txn *txn, const char *prefix,
 	       const struct px_pdq *h, size_t n, const char *tag,
-	       struct px_errbuf *eb);
+	       struct px_mih_change *ch, struct px_errbuf *eb);
 int px_mih_del(struct px_kv_txn *txn, const char *prefix,
 	       const struct px_pdq *h, size_t n, const char *tag,
-	       struct px_errbuf *eb);
+	       struct px_mih_change *ch, struct px_errbuf *eb);
 /* As px_mih_put with a tag per entry (bulk loads of the image index). */
 int px_mih_put_tags(struct px_kv_txn *txn, const char *prefix,
 		    const struct px_pdq *h, const char *const *tags, size_t n,
-		    struct px_errbuf *eb);
+		    struct px_mih_change *ch, struct px_errbuf *eb);
 
 /* fn gets each entry within maxd of q exactly once; tag is not
  * NUL-terminated. Nonzero from fn stops the search and is returned. */
@@ -62,13 +85,17 @@ int px_mih_search(struct px_kv_txn *txn, const char *prefix,
  * from flat, featureless images, which all hash alike and would pile
  * into the same buckets. */
 #define PX_MIH_IMAGES "pq/"
+#define PX_MIH_LISTS "hx/" /* hashlist.c's index, tag = list name */
 int px_mih_image_put(struct px_kv_txn *txn, const char *id, const char *hex,
-		     int quality, struct px_errbuf *eb);
-int px_mih_image_del(struct px_kv_txn *txn, const char *id, const char *hex,
+		     int quality, struct px_mih_change *ch,
 		     struct px_errbuf *eb);
+int px_mih_image_del(struct px_kv_txn *txn, const char *id, const char *hex,
+		     struct px_mih_change *ch, struct px_errbuf *eb);
 
 /* Images whose hash is within maxd of q, nearest first (ties by id), at
- * most max of them, not counting the image `self` (may be NULL). */
+ * most max of them, not counting the image `self` (may be NULL). This
+ * one reads the store's index (a peer for the benchmark and tests);
+ * px_catalog_similar answers from the catalog's memory copy. */
 struct px_mih_near {
 	char id[PX_MIH_TAG_MAX + 1];
 	int distance;
@@ -81,5 +108,16 @@ int px_mih_similar(struct px_kv *kv, const struct px_pdq *q, int maxd,
 int px_catalog_similar(struct px_catalog *c, const struct px_pdq *q, int maxd,
 		       const char *self, struct px_mih_near *out, int max,
 		       int *n, struct px_errbuf *eb);
+
+/* Search the catalog's index under prefix (PX_MIH_IMAGES or the lists'
+ * "hx/") as px_mih_search does, from its memory copy when that is
+ * current at txn's snapshot (mihmem.h). */
+int px_catalog_mih_search(struct px_catalog *c, struct px_kv_txn *txn,
+			  const char *prefix, const struct px_pdq *q, int maxd,
+			  px_mih_fn fn, void *ctx, struct px_errbuf *eb);
+/* Bring the memory copy in step with a committed change. */
+void px_catalog_mih_apply(struct px_catalog *c, const struct px_mih_change *ch);
+/* Build the memory copies in the background (the daemon, at start). */
+void px_catalog_mih_warm(struct px_catalog *c);
 
 #endif

@@ -4,6 +4,7 @@
  * (hash/hashtext.c), over the in-memory and LMDB kv backends.
  */
 #include "catalog/hashlist.h"
+#include "catalog/mihmem.h"
 #include "hash/hashtext.h"
 
 #include "t.h"
@@ -95,7 +96,7 @@ static void t_mih(const struct px_kv_ops *ops, const char *loc)
 	T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
 	for (int i = 0; i < N; i++) {
 		snprintf(tag, sizeof(tag), "%d", i);
-		T_EQ(px_mih_put(txn, "t/", &hs[i], 1, tag, &eb), 0);
+		T_EQ(px_mih_put(txn, "t/", &hs[i], 1, tag, NULL, &eb), 0);
 	}
 	T_EQ(px_kv_commit(txn, &eb), 0);
 	T_EQ(px_kv_begin(kv, PX_KV_RDONLY, &txn, &eb), 0);
@@ -126,8 +127,8 @@ static void t_mih(const struct px_kv_ops *ops, const char *loc)
 	px_kv_abort(txn);
 	/* Removing one entry's keys removes it from every search. */
 	T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
-	T_EQ(px_mih_del(txn, "t/", &hs[1], 1, "1", &eb), 0);
-	T_EQ(px_mih_del(txn, "t/", &hs[1], 1, "1", &eb), 0); /* absent: fine */
+	T_EQ(px_mih_del(txn, "t/", &hs[1], 1, "1", NULL, &eb), 0);
+	T_EQ(px_mih_del(txn, "t/", &hs[1], 1, "1", NULL, &eb), 0); /* absent: fine */
 	T_EQ(px_kv_commit(txn, &eb), 0);
 	T_EQ(px_kv_begin(kv, PX_KV_RDONLY, &txn, &eb), 0);
 	T_CASE("mih: deleted entry gone")
@@ -147,18 +148,122 @@ static void t_mih(const struct px_kv_ops *ops, const char *loc)
 		struct found f;
 		int want = 0;
 
-		T_EQ(px_mih_put(txn, "u/", hs, N, "bulk", &eb), 0);
+		T_EQ(px_mih_put(txn, "u/", hs, N, "bulk", NULL, &eb), 0);
 		for (int i = 0; i < N; i++)
 			want += px_pdq_distance(&hs[i], &hs[50]) <= 40;
 		memset(&f, 0, sizeof(f));
 		T_EQ(px_mih_search(txn, "u/", &hs[50], 40, count_one, &f, &eb), 0);
 		T_EQ(f.n, want);
-		T_EQ(px_mih_del(txn, "u/", hs, N, "bulk", &eb), 0);
+		T_EQ(px_mih_del(txn, "u/", hs, N, "bulk", NULL, &eb), 0);
 		memset(&f, 0, sizeof(f));
 		T_EQ(px_mih_search(txn, "u/", &hs[50], 64, count_one, &f, &eb), 0);
 		T_EQ(f.n, 0);
 	}
 	T_EQ(px_kv_commit(txn, &eb), 0);
+	px_kv_close(kv);
+}
+
+/* The memory copy answers as the store does, follows changes applied
+ * after commit, and falls back to the store when a change it did not see
+ * (another node's) moved the generation on. */
+static void t_mihmem(void)
+{
+	static struct px_pdq hs[N];
+	struct px_errbuf eb = {0};
+	struct px_mihmem_stats st;
+	struct px_mih_change ch;
+	struct px_mihmem *m = NULL;
+	struct px_kv *kv = NULL;
+	struct px_kv_txn *txn = NULL;
+	char tags[N][8];
+	const char *tp[N];
+	struct found fm, fs;
+
+	T_EQ(px_kv_open(&px_kv_mem_ops, NULL, 0, &kv, &eb), 0);
+	T_EQ(px_mihmem_new(kv, "m/", &m), 0);
+	random_hash(&hs[0]);
+	for (int i = 0; i < N; i++) {
+		if (i % 40 == 0)
+			random_hash(&hs[i]);
+		else
+			near_hash(&hs[i - i % 40], (i * 11) % 67, &hs[i]);
+		snprintf(tags[i], sizeof(tags[i]), "%d", i);
+		tp[i] = tags[i];
+	}
+	/* The first half before the build, the rest applied after it. */
+	T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
+	T_EQ(px_mih_put_tags(txn, "m/", hs, tp, N / 2, NULL, &eb), 0);
+	T_EQ(px_kv_commit(txn, &eb), 0);
+	T_EQ(px_mihmem_build(m, &eb), 0);
+	px_mihmem_stats(m, &st);
+	T_CASE("mihmem: built from the store")
+	{
+		T_OK(st.ready);
+		T_EQ((int)st.entries, N / 2);
+		T_EQ((int)st.gen, 1);
+		T_OK(st.bytes > 16u * 65536 * 16);
+	}
+	memset(&ch, 0, sizeof(ch));
+	T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
+	T_EQ(px_mih_put_tags(txn, "m/", hs + N / 2, tp + N / 2, N - N / 2, &ch,
+			     &eb), 0);
+	T_EQ(px_kv_commit(txn, &eb), 0);
+	px_mihmem_apply(m, &ch);
+	T_CASE("mihmem: every query as the store answers it, without the store")
+	{
+		for (int q = 0; q < N; q += 7) {
+			for (int d = 0; d <= 64; d += 9) {
+				memset(&fm, 0, sizeof(fm));
+				memset(&fs, 0, sizeof(fs));
+				T_EQ(px_kv_begin(kv, PX_KV_RDONLY, &txn, &eb), 0);
+				T_EQ(px_mihmem_search(m, txn, &hs[q], d, found_one,
+						      &fm, &eb), 0);
+				T_EQ(px_mih_search(txn, "m/", &hs[q], d, found_one,
+						   &fs, &eb), 0);
+				px_kv_abort(txn);
+				T_EQ(fm.n, fs.n);
+				T_EQ(fm.dup, 0);
+				T_OK(!memcmp(fm.seen, fs.seen, sizeof(fm.seen)));
+			}
+		}
+		px_mihmem_stats(m, &st);
+		T_EQ((int)st.store_searches, 0);
+		T_EQ((int)st.entries, N);
+	}
+	T_CASE("mihmem: a delete applied after commit")
+	{
+		memset(&ch, 0, sizeof(ch));
+		T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
+		T_EQ(px_mih_del(txn, "m/", &hs[3], 1, "3", &ch, &eb), 0);
+		T_EQ(px_kv_commit(txn, &eb), 0);
+		px_mihmem_apply(m, &ch);
+		memset(&fm, 0, sizeof(fm));
+		T_EQ(px_kv_begin(kv, PX_KV_RDONLY, &txn, &eb), 0);
+		T_EQ(px_mihmem_search(m, txn, &hs[3], 0, found_one, &fm, &eb), 0);
+		px_kv_abort(txn);
+		T_EQ(fm.seen[3], 0);
+		px_mihmem_stats(m, &st);
+		T_EQ((int)st.store_searches, 0);
+		T_EQ((int)st.entries, N - 1);
+	}
+	T_CASE("mihmem: a change it did not see sends searches to the store")
+	{
+		T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
+		T_EQ(px_mih_del(txn, "m/", &hs[5], 1, "5", NULL, &eb), 0);
+		T_EQ(px_kv_commit(txn, &eb), 0);
+		memset(&fm, 0, sizeof(fm));
+		T_EQ(px_kv_begin(kv, PX_KV_RDONLY, &txn, &eb), 0);
+		T_EQ(px_mihmem_search(m, txn, &hs[5], 0, found_one, &fm, &eb), 0);
+		px_kv_abort(txn);
+		T_EQ(fm.seen[5], 0);
+		px_mihmem_stats(m, &st);
+		T_EQ((int)st.store_searches, 1);
+		T_EQ(px_mihmem_build(m, &eb), 0); /* as the background does */
+		px_mihmem_stats(m, &st);
+		T_EQ((int)st.entries, N - 2);
+		T_EQ((int)st.gen, 4);
+	}
+	px_mihmem_free(m);
 	px_kv_close(kv);
 }
 
@@ -179,19 +284,19 @@ static void t_similar(void)
 	near_hash(&a, 90, &far);
 	T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
 	px_pdq_hex(&a, hex);
-	T_EQ(px_mih_image_put(txn, "img-a", hex, 100, &eb), 0);
+	T_EQ(px_mih_image_put(txn, "img-a", hex, 100, NULL, &eb), 0);
 	{
 		/* Two at once, a tag each, as a bulk load writes them. */
 		struct px_pdq two[2] = {b, c};
 		const char *tags[2] = {"img-b", "img-c"};
 
-		T_EQ(px_mih_put_tags(txn, PX_MIH_IMAGES, two, tags, 2, &eb), 0);
+		T_EQ(px_mih_put_tags(txn, PX_MIH_IMAGES, two, tags, 2, NULL, &eb), 0);
 	}
 	px_pdq_hex(&far, hex);
-	T_EQ(px_mih_image_put(txn, "img-far", hex, 100, &eb), 0);
-	T_EQ(px_mih_image_put(txn, "img-none", "", 100, &eb), 0);
+	T_EQ(px_mih_image_put(txn, "img-far", hex, 100, NULL, &eb), 0);
+	T_EQ(px_mih_image_put(txn, "img-none", "", 100, NULL, &eb), 0);
 	px_pdq_hex(&a, hex);
-	T_EQ(px_mih_image_put(txn, "img-flat", hex, 49, &eb), 0); /* not indexed */
+	T_EQ(px_mih_image_put(txn, "img-flat", hex, 49, NULL, &eb), 0); /* not indexed */
 	T_EQ(px_kv_commit(txn, &eb), 0);
 	T_CASE("similar: nearest first, self excluded, limit")
 	{
@@ -382,6 +487,7 @@ static void run(void)
 		if (system(cmd))
 			fprintf(stderr, "cannot remove %s\n", dir);
 	}
+	t_mihmem();
 	t_similar();
 	t_lists();
 }
