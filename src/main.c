@@ -1269,6 +1269,7 @@ static int cmd_serve(int argc, char **argv)
 		goto fail;
 	px_catalog_lease_config(app->cat, -1, (int64_t)cfg.lease_time * 1000000);
 	px_catalog_mih_warm(app->cat); /* PDQ indexes into memory */
+	app->pdq_off = !cfg.pdq;
 	/* Tokens and drafts own keys of their own (catalog.h's layout). */
 	if (px_tokens_new(stores.kv, &app->tokens) ||
 	    px_drafts_new(stores.kv, &app->drafts))

@@ -50,6 +50,7 @@ struct px_app {
 	struct px_fetcher *fetch;  /* upload from a URL */
 	struct px_console *console; /* /admin and its sessions (console/) */
 	bool mod_async, mod_quarantine;
+	bool pdq_off; /* --pdq off: uploads are not hashed */
 	char public_url[512];
 	atomic_bool draining;
 	int64_t started_mono_s;       /* px_app_metrics_init's time */

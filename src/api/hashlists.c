@@ -35,6 +35,8 @@ int px_api_pdq_upload(struct px_app *a, const void *data, size_t n,
 	int rc;
 
 	memset(hit, 0, sizeof(*hit));
+	if (a->pdq_off)
+		return 0;
 	/* The upload decoded already; a hash that still cannot be made is
 	 * logged and the image stored without one. */
 	if (px_pdq_image(data, n, &r, &heb)) {

@@ -212,14 +212,13 @@ void px_api_moderation_policy(struct px_app *a, struct px_req *r,
 /* --- re-classification jobs --- */
 
 static int reclass_judge(void *ctx, const void *data, size_t n,
-			 struct px_mod_result *res, struct px_errbuf *eb)
+			 struct px_image_rec *hashed, struct px_mod_result *res,
+			 struct px_errbuf *eb)
 {
 	struct px_api_pdq_hit hit;
-	struct px_image_rec tmp;
 	int rc;
 
-	memset(&tmp, 0, sizeof(tmp));
-	if ((rc = px_api_pdq_upload(ctx, data, n, &tmp, &hit, eb)))
+	if ((rc = px_api_pdq_upload(ctx, data, n, hashed, &hit, eb)))
 		return rc;
 	return px_api_pdq_fold(&hit, res);
 }

@@ -1014,6 +1014,7 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 	const char *moderation = d->moderation, *audit_entry = d->review;
 	const char *event = d->event;
 	const struct px_actor *who = d->who;
+	struct px_mih_change ch = {0};
 	struct px_kv_txn *txn = NULL;
 	struct px_image_rec rec;
 	char key[PX_ID_MAX + 64], before[64], etag[PX_REC_ETAG_MAX];
@@ -1107,6 +1108,13 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 			goto out;
 		}
 	}
+	if (d->pdq && !rec.pdq[0] && strlen(d->pdq) == PX_PDQ_HEX_LEN) {
+		px_strlcpy(rec.pdq, d->pdq, sizeof(rec.pdq));
+		rec.pdq_quality = d->pdq_quality;
+		if ((rc = px_mih_image_put(txn, rec.id, rec.pdq,
+					    rec.pdq_quality, &ch, eb)))
+			goto out;
+	}
 	/* A pending image keeps its job; any decision drops it. */
 	if ((rc = status_keys(txn, &rec, true, eb)))
 		goto out;
@@ -1136,6 +1144,8 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 		px_lease_job_key(key, sizeof(key), id);
 		px_lease_forget(c->leases, key);
 	}
+	if (!rc)
+		px_catalog_mih_apply(c, &ch);
 	/* Committed: the record no longer references its bytes. A failure
 	 * to remove them leaves an orphan that recovery removes. */
 	if (!rc && drop && refs == 0)

@@ -222,6 +222,11 @@ struct px_decision {
 	 * (reclass.c); nonzero aborts the whole decision. May be NULL. */
 	int (*hook)(struct px_kv_txn *txn, void *ctx, struct px_errbuf *eb);
 	void *hook_ctx;
+	/* A PDQ hash (64 hex) for a record that has none, stored and put in
+	 * the similarity index with the decision (images stored before
+	 * uploads were hashed), or NULL. Ignored when the record has one. */
+	const char *pdq;
+	int pdq_quality;
 };
 
 /* As px_catalog_list, only records whose status is status (NULL: all). */

@@ -432,6 +432,14 @@ static int load_bucket(void *arg, const void *key, size_t nkey,
 /* Lay the slots out in exact-size blocks, one per chunk. */
 static int layout(struct idx *x)
 {
+	if (x->ns && x->ns < x->caps) {
+		struct slot *s = realloc(x->s, (size_t)x->ns * sizeof(*s));
+
+		if (s) {
+			x->s = s;
+			x->caps = x->ns;
+		}
+	}
 	for (int k = 0; k < PX_PDQ_CHUNKS; k++) {
 		struct bucket *b = &x->b[k * NVAL];
 		uint32_t *block, pos = 0;

@@ -46,6 +46,8 @@ bool px_reclass_match(const struct px_reclass_filter *f,
 		return false;
 	if (f->after_us && rec->uploaded_us < f->after_us)
 		return false;
+	if (f->pdq_missing && rec->pdq[0])
+		return false;
 	if (!f->model[0] && !f->policy_version[0] && !f->stale)
 		return true;
 	m = rec->moderation ? json_loads(rec->moderation, 0, NULL) : NULL;
@@ -83,14 +85,14 @@ static int job_encode(const struct px_reclass_job *j, char **out)
 	for (int i = 0; i < PX_RC_NOUTCOMES && n; i++)
 		json_object_set_new(n, outcome_names[i],
 				    json_integer((json_int_t)j->n[i]));
-	o = json_pack("{s:s,s:s,s:{s:s,s:I,s:I,s:s,s:s,s:b},s:{s:s,s:s},"
+	o = json_pack("{s:s,s:s,s:{s:s,s:I,s:I,s:s,s:s,s:b,s:b},s:{s:s,s:s},"
 		      "s:I,s:I,s:I,s:s,s:s,s:s,s:I,s:I,s:o}",
 		      "id", j->id, "state", px_reclass_state_name(j->state),
 		      "filter", "status", j->f.status, "before",
 		      (json_int_t)j->f.before_us, "after",
 		      (json_int_t)j->f.after_us, "model", j->f.model,
 		      "policy_version", j->f.policy_version, "stale", j->f.stale,
-		      "by", "id", j->by.id, "name", j->by.name, "created",
+		      "pdq_missing", j->f.pdq_missing, "by", "id", j->by.id, "name", j->by.name, "created",
 		      (json_int_t)j->created_us, "updated",
 		      (json_int_t)j->updated_us, "finished",
 		      (json_int_t)j->finished_us, "model", j->model,
@@ -125,6 +127,7 @@ static int job_decode(const void *p, size_t len, struct px_reclass_job *j)
 	copy_str(j->f.policy_version, sizeof(j->f.policy_version),
 		 json_object_get(f, "policy_version"));
 	j->f.stale = json_is_true(json_object_get(f, "stale"));
+	j->f.pdq_missing = json_is_true(json_object_get(f, "pdq_missing"));
 	by = json_object_get(o, "by");
 	copy_str(j->by.id, sizeof(j->by.id), json_object_get(by, "id"));
 	copy_str(j->by.name, sizeof(j->by.name), json_object_get(by, "name"));

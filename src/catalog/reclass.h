@@ -34,6 +34,9 @@ struct px_reclass_filter {
 	char policy_version[24]; /* judged under this policy version */
 	bool stale; /* only records whose model or policy version is not the
 		       current one (never classified included) */
+	bool pdq_missing; /* only records without a PDQ hash (stored before
+			     Pictor hashed uploads); judging them gives them
+			     one */
 };
 
 /* What happened to one image. */

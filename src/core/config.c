@@ -168,6 +168,9 @@ static const struct opt opts[] = {
 	 "options allowed in URLs, comma-separated (empty: all)"},
 	{"moderation", "PICTOR_MODERATION", "moderation", B(moderation), "on",
 	 0, 0, false, "classify every upload: on or off"},
+	{"pdq", "PICTOR_PDQ", "pdq", B(pdq), "on", 0, 0, false,
+	 "PDQ-hash uploads for hash lists and /similar: on or off (images "
+	 "stored while off get one from a pdq_missing re-classification)"},
 	{"moderation-mode", "PICTOR_MODERATION_MODE", "moderation_mode",
 	 E(moderation_mode, mod_modes), "sync", 0, 0, false,
 	 "sync (the upload answers with the verdict) or async (202, pending)"},

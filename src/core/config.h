@@ -73,6 +73,7 @@ struct px_config {
 	bool flexible_variants;   /* options in URLs allowed */
 	char *flexible_options;   /* allow-list; empty: every option */
 	bool moderation;          /* classify uploads */
+	bool pdq;                 /* PDQ-hash uploads (hash lists, similar) */
 	enum px_mod_mode moderation_mode;
 	enum px_mod_blocked moderation_blocked;
 	char *moderation_policy;  /* rules text (moderation/policy.h) */

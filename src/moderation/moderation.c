@@ -54,6 +54,7 @@ struct px_moderation {
 	struct px_mod_metrics mx;
 	struct px_reclassifier *reclass;
 	int test_job_delay_ms; /* PICTOR_TEST_JOB_DELAY_MS: a slow job */
+	struct px_reclass_hooks hooks; /* the application's (under lock) */
 };
 
 int px_moderation_policy_version(const char *text, char out[24])
@@ -567,8 +568,12 @@ char *px_moderation_wrap(struct px_moderation *m, struct json_t *body)
 
 void px_reclass_attach(struct px_moderation *m, const struct px_reclass_hooks *h)
 {
-	if (m)
-		px_reclassifier_hooks(m->reclass, h);
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->hooks = *h;
+	pthread_mutex_unlock(&m->lock);
+	px_reclassifier_hooks(m->reclass, h);
 }
 
 void px_reclass_kick(struct px_moderation *m)
@@ -632,7 +637,8 @@ static int run_job(void *arg, const char *id)
 {
 	struct px_moderation *m = arg;
 	struct px_errbuf eb = {0};
-	struct px_image_rec rec;
+	struct px_reclass_hooks h;
+	struct px_image_rec rec, hashed;
 	struct px_mod_result res;
 	struct px_buf blob;
 	char *event = NULL;
@@ -645,13 +651,22 @@ static int run_job(void *arg, const char *id)
 	if (m->test_job_delay_ms > 0)
 		poll(NULL, 0, m->test_job_delay_ms);
 	memset(&rec, 0, sizeof(rec));
+	memset(&hashed, 0, sizeof(hashed));
 	memset(&res, 0, sizeof(res));
 	px_buf_init(&blob, 0);
+	pthread_mutex_lock(&m->lock);
+	h = m->hooks;
+	pthread_mutex_unlock(&m->lock);
 	if ((rc = px_catalog_get(m->cat, id, &rec, &eb)))
 		goto out;
 	if ((rc = px_catalog_blob(m->cat, &rec, &blob, &eb)))
 		goto out;
 	if ((rc = px_moderation_classify(m, blob.data, blob.len, &res, &eb)))
+		goto out;
+	/* The hash lists as they are now, as a sync upload gets them: a
+	 * list made or extended while the image waited still counts. */
+	if (h.judge &&
+	    (rc = h.judge(h.ctx, blob.data, blob.len, &hashed, &res, &eb)))
 		goto out;
 	if ((rc = px_moderation_remembered(m, m->cat, blob.data, blob.len,
 					   &res, &eb)))
@@ -663,6 +678,11 @@ static int run_job(void *arg, const char *id)
 					.status = px_verdict_status(res.verdict),
 					.moderation = res.json, .event = event,
 					.leased = true};
+
+		if (!rec.pdq[0] && hashed.pdq[0]) {
+			d.pdq = hashed.pdq;
+			d.pdq_quality = hashed.pdq_quality;
+		}
 
 		/* Refuse mode, decided after the upload was accepted: the
 		 * bytes go, the record stays as a tombstone with its audit. */

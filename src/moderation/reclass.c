@@ -62,7 +62,7 @@ int px_reclass_parse(const char *body, size_t n, struct px_reclass_filter *f,
 {
 	static const char usage[] =
 		"the body must be a JSON object: {\"all\": true} or any of status, "
-		"uploaded_before, uploaded_after, model, policy_version, stale";
+		"uploaded_before, uploaded_after, model, policy_version, stale, pdq_missing";
 	json_t *o, *v;
 	const char *key;
 	int rc = 0, nfields = 0;
@@ -100,9 +100,14 @@ int px_reclass_parse(const char *body, size_t n, struct px_reclass_filter *f,
 				rc = px_errc(eb, PX_EINVAL, "invalid_request",
 					     "field \"stale\" must be true or false");
 			f->stale = json_is_true(v);
+		} else if (!strcmp(key, "pdq_missing")) {
+			if (!json_is_boolean(v))
+				rc = px_errc(eb, PX_EINVAL, "invalid_request",
+					     "field \"pdq_missing\" must be true or false");
+			f->pdq_missing = json_is_true(v);
 		} else {
 			rc = px_errc(eb, PX_EINVAL, "invalid_request",
-				     "unknown field \"%.64s\" (all, status, uploaded_before, uploaded_after, model, policy_version, stale)",
+				     "unknown field \"%.64s\" (all, status, uploaded_before, uploaded_after, model, policy_version, stale, pdq_missing)",
 				     key);
 		}
 		if (rc)
@@ -113,7 +118,7 @@ int px_reclass_parse(const char *body, size_t n, struct px_reclass_filter *f,
 		return rc;
 	if (!nfields)
 		return px_errc(eb, PX_EINVAL, "invalid_request",
-			       "say which images: {\"all\": true} or a filter (status, uploaded_before, uploaded_after, model, policy_version, stale)");
+			       "say which images: {\"all\": true} or a filter (status, uploaded_before, uploaded_after, model, policy_version, stale, pdq_missing)");
 	if (f->before_us && f->after_us && f->after_us >= f->before_us)
 		return px_errc(eb, PX_EINVAL, "invalid_request",
 			       "field \"uploaded_after\" must be before \"uploaded_before\"");
@@ -145,7 +150,7 @@ json_t *px_reclass_job_json(const struct px_reclass_job *j)
 				    json_integer((json_int_t)j->n[i]));
 	if (j->state != PX_RCJ_RUNNING)
 		left = 0;
-	o = json_pack("{s:s,s:s,s:{s:o,s:o,s:o,s:o,s:o,s:b},s:{s:s,s:s},"
+	o = json_pack("{s:s,s:s,s:{s:o,s:o,s:o,s:o,s:o,s:b,s:b},s:{s:s,s:s},"
 		      "s:o,s:o,s:o,s:s,s:s,s:{s:I,s:I,s:I},s:o}",
 		      "id", j->id, "state", px_reclass_state_name(j->state),
 		      "filter", "status", str_or_null(j->f.status),
@@ -153,7 +158,7 @@ json_t *px_reclass_job_json(const struct px_reclass_job *j)
 		      "uploaded_after", time_or_null(j->f.after_us), "model",
 		      str_or_null(j->f.model), "policy_version",
 		      str_or_null(j->f.policy_version), "stale", j->f.stale,
-		      "created_by", "id", j->by.id, "name", j->by.name,
+		      "pdq_missing", j->f.pdq_missing, "created_by", "id", j->by.id, "name", j->by.name,
 		      "created", time_or_null(j->created_us), "updated",
 		      time_or_null(j->updated_us), "finished",
 		      time_or_null(j->finished_us), "model", j->model,
@@ -206,7 +211,7 @@ static int judge_one(struct px_reclassifier *r, const struct px_reclass_job *job
 	struct px_reclass_stepc step = {job->id, prev, pos, PX_RC_SKIPPED};
 	char etag[PX_REC_ETAG_MAX], before[16];
 	struct px_errbuf ceb = {0};
-	struct px_image_rec rec, out;
+	struct px_image_rec rec, out, hashed;
 	struct px_mod_result res;
 	struct px_buf blob;
 	char *event = NULL;
@@ -216,6 +221,7 @@ static int judge_one(struct px_reclassifier *r, const struct px_reclass_job *job
 
 	memset(&rec, 0, sizeof(rec));
 	memset(&out, 0, sizeof(out));
+	memset(&hashed, 0, sizeof(hashed));
 	memset(&res, 0, sizeof(res));
 	px_buf_init(&blob, 0);
 	px_moderation_policy_info(r->m, &(const char *){NULL}, &pver, &at);
@@ -246,7 +252,8 @@ static int judge_one(struct px_reclassifier *r, const struct px_reclass_job *job
 	if (rc ||
 	    (rc = px_moderation_classify(r->m, blob.data, blob.len, &res, &ceb)) ||
 	    (r->hooks.judge &&
-	     (rc = r->hooks.judge(r->hooks.ctx, blob.data, blob.len, &res, &ceb))) ||
+	     (rc = r->hooks.judge(r->hooks.ctx, blob.data, blob.len, &hashed,
+				  &res, &ceb))) ||
 	    (rc = px_moderation_remembered(r->m, r->cat, blob.data, blob.len,
 					   &res, &ceb))) {
 		px_logf(PX_LOG_WARN, "reclassify %s: image \"%s\" left as it was: %s",
@@ -272,6 +279,12 @@ static int judge_one(struct px_reclassifier *r, const struct px_reclass_job *job
 			.moderation = res.json, .event = event,
 			.audit_if_changed = true, .hook = px_reclass_hook,
 			.hook_ctx = &step};
+
+		/* Images stored before PDQ existed get their hash here. */
+		if (!rec.pdq[0] && hashed.pdq[0]) {
+			d.pdq = hashed.pdq;
+			d.pdq_quality = hashed.pdq_quality;
+		}
 
 		rc = px_catalog_moderate(r->cat, id, &d, &out, eb);
 	}

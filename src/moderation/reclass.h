@@ -42,9 +42,13 @@ struct json_t *px_reclass_job_json(const struct px_reclass_job *j);
 
 /* What the application adds to a judgement and wants to hear of. */
 struct px_reclass_hooks {
-	/* Fold further verdicts (the hash lists) into res; may be NULL. */
+	/* Fold further verdicts (the hash lists) into res, and put the
+	 * image's PDQ hash in hashed->pdq and pdq_quality (left empty when
+	 * none can be made); may be NULL. Used by re-classification (which
+	 * also fills in a missing hash) and by the async job runner. */
 	int (*judge)(void *ctx, const void *data, size_t n,
-		     struct px_mod_result *res, struct px_errbuf *eb);
+		     struct px_image_rec *hashed, struct px_mod_result *res,
+		     struct px_errbuf *eb);
 	/* rec's status changed (drop cached variants); may be NULL. */
 	void (*changed)(void *ctx, const struct px_image_rec *rec);
 	/* True while requests are waiting for or using the image workers:

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { gifFrame, joinGif } from './gif.mjs';
 import * as L from './lib.mjs';
 
 const T = 120000 * L.TIME_SCALE;
@@ -40,6 +41,23 @@ function bits(a, b) {
 		}
 	}
 	return d;
+}
+
+async function waitFor(fn, ms = 60000) {
+	const end = Date.now() + ms * L.TIME_SCALE;
+	for (;;) {
+		const v = await fn();
+		if (v) return v;
+		if (Date.now() > end) throw new Error('timed out waiting');
+		await L.sleep(50);
+	}
+}
+
+async function settled(s, id) {
+	return waitFor(async () => {
+		const r = await L.api(s, 'GET', `/v1/images/${id}`);
+		return r.json.result.status !== 'pending' && r.json.result;
+	});
 }
 
 async function createList(s, body) {
@@ -248,5 +266,75 @@ describe('similar images', () => {
 		assert.equal(res.status, 404);
 		res = await L.req(s, 'GET', `/v1/images/${id}/similar`);
 		assert.equal(res.status, 401);
+	});
+});
+
+describe('async moderation and older images', () => {
+	test('async mode: a listed upload is decided at once; one listed while it waited gets the action from the runner', { timeout: T }, async () => {
+		const s = await L.startServer({ args: ['--moderation-mode', 'async', '--moderation-blocked', 'quarantine',
+			'--moderation-frames', '128'] });
+		servers.push(s);
+		const other = await L.upload(s, OTHER);
+		assert.equal(other.status, 202, L.show(other));
+		await settled(s, other.record.id);
+		// A 128-frame animation, every frame classified, keeps the one
+		// runner busy while the next upload waits.
+		const frame = gifFrame(await copyOf(s, other.record.id, 'w=224,h=224,fit=cover,f=gif'));
+		const busy = await L.upload(s, joinGif(Array(128).fill(frame)), { filename: 'long.gif' });
+		assert.equal(busy.status, 202, L.show(busy));
+		const waiting = await L.upload(s, BRIDGE);
+		assert.equal(waiting.status, 202, L.show(waiting));
+		assert.equal(waiting.record.pdq.length, 64);
+		await createList(s, { name: 'late', action: 'block' });
+		const imp = await importText(s, 'late', `${waiting.record.pdq}\n`);
+		assert.equal(imp.status, 200, L.show(imp));
+		assert.equal((await L.api(s, 'GET', `/v1/images/${waiting.record.id}`)).json.result.status, 'pending',
+			'the runner is still on the animation');
+
+		// The same bytes again: decided at the upload, as in sync mode.
+		const again = await L.upload(s, BRIDGE);
+		assert.equal(again.status, 201, L.show(again));
+		assert.equal(again.record.status, 'blocked');
+		assert.equal(again.record.moderation.hashlist.list, 'late');
+
+		// The one that waited: the runner checks the lists as they are now.
+		const rec = await settled(s, waiting.record.id);
+		assert.equal(rec.status, 'blocked', JSON.stringify(rec.moderation));
+		assert.equal(rec.moderation.rule, 'hashlist:late');
+		assert.equal(rec.moderation.hashlist.distance, 0);
+		assert.ok(rec.moderation.model, 'classified as well');
+	});
+
+	test('images stored with --pdq off get their hash from a pdq_missing re-classification and are found by /similar', { timeout: T }, async () => {
+		const dataDir = await L.tmpDir();
+		let s = await L.startServer({ args: ['--pdq', 'off'], dataDir });
+		const old = await L.upload(s, BRIDGE);
+		assert.equal(old.status, 201, L.show(old));
+		assert.equal(old.record.pdq, undefined);
+		await s.kill();
+		s = await L.startServer({ dataDir });
+		servers.push(s);
+		const fresh = await L.upload(s, await copyOf(s, old.record.id, 'width=400,format=jpeg'));
+		assert.equal(fresh.status, 201, L.show(fresh));
+		let sim = await L.api(s, 'GET', `/v1/images/${fresh.record.id}/similar?distance=31`);
+		assert.deepEqual(sim.json.result.images, []);
+
+		const bad = await L.api(s, 'POST', '/v1/moderation/reclassify', { pdq_missing: 1 });
+		assert.equal(bad.status, 400, L.show(bad));
+		const r = await L.api(s, 'POST', '/v1/moderation/reclassify', { pdq_missing: true });
+		assert.equal(r.status, 202, L.show(r));
+		assert.equal(r.json.result.filter.pdq_missing, true);
+		const j = await waitFor(async () => {
+			const g = (await L.api(s, 'GET', `/v1/moderation/reclassify/${r.json.result.id}`)).json.result;
+			return g.state === 'done' && g;
+		});
+		assert.equal(j.progress.total, 2);
+		assert.equal(j.outcomes.unmatched, 1, 'the image with a hash is left alone');
+		const rec = (await L.api(s, 'GET', `/v1/images/${old.record.id}`)).json.result;
+		assert.equal(rec.pdq.length, 64);
+		assert.ok(rec.pdq_quality >= 50);
+		sim = await L.api(s, 'GET', `/v1/images/${fresh.record.id}/similar?distance=31`);
+		assert.deepEqual(sim.json.result.images.map((i) => i.id), [old.record.id]);
+		assert.equal(sim.json.result.images[0].distance, bits(rec.pdq, fresh.record.pdq));
 	});
 });
