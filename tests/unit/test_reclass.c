@@ -53,14 +53,16 @@ static void run(void)
 		T_EQ(f.status[0], '\0');
 		T_EQ(parse("{\"status\":\"flagged\",\"uploaded_after\":\"2026-01-02T03:04:05Z\","
 			   "\"uploaded_before\":1800000000,\"model\":\"m@1\","
-			   "\"policy_version\":\"p-1\",\"stale\":true}", &f, &eb), 0);
+			   "\"policy_version\":\"p-1\",\"stale\":true,\"pdq_missing\":true}", &f, &eb), 0);
 		T_STREQ(f.status, "flagged");
 		T_EQ(f.after_us, (int64_t)1767323045 * 1000000);
 		T_EQ(f.before_us, (int64_t)1800000000 * 1000000);
 		T_STREQ(f.model, "m@1");
 		T_STREQ(f.policy_version, "p-1");
 		T_OK(f.stale);
+		T_OK(f.pdq_missing);
 		const char *bad[] = {"", "{}", "[]", "{\"all\":1}", "{\"status\":\"pending\"}",
+				     "{\"pdq_missing\":\"yes\"}",
 				     "{\"status\":\"\"}", "{\"x\":1}", "{\"stale\":1}",
 				     "{\"uploaded_after\":\"2026-01-02\"}",
 				     "{\"uploaded_after\":-5}", "{\"all\":true,\"all\":true}",
@@ -108,6 +110,10 @@ static void run(void)
 		T_OK(!px_reclass_match(&f, &rec, "m", "p"));
 		f.before_us = 101;
 		T_OK(px_reclass_match(&f, &rec, "m", "p"));
+		f.pdq_missing = true; /* images stored before PDQ */
+		T_OK(px_reclass_match(&f, &rec, "m", "p"));
+		snprintf(rec.pdq, sizeof(rec.pdq), "%064d", 0);
+		T_OK(!px_reclass_match(&f, &rec, "m", "p"));
 	}
 
 	struct px_blob_store *blobs = NULL;
