@@ -154,4 +154,44 @@ describe('postgres', { skip }, () => {
 			await b.kill();
 		}
 	});
+	test('PDQ across two daemons: a list imported on one blocks on the other; /similar sees the other node's uploads and deletes', { timeout: T }, async () => {
+		const bridge = path.join(L.ROOT, 'tests', 'data', 'pdq', 'bridge-1-original.jpg');
+		const dirA = await L.tmpDir();
+		const dirB = await L.tmpDir();
+		const a = await L.startServer({ dataDir: dirA, args: ['--moderation', 'off'] });
+		const meta = `${PG}${PG.includes('?') ? '&' : '?'}options=-csearch_path%3D${schemaOf(a)}`;
+		fs.symlinkSync(path.join(dirA, 'blobs'), path.join(dirB, 'blobs'));
+		const b = await L.startServer({ dataDir: dirB, args: ['--moderation', 'off'], env: { PICTOR_META: meta } });
+		const similar = async (s, id) => (await L.api(s, 'GET', `/v1/images/${id}/similar?distance=31`)).json.result.images.map((r) => r.id);
+		try {
+			const orig = await L.upload(a, bridge);
+			assert.equal(orig.status, 201, L.show(orig));
+			const copy = (await L.req(b, 'GET', `/cdn-cgi/image/width=500,format=jpeg/${orig.record.id}`)).body;
+			const dup = await L.upload(b, copy);
+			assert.equal(dup.status, 201, L.show(dup));
+			// Each node sees the other's upload, at once and after its
+			// in-memory index has caught up.
+			for (let i = 0; i < 2; i++) {
+				assert.deepEqual(await similar(b, dup.record.id), [orig.record.id]);
+				assert.deepEqual(await similar(a, orig.record.id), [dup.record.id]);
+				await L.sleep(1500);
+			}
+			const del = await L.api(a, 'DELETE', `/v1/images/${dup.record.id}`);
+			assert.equal(del.status, 200, L.show(del));
+			assert.deepEqual(await similar(b, orig.record.id), []);
+
+			let res = await L.api(a, 'POST', '/v1/hashlists', { name: 'known', action: 'block' });
+			assert.equal(res.status, 201, L.show(res));
+			res = await L.req(a, 'POST', '/v1/hashlists/known/hashes', {
+				auth: true, headers: { 'Content-Type': 'text/plain' }, body: `${orig.record.pdq}\n`,
+			});
+			assert.equal(res.status, 200, L.show(res));
+			res = await L.upload(b, copy);
+			assert.equal(res.status, 422, L.show(res));
+			assert.equal(L.errCode(res), 'content_blocked');
+		} finally {
+			await a.kill();
+			await b.kill();
+		}
+	});
 });

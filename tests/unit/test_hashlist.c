@@ -175,7 +175,7 @@ static void t_mihmem(void)
 	struct px_mihmem *m = NULL;
 	struct px_kv *kv = NULL;
 	struct px_kv_txn *txn = NULL;
-	char tags[N][8];
+	char tags[N][12];
 	const char *tp[N];
 	struct found fm, fs;
 
