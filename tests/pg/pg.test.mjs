@@ -154,7 +154,7 @@ describe('postgres', { skip }, () => {
 			await b.kill();
 		}
 	});
-	test('PDQ across two daemons: a list imported on one blocks on the other; /similar sees the other node's uploads and deletes', { timeout: T }, async () => {
+	test('PDQ across two daemons: a list imported on one blocks on the other; /similar sees uploads and deletes made on the other', { timeout: T }, async () => {
 		const bridge = path.join(L.ROOT, 'tests', 'data', 'pdq', 'bridge-1-original.jpg');
 		const dirA = await L.tmpDir();
 		const dirB = await L.tmpDir();
