@@ -98,6 +98,37 @@ static void pace(const struct px_migrate_opts *o, int64_t t0, uint64_t n)
 		;
 }
 
+/* Every opts->progress_us, a "progress" line: what is done so far in
+ * phase ("originals" of total, or "keys"). *last is when the previous
+ * line went out (callers of the originals phase hold their lock). */
+static void progress(const struct px_migrate_opts *o, int64_t *last,
+		     const char *phase, const struct px_migrate_stats *st)
+{
+	int64_t now = px_mono_us();
+	char detail[160];
+
+	if (o->progress_us <= 0 || now - *last < o->progress_us)
+		return;
+	*last = now;
+	if (!strcmp(phase, "originals"))
+		snprintf(detail, sizeof(detail),
+			 "%llu of %llu done (%llu copied, %llu present, %llu bytes)",
+			 (unsigned long long)(st->copied + st->present +
+					      st->damaged + st->conflicts +
+					      st->mismatched),
+			 (unsigned long long)st->originals,
+			 (unsigned long long)st->copied,
+			 (unsigned long long)st->present,
+			 (unsigned long long)st->original_bytes);
+	else
+		snprintf(detail, sizeof(detail),
+			 "%llu done (%llu copied, %llu present)",
+			 (unsigned long long)st->keys,
+			 (unsigned long long)st->keys_copied,
+			 (unsigned long long)st->keys_present);
+	report(o, "progress", phase, detail);
+}
+
 /* --- originals -------------------------------------------------------- */
 
 /* Read hex from s into data and check it hashes to its name. */
@@ -197,7 +228,7 @@ struct orig_run {
 	const struct px_stores *from, *to;
 	const struct px_migrate_opts *o;
 	const struct sha_list *l;
-	int64_t t0;
+	int64_t t0, last_progress;
 	uint64_t *writes;
 	struct px_migrate_stats *st;
 	pthread_mutex_t lock; /* guards st, *writes, next, rc, eb */
@@ -247,6 +278,7 @@ static void *orig_worker(void *arg)
 				   &one);
 		pthread_mutex_lock(&r->lock);
 		add_stats(r->st, &d);
+		progress(r->o, &r->last_progress, "originals", r->st);
 		if (rc && !r->rc) {
 			r->rc = rc;
 			r->eb = one;
@@ -285,6 +317,7 @@ static int copy_originals(const struct px_stores *from,
 	r.o = o;
 	r.l = &l;
 	r.t0 = t0;
+	r.last_progress = px_mono_us();
 	r.writes = writes;
 	r.st = st;
 	pthread_mutex_init(&r.lock, NULL);
@@ -491,6 +524,7 @@ static int key_pass(const struct px_stores *from, const struct px_stores *to,
 	unsigned char prev[MAX_KEY];
 	size_t nprev = 0;
 	bool have_prev = false;
+	int64_t last_progress = px_mono_us();
 	int rc;
 
 	px_buf_init(&src.bytes, 0);
@@ -517,6 +551,8 @@ static int key_pass(const struct px_stores *from, const struct px_stores *to,
 		pace(o, t0, ++*writes);
 		if ((rc = merge(to, &src, &dst, copy, o, st, eb)))
 			goto out;
+		if (copy)
+			progress(o, &last_progress, "keys", st);
 		nprev = src.it[src.n - 1].nkey;
 		if (nprev > sizeof(prev)) {
 			rc = px_errf(eb, PX_EINVAL, "key too long");

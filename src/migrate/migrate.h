@@ -39,7 +39,8 @@ struct px_migrate_stats {
 
 /* One line of progress or one finding: kind is a stable word
  * ("copied", "present", "damaged", "committed", "conflict",
- * "mismatch"); what names the original or key (printable form). */
+ * "mismatch", "progress"); what names the original or key (printable
+ * form), or the phase ("originals", "keys") for "progress". */
 typedef void (*px_migrate_fn)(void *ctx, const char *kind, const char *what,
 			      const char *detail);
 
@@ -50,6 +51,7 @@ struct px_migrate_opts {
 	double rate;     /* at most this many operations (an original
 			  * copied or checked, a batch of keys) per
 			  * second; 0: no limit */
+	int64_t progress_us; /* a "progress" report this often (0: none) */
 	px_migrate_fn report; /* may be NULL */
 	void *ctx;
 };

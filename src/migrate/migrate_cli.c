@@ -51,7 +51,7 @@ static void usage(FILE *f)
 		"                  targets; secrets.json is copied there if absent\n"
 		"  --json          print the summary as one JSON object\n"
 		"  --verbose       one line per original and per batch of keys\n"
-		"                  (stderr)\n"
+		"                  (stderr; without it a progress line every 10 s)\n"
 		"  --jobs N        originals copied at once (default 4, at most 64)\n"
 		"  --batch N       keys per write transaction (default 512)\n"
 		"  --rate N        at most N operations per second (an original copied\n"
@@ -159,9 +159,9 @@ static void report(void *ctx, const char *kind, const char *what,
 {
 	const struct opts *o = ctx;
 	bool problem = strcmp(kind, "copied") && strcmp(kind, "present") &&
-		       strcmp(kind, "committed");
+		       strcmp(kind, "committed") && strcmp(kind, "progress");
 
-	if (problem || o->verbose)
+	if (problem || o->verbose || !strcmp(kind, "progress"))
 		fprintf(stderr, "migrate: %s %s%s%s\n", kind, what,
 			*detail ? " " : "", detail);
 }
@@ -314,6 +314,7 @@ int px_migrate_cli(int argc, char **argv)
 		}
 	o.m.report = report;
 	o.m.jobs = 4;
+	o.m.progress_us = 10 * 1000000; /* a line every 10 s of a long run */
 	o.m.ctx = &o;
 	if (take_flags(argc, argv, &o, args, &nargs, (int)PX_ARRAY_LEN(args)))
 		return EXIT_USAGE;

@@ -77,7 +77,7 @@ static const char *value(struct px_kv *kv, const void *k, size_t nk)
 }
 
 struct seen {
-	int conflict, mismatch, damaged, committed, copied;
+	int conflict, mismatch, damaged, committed, copied, progress;
 	char last[256];
 };
 
@@ -96,8 +96,10 @@ static void tally(void *ctx, const char *kind, const char *what,
 		s->committed++;
 	else if (!strcmp(kind, "copied"))
 		s->copied++;
+	else if (!strcmp(kind, "progress"))
+		s->progress++;
 	if (strcmp(kind, "copied") && strcmp(kind, "committed") &&
-	    strcmp(kind, "present"))
+	    strcmp(kind, "present") && strcmp(kind, "progress"))
 		snprintf(s->last, sizeof(s->last), "%s", what);
 }
 
@@ -273,6 +275,27 @@ static void run(void)
 		T_EQ(st.copied, 40 - first);
 		T_EQ(st.keys_copied, 5);
 		T_EQ(st.conflicts + st.mismatched + st.damaged, 0);
+		close2(&s);
+	}
+
+	T_CASE("progress lines, as often as asked") {
+		struct stores2 s;
+		struct seen seen = {0};
+		struct px_migrate_opts o = {.batch = 2, .rate = 200,
+					    .progress_us = 1, .report = tally,
+					    .ctx = &seen};
+
+		open2(&s);
+		put_blob(s.a.blobs, "one", h1);
+		put_blob(s.a.blobs, "two!", h2);
+		fill_keys(s.a.kv, 6);
+		/* paced at 5 ms an operation, so each is past the 1 us */
+		T_EQ(px_migrate_run(&s.a, &s.b, &o, &st, &eb), 0);
+		T_EQ(seen.progress, 2 + 3); /* each original, each key batch */
+		memset(&seen, 0, sizeof(seen));
+		o.progress_us = 0;
+		T_EQ(px_migrate_run(&s.a, &s.b, &o, &st, &eb), 0);
+		T_EQ(seen.progress, 0);
 		close2(&s);
 	}
 
