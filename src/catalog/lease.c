@@ -50,7 +50,7 @@ int px_leases_new(struct px_kv *kv, struct px_leases **out)
 	for (char *p = host; *p; p++)
 		if (*p == ' ')
 			*p = '_';
-	if (px_random_hex(rnd, sizeof(rnd)))
+	if (px_random_hex(rnd, (sizeof(rnd) - 1) / 2))
 		px_strlcpy(rnd, "0", sizeof(rnd));
 	snprintf(l->node, sizeof(l->node), "%s-%ld-%s", host, (long)getpid(),
 		 rnd);
