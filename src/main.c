@@ -42,6 +42,7 @@
 #include "ingest/fetch.h"
 #include "meta/kv.h"
 #include "ml/nsfw.h"
+#include "moderation/faces.h"
 #include "moderation/moderation.h"
 #include "moderation/reclass.h"
 #include "moderation/webhook.h"
@@ -1306,6 +1307,10 @@ static int cmd_serve(int argc, char **argv)
 	px_kv_set_conns(stores.kv, workers + (int)cfg.http_threads + 8);
 	/* Hash lists block with moderation off too. */
 	app->mod_quarantine = cfg.moderation_blocked == PX_MOD_QUARANTINE;
+	/* Faces are detected with moderation on or off, when the model is
+	 * there: a context per worker and one for the background runner. */
+	if (px_faces_new(cfg.models, workers + 1, &app->lim, &app->faces, &eb))
+		goto fail;
 	if (cfg.moderation) {
 		struct px_moderation_opts mo;
 
@@ -1314,6 +1319,7 @@ static int cmd_serve(int argc, char **argv)
 		if (px_moderation_new(&mo, &app->mod, &eb))
 			goto fail;
 		app->mod_async = mo.async;
+		px_moderation_set_faces(app->mod, app->faces);
 		{
 			struct px_mod_metrics mx = {app->m.classified,
 						    app->m.flagged,
@@ -1468,6 +1474,7 @@ out:
 		px_pool_free(app->pool);
 		px_cache_free(app->cache);
 		px_moderation_free(app->mod);
+		px_faces_free(app->faces);
 		px_guard_free(app->guard);
 		px_tokens_free(app->tokens);
 		px_keys_free(app->keys);

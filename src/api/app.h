@@ -42,6 +42,7 @@ struct px_app {
 	struct px_pool *pool;
 	struct px_image_limits lim;
 	struct px_moderation *mod; /* NULL with moderation off */
+	struct px_faces *faces;    /* NULL without a face model */
 	struct px_tokens *tokens;  /* scoped API tokens */
 	struct px_cache *cache;    /* rendered variants (cache/cache.h) */
 	struct px_keys *keys;      /* the signing keys (delivery/keys.h) */
@@ -392,6 +393,19 @@ int px_api_pdq_upload(struct px_app *a, const void *data, size_t n,
  * res->json, and res->rule points into hit when the list decided. */
 int px_api_pdq_fold(const struct px_api_pdq_hit *hit,
 		    struct px_mod_result *res);
+
+/* Faces for delivery (api/faces.c): the record's boxes into x for
+ * gravity=face and redact=, and, when x uses them, a digest of them on
+ * the cache key (new faces for the same bytes are a new variant). */
+struct px_rec_faces;
+struct px_buf;
+void px_api_faces_xform(const struct px_rec_faces *f, struct px_xform *x);
+void px_api_faces_key(const struct px_rec_faces *f, const struct px_xform *x,
+		      struct px_buf *key);
+/* The upload hook: detect rec's faces (logged and left unknown when
+ * detection fails: an upload never fails for it). */
+void px_api_faces_upload(struct px_app *a, const void *data, size_t n,
+			 struct px_image_rec *rec);
 
 /* The record as the API shows it (a new JSON object reference). */
 struct json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec);

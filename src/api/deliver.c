@@ -599,6 +599,7 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 		if (o.width_auto)
 			resolve_auto_width(r, &rec, o.x.rotate, rd);
 	}
+	px_api_faces_xform(&rec.faces, &rd->x);
 	rd->hints_vary |= device_vary;
 	rd->x.budget_ms = (int)(a->cfg->render_timeout * 1000);
 	px_strlcpy(rd->id, rec.id, sizeof(rd->id));
@@ -636,6 +637,9 @@ void px_api_deliver(struct px_app *a, struct px_req *r, const char *path)
 	 * a different answer, so a different ETag and cache entry. */
 	if (!rec.frames_covered && rec.frames > 1)
 		px_buf_adds(&key, "|first-frame");
+	/* Face-dependent output changes when the record's faces do (a
+	 * detection for an older image), with the same options. */
+	px_api_faces_key(&rec.faces, &rd->x, &key);
 	px_sha256_hex(key.data, key.len, hex);
 	snprintf(rd->etag, sizeof(rd->etag), "\"%.32s\"", hex);
 	set_cache_control(a, rd, exp);

@@ -90,6 +90,8 @@ json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 		json_object_set_new(o, "pdq", json_string(rec->pdq));
 		json_object_set_new(o, "pdq_quality", json_integer(rec->pdq_quality));
 	}
+	if (o && rec->faces.known)
+		json_object_set_new(o, "faces", px_rec_faces_json(&rec->faces));
 	return o;
 }
 
@@ -450,6 +452,10 @@ void px_api_upload_run(struct px_app *a, struct px_req *r,
 		rec.moderation = res.json;
 		res.json = NULL;
 	}
+	/* Faces where classification runs: here unless a background job
+	 * classifies the upload (it detects them too). */
+	if (strcmp(rec.status, "pending"))
+		px_api_faces_upload(a, u.data, u.n, &rec);
 	px_api_actor(a, r, NULL, &who);
 	if ((rc = px_catalog_add(a->cat, &rec, u.data, u.n, event, &who, &eb)))
 		goto out;

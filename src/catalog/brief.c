@@ -86,6 +86,7 @@ int px_brief_decode(const void *raw, size_t n, struct px_image_brief *out)
 	frames = json_object_get(json_object_get(o, "moderation"), "frames");
 	out->frames_covered = !frames ||
 			      json_is_true(json_object_get(frames, "complete"));
+	px_rec_faces_parse(json_object_get(o, "faces"), &out->faces);
 out:
 	json_decref(o);
 	return rc;

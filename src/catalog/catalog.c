@@ -157,6 +157,8 @@ static int rec_encode(const struct px_image_rec *r, struct px_buf *out)
 		json_object_set_new(o, "pdq", json_string(r->pdq));
 		json_object_set_new(o, "pdq_quality", json_integer(r->pdq_quality));
 	}
+	if (r->faces.known)
+		json_object_set_new(o, "faces", px_rec_faces_json(&r->faces));
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!text)
@@ -204,6 +206,7 @@ static int rec_decode(const void *p, size_t n, struct px_image_rec *r)
 					   JSON_COMPACT);
 	if (json_object_get(o, "audit"))
 		r->audit = json_dumps(json_object_get(o, "audit"), JSON_COMPACT);
+	px_rec_faces_parse(json_object_get(o, "faces"), &r->faces);
 	if (!r->meta)
 		rc = PX_ENOMEM;
 out:
@@ -1083,6 +1086,8 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 			goto out;
 		rec.original_deleted = true;
 	}
+	if (d->faces && d->faces->known)
+		rec.faces = *d->faces;
 	if (moderation) {
 		free(rec.moderation);
 		if (!(rec.moderation = strdup(moderation))) {

@@ -101,6 +101,33 @@ struct px_actor {
 };
 extern const struct px_actor px_actor_system;
 
+/*
+ * Faces found in an image, detected once (at upload, or by a
+ * reclassify job for older images): boxes in pixels of the upright
+ * original (EXIF orientation applied), top-left origin, with the
+ * detector's score. known is false when no detection ran (no face
+ * model, or not yet); known with n == 0 means none was found. Stored
+ * as the record's "faces" array (catalog/faces.c).
+ */
+#define PX_FACES_MAX 32
+struct px_rec_face {
+	float x, y, w, h, score;
+};
+struct px_rec_faces {
+	bool known;
+	int n;
+	struct px_rec_face a[PX_FACES_MAX];
+};
+
+/* The faces as a JSON array ([{"x","y","w","h","score"}], whole pixels
+ * rounded outwards, scores to four places); NULL when !f->known. A new
+ * reference. */
+struct json_t;
+struct json_t *px_rec_faces_json(const struct px_rec_faces *f);
+/* Read such an array into f (known; at most PX_FACES_MAX, malformed
+ * entries skipped); v NULL or not an array: f unknown. */
+void px_rec_faces_parse(const struct json_t *v, struct px_rec_faces *f);
+
 struct px_image_rec {
 	char id[PX_ID_MAX + 1];
 	char filename[256];
@@ -120,6 +147,7 @@ struct px_image_rec {
 	int pdq_quality;  /* 0-100 */
 	bool original_deleted; /* a tombstone: blocked in async refuse mode,
 				  its bytes removed, the record and audit kept */
+	struct px_rec_faces faces;
 };
 
 /* Free rec->meta and zero the record. */
@@ -165,6 +193,7 @@ struct px_image_brief {
 	 * the rule of px_moderation_frames_covered() */
 	bool frames_covered;
 	uint64_t bytes;
+	struct px_rec_faces faces; /* for gravity=face and redact=faces */
 };
 int px_catalog_brief(struct px_catalog *c, const char *id,
 		     struct px_image_brief *out, struct px_errbuf *eb);
@@ -206,6 +235,8 @@ struct px_decision {
 	const char *review;      /* JSON object: appended to the record's
 				    audit array (a person's decision), or NULL */
 	const char *event;       /* webhook outbox value, or NULL */
+	const struct px_rec_faces *faces; /* replaces the record's faces
+					     when known, or NULL */
 	const struct px_actor *who; /* NULL: Pictor itself */
 	bool drop_original;      /* remove the original bytes (when no other
 				    record uses them); the record stays as a

@@ -48,6 +48,8 @@ bool px_reclass_match(const struct px_reclass_filter *f,
 		return false;
 	if (f->pdq_missing && rec->pdq[0])
 		return false;
+	if (f->faces && rec->faces.known)
+		return false;
 	if (!f->model[0] && !f->policy_version[0] && !f->stale)
 		return true;
 	m = rec->moderation ? json_loads(rec->moderation, 0, NULL) : NULL;
@@ -99,6 +101,9 @@ static int job_encode(const struct px_reclass_job *j, char **out)
 		      "policy_version", j->policy_version, "cursor", j->cursor,
 		      "total", (json_int_t)j->total, "scanned",
 		      (json_int_t)j->scanned, "n", n ? n : json_object());
+	if (o && j->f.faces)
+		json_object_set_new(json_object_get(o, "filter"), "faces",
+				    json_true());
 	*out = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return *out ? 0 : PX_ENOMEM;
@@ -128,6 +133,7 @@ static int job_decode(const void *p, size_t len, struct px_reclass_job *j)
 		 json_object_get(f, "policy_version"));
 	j->f.stale = json_is_true(json_object_get(f, "stale"));
 	j->f.pdq_missing = json_is_true(json_object_get(f, "pdq_missing"));
+	j->f.faces = json_is_true(json_object_get(f, "faces"));
 	by = json_object_get(o, "by");
 	copy_str(j->by.id, sizeof(j->by.id), json_object_get(by, "id"));
 	copy_str(j->by.name, sizeof(j->by.name), json_object_get(by, "name"));

@@ -37,6 +37,8 @@ struct px_reclass_filter {
 	bool pdq_missing; /* only records without a PDQ hash (stored before
 			     Pictor hashed uploads); judging them gives them
 			     one */
+	bool faces; /* only records never looked at for faces (older than
+		       face detection, or stored without the face model) */
 };
 
 /* What happened to one image. */

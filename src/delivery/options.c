@@ -135,14 +135,15 @@ static int p_gravity(struct px_opts *o, const char *v)
 	const char *x;
 	int i;
 
+	o->face = false;
 	if ((i = lookup(v, grav_names, PX_ARRAY_LEN(grav_names))) >= 0) {
 		o->x.gravity = (enum px_gravity)i;
 		return 0;
 	}
 	if (!strcmp(v, "face")) {
-		/* Faces are not detected yet: face gravity keeps its own
-		 * cache key and crops by attention, as auto does. */
-		o->x.gravity = PX_GRAVITY_AUTO;
+		/* Around the faces of the record (delivery fills them in);
+		 * by attention when the image was never looked at. */
+		o->x.gravity = PX_GRAVITY_FACE;
 		o->face = true;
 		return 0;
 	}
@@ -398,6 +399,21 @@ static int p_compression(struct px_opts *o, const char *v)
 	return 0;
 }
 
+/* redact=faces (a Gaussian blur), redact=faces-pixelate: a Pictor
+ * extension, see docs/TRANSFORMS.md. */
+static int p_redact(struct px_opts *o, const char *v)
+{
+	if (!strcmp(v, "faces") || !strcmp(v, "faces-blur"))
+		o->x.redact = PX_REDACT_BLUR;
+	else if (!strcmp(v, "faces-pixelate"))
+		o->x.redact = PX_REDACT_PIXELATE;
+	else if (!strcmp(v, "none"))
+		o->x.redact = PX_REDACT_NONE;
+	else
+		return -1;
+	return 0;
+}
+
 static int p_onerror(struct px_opts *o, const char *v)
 {
 	if (strcmp(v, "redirect"))
@@ -564,6 +580,14 @@ static void w_onerror(const struct px_opts *o, const struct px_opts *d, struct p
 		put_str(b, n, "redirect");
 }
 
+static void w_redact(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
+{
+	if (o->x.redact == PX_REDACT_BLUR)
+		put_str(b, n, "faces");
+	else if (o->x.redact == PX_REDACT_PIXELATE)
+		put_str(b, n, "faces-pixelate");
+}
+
 static void w_none(const struct px_opts *o, const struct px_opts *d, struct px_buf *b, const char *n)
 {
 }
@@ -644,6 +668,10 @@ static const struct opt opts[] = {
 	 "keep, copyright or none"},
 	{"onerror", NULL, p_onerror, w_onerror,
 	 "redirect"},
+	/* Pictor's own, after Cloudflare's (the canonical form of every
+	 * option string without it is unchanged). */
+	{"redact", NULL, p_redact, w_redact,
+	 "faces (blurred), faces-pixelate or none"},
 };
 
 /* "border=T;R;B;L" is how the canonical form writes per-side borders;

@@ -39,7 +39,7 @@ struct px_opts {
 	enum px_out format;
 	int trim_width, trim_height; /* trim.width / trim.height; 0 = unset */
 	bool has_background;
-	bool face;             /* gravity=face (attention until faces exist) */
+	bool face;             /* gravity=face (x.gravity PX_GRAVITY_FACE) */
 	bool onerror_redirect; /* onerror=redirect (the /cdn-cgi form) */
 	bool width_auto;       /* width=auto: x.width comes from client hints */
 	uint64_t set; /* bit per option present, in table order */

@@ -629,6 +629,9 @@ struct job {
 	int iw, ih;        /* the original, upright */
 	struct rect trim;  /* upright coordinates; the whole image if none */
 	bool trimmed;
+	bool face_crop;    /* trim holds the gravity=face window */
+	bool redact;       /* redact= with faces to redact */
+	enum px_gravity gravity; /* of the crop after the resize */
 	struct geom g;     /* output axes, borders excluded */
 	int border[4];     /* clamped */
 	int frames;        /* output frames */
@@ -1025,17 +1028,18 @@ static int apply_saturation(VipsImage **im, double s)
 	return to_srgb8(im);
 }
 
-/* Where the crop window goes. AUTO (and FACE, for now) asks libvips'
- * attention detector about the first frame (in memory: it needs random
+/* Where the crop window goes. AUTO (and FACE on an image never looked
+ * at for faces) asks libvips' attention detector about the first frame (in memory: it needs random
  * access, and the image is output-sized by now) and centres the window
  * on its answer. */
 static int crop_origin(VipsImage **im, int page_h, const struct px_xform *x,
-		       const struct geom *g, int *left, int *top)
+		       enum px_gravity gravity, const struct geom *g,
+		       int *left, int *top)
 {
 	int rw = (*im)->Xsize, dx = rw - g->cw, dy = page_h - g->ch;
 	double fx = 0.5, fy = 0.5;
 
-	switch (x->gravity) {
+	switch (gravity) {
 	case PX_GRAVITY_LEFT: fx = 0; break;
 	case PX_GRAVITY_RIGHT: fx = 1; break;
 	case PX_GRAVITY_TOP: fy = 0; break;
@@ -1176,6 +1180,44 @@ static void plan_job(struct job *j, int cap)
 		    (job_bordered(j) && x->border_color[3] < 255));
 }
 
+/*
+ * gravity=face on an image with faces: the window around them becomes
+ * the trim box (upright coordinates, inside any trim asked for), of the
+ * output's aspect ratio, so the resize fills the output with it and the
+ * crop after it is at most a rounding pixel (from the centre). Faces
+ * looked for and none found: Cloudflare's fallback, the centre. Only
+ * fits that crop (cover, crop with both sides given) have a window.
+ */
+static void face_window(struct job *j)
+{
+	const struct px_xform *x = j->x;
+	struct px_image_box rel[PX_IMAGE_FACES_MAX];
+	int n = PX_MIN(x->nfaces, PX_IMAGE_FACES_MAX), tw, th, r[4];
+	bool swap = dh_swaps(j->user);
+
+	j->gravity = x->gravity;
+	if (x->gravity != PX_GRAVITY_FACE || !x->faces_known)
+		return;
+	j->gravity = PX_GRAVITY_CENTER;
+	if (n <= 0 || x->width <= 0 || x->height <= 0 ||
+	    (x->fit != PX_FIT_COVER && x->fit != PX_FIT_CROP))
+		return;
+	tw = swap ? x->height : x->width;
+	th = swap ? x->width : x->height;
+	for (int i = 0; i < n; i++) {
+		rel[i] = x->faces[i];
+		rel[i].x -= (float)j->trim.left;
+		rel[i].y -= (float)j->trim.top;
+	}
+	if (!px_face_crop(j->trim.width, j->trim.height, (double)tw / th,
+			  x->zoom, rel, n, x->fit == PX_FIT_CROP ? tw : 0,
+			  x->fit == PX_FIT_CROP ? th : 0, r))
+		return;
+	j->trim = (struct rect){j->trim.left + r[0], j->trim.top + r[1], r[2],
+				r[3]};
+	j->face_crop = true;
+}
+
 /* Validate and clamp x, read the header, find the trim box, plan the
  * geometry and check it against the limits. Decodes nothing unless
  * x->trim_border. */
@@ -1223,9 +1265,86 @@ static int prepare(const void *data, size_t n, const struct px_xform *x,
 
 		j->trim = (struct rect){l, t, j->iw - l - r, j->ih - t - b};
 	}
+	j->redact = x->redact != PX_REDACT_NONE && x->nfaces > 0;
+	face_window(j);
 	j->trimmed = j->trim.width != j->iw || j->trim.height != j->ih;
 	plan_job(j, cap);
 	return check_output_size(j, lim, eb);
+}
+
+/* redact=faces on one part of a frame: a Gaussian blur wide enough to
+ * leave nothing of a face (sigma a fifth of the box's larger side), or
+ * blocks of a tenth of it. */
+static int redact_part(VipsImage *in, VipsImage **out, enum px_redact how)
+{
+	int side = PX_MAX(in->Xsize, in->Ysize);
+	VipsImage *small = NULL, *big = NULL;
+	struct rect r = {0, 0, in->Xsize, in->Ysize};
+	int rc = -1, block;
+
+	if (how != PX_REDACT_PIXELATE) {
+		double sigma = PX_MAX(side / 5.0, 1.0);
+
+		return premultiplied(in, out, op_blur, &sigma);
+	}
+	block = PX_MAX(side / 10, 2);
+	if (vips_resize(in, &small, 1.0 / block, "kernel",
+			VIPS_KERNEL_LINEAR, NULL) ||
+	    vips_zoom(small, &big, block, block, NULL) ||
+	    fr_extract(big, out, &r))
+		goto out;
+	rc = 0;
+out:
+	if (small)
+		g_object_unref(small);
+	if (big)
+		g_object_unref(big);
+	return rc;
+}
+
+/* Every face box of the upright original, padded, found in this frame
+ * (stored orientation) and redacted in place. */
+static int fr_redact(VipsImage *in, VipsImage **out, const void *ctx)
+{
+	const struct job *j = ctx;
+	const struct px_xform *x = j->x;
+	struct dihedral back = dh_inverse(j->orient);
+	VipsImage *im = in, *t;
+
+	g_object_ref(im);
+	for (int i = 0; i < x->nfaces && i < PX_IMAGE_FACES_MAX; i++) {
+		VipsImage *part = NULL, *done = NULL;
+		struct rect u, sr;
+		int b[4], rc;
+
+		if (!px_redact_rect(j->iw, j->ih, &x->faces[i], b))
+			continue;
+		u = (struct rect){b[0], b[1], b[2], b[3]};
+		sr = dh_rect(back, j->iw, j->ih, u);
+		sr.left = clampi(sr.left, 0, im->Xsize - 1);
+		sr.top = clampi(sr.top, 0, im->Ysize - 1);
+		sr.width = PX_MIN(sr.width, im->Xsize - sr.left);
+		sr.height = PX_MIN(sr.height, im->Ysize - sr.top);
+		if (sr.width < 1 || sr.height < 1)
+			continue;
+		if (vips_extract_area(im, &part, sr.left, sr.top, sr.width,
+				      sr.height, NULL))
+			goto fail;
+		rc = redact_part(part, &done, x->redact);
+		g_object_unref(part);
+		if (rc)
+			goto fail;
+		rc = vips_insert(im, done, &t, sr.left, sr.top, NULL);
+		g_object_unref(done);
+		if (rc)
+			goto fail;
+		advance(&im, t);
+	}
+	*out = im;
+	return 0;
+fail:
+	g_object_unref(im);
+	return -1;
 }
 
 /*
@@ -1241,16 +1360,20 @@ static int load(const void *data, size_t n, const struct job *j,
 {
 	bool swap = dh_swaps(j->total);
 	struct size s = {swap ? j->g.rh : j->g.rw, swap ? j->g.rw : j->g.rh};
+	bool full = j->trimmed || j->redact;
 	struct rect r;
 
 	*out = NULL;
-	if (thumb(data, n, j->trimmed ? j->h.width : s.width,
-		  j->trimmed ? j->h.height : s.height, j->anim, j->h.icc, false,
-		  out))
+	if (thumb(data, n, full ? j->h.width : s.width,
+		  full ? j->h.height : s.height, j->anim, j->h.icc, false, out))
 		return -1;
 	*page_h = j->anim ? vips_image_get_page_height(*out) : (*out)->Ysize;
-	if (!j->trimmed)
+	if (!full)
 		return 0;
+	/* Faces are redacted at full size, before anything moves them. */
+	if (j->redact &&
+	    (to_srgb8(out) || map_frames(out, page_h, j->frames, fr_redact, j)))
+		return -1;
 	r = dh_rect(dh_inverse(j->orient), j->iw, j->ih, j->trim);
 	if (map_frames(out, page_h, j->frames, fr_extract, &r))
 		return -1;
@@ -1400,7 +1523,7 @@ static bool original_will_do(const void *data, size_t n, const struct job *j)
 	struct px_container c;
 
 	if (x->format != j->h.fmt || !j->h.plain || j->h.orientation != 1 ||
-	    j->trimmed || !dh_identity(j->total) || job_adjusts(j) ||
+	    j->trimmed || j->redact || !dh_identity(j->total) || job_adjusts(j) ||
 	    job_bordered(j) || j->frames != j->h.frames ||
 	    j->alpha != j->h.alpha)
 		return false;
@@ -1571,7 +1694,7 @@ static int build(const void *data, size_t n, const struct job *j,
 	if (g->cw != g->rw || g->ch != g->rh) {
 		struct rect r = {0, 0, g->cw, g->ch};
 
-		if (crop_origin(&im, page_h, x, g, &r.left, &r.top) ||
+		if (crop_origin(&im, page_h, x, j->gravity, g, &r.left, &r.top) ||
 		    map_frames(&im, &page_h, j->frames, fr_extract, &r))
 			goto fail;
 	}

@@ -91,8 +91,43 @@ enum px_gravity {
 	PX_GRAVITY_TOP,
 	PX_GRAVITY_BOTTOM,
 	PX_GRAVITY_POINT, /* gx, gy in [0,1] */
-	PX_GRAVITY_FACE,  /* no face detector yet: behaves as AUTO */
+	PX_GRAVITY_FACE,  /* the union of px_xform.faces; see px_face_crop */
 };
+
+/* A face box in pixels of the upright original (EXIF orientation
+ * applied), top-left origin. */
+#define PX_IMAGE_FACES_MAX 32
+struct px_image_box {
+	float x, y, w, h;
+};
+
+/* redact=: what is done to every face box before resizing. */
+enum px_redact {
+	PX_REDACT_NONE = 0,
+	PX_REDACT_BLUR,     /* a Gaussian blur of the padded box */
+	PX_REDACT_PIXELATE, /* blocks of about a tenth of the box */
+};
+
+/*
+ * gravity=face: the crop window, in a w x h image, of aspect ratio
+ * aspect (width / height) around the union of the n boxes, as
+ * Cloudflare describes zoom: at 0 the largest window of that aspect in
+ * the image (as much background as possible), at 1 the smallest that
+ * holds the union (as close to the faces as the aspect allows), linear
+ * in between; never smaller than minw x minh (fit=crop never enlarges)
+ * nor larger than the image. The window is centred on the union and
+ * shifted back inside the image at the edges. Boxes are clipped to the
+ * image first. out receives left, top, width, height (each >= 1).
+ * False, out untouched, when no box has an area inside the image.
+ */
+bool px_face_crop(int w, int h, double aspect, double zoom,
+		  const struct px_image_box *boxes, int n, int minw, int minh,
+		  int out[4]);
+
+/* redact=faces: the box b padded by PX_REDACT_MARGIN of its size on each
+ * side and clipped to a w x h image; false when nothing is left. */
+#define PX_REDACT_MARGIN 0.2
+bool px_redact_rect(int w, int h, const struct px_image_box *b, int out[4]);
 
 enum px_meta {
 	PX_META_COPYRIGHT = 0, /* keep only copyright (EXIF Copyright/Artist) */
@@ -158,8 +193,17 @@ struct px_xform {
 	bool baseline;  /* JPEG: baseline instead of progressive */
 	bool fast;      /* compression=fast: lowest encoder effort */
 	int max_output; /* cap per output side, borders included; 0 = 8192 */
-	double zoom;    /* 0-1 with face gravity; 0 = unset; unused until
-			   there is a face detector */
+	double zoom;    /* 0-1 with face gravity; 0 = unset */
+
+	/* Faces of the original, from its record (delivery fills them in;
+	 * nothing is detected here). faces_known false: never detected,
+	 * and gravity=face is attention as before; known with none found:
+	 * gravity=face crops from the centre (Cloudflare's fallback). */
+	bool faces_known;
+	int nfaces;
+	struct px_image_box faces[PX_IMAGE_FACES_MAX];
+	enum px_redact redact; /* before trim and resize, in original pixels */
+
 	int budget_ms;    /* wall-clock time px_image_transform() may take
 			     before it stops with "render_timeout"
 			     (PX_EBUSY); 0 = unbounded. Work inside one

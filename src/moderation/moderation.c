@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "ml/nsfw.h"
+#include "moderation/faces.h"
 #include "moderation/reclass.h"
 #include "moderation/webhook.h"
 
@@ -55,7 +56,19 @@ struct px_moderation {
 	struct px_reclassifier *reclass;
 	int test_job_delay_ms; /* PICTOR_TEST_JOB_DELAY_MS: a slow job */
 	struct px_reclass_hooks hooks; /* the application's (under lock) */
+	struct px_faces *faces; /* borrowed; NULL: no face model */
 };
+
+void px_moderation_set_faces(struct px_moderation *m, struct px_faces *f)
+{
+	if (m)
+		m->faces = f;
+}
+
+struct px_faces *px_moderation_faces(struct px_moderation *m)
+{
+	return m ? m->faces : NULL;
+}
 
 int px_moderation_policy_version(const char *text, char out[24])
 {
@@ -609,6 +622,17 @@ void px_moderation_kick(struct px_moderation *m)
 	px_webhook_kick(m->webhook);
 }
 
+void px_moderation_detect_faces(struct px_moderation *m, const char *id,
+				const void *data, size_t n,
+				struct px_rec_faces *out)
+{
+	struct px_errbuf eb = {0};
+
+	if (px_faces_detect(m ? m->faces : NULL, data, n, out, &eb))
+		px_logf(PX_LOG_WARN, "face detection on \"%s\" failed: %s", id,
+			eb.msg);
+}
+
 /* A job that cannot run (say, an undecodable original) must not block
  * the queue: flag the image for a person, and say so like any verdict. */
 static void classification_failed(struct px_moderation *m, const char *id,
@@ -640,6 +664,7 @@ static int run_job(void *arg, const char *id)
 	struct px_reclass_hooks h;
 	struct px_image_rec rec, hashed;
 	struct px_mod_result res;
+	struct px_rec_faces faces;
 	struct px_buf blob;
 	char *event = NULL;
 	int rc;
@@ -668,6 +693,7 @@ static int run_job(void *arg, const char *id)
 	if (h.judge &&
 	    (rc = h.judge(h.ctx, blob.data, blob.len, &hashed, &res, &eb)))
 		goto out;
+	px_moderation_detect_faces(m, id, blob.data, blob.len, &faces);
 	if ((rc = px_moderation_remembered(m, m->cat, blob.data, blob.len,
 					   &res, &eb)))
 		goto out;
@@ -677,7 +703,7 @@ static int run_job(void *arg, const char *id)
 		struct px_decision d = {.expect = "pending",
 					.status = px_verdict_status(res.verdict),
 					.moderation = res.json, .event = event,
-					.leased = true};
+					.faces = &faces, .leased = true};
 
 		if (!rec.pdq[0] && hashed.pdq[0]) {
 			d.pdq = hashed.pdq;

@@ -125,6 +125,17 @@ int px_moderation_remembered(struct px_moderation *m, struct px_catalog *cat,
 			     const void *data, size_t n,
 			     struct px_mod_result *res, struct px_errbuf *eb);
 
+/* The face detector the job runner and reclassify jobs use for the
+ * images they judge (borrowed; NULL: none). Before px_moderation_start. */
+struct px_faces;
+void px_moderation_set_faces(struct px_moderation *m, struct px_faces *f);
+struct px_faces *px_moderation_faces(struct px_moderation *m);
+/* The faces of image id's bytes into out; a failure is logged and
+ * leaves out unknown (a verdict never waits on faces). */
+void px_moderation_detect_faces(struct px_moderation *m, const char *id,
+				const void *data, size_t n,
+				struct px_rec_faces *out);
+
 /* Wake the job runner (after an async upload). Accepts NULL. */
 void px_moderation_kick(struct px_moderation *m);
 

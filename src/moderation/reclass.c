@@ -62,7 +62,7 @@ int px_reclass_parse(const char *body, size_t n, struct px_reclass_filter *f,
 {
 	static const char usage[] =
 		"the body must be a JSON object: {\"all\": true} or any of status, "
-		"uploaded_before, uploaded_after, model, policy_version, stale, pdq_missing";
+		"uploaded_before, uploaded_after, model, policy_version, stale, pdq_missing, faces";
 	json_t *o, *v;
 	const char *key;
 	int rc = 0, nfields = 0;
@@ -105,9 +105,14 @@ int px_reclass_parse(const char *body, size_t n, struct px_reclass_filter *f,
 				rc = px_errc(eb, PX_EINVAL, "invalid_request",
 					     "field \"pdq_missing\" must be true or false");
 			f->pdq_missing = json_is_true(v);
+		} else if (!strcmp(key, "faces")) {
+			if (!json_is_boolean(v))
+				rc = px_errc(eb, PX_EINVAL, "invalid_request",
+					     "field \"faces\" must be true or false");
+			f->faces = json_is_true(v);
 		} else {
 			rc = px_errc(eb, PX_EINVAL, "invalid_request",
-				     "unknown field \"%.64s\" (all, status, uploaded_before, uploaded_after, model, policy_version, stale, pdq_missing)",
+				     "unknown field \"%.64s\" (all, status, uploaded_before, uploaded_after, model, policy_version, stale, pdq_missing, faces)",
 				     key);
 		}
 		if (rc)
@@ -118,7 +123,7 @@ int px_reclass_parse(const char *body, size_t n, struct px_reclass_filter *f,
 		return rc;
 	if (!nfields)
 		return px_errc(eb, PX_EINVAL, "invalid_request",
-			       "say which images: {\"all\": true} or a filter (status, uploaded_before, uploaded_after, model, policy_version, stale, pdq_missing)");
+			       "say which images: {\"all\": true} or a filter (status, uploaded_before, uploaded_after, model, policy_version, stale, pdq_missing, faces)");
 	if (f->before_us && f->after_us && f->after_us >= f->before_us)
 		return px_errc(eb, PX_EINVAL, "invalid_request",
 			       "field \"uploaded_after\" must be before \"uploaded_before\"");
@@ -166,6 +171,9 @@ json_t *px_reclass_job_json(const struct px_reclass_job *j)
 		      (json_int_t)j->total, "scanned", (json_int_t)j->scanned,
 		      "remaining", (json_int_t)left, "outcomes",
 		      n ? n : json_object());
+	if (o)
+		json_object_set_new(json_object_get(o, "filter"), "faces",
+				    json_boolean(j->f.faces));
 	return o;
 }
 
@@ -213,6 +221,7 @@ static int judge_one(struct px_reclassifier *r, const struct px_reclass_job *job
 	struct px_errbuf ceb = {0};
 	struct px_image_rec rec, out, hashed;
 	struct px_mod_result res;
+	struct px_rec_faces faces;
 	struct px_buf blob;
 	char *event = NULL;
 	int64_t at;
@@ -260,6 +269,10 @@ static int judge_one(struct px_reclassifier *r, const struct px_reclass_job *job
 			job->id, id, ceb.msg);
 		goto step;
 	}
+	/* Faces are detected once: an image that has them keeps them. */
+	memset(&faces, 0, sizeof(faces));
+	if (!rec.faces.known)
+		px_moderation_detect_faces(r->m, id, blob.data, blob.len, &faces);
 	if ((rc = px_catalog_etag(&rec, etag)))
 		goto out;
 	px_strlcpy(before, rec.status, sizeof(before));
@@ -277,6 +290,7 @@ static int judge_one(struct px_reclassifier *r, const struct px_reclass_job *job
 			.expect_etag = etag,
 			.status = kept ? before : px_verdict_status(res.verdict),
 			.moderation = res.json, .event = event,
+			.faces = &faces,
 			.audit_if_changed = true, .hook = px_reclass_hook,
 			.hook_ctx = &step};
 

@@ -18,7 +18,7 @@ static void usage(FILE *f)
 		"usage: pictor reclassify start (--all | [--status S] [--uploaded-before T]\n"
 		"                               [--uploaded-after T] [--model M]\n"
 		"                               [--policy-version V] [--stale]\n"
-		"                               [--pdq-missing])\n"
+		"                               [--pdq-missing] [--faces])\n"
 		"       pictor reclassify list\n"
 		"       pictor reclassify show JOB\n"
 		"       pictor reclassify cancel JOB\n"
@@ -36,6 +36,8 @@ static void usage(FILE *f)
 		"  --policy-version V   images judged under this policy version\n"
 		"  --stale              images judged by another model or policy\n"
 		"  --pdq-missing        images without a PDQ hash (they get one)\n"
+		"  --faces              images never looked at for faces (they get\n"
+		"                       their faces detected, and are judged again)\n"
 		"Exit status: 0 done, 1 refused (a job runs already, unknown job,\n"
 		"bad filter), 2 usage.\n");
 }
@@ -43,7 +45,7 @@ static void usage(FILE *f)
 static const char *const own_flags[] = {"--all", "--status", "--uploaded-before",
 					"--uploaded-after", "--model",
 					"--policy-version", "--stale",
-					"--pdq-missing", NULL};
+					"--pdq-missing", "--faces", NULL};
 
 /* The filter flags as the API's body; the rest of argv goes to args. */
 static int take_flags(int argc, char **argv, json_t *body, char **args,
@@ -67,7 +69,7 @@ static int take_flags(int argc, char **argv, json_t *body, char **args,
 		for (char *p = key; *p; p++)
 			if (*p == '-')
 				*p = '_';
-		if (f == 0 || f == 6 || f == 7) {
+		if (f == 0 || f == 6 || f == 7 || f == 8) {
 			if (argv[i][n] == '=') {
 				fprintf(stderr, "pictor: %s takes no value\n", own_flags[f]);
 				return PX_EINVAL;

@@ -1,0 +1,190 @@
+/*
+ * faces.c - the face model, its context pool, and detection on encoded
+ * bytes (faces.h). Built against src/ml/face.h when the tree has it;
+ * without it, px_faces_new() reports no detector and nothing else runs.
+ */
+#include "moderation/faces.h"
+#include "core/log.h"
+
+#include <math.h>
+#include <pthread.h>
+
+#if defined(__has_include)
+#if __has_include("ml/face.h")
+#include "ml/face.h"
+#define HAVE_FACE_MODEL 1
+#endif
+#endif
+
+#ifdef HAVE_FACE_MODEL
+
+struct px_faces {
+	struct px_ml_model *model;
+	struct px_image_limits lim;
+	pthread_mutex_t lock;
+	pthread_cond_t ctx_free;
+	struct px_ml_ctx **ctxs;
+	int nctx, navail;
+};
+
+int px_faces_new(const char *models_dir, int contexts,
+		 const struct px_image_limits *lim, struct px_faces **out,
+		 struct px_errbuf *eb)
+{
+	struct px_faces *f;
+	char dir[4200];
+	int rc;
+
+	*out = NULL;
+	if (!models_dir || !px_face_locate(models_dir, dir, sizeof(dir))) {
+		px_logf(PX_LOG_INFO,
+			"no face model in \"%s\": faces are not detected "
+			"(run \"make models\" to have them)",
+			models_dir ? models_dir : "");
+		return 0;
+	}
+	if (!(f = calloc(1, sizeof(*f))))
+		return PX_ENOMEM;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->ctx_free, NULL);
+	f->lim = *lim;
+	if ((rc = px_face_open(models_dir, &f->model, eb)))
+		goto fail;
+	f->nctx = PX_MAX(contexts, 1);
+	if (!(f->ctxs = calloc((size_t)f->nctx, sizeof(*f->ctxs)))) {
+		rc = PX_ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < f->nctx; i++) {
+		if ((rc = px_ml_ctx_new(f->model, &f->ctxs[i], eb)))
+			goto fail;
+		f->navail++;
+	}
+	*out = f;
+	return 0;
+fail:
+	px_faces_free(f);
+	return rc;
+}
+
+void px_faces_free(struct px_faces *f)
+{
+	if (!f)
+		return;
+	for (int i = 0; i < f->nctx && f->ctxs; i++)
+		px_ml_ctx_free(f->ctxs[i]);
+	free(f->ctxs);
+	px_ml_model_free(f->model);
+	pthread_cond_destroy(&f->ctx_free);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+static struct px_ml_ctx *ctx_take(struct px_faces *f)
+{
+	struct px_ml_ctx *c;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->navail)
+		pthread_cond_wait(&f->ctx_free, &f->lock);
+	c = f->ctxs[--f->navail];
+	pthread_mutex_unlock(&f->lock);
+	return c;
+}
+
+static void ctx_give(struct px_faces *f, struct px_ml_ctx *c)
+{
+	pthread_mutex_lock(&f->lock);
+	f->ctxs[f->navail++] = c;
+	pthread_cond_signal(&f->ctx_free);
+	pthread_mutex_unlock(&f->lock);
+}
+
+int px_faces_detect(struct px_faces *f, const void *data, size_t n,
+		    struct px_rec_faces *out, struct px_errbuf *eb)
+{
+	struct px_face found[PX_FACE_MAX];
+	struct px_image_info info;
+	struct px_ml_ctx *ctx;
+	struct px_buf rgb;
+	double sx, sy, s;
+	int rc, w, h, nfound = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!f)
+		return 0;
+	px_buf_init(&rgb, 0);
+	if ((rc = px_image_probe(data, n, &f->lim, &info, eb)))
+		goto out;
+	/* The detector works at a low resolution: a shrunk decode is as
+	 * good and bounds the memory. */
+	s = PX_MIN(1.0, (double)PX_FACES_INPUT_MAX /
+				PX_MAX(info.width, info.height));
+	w = PX_MAX(1, (int)lround(info.width * s));
+	h = PX_MAX(1, (int)lround(info.height * s));
+	if ((rc = px_image_rgb_resize(data, n, w, h, &rgb, eb)))
+		goto out;
+	ctx = ctx_take(f);
+	rc = px_face_detect(ctx, rgb.data, w, h, PX_FACES_MIN_SCORE, found,
+			    PX_FACE_MAX, &nfound, eb);
+	ctx_give(f, ctx);
+	if (rc)
+		goto out;
+	sx = (double)info.width / w;
+	sy = (double)info.height / h;
+	out->known = true;
+	for (int i = 0; i < nfound && out->n < PX_FACES_MAX; i++) {
+		struct px_rec_face *b = &out->a[out->n];
+
+		if (!(found[i].w > 0) || !(found[i].h > 0))
+			continue;
+		b->x = (float)(found[i].x * sx);
+		b->y = (float)(found[i].y * sy);
+		b->w = (float)(found[i].w * sx);
+		b->h = (float)(found[i].h * sy);
+		b->score = found[i].score;
+		out->n++;
+	}
+out:
+	if (rc)
+		memset(out, 0, sizeof(*out));
+	px_buf_release(&rgb);
+	return rc;
+}
+
+#else /* no detector in this tree */
+
+struct px_faces {
+	int unused;
+};
+
+int px_faces_new(const char *models_dir, int contexts,
+		 const struct px_image_limits *lim, struct px_faces **out,
+		 struct px_errbuf *eb)
+{
+	(void)models_dir;
+	(void)contexts;
+	(void)lim;
+	(void)eb;
+	*out = NULL;
+	px_logf(PX_LOG_INFO, "built without a face detector: faces are not detected");
+	return 0;
+}
+
+void px_faces_free(struct px_faces *f)
+{
+	free(f);
+}
+
+int px_faces_detect(struct px_faces *f, const void *data, size_t n,
+		    struct px_rec_faces *out, struct px_errbuf *eb)
+{
+	(void)f;
+	(void)data;
+	(void)n;
+	(void)eb;
+	memset(out, 0, sizeof(*out));
+	return 0;
+}
+
+#endif

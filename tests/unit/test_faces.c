@@ -1,0 +1,187 @@
+/*
+ * test_faces.c - the geometry of gravity=face, zoom and redact=faces
+ * (image/facecrop.c), their options, and the record's "faces" array.
+ */
+#include "catalog/catalog.h"
+#include "delivery/options.h"
+#include "image/image.h"
+#include "t.h"
+
+#include <jansson.h>
+#include <math.h>
+
+static bool crop_is(int w, int h, double aspect, double zoom,
+		    const struct px_image_box *b, int n, int minw, int minh,
+		    int l, int t, int cw, int ch)
+{
+	int r[4] = {-1, -1, -1, -1};
+
+	if (!px_face_crop(w, h, aspect, zoom, b, n, minw, minh, r)) {
+		fprintf(stderr, "  no crop\n");
+		return false;
+	}
+	if (r[0] == l && r[1] == t && r[2] == cw && r[3] == ch)
+		return true;
+	fprintf(stderr, "  got %d,%d %dx%d want %d,%d %dx%d\n", r[0], r[1],
+		r[2], r[3], l, t, cw, ch);
+	return false;
+}
+
+/* The window holds the box, lies in the image and has the aspect. */
+static bool holds(int w, int h, double aspect, double zoom,
+		  struct px_image_box b)
+{
+	int r[4];
+
+	if (!px_face_crop(w, h, aspect, zoom, &b, 1, 0, 0, r))
+		return false;
+	return r[0] >= 0 && r[1] >= 0 && r[0] + r[2] <= w && r[1] + r[3] <= h &&
+	       r[0] <= b.x && r[1] <= b.y && r[0] + r[2] >= b.x + b.w &&
+	       r[1] + r[3] >= b.y + b.h &&
+	       fabs((double)r[2] / r[3] - aspect) < 0.02 * aspect;
+}
+
+static void run(void)
+{
+	struct px_image_box one = {100, 100, 50, 50};
+	struct px_image_box two[2] = {{100, 100, 50, 50}, {400, 200, 100, 100}};
+
+	T_CASE("zoom 0 takes the largest window, zoom 1 the face") {
+		T_OK(crop_is(1000, 500, 1, 0, &one, 1, 0, 0, 0, 0, 500, 500));
+		T_OK(crop_is(1000, 500, 1, 1, &one, 1, 0, 0, 100, 100, 50, 50));
+		/* halfway between 500 and 50 */
+		T_OK(crop_is(1000, 500, 1, 0.5, &one, 1, 0, 0, 0, 0, 275, 275));
+		T_OK(crop_is(1000, 500, 1, 0.9, &one, 1, 0, 0, 78, 78, 95, 95));
+	}
+	T_CASE("the window is centred on the faces, clamped at the edges") {
+		struct px_image_box edge = {950, 400, 50, 50};
+		struct px_image_box mid = {475, 225, 50, 50};
+
+		T_OK(crop_is(1000, 500, 1, 0.5, &edge, 1, 0, 0, 725, 225, 275, 275));
+		T_OK(crop_is(1000, 500, 1, 0, &edge, 1, 0, 0, 500, 0, 500, 500));
+		T_OK(crop_is(1000, 500, 1, 0.5, &mid, 1, 0, 0, 363, 113, 275, 275));
+	}
+	T_CASE("several faces: their union") {
+		/* union 100,100 - 500,300: 400 wide, so 400x400 at aspect 1 */
+		T_OK(crop_is(1000, 500, 1, 1, two, 2, 0, 0, 100, 0, 400, 400));
+		/* aspect 2: 400x200 holds the union exactly */
+		T_OK(crop_is(1000, 500, 2, 1, two, 2, 0, 0, 100, 100, 400, 200));
+	}
+	T_CASE("aspect wider than the image, and the fit=crop floor") {
+		/* 500x1000 portrait, 2:1 window: at most 500x250 */
+		T_OK(crop_is(500, 1000, 2, 0, &one, 1, 0, 0, 0, 0, 500, 250));
+		/* never under 200x100 (fit=crop of a 200x100 output) */
+		T_OK(crop_is(1000, 500, 2, 1, &one, 1, 200, 100, 25, 75, 200, 100));
+		/* a floor larger than the image stops at the image */
+		T_OK(crop_is(300, 300, 1, 1, &one, 1, 1000, 1000, 0, 0, 300, 300));
+	}
+	T_CASE("every zoom holds the face box") {
+		struct px_image_box boxes[] = {
+			{0, 0, 30, 40}, {970, 460, 30, 40}, {10, 300, 200, 150},
+			{600, 20, 5, 5}, {0, 0, 1000, 500},
+		};
+		double aspects[] = {1, 0.5, 2, 16.0 / 9};
+
+		for (size_t i = 0; i < sizeof(boxes) / sizeof(boxes[0]); i++)
+			for (size_t k = 0; k < 4; k++)
+				for (double z = 0; z <= 1.0001; z += 0.25) {
+					/* a box wider than the aspect allows
+					 * cannot be held: skip those */
+					double need = fmax(boxes[i].w,
+							   boxes[i].h * aspects[k]);
+					double maxw = fmin(1000, 500 * aspects[k]);
+
+					if (need > maxw + 0.5)
+						continue;
+					T_OK(holds(1000, 500, aspects[k], z, boxes[i]));
+				}
+	}
+	T_CASE("boxes outside the image, none, or nonsense") {
+		struct px_image_box out = {2000, 2000, 10, 10};
+		struct px_image_box half = {-25, -25, 50, 50};
+		struct px_image_box nan_box = {NAN, 0, 10, 10};
+		int r[4];
+
+		T_OK(!px_face_crop(1000, 500, 1, 1, &out, 1, 0, 0, r));
+		T_OK(!px_face_crop(1000, 500, 1, 1, &one, 0, 0, 0, r));
+		T_OK(!px_face_crop(1000, 500, 1, 1, &nan_box, 1, 0, 0, r));
+		T_OK(!px_face_crop(0, 500, 1, 1, &one, 1, 0, 0, r));
+		/* clipped to 0,0 25x25 */
+		T_OK(crop_is(1000, 500, 1, 1, &half, 1, 0, 0, 0, 0, 25, 25));
+		/* a zoom out of range is clamped, NaN is 0 */
+		T_OK(crop_is(1000, 500, 1, 7, &one, 1, 0, 0, 100, 100, 50, 50));
+		T_OK(crop_is(1000, 500, 1, NAN, &one, 1, 0, 0, 0, 0, 500, 500));
+	}
+	T_CASE("redact box: padded by the margin, clipped") {
+		struct px_image_box corner = {0, 0, 50, 50};
+		struct px_image_box out = {-100, 0, 50, 50};
+		int r[4];
+
+		T_OK(px_redact_rect(1000, 500, &one, r));
+		T_OK(r[0] == 90 && r[1] == 90 && r[2] == 70 && r[3] == 70);
+		T_OK(px_redact_rect(1000, 500, &corner, r));
+		T_OK(r[0] == 0 && r[1] == 0 && r[2] == 60 && r[3] == 60);
+		T_OK(!px_redact_rect(1000, 500, &out, r));
+	}
+	T_CASE("options: gravity=face, zoom and redact, canonical") {
+		struct px_opts o;
+		struct px_errbuf eb = {0};
+		struct px_buf b;
+
+		px_opts_init(&o);
+		T_EQ(px_opts_parse("redact=faces,zoom=0.5,g=face,w=100,h=100,fit=cover",
+				   &o, &eb), 0);
+		T_EQ(o.x.gravity, PX_GRAVITY_FACE);
+		T_EQ(o.x.redact, PX_REDACT_BLUR);
+		px_buf_init(&b, 0);
+		px_opts_canonical(&o, &b);
+		px_buf_add(&b, "", 1);
+		T_STREQ((const char *)b.data,
+			"width=100,height=100,fit=cover,gravity=face,zoom=0.5,redact=faces");
+		px_buf_release(&b);
+		px_opts_init(&o);
+		T_EQ(px_opts_parse("redact=faces-pixelate", &o, &eb), 0);
+		T_EQ(o.x.redact, PX_REDACT_PIXELATE);
+		/* a later gravity replaces face */
+		px_opts_init(&o);
+		T_EQ(px_opts_parse("g=face,g=left", &o, &eb), 0);
+		T_EQ(o.x.gravity, PX_GRAVITY_LEFT);
+		T_OK(!o.face);
+		px_opts_init(&o);
+		T_EQ(px_opts_parse("redact=eyes", &o, &eb), PX_EINVAL);
+		T_STREQ(eb.code, "invalid_option");
+	}
+	T_CASE("the record's faces: whole pixels rounded outwards") {
+		struct px_rec_faces f = {.known = true, .n = 2}, g;
+		const char *pre =
+			"[{\"x\":10,\"y\":20,\"w\":31,\"h\":42,\"score\":0.987";
+		json_t *j;
+		char *text;
+
+		f.a[0] = (struct px_rec_face){10.4f, 20.6f, 30.2f, 40.5f, 0.98765f};
+		f.a[1] = (struct px_rec_face){1, 2, 3, 4, 0.5f};
+		j = px_rec_faces_json(&f);
+		text = json_dumps(j, JSON_COMPACT);
+		T_OK(text && !strncmp(text, pre, strlen(pre)));
+		T_OK(fabs(json_real_value(json_object_get(json_array_get(j, 0),
+							  "score")) - 0.9876) < 1e-9);
+		px_rec_faces_parse(j, &g);
+		T_OK(g.known && g.n == 2 && g.a[0].x == 10 && g.a[0].w == 31);
+		free(text);
+		json_decref(j);
+		/* unknown: no array; malformed entries are skipped */
+		f.known = false;
+		T_OK(px_rec_faces_json(&f) == NULL);
+		px_rec_faces_parse(NULL, &g);
+		T_OK(!g.known);
+		j = json_loads("[{\"x\":1},{\"x\":1,\"y\":1,\"w\":-2,\"h\":3},"
+			       "{\"x\":1,\"y\":1,\"w\":2,\"h\":3}]", 0, NULL);
+		px_rec_faces_parse(j, &g);
+		T_OK(g.known && g.n == 1 && g.a[0].score == 0);
+		json_decref(j);
+		j = json_array();
+		px_rec_faces_parse(j, &g);
+		T_OK(g.known && g.n == 0);
+		json_decref(j);
+	}
+}
