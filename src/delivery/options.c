@@ -671,7 +671,7 @@ static const struct opt opts[] = {
 	/* Pictor's own, after Cloudflare's (the canonical form of every
 	 * option string without it is unchanged). */
 	{"redact", NULL, p_redact, w_redact,
-	 "faces (blurred), faces-pixelate or none"},
+	 "faces, faces-blur, faces-pixelate or none"},
 };
 
 /* "border=T;R;B;L" is how the canonical form writes per-side borders;

@@ -1273,8 +1273,9 @@ static int prepare(const void *data, size_t n, const struct px_xform *x,
 }
 
 /* redact=faces on one part of a frame: a Gaussian blur wide enough to
- * leave nothing of a face (sigma a fifth of the box's larger side), or
- * blocks of a tenth of it. */
+ * leave nothing of a face (sigma half the padded box's larger side; its
+ * own edge pixels extend it, so nothing outside the box bleeds in), or
+ * blocks of a tenth of that side. */
 static int redact_part(VipsImage *in, VipsImage **out, enum px_redact how)
 {
 	int side = PX_MAX(in->Xsize, in->Ysize);
@@ -1283,7 +1284,7 @@ static int redact_part(VipsImage *in, VipsImage **out, enum px_redact how)
 	int rc = -1, block;
 
 	if (how != PX_REDACT_PIXELATE) {
-		double sigma = PX_MAX(side / 5.0, 1.0);
+		double sigma = PX_MAX(side / 2.0, 1.0);
 
 		return premultiplied(in, out, op_blur, &sigma);
 	}

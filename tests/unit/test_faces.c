@@ -10,6 +10,161 @@
 #include <jansson.h>
 #include <math.h>
 
+static const struct px_image_limits lim = {100000000ULL, 16384, 500};
+
+static int load(const char *name, struct px_buf *b)
+{
+	char path[1024];
+	unsigned char chunk[65536];
+	size_t got;
+	FILE *f;
+	int rc = 0;
+
+	px_buf_init(b, 0);
+	snprintf(path, sizeof(path), "tests/data/inputs/%s", name);
+	if (!(f = fopen(path, "rb")))
+		return -1;
+	while (!rc && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = px_buf_add(b, chunk, got);
+	fclose(f);
+	return rc;
+}
+
+/* Variance of the luma-ish sum of channels over a rectangle of packed
+ * RGB w pixels wide. */
+static double variance(const unsigned char *p, int w, int x, int y, int rw,
+		       int rh)
+{
+	double s = 0, s2 = 0;
+	long n = 0;
+
+	for (int j = y; j < y + rh; j++)
+		for (int i = x; i < x + rw; i++) {
+			const unsigned char *q = p + ((size_t)j * w + i) * 3;
+			double v = q[0] + q[1] + q[2];
+
+			s += v;
+			s2 += v * v;
+			n++;
+		}
+	return n ? s2 / n - (s / n) * (s / n) : 0;
+}
+
+static double mean_diff(const unsigned char *a, const unsigned char *b,
+			int w, int x, int y, int rw, int rh)
+{
+	double d = 0;
+	long n = 0;
+
+	for (int j = y; j < y + rh; j++)
+		for (int i = x; i < x + rw; i++)
+			for (int c = 0; c < 3; c++, n++)
+				d += fabs((double)a[((size_t)j * w + i) * 3 + c] -
+					  b[((size_t)j * w + i) * 3 + c]);
+	return n ? d / n : 0;
+}
+
+/* redact= on a real photo, through the whole transform: the padded box
+ * loses its detail, the rest of the picture is untouched. The EXIF
+ * orientation 6 file checks that boxes count in upright pixels. */
+static void redact_case(const char *name, enum px_redact how)
+{
+	struct px_buf in, out, a, b;
+	struct px_errbuf eb = {0};
+	struct px_xform x;
+	int w, h, w2, h2, bx, by, bw, bh;
+
+	px_buf_init(&out, 0);
+	px_buf_init(&a, 0);
+	px_buf_init(&b, 0);
+	T_EQ(load(name, &in), 0);
+	T_EQ(px_image_rgb_full(in.data, in.len, &lim, &a, &w, &h, &eb), 0);
+	bx = w / 3;
+	by = h / 4;
+	bw = w / 5;
+	bh = h / 5;
+	px_xform_init(&x);
+	x.format = PX_FMT_PNG;
+	x.redact = how;
+	x.faces_known = true;
+	x.nfaces = 1;
+	x.faces[0] = (struct px_image_box){(float)bx, (float)by, (float)bw,
+					   (float)bh};
+	T_EQ(px_image_transform(in.data, in.len, &x, &lim, &out, NULL, &eb), 0);
+	T_EQ(px_image_rgb_full(out.data, out.len, &lim, &b, &w2, &h2, &eb), 0);
+	T_OK(w2 == w && h2 == h);
+	if (w2 == w && h2 == h && a.len == b.len) {
+		double v0 = variance(a.data, w, bx, by, bw, bh);
+		double v1 = variance(b.data, w, bx, by, bw, bh);
+
+		if (how == PX_REDACT_BLUR)
+			T_OK(v1 < v0 * 0.1);
+		else
+			T_OK(v1 < v0 * 0.8);
+		/* far from the box: the same pixels */
+		T_OK(mean_diff(a.data, b.data, w, 0, h * 3 / 4, w, h / 4) < 0.5);
+	}
+	px_buf_release(&in);
+	px_buf_release(&out);
+	px_buf_release(&a);
+	px_buf_release(&b);
+}
+
+/* gravity=face renders what a trim to the computed window renders. */
+static void face_crop_case(const char *name, double zoom)
+{
+	struct px_buf in, o1, o2;
+	struct px_errbuf eb = {0};
+	struct px_image_info info;
+	struct px_xform x, y;
+	struct px_image_box box;
+	int r[4];
+
+	px_buf_init(&o1, 0);
+	px_buf_init(&o2, 0);
+	T_EQ(load(name, &in), 0);
+	T_EQ(px_image_probe(in.data, in.len, &lim, &info, &eb), 0);
+	box = (struct px_image_box){info.width * 0.6f, info.height * 0.5f,
+				    info.width * 0.1f, info.height * 0.1f};
+	px_xform_init(&x);
+	x.format = PX_FMT_PNG;
+	x.width = 64;
+	x.height = 48;
+	x.fit = PX_FIT_COVER;
+	x.gravity = PX_GRAVITY_FACE;
+	x.zoom = zoom;
+	x.faces_known = true;
+	x.nfaces = 1;
+	x.faces[0] = box;
+	T_OK(px_face_crop(info.width, info.height, 64.0 / 48, zoom, &box, 1, 0,
+			  0, r));
+	y = x;
+	y.gravity = PX_GRAVITY_CENTER;
+	y.nfaces = 0;
+	y.trim[0] = r[1];
+	y.trim[3] = r[0];
+	y.trim[1] = info.width - r[0] - r[2];
+	y.trim[2] = info.height - r[1] - r[3];
+	T_EQ(px_image_transform(in.data, in.len, &x, &lim, &o1, &info, &eb), 0);
+	T_OK(info.width == 64 && info.height == 48);
+	T_EQ(px_image_transform(in.data, in.len, &y, &lim, &o2, NULL, &eb), 0);
+	T_OK(o1.len == o2.len && !memcmp(o1.data, o2.data, o1.len));
+	/* faces looked for, none found: the centre, as gravity=center */
+	x.nfaces = 0;
+	y = x;
+	y.gravity = PX_GRAVITY_CENTER;
+	px_buf_release(&o1);
+	px_buf_release(&o2);
+	px_buf_init(&o1, 0);
+	px_buf_init(&o2, 0);
+	T_EQ(px_image_transform(in.data, in.len, &x, &lim, &o1, NULL, &eb), 0);
+	T_EQ(px_image_transform(in.data, in.len, &y, &lim, &o2, NULL, &eb), 0);
+	T_OK(o1.len == o2.len && !memcmp(o1.data, o2.data, o1.len));
+	px_buf_release(&in);
+	px_buf_release(&o1);
+	px_buf_release(&o2);
+}
+
 static bool crop_is(int w, int h, double aspect, double zoom,
 		    const struct px_image_box *b, int n, int minw, int minh,
 		    int l, int t, int cw, int ch)
@@ -150,6 +305,19 @@ static void run(void)
 		px_opts_init(&o);
 		T_EQ(px_opts_parse("redact=eyes", &o, &eb), PX_EINVAL);
 		T_STREQ(eb.code, "invalid_option");
+	}
+	T_CASE("redact=faces blurs the padded box, leaves the rest") {
+		struct px_errbuf eb = {0};
+
+		T_EQ(px_image_init("test_faces", &eb), 0);
+		redact_case("rgb.jpg", PX_REDACT_BLUR);
+		redact_case("exif-orientation-6.jpg", PX_REDACT_BLUR);
+		redact_case("rgb.jpg", PX_REDACT_PIXELATE);
+	}
+	T_CASE("gravity=face crops the window px_face_crop gives") {
+		face_crop_case("rgb.jpg", 0);
+		face_crop_case("rgb.jpg", 0.7);
+		face_crop_case("exif-orientation-6.jpg", 1);
 	}
 	T_CASE("the record's faces: whole pixels rounded outwards") {
 		struct px_rec_faces f = {.known = true, .n = 2}, g;
