@@ -21,7 +21,7 @@
 #define PX_FACES_MIN_SCORE 0.75f
 /* The detector sees the upright image shrunk to this longest side; the
  * boxes are scaled back to the original's pixels. */
-#define PX_FACES_INPUT_MAX 1024
+#define PX_FACES_INPUT_MAX 512
 
 struct px_faces;
 
