@@ -604,7 +604,7 @@ static const struct opt opts[] = {
 	 "scale-down, contain, cover, crop, pad or squeeze"},
 	{"gravity", "g", p_gravity, w_gravity,
 	 "auto, face, center, left, right, top, bottom, or XxY with X and Y from 0 to 1 (e.g. 0.5x0.2)"},
-	{"zoom", NULL, p_zoom, w_zoom,
+	{"zoom", "face-zoom", p_zoom, w_zoom,
 	 "a number from 0 to 1"},
 	{"trim", NULL, p_trim, w_trim,
 	 "border, or top;right;bottom;left in pixels (each 0 to 16384)"},
