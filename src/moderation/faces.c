@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #if defined(__has_include)
 #if __has_include("ml/face.h")
@@ -27,6 +28,24 @@ struct px_faces {
 	int nctx, navail;
 };
 
+static bool has_face_model(const char *models_dir, char *dir, size_t n)
+{
+	const char *base = strrchr(models_dir, '/');
+	char path[4200];
+
+	base = base ? base + 1 : models_dir;
+	if (!strcmp(base, PX_FACE_MODEL)) {
+		snprintf(dir, n, "%s", models_dir);
+	} else {
+		snprintf(path, sizeof(path), "%s/%s/model.json", models_dir,
+			 PX_FACE_MODEL);
+		if (access(path, F_OK))
+			return false;
+		snprintf(dir, n, "%s/%s", models_dir, PX_FACE_MODEL);
+	}
+	return true;
+}
+
 int px_faces_new(const char *models_dir, int contexts,
 		 const struct px_image_limits *lim, struct px_faces **out,
 		 struct px_errbuf *eb)
@@ -36,7 +55,9 @@ int px_faces_new(const char *models_dir, int contexts,
 	int rc;
 
 	*out = NULL;
-	if (!models_dir || !px_face_locate(models_dir, dir, sizeof(dir))) {
+	/* --models may name the classifier's own directory: only a
+	 * directory that is, or holds, the face model's counts. */
+	if (!models_dir || !has_face_model(models_dir, dir, sizeof(dir))) {
 		px_logf(PX_LOG_INFO,
 			"no face model in \"%s\": faces are not detected "
 			"(run \"make models\" to have them)",
@@ -48,7 +69,7 @@ int px_faces_new(const char *models_dir, int contexts,
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->ctx_free, NULL);
 	f->lim = *lim;
-	if ((rc = px_face_open(models_dir, &f->model, eb)))
+	if ((rc = px_face_open(dir, &f->model, eb)))
 		goto fail;
 	f->nctx = PX_MAX(contexts, 1);
 	if (!(f->ctxs = calloc((size_t)f->nctx, sizeof(*f->ctxs)))) {
