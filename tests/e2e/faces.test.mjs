@@ -14,8 +14,9 @@ import * as L from './lib.mjs';
 
 const T = 180000 * L.TIME_SCALE;
 const LIMITS = ['--rate-limit', 'render=10000/s:10000,hit=10000/s:10000,api=10000/s:10000'];
-// Corpus photos of people; astronaut.png must have a face.
-const PEOPLE = ['astronaut.png', 'camera.png'];
+// Corpus photos with faces (chelsea.png's cat counts for BlazeFace);
+// astronaut.png must have one.
+const PEOPLE = ['astronaut.png', 'camera.png', 'chelsea.png'];
 let srv;
 const rec = {};
 
