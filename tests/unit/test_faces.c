@@ -3,6 +3,8 @@
  * (image/facecrop.c), their options, and the record's "faces" array.
  */
 #include "catalog/catalog.h"
+#include "catalog/reclass.h"
+#include "moderation/reclass.h"
 #include "delivery/options.h"
 #include "image/image.h"
 #include "t.h"
@@ -318,6 +320,19 @@ static void run(void)
 		face_crop_case("rgb.jpg", 0);
 		face_crop_case("rgb.jpg", 0.7);
 		face_crop_case("exif-orientation-6.jpg", 1);
+	}
+	T_CASE("reclassify: the faces filter") {
+		struct px_reclass_filter f;
+		struct px_image_rec r;
+		struct px_errbuf eb = {0};
+
+		memset(&r, 0, sizeof(r));
+		T_EQ(px_reclass_parse("{\"faces\":true}", 14, &f, &eb), 0);
+		T_OK(f.faces);
+		T_OK(px_reclass_match(&f, &r, "m", "p"));
+		r.faces.known = true; /* looked at, none found */
+		T_OK(!px_reclass_match(&f, &r, "m", "p"));
+		T_EQ(px_reclass_parse("{\"faces\":1}", 11, &f, &eb), PX_EINVAL);
 	}
 	T_CASE("the record's faces: whole pixels rounded outwards") {
 		struct px_rec_faces f = {.known = true, .n = 2}, g;
