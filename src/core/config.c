@@ -252,6 +252,7 @@ static const struct opt opts[] = {
 	{"malloc-arenas", "PICTOR_MALLOC_ARENAS", "malloc_arenas",
 	 L(malloc_arenas), "2", 0, 64, false,
 	 "malloc arenas, with a fixed mmap threshold and a trim every 10 s "
+	 "and when the workers fall idle "
 	 "(0: glibc's defaults)"},
 	{"console", "PICTOR_CONSOLE", "console", B(console), "on", 0, 0, false,
 	 "the admin console at /admin: on or off (off: 404)"},

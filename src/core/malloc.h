@@ -6,7 +6,8 @@
  * the multi-megabyte buffers of decoding and encoding end up carved out of
  * many heaps that fragment and are never returned: RSS creeps for hours.
  * Two arenas, a fixed 128 KiB threshold (large buffers are mmapped and
- * given back whole on free) and a periodic trim keep it flat;
+ * given back whole on free) and trimming (periodic, and when the
+ * workers fall idle) keep it flat;
  * docs/TESTING.md has the numbers.
  */
 #ifndef PX_MALLOC_H
@@ -18,7 +19,9 @@
 void px_malloc_tune(int arenas);
 
 /* Give free memory at the top of the heaps and inside them back to the
- * kernel; the daemon calls it every few seconds from its main thread. */
+ * kernel; the daemon calls it every few seconds from its main thread,
+ * and the worker pool when its last job ends (at most once a second),
+ * so RSS falls back after a burst of heavy renders. */
 void px_malloc_trim(void);
 
 #endif

@@ -27,6 +27,7 @@
  * Jobs, flows, groups and their indexes live in arrays sized at creation.
  */
 #include "core/pool.h"
+#include "core/malloc.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -67,6 +68,10 @@ struct flow {
 	bool turn;      /* its turn has started (credit added) */
 };
 
+/* A worker that leaves the pool idle trims the heaps (px_malloc_trim) at
+ * most this often; the daemon's periodic trim catches the rest. */
+#define IDLE_TRIM_MS 1000
+
 struct px_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t has_job;
@@ -84,6 +89,7 @@ struct px_pool {
 	int64_t window_ms; /* how long another group's work counts */
 	struct seen seen[NSEEN];
 	uint64_t held;
+	int64_t trimmed_ms; /* when the last worker to go idle trimmed */
 	bool stopping;
 	int nthreads;
 	pthread_t *threads;
@@ -343,6 +349,17 @@ static void *worker(void *arg)
 			/* a group's share freed: a passed-over job may run */
 			if (p->count)
 				pthread_cond_broadcast(&p->has_job);
+			if (!p->count && !p->running &&
+			    mono_ms() - p->trimmed_ms >= IDLE_TRIM_MS) {
+				/* The last job of a burst: renders leave
+				 * hundreds of MB free in the heaps; give it
+				 * back now rather than at the next periodic
+				 * trim. */
+				p->trimmed_ms = mono_ms();
+				pthread_mutex_unlock(&p->lock);
+				px_malloc_trim();
+				pthread_mutex_lock(&p->lock);
+			}
 			continue;
 		}
 		if (!p->count && p->stopping)
