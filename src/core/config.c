@@ -278,7 +278,7 @@ _Static_assert(sizeof(enum px_mod_mode) == sizeof(int) &&
  * own, ignored here so a shell that runs the tests can run the daemon. */
 static const char *const not_settings[] = {
 	"PICTOR_BIN", "PICTOR_CORPUS", "PICTOR_TIME_SCALE", "PICTOR_KEEP_DATA",
-	"PICTOR_E2E_BLOB", "PICTOR_TEST_JOB_DELAY_MS",
+	"PICTOR_E2E_BLOB", "PICTOR_TEST_JOB_DELAY_MS", "PICTOR_TEST_JOB_GATE",
 };
 
 static const char *default_variants[][2] = {

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MODEL_NAME "nsfwjs-mobilenet-v2-mid@4.4.0"
 
@@ -54,6 +55,7 @@ struct px_moderation {
 	struct px_webhook *webhook;
 	struct px_mod_metrics mx;
 	struct px_reclassifier *reclass;
+	char *test_gate; /* PICTOR_TEST_JOB_GATE: jobs wait while it exists */
 	int test_job_delay_ms; /* PICTOR_TEST_JOB_DELAY_MS: a slow job */
 	struct px_reclass_hooks hooks; /* the application's (under lock) */
 	struct px_faces *faces; /* borrowed; NULL: no face model */
@@ -201,6 +203,7 @@ void px_moderation_free(struct px_moderation *m)
 	for (int i = 0; i < m->nctx && m->ctxs; i++)
 		px_ml_ctx_free(m->ctxs[i]);
 	free(m->ctxs);
+	free(m->test_gate);
 	px_ml_model_free(m->model);
 	pthread_cond_destroy(&m->wake);
 	pthread_cond_destroy(&m->ctx_free);
@@ -656,6 +659,21 @@ static void classification_failed(struct px_moderation *m, const char *id,
 	free((char *)d.event);
 }
 
+/* Test-only: a claimed job waits while the file named by
+ * PICTOR_TEST_JOB_GATE exists (or until shutdown), so a test decides when
+ * the runner is busy instead of guessing how long a job takes. */
+static void test_gate(struct px_moderation *m)
+{
+	bool stop = false;
+
+	while (m->test_gate && !stop && access(m->test_gate, F_OK) == 0) {
+		poll(NULL, 0, 20);
+		pthread_mutex_lock(&m->lock);
+		stop = m->stopping;
+		pthread_mutex_unlock(&m->lock);
+	}
+}
+
 /* Classify one pending image and record the verdict. */
 static int run_job(void *arg, const char *id)
 {
@@ -673,6 +691,7 @@ static int run_job(void *arg, const char *id)
 	 * already done elsewhere, is passed over. */
 	if (px_catalog_job_claim(m->cat, id, NULL))
 		return 0;
+	test_gate(m);
 	if (m->test_job_delay_ms > 0)
 		poll(NULL, 0, m->test_job_delay_ms);
 	memset(&rec, 0, sizeof(rec));
@@ -908,13 +927,16 @@ int px_moderation_start(struct px_moderation *m, struct px_catalog *cat,
 {
 	int rc;
 
+	const char *gate = getenv("PICTOR_TEST_JOB_GATE");
 	const char *delay = getenv("PICTOR_TEST_JOB_DELAY_MS");
 
 	m->cat = cat;
 	if (mx)
 		m->mx = *mx;
-	/* Test-only: each background job holds its claim this long before
-	 * it starts (tests/pg kills a node in the middle of one). */
+	if (gate && *gate && !(m->test_gate = strdup(gate)))
+		return PX_ENOMEM;
+	/* Test-only as well: each background job, once claimed, takes this
+	 * much longer. */
 	if (delay)
 		m->test_job_delay_ms = (int)PX_MIN(strtol(delay, NULL, 10), 600000L);
 	if (m->o.webhook_url && *m->o.webhook_url) {

@@ -100,8 +100,9 @@ describe('async moderation', () => {
 
 	test('while the runner is busy: approving a pending image records its scores; a lost original is flagged with its webhook', { timeout: T }, async () => {
 		// A 128-frame animation, every frame classified, keeps the one
-		// runner busy for seconds: the images queued behind it stay
-		// pending meanwhile.
+		// runner busy: the images queued behind it stay pending
+		// meanwhile. The test-only gate holds the runner on it until
+		// every step is done, however slow the machine.
 		const got = [];
 		const hook = http.createServer((rq, rs) => {
 			const chunks = [];
@@ -114,8 +115,10 @@ describe('async moderation', () => {
 		});
 		await new Promise((r) => hook.listen(0, '127.0.0.1', r));
 		servers.push({ kill: async () => { hook.closeAllConnections(); await new Promise((r) => hook.close(r)); } });
+		const gate = path.join(await L.tmpDir(), 'gate');
 		const s = await L.startServer({ args: ['--moderation-mode', 'async', '--moderation-frames', '128',
-			'--webhook-url', `http://127.0.0.1:${hook.address().port}/hook`, '--webhook-secret', 'whsec-a'] });
+			'--webhook-url', `http://127.0.0.1:${hook.address().port}/hook`, '--webhook-secret', 'whsec-a'],
+		env: { PICTOR_TEST_JOB_GATE: gate } });
 		servers.push(s);
 		const still = await L.upload(s, path.join(L.CORPUS, 'coffee.png'));
 		assert.equal(still.status, 202, L.show(still));
@@ -123,6 +126,7 @@ describe('async moderation', () => {
 		const frame = gifFrame((await L.req(s, 'GET', `/cdn-cgi/image/w=224,h=224,fit=cover,f=gif/${still.record.id}`)).body);
 		const long = joinGif(Array(128).fill(frame));
 
+		fs.writeFileSync(gate, '');
 		const busy = await L.upload(s, long, { filename: 'long.gif' });
 		assert.equal(busy.status, 202, L.show(busy));
 		// Each step at once, while the runner works on the animation.
@@ -138,6 +142,7 @@ describe('async moderation', () => {
 		const blob = L.walk(blobs).find((f) => path.basename(f) === b.record.sha256);
 		assert.ok(blob, 'the original on disk');
 		fs.unlinkSync(path.join(blobs, blob));
+		fs.unlinkSync(gate);
 
 		const rec = rv.json.result;
 		assert.equal(rec.status, 'approved');
