@@ -27,10 +27,13 @@ struct watcher {
  * one catalog with watchers (the daemon's). */
 static struct {
 	pthread_mutex_t lock;
-	struct px_catalog *cat;
+	struct px_catalog *cat; /* NULL once unwatched: the store's thread
+				   may outlive the catalog */
+	bool listening;
+	char node[96]; /* the catalog's node id, to skip our own messages */
 	struct watcher w[WATCHERS_MAX];
 	int n;
-} watch = {PTHREAD_MUTEX_INITIALIZER, NULL, {{0}}, 0};
+} watch = {PTHREAD_MUTEX_INITIALIZER, NULL, false, "", {{0}}, 0};
 
 int px_watch_announce_in(struct px_catalog *c, struct px_kv_txn *txn,
 			 struct px_errbuf *eb, const char *fmt, ...)
@@ -114,46 +117,45 @@ int px_change_parse(char *payload, const char **node, struct px_change *out)
 	return 0;
 }
 
-/* Under the lock, so px_catalog_unwatch() waits for a call under way. */
-static void dispatch(const struct px_change *ch)
-{
-	pthread_mutex_lock(&watch.lock);
-	for (int i = 0; i < watch.n; i++)
-		watch.w[i].fn(watch.w[i].ctx, ch);
-	pthread_mutex_unlock(&watch.lock);
-}
-
 void px_catalog_unwatch(struct px_catalog *c)
 {
 	pthread_mutex_lock(&watch.lock);
-	if (c && watch.cat == c)
+	if (c && watch.cat == c) {
 		watch.n = 0;
+		watch.cat = NULL;
+	}
 	pthread_mutex_unlock(&watch.lock);
 }
 
-/* The store's listener thread. */
+/*
+ * The store's listener thread. Watchers are called under the lock, so
+ * px_catalog_unwatch() waits for a call under way and none comes after.
+ */
 static void on_message(void *ctx, const char *payload)
 {
-	struct px_catalog *c = ctx;
 	struct px_change ch;
-	const char *node;
-	char *copy;
+	const char *node = NULL;
+	char *copy = NULL;
+	bool ok = true;
 
+	(void)ctx;
+	memset(&ch, 0, sizeof(ch));
 	if (!payload) {
-		memset(&ch, 0, sizeof(ch));
 		ch.kind = PX_CHANGE_LOST;
 		px_logf(PX_LOG_WARN, "messages from other nodes may have been "
 			"missed: node-local caches are dropped");
-		dispatch(&ch);
+	} else if (!(copy = strdup(payload))) {
 		return;
-	}
-	if (!(copy = strdup(payload)))
-		return;
-	if (px_change_parse(copy, &node, &ch))
+	} else if (px_change_parse(copy, &node, &ch)) {
 		px_logf(PX_LOG_WARN, "ignored a message from another node: "
 			"\"%.80s\"", payload);
-	else if (strcmp(node, px_catalog_node(c)))
-		dispatch(&ch);
+		ok = false;
+	}
+	pthread_mutex_lock(&watch.lock);
+	if (ok && watch.cat && (!node || strcmp(node, watch.node)))
+		for (int i = 0; i < watch.n; i++)
+			watch.w[i].fn(watch.w[i].ctx, &ch);
+	pthread_mutex_unlock(&watch.lock);
 	free(copy);
 }
 
@@ -165,7 +167,7 @@ int px_catalog_watch(struct px_catalog *c, px_change_fn fn, void *ctx,
 	if (!px_kv_shared(px_catalog_kv(c)))
 		return 0;
 	pthread_mutex_lock(&watch.lock);
-	if (watch.cat && watch.cat != c) {
+	if ((watch.cat && watch.cat != c) || (!watch.cat && watch.listening)) {
 		rc = px_errf(eb, PX_EINVAL, "another catalog is watched");
 		goto out;
 	}
@@ -177,11 +179,15 @@ int px_catalog_watch(struct px_catalog *c, px_change_fn fn, void *ctx,
 	watch.w[watch.n].ctx = ctx;
 	watch.n++;
 	if (!watch.cat) {
-		if ((rc = px_kv_listen(px_catalog_kv(c), on_message, c, eb))) {
+		px_strlcpy(watch.node, px_catalog_node(c), sizeof(watch.node));
+		watch.cat = c;
+		if ((rc = px_kv_listen(px_catalog_kv(c), on_message, NULL,
+				       eb))) {
 			watch.n--;
+			watch.cat = NULL;
 			goto out;
 		}
-		watch.cat = c;
+		watch.listening = true;
 	}
 out:
 	pthread_mutex_unlock(&watch.lock);
