@@ -5,7 +5,9 @@
 #      test_kv_pg (schema version, paging under a concurrent writer, one
 #      writer across processes, connections cut under it);
 #   2. tests/pg/*.test.mjs: a PostgreSQL crash in the middle of uploads,
-#      schema refusal by the daemon, two daemons on one database;
+#      schema refusal by the daemon, two daemons on one database, and
+#      cluster.test.mjs: changes seen across nodes within the bound, jobs
+#      and webhook events taken over from a node killed mid-work;
 #   3. the e2e files in PG_E2E with every daemon on --meta postgres://
 #      (tests/e2e/lib.mjs gives each data directory a schema of its own);
 # and stop the server by its PID whatever happens. Prints the time each
