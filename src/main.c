@@ -1369,13 +1369,16 @@ static int cmd_serve(int argc, char **argv)
 	ho.max_conns = (int)cfg.max_conns;
 	ho.header_timeout = (int)cfg.header_timeout;
 	ho.min_send_rate = cfg.min_send_rate;
+	ho.max_send_memory = (size_t)cfg.send_memory;
 	ho.admit = px_app_admit;
+	ho.refused = px_app_refused_early;
 	ho.dropped = px_app_conn_dropped;
 	ho.tick = px_app_tick;
 	ho.pool = app->pool;
 	ho.handler = px_app_handle;
 	ho.completed = px_app_completed;
 	ho.app = app;
+	px_app_conn_metrics(app, &http);
 	if (px_http_start(&ho, &http, &eb)) {
 		char why[sizeof(eb.msg)], how[256];
 		const char *from = px_config_origin(&cfg, "listen");

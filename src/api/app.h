@@ -248,11 +248,17 @@ bool px_api_cf_dialect(struct px_req *r);
  * managed variant's own rule when it has one): each answers
  * the refusal and returns false. */
 void px_app_admit(void *app, struct px_req *r);
+/* The server's hook for a request it refused from its headers (a body
+ * announced over the limit): counted with the admit refusals. */
+void px_app_refused_early(void *app, struct px_req *r);
 bool px_app_charge(struct px_app *a, struct px_req *r, int cls);
 bool px_app_hotlink(struct px_app *a, struct px_req *r,
 		    const struct px_variant *v); /* v: a managed variant's
 						    own rule, or NULL */
 void px_app_conn_dropped(void *app, const uint8_t peer[16], const char *phase);
+/* Register the connection metrics of the server *hp will point to
+ * (read at scrape time; 0 while *hp is NULL). */
+void px_app_conn_metrics(struct px_app *a, struct px_http *const *hp);
 void px_app_tick(void *app);
 /* Schedule a render fairly: its client's flow, its cost from the target
  * box (tw x th, 0: from the original ow x oh) times frames; the render

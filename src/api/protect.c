@@ -64,12 +64,25 @@ static uint64_t flow_of(const struct px_ip *key)
 	return PX_POOL_FLOW(hash_key(&net), hash_key(key));
 }
 
+/* Cloudflare's upload path: /accounts/{account_id}/images/v1 */
+static bool cf_upload(const char *path)
+{
+	const char *rest;
+
+	if (strncmp(path, "/accounts/", 10))
+		return false;
+	rest = strchr(path + 10, '/');
+	return rest && rest > path + 10 && !strcmp(rest, "/images/v1");
+}
+
 static int class_of(const char *method, const char *path)
 {
 	if (!strncmp(path, "/img/", 5) || !strncmp(path, "/cdn-cgi/image/", 15))
 		return PX_CLASS_HIT;
 	if (!strncmp(path, "/v1/images", 10) &&
 	    (path[10] == '\0' || path[10] == '?') && !strcmp(method, "POST"))
+		return PX_CLASS_UPLOAD;
+	if (!strcmp(method, "POST") && cf_upload(path))
 		return PX_CLASS_UPLOAD;
 	/* A one-time upload URL: an upload by whoever holds it, limited
 	 * per client like any anonymous upload. */
@@ -195,6 +208,15 @@ void px_app_admit(void *app, struct px_req *r)
 	}
 }
 
+void px_app_refused_early(void *app, struct px_req *r)
+{
+	struct px_app *a = app;
+
+	if (a->guard)
+		px_guard_count_early(a->guard);
+	px_req_note(r, NULL, "body-size");
+}
+
 bool px_app_render_sched(struct px_app *a, struct px_req *r, int tw, int th,
 			 int ow, int oh, int frames)
 {
@@ -261,6 +283,7 @@ void px_app_conn_dropped(void *app, const uint8_t peer[16], const char *phase)
 	struct px_app *a = app;
 	struct px_ip ip;
 	char text[64], fields[160];
+	const char *msg = "connection closed at its deadline";
 
 	peer_ip(peer, &ip);
 	if (a->guard &&
@@ -270,7 +293,60 @@ void px_app_conn_dropped(void *app, const uint8_t peer[16], const char *phase)
 	snprintf(fields, sizeof(fields),
 		 "\"remote\":\"%s\",\"phase\":\"%s\",\"source\":\"watchdog\"", text,
 		 phase);
-	px_log(PX_LOG_WARN, "connection closed at its deadline", fields);
+	if (strstr(phase, "-rate"))
+		msg = "connection closed below the minimum transfer rate";
+	else if (strstr(phase, "-memory"))
+		msg = "connection closed: responses held for slow readers over --send-memory";
+	px_log(PX_LOG_WARN, msg, fields);
+}
+
+static double conn_stat(struct px_http *const *hp, int which)
+{
+	struct px_http_conn_stats st;
+
+	px_http_conn_stats(*hp, &st);
+	switch (which) {
+	case 0:
+		return (double)st.deadline;
+	case 1:
+		return (double)st.slow;
+	case 2:
+		return (double)st.memory;
+	case 3:
+		return (double)st.held;
+	default:
+		return (double)st.open;
+	}
+}
+
+static double conn_deadline(void *hp) { return conn_stat(hp, 0); }
+static double conn_slow(void *hp) { return conn_stat(hp, 1); }
+static double conn_memory(void *hp) { return conn_stat(hp, 2); }
+static double conn_held(void *hp) { return conn_stat(hp, 3); }
+static double conn_open(void *hp) { return conn_stat(hp, 4); }
+
+void px_app_conn_metrics(struct px_app *a, struct px_http *const *hp)
+{
+	px_metrics_counter_fn(a->metrics, "pictor_conn_deadline_closed_total",
+			      "connections closed for missing a deadline "
+			      "(--header-timeout, and a body or response at "
+			      "--min-send-rate on average)",
+			      conn_deadline, (void *)hp);
+	px_metrics_counter_fn(a->metrics, "pictor_conn_slow_closed_total",
+			      "connections closed for moving fewer than "
+			      "--min-send-rate bytes a second over a "
+			      "--header-timeout window",
+			      conn_slow, (void *)hp);
+	px_metrics_counter_fn(a->metrics, "pictor_conn_memory_closed_total",
+			      "slow readers cut while responses held in memory "
+			      "were over --send-memory",
+			      conn_memory, (void *)hp);
+	px_metrics_gauge_fn(a->metrics, "pictor_send_memory_bytes",
+			    "in-memory response bytes held by connections "
+			    "still sending them",
+			    conn_held, (void *)hp);
+	px_metrics_gauge_fn(a->metrics, "pictor_connections_open",
+			    "connections open", conn_open, (void *)hp);
 }
 
 void px_app_tick(void *app)

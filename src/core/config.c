@@ -151,7 +151,12 @@ static const struct opt opts[] = {
 	 "how long a client has to send a request's headers"},
 	{"min-send-rate", "PICTOR_MIN_SEND_RATE", "min_send_rate",
 	 Z(min_send_rate), "16K", 0, 1L << 30, false,
-	 "bytes a second a response must average (0: no minimum)"},
+	 "bytes a second a body or response must move, on average and in "
+	 "every header-timeout window (0: no minimum)"},
+	{"send-memory", "PICTOR_SEND_MEMORY", "send_memory", Z(send_memory),
+	 "256M", 0, 1L << 40, false,
+	 "response bytes held in memory for clients still reading; beyond, "
+	 "the slowest are cut (0: no bound)"},
 	{"hotlink-allow", "PICTOR_HOTLINK_ALLOW", "hotlink_allow",
 	 S(hotlink_allow), "", 0, 0, false,
 	 "sites that may embed images: HOST,*.HOST,... (empty: any)"},

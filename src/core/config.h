@@ -67,6 +67,7 @@ struct px_config {
 	long max_conns;
 	long header_timeout;
 	long min_send_rate;
+	long send_memory;     /* response bytes held for slow readers */
 	char *hotlink_allow;   /* HOST,*.HOST,... */
 	bool hotlink_require_referer;
 	char *rules_file;

@@ -32,7 +32,12 @@ struct px_http_opts {
 	size_t max_body_total; /* all buffered bodies; beyond: 503 */
 	int max_conns;      /* all connections (0: 4096) */
 	int header_timeout; /* seconds to send a request's headers (0: 10) */
-	long min_send_rate; /* bytes/s a response must average (0: off) */
+	/* bytes/s a request body or response must move, on average and in
+	 * every header_timeout window (0: off) */
+	long min_send_rate;
+	/* in-memory response bytes held by connections still sending;
+	 * beyond, the slowest readers are cut (0: no bound) */
+	size_t max_send_memory;
 	struct px_pool *pool;
 	px_handler_fn handler;
 	/* Called once per request when its headers are in, before any body
@@ -42,6 +47,9 @@ struct px_http_opts {
 	/* A connection closed for missing its deadline (may be NULL);
 	 * peer is its address, 16 bytes, IPv4 mapped. */
 	void (*dropped)(void *app, const uint8_t peer[16], const char *phase);
+	/* A request the server refused from its headers alone, before any
+	 * body byte (a body announced over max_body; may be NULL). */
+	px_handler_fn refused;
 	/* Called about once a second from the watchdog (may be NULL). */
 	void (*tick)(void *app);
 	/* Called after each response, before the request is freed (may be
@@ -59,6 +67,15 @@ int px_http_port(struct px_http *h);
 void px_http_quiesce(struct px_http *h);
 /* Connections closed by the watchdog so far. */
 unsigned long long px_http_deadline_drops(struct px_http *h);
+/* Connections closed by the watchdog, by cause, and what is held now. */
+struct px_http_conn_stats {
+	unsigned long long deadline; /* past a phase's deadline */
+	unsigned long long slow;     /* below the minimum transfer rate */
+	unsigned long long memory;   /* cut to fit max_send_memory */
+	size_t held;                 /* in-memory response bytes being sent */
+	long open;                   /* connections open */
+};
+void px_http_conn_stats(struct px_http *h, struct px_http_conn_stats *st);
 /* Requests received and not yet completed. */
 int px_http_inflight(struct px_http *h);
 /* Stop and free; accepts NULL. */

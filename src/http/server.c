@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <linux/tcp.h> /* TCP_INFO, tcpi_bytes_acked */
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +42,18 @@ struct conn {
 	int fd;
 	uint8_t peer[16];
 	int64_t deadline_us; /* 0: none (a request is being worked on) */
-	const char *phase;   /* "headers" or "response" */
+	const char *phase;   /* "headers", "body", "request" or "response" */
+	/* The transfer rate, checked once a window in the "body" and
+	 * "response" phases: bytes moved (body bytes received, response
+	 * bytes the peer acknowledged) at the start of the window. */
+	bool rated;
+	uint64_t mark;
+	int64_t mark_us;
+	uint64_t start;   /* bytes moved when the response was queued */
+	int64_t start_us;
+	size_t held;      /* in-memory response bytes this connection holds */
+	bool cut;         /* shut down by the watchdog, not yet closed */
+	atomic_ullong rx; /* body bytes received so far */
 	struct conn *prev, *next;
 };
 
@@ -101,7 +113,8 @@ struct px_http {
 	pthread_t watchdog;
 	bool watchdog_on;
 	atomic_bool stopping;
-	atomic_ullong n_deadline, n_framing;
+	atomic_ullong n_deadline, n_framing, n_slow, n_memory;
+	size_t held; /* sum of conn.held (conns_lock) */
 };
 
 /* Keep the path and query percent-encoded: signatures are computed over
@@ -483,18 +496,67 @@ static struct conn *conn_of(struct MHD_Connection *c)
 	return ci ? ci->socket_context : NULL;
 }
 
-/* Give the connection of c a deadline us from now (0: none). */
-static void set_deadline(struct px_http *h, struct MHD_Connection *c,
-			 int64_t us, const char *phase)
+/* Bytes the peer has acknowledged on fd; false if the kernel cannot say. */
+static bool acked_bytes(int fd, uint64_t *out)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_acked) +
+			  sizeof(ti.tcpi_bytes_acked))
+		return false;
+	*out = ti.tcpi_bytes_acked;
+	return true;
+}
+
+/* Bytes moved so far in k's phase (conns_lock held). */
+static bool moved(const struct conn *k, uint64_t *out)
+{
+	if (!strcmp(k->phase, "body")) {
+		*out = atomic_load(&k->rx);
+		return true;
+	}
+	return acked_bytes(k->fd, out);
+}
+
+/*
+ * Enter a phase: a deadline us from now (0: none); in the "body" and
+ * "response" phases the transfer rate is also checked once a window;
+ * held is the in-memory response the connection now holds (counted
+ * against max_send_memory).
+ */
+static void set_phase(struct px_http *h, struct MHD_Connection *c, int64_t us,
+		      const char *phase, size_t held)
 {
 	struct conn *k = conn_of(c);
+	int64_t now = px_mono_us();
 
 	if (!k)
 		return;
 	pthread_mutex_lock(&h->conns_lock);
-	k->deadline_us = us ? px_mono_us() + us : 0;
+	k->deadline_us = us ? now + us : 0;
 	k->phase = phase;
+	h->held -= k->held;
+	k->held = held;
+	h->held += held;
+	k->rated = h->o.min_send_rate > 0 &&
+		   (!strcmp(phase, "body") || !strcmp(phase, "response"));
+	if (k->rated || held) {
+		if (!moved(k, &k->mark))
+			k->rated = false;
+		k->mark_us = k->start_us = now;
+		k->start = k->mark;
+	}
 	pthread_mutex_unlock(&h->conns_lock);
+}
+
+/* Give the connection of c a deadline us from now (0: none). */
+static void set_deadline(struct px_http *h, struct MHD_Connection *c,
+			 int64_t us, const char *phase)
+{
+	set_phase(h, c, us, phase, 0);
 }
 
 /* Time a response of n bytes may take: the grace period plus n at the
@@ -513,6 +575,8 @@ static enum MHD_Result send_response(struct px_req *r)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	/* a file body holds no memory; a shared or owned buffer does */
+	size_t held = r->release || (r->fd < 0 && r->data) ? r->n : 0;
 
 	if (r->release) {
 		resp = MHD_create_response_from_buffer_with_free_callback_cls(
@@ -538,8 +602,9 @@ static enum MHD_Result send_response(struct px_req *r)
 	for (struct hdr *h = r->headers; h; h = h->next)
 		MHD_add_response_header(resp, h->name, h->value);
 	MHD_add_response_header(resp, "X-Request-Id", r->id);
-	if (r->h->o.min_send_rate > 0)
-		set_deadline(r->h, r->conn, send_budget_us(r->h, r->n), "response");
+	set_phase(r->h, r->conn,
+		  r->h->o.min_send_rate > 0 ? send_budget_us(r->h, r->n) : 0,
+		  "response", held);
 	ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	r->state = REQ_SENT;
@@ -827,6 +892,24 @@ static bool check_framing(struct px_req *r, const char *url)
 	return true;
 }
 
+/*
+ * A request with a body: it must arrive within the header timeout plus
+ * its length at the minimum rate, and at that rate in every window.
+ */
+static void body_phase(struct px_http *h, struct px_req *r, const char *cl)
+{
+	const char *te = MHD_lookup_connection_value(
+		r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	uint64_t n = cl ? strtoull(cl, NULL, 10) : 0;
+
+	if (!n && !te)
+		return;
+	if (!cl)
+		n = h->o.max_body;
+	if (h->o.min_send_rate > 0)
+		set_deadline(h, r->conn, send_budget_us(h, (size_t)n), "body");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -883,9 +966,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 					      "body of %s bytes is over the limit of %zu bytes%s",
 					      cl, h->o.max_body,
 					      h->o.max_body_hint ? h->o.max_body_hint : "");
+				if (h->o.refused)
+					h->o.refused(h->o.app, r);
 				return send_response(r);
 			}
 			r->too_big = true;
+			body_phase(h, r, cl);
 			return MHD_YES;
 		}
 		/* An announced body is counted at once, so a burst of large
@@ -896,6 +982,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				      "too many uploads in progress; retry later");
 			return send_response(r);
 		}
+		body_phase(h, r, cl);
 		return MHD_YES;
 	}
 	if (r->state == REQ_SENT) {
@@ -904,6 +991,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 	if (*upload_size) {
+		struct conn *k = conn_of(c);
+
+		if (k)
+			atomic_fetch_add(&k->rx, *upload_size);
 		if (r->too_big || r->no_room) {
 			/* discard */
 		} else if (r->body.len + *upload_size > r->reserved &&
@@ -922,6 +1013,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return send_response(r);
 	if (r->state == REQ_DEFERRED)
 		return MHD_YES; /* spurious call while suspended */
+	/* The body is in: no deadline while we work. */
+	set_deadline(h, c, 0, "request");
 	if (r->too_big) {
 		px_resp_error(r, 413, "payload_too_large",
 			      "body is over the limit of %zu bytes%s",
@@ -1067,6 +1160,7 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 	if (!k)
 		return;
 	pthread_mutex_lock(&h->conns_lock);
+	h->held -= k->held;
 	if (k->prev)
 		k->prev->next = k->next;
 	else
@@ -1078,36 +1172,121 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 	*socket_context = NULL;
 }
 
-/* Close connections past their deadline; once a second, the
- * application's tick. */
+struct dropped {
+	uint8_t peer[16];
+	const char *why;
+};
+
+/* Shut k down (conns_lock held); libmicrohttpd sees the close and
+ * cleans up as usual. */
+static void cut(struct conn *k, atomic_ullong *counter, struct dropped *d,
+		int *nd, int max, const char *why)
+{
+	/* A reader cut mid-response gets a reset, not a FIN behind the
+	 * queued bytes: the kernel drops what it still holds for it at
+	 * once. Other phases close gently (a kept-alive client may be
+	 * about to reuse the connection). */
+	struct linger lg = {1, 0};
+
+	if (!strcmp(k->phase, "response"))
+		setsockopt(k->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	shutdown(k->fd, SHUT_RDWR);
+	k->deadline_us = 0;
+	k->rated = false;
+	k->cut = true;
+	atomic_fetch_add(counter, 1);
+	if (*nd < max) {
+		memcpy(d[*nd].peer, k->peer, 16);
+		d[(*nd)++].why = why;
+	}
+}
+
+/*
+ * Over max_send_memory: cut the connections holding in-memory responses
+ * for at least a second, the slowest readers first, until the rest fit
+ * (conns_lock held).
+ */
+static void trim_held(struct px_http *h, int64_t now, struct dropped *d,
+		      int *nd, int max)
+{
+	size_t live = 0;
+
+	for (struct conn *k = h->conns; k; k = k->next)
+		if (!k->cut)
+			live += k->held;
+	while (live > h->o.max_send_memory) {
+		struct conn *worst = NULL;
+		double worst_rate = 0;
+
+		for (struct conn *k = h->conns; k; k = k->next) {
+			uint64_t b;
+			double rate;
+
+			if (k->cut || !k->held || k->fd < 0 ||
+			    now - k->start_us < 1000000)
+				continue;
+			if (!acked_bytes(k->fd, &b) || b < k->start)
+				b = k->start;
+			rate = (double)(b - k->start) * 1e6 /
+			       (double)(now - k->start_us);
+			if (!worst || rate < worst_rate) {
+				worst = k;
+				worst_rate = rate;
+			}
+		}
+		if (!worst)
+			break;
+		live -= worst->held;
+		cut(worst, &h->n_memory, d, nd, max, "response-memory");
+	}
+}
+
+/*
+ * Close connections past their deadline or below the minimum transfer
+ * rate over a window (the header timeout), and the slowest readers
+ * while responses held in memory are over their budget; once a second,
+ * the application's tick.
+ */
 static void *watchdog(void *arg)
 {
 	struct px_http *h = arg;
 	int64_t next_tick = 0;
+	int64_t window = (int64_t)h->o.header_timeout * 1000000;
+	uint64_t need = (uint64_t)((double)h->o.min_send_rate *
+				   (double)h->o.header_timeout);
 
 	while (!atomic_load(&h->stopping)) {
-		struct {
-			uint8_t peer[16];
-			const char *phase;
-		} dropped[16];
-		int nd = 0;
+		struct dropped dropped[16];
+		int nd = 0, max = (int)PX_ARRAY_LEN(dropped);
 		int64_t now = px_mono_us();
 
 		pthread_mutex_lock(&h->conns_lock);
 		for (struct conn *k = h->conns; k; k = k->next) {
-			if (!k->deadline_us || now < k->deadline_us || k->fd < 0)
+			uint64_t b;
+
+			if (k->fd < 0 || k->cut)
 				continue;
-			shutdown(k->fd, SHUT_RDWR);
-			k->deadline_us = 0;
-			atomic_fetch_add(&h->n_deadline, 1);
-			if (nd < (int)PX_ARRAY_LEN(dropped)) {
-				memcpy(dropped[nd].peer, k->peer, 16);
-				dropped[nd++].phase = k->phase;
+			if (k->deadline_us && now >= k->deadline_us) {
+				cut(k, &h->n_deadline, dropped, &nd, max, k->phase);
+				continue;
 			}
+			if (!k->rated || now - k->mark_us < window ||
+			    !moved(k, &b))
+				continue;
+			if (b - k->mark < need) {
+				cut(k, &h->n_slow, dropped, &nd, max,
+				    !strcmp(k->phase, "body") ? "body-rate"
+							      : "response-rate");
+				continue;
+			}
+			k->mark = b;
+			k->mark_us = now;
 		}
+		if (h->o.max_send_memory && h->held > h->o.max_send_memory)
+			trim_held(h, now, dropped, &nd, max);
 		pthread_mutex_unlock(&h->conns_lock);
 		for (int i = 0; i < nd && h->o.dropped; i++)
-			h->o.dropped(h->o.app, dropped[i].peer, dropped[i].phase);
+			h->o.dropped(h->o.app, dropped[i].peer, dropped[i].why);
 		if (now >= next_tick) {
 			if (h->o.tick)
 				h->o.tick(h->o.app);
@@ -1268,6 +1447,21 @@ void px_http_quiesce(struct px_http *h)
 unsigned long long px_http_deadline_drops(struct px_http *h)
 {
 	return atomic_load(&h->n_deadline);
+}
+
+void px_http_conn_stats(struct px_http *h, struct px_http_conn_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!h)
+		return;
+	st->deadline = atomic_load(&h->n_deadline);
+	st->slow = atomic_load(&h->n_slow);
+	st->memory = atomic_load(&h->n_memory);
+	pthread_mutex_lock(&h->conns_lock);
+	st->held = h->held;
+	for (struct conn *k = h->conns; k; k = k->next)
+		st->open++;
+	pthread_mutex_unlock(&h->conns_lock);
 }
 
 int px_http_inflight(struct px_http *h)

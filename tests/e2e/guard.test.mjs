@@ -10,6 +10,7 @@
 // the source address of each connection (localAddress).
 
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -64,10 +65,48 @@ function raw(srv, bytes, { from = '127.0.0.1', wait = 5000 } = {}) {
 	});
 }
 
+// (a fresh connection: a pooled one may be at its idle deadline)
 async function metric(srv, name) {
-	const m = await L.req(srv, 'GET', '/metrics');
-	const line = m.text.split('\n').find((l) => l.startsWith(name + ' ') || l === name);
+	const m = await get(srv, '/metrics');
+	const line = m.body.toString().split('\n').find((l) => l.startsWith(name + ' ') || l === name);
 	return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+// A noise PNG of about w*h*3 bytes that no encoder can shrink.
+const noisePng = (w, h) => L.encodePng(w, h, crypto.randomBytes(w * h * 3), 3);
+
+// GET urlPath and read the answer at most `rate` bytes a second (0: not
+// at all) until drain() is called, then at full speed. result resolves
+// when the connection closes or after `wait` ms, with the bytes received
+// (headers included).
+function slowGet(srv, urlPath, { from = '127.0.0.1', headers = {}, rate = 0, wait = 30000 } = {}) {
+	const sock = net.connect({ host: '127.0.0.1', port: srv.port, localAddress: from });
+	let got = 0;
+	let closed = false;
+	let finish;
+	const result = new Promise((resolve) => { finish = () => resolve({ got, closed }); });
+	sock.pause();
+	const hdrs = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+	sock.write(`GET ${urlPath} HTTP/1.1\r\nHost: x\r\n${hdrs}\r\n`);
+	const tick = setInterval(() => {
+		let c;
+		if (rate && (c = sock.read(Math.max(1, Math.round(rate / 10))))) got += c.length;
+	}, 100);
+	const t = setTimeout(() => { sock.destroy(); }, wait * L.TIME_SCALE);
+	sock.on('error', () => {});
+	sock.on('close', () => { closed = true; clearInterval(tick); clearTimeout(t); finish(); });
+	return {
+		result,
+		drain() { clearInterval(tick); sock.on('data', (c) => { got += c.length; }); sock.resume(); },
+		destroy() { sock.destroy(); },
+	};
+}
+
+// Poll a metric until it reaches want (at most `tries` times 100 ms).
+async function metricReach(srv, name, want, tries = 600) {
+	let v;
+	for (let i = 0; i < tries && (v = await metric(srv, name)) < want; i++) await L.sleep(100);
+	return v;
 }
 
 describe('rate limits and client identity', () => {
@@ -413,26 +452,118 @@ describe('connection hardening', () => {
 		assert.ok(srv.logs.some((l) => l.msg === 'request' && /\ufffd/.test(l.path ?? '')), 'the access line shows U+FFFD');
 	});
 
-	test('slow headers are cut at the deadline while /healthz answers', { timeout: T }, async () => {
-		// 400 connections from 8 addresses, each sending a header byte a second
-		const N = 400;
+	test('a slow reader is cut below the minimum send rate while a normal client is served', { timeout: T }, async () => {
+		// 9 MB: more than the kernel buffers of both ends hold, so the
+		// server still has the response when the reader stalls
+		const png = noisePng(2000, 1500);
+		const up = await L.upload(srv, png, { raw: true });
+		assert.equal(up.status, 201, L.show(up));
+		const p = `/v1/images/${up.record.id}/blob`;
+		const slowBefore = await metric(srv, 'pictor_conn_slow_closed_total');
+		// 256 B/s, far under --min-send-rate (16 KiB/s over a 2 s window)
+		const slow = slowGet(srv, p, { from: '127.0.7.1', headers: srv.auth(), rate: 256, wait: 60000 });
+		const fast = await get(srv, p, { from: '127.0.7.2', headers: srv.auth() });
+		assert.equal(fast.status, 200);
+		assert.equal(L.sha256(fast.body), L.sha256(png), 'the normal client gets the whole original');
+		// the server cuts it (the reader learns so only when it reads on)
+		assert.equal(await metricReach(srv, 'pictor_conn_slow_closed_total', slowBefore + 1), slowBefore + 1);
+		slow.drain();
+		const s = await slow.result;
+		assert.ok(s.closed, 'the slow reader is closed by the server');
+		assert.ok(s.got < png.length, `the slow reader got ${s.got} of ${png.length} bytes`);
+		// cut by the rate rule, long before its whole-response deadline
+		// (2 s + 9 MB at 16 KiB/s = 9 minutes)
+		assert.equal(await metric(srv, 'pictor_conn_slow_closed_total'), slowBefore + 1);
+		assert.equal(await metric(srv, 'pictor_send_memory_bytes'), 0);
+		assert.ok(srv.logs.some((l) => l.msg === 'connection closed below the minimum transfer rate' &&
+			l.phase === 'response-rate' && l.remote === '127.0.7.1'));
+		assert.ok(!srv.logs.some((l) => l.remote === '127.0.7.1' && l.phase === 'response'), 'not by the deadline');
+	});
+
+	test('a body sent below the minimum rate is cut, its budget freed', { timeout: T }, async () => {
+		const slowBefore = await metric(srv, 'pictor_conn_slow_closed_total');
+		const r = await raw(srv, `POST /v1/images HTTP/1.1\r\nHost: x\r\nAuthorization: ${srv.auth().Authorization}\r\n` +
+			'Content-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\nab', { from: '127.0.7.3', wait: 30000 });
+		assert.ok(r.closed && r.status === 0, r.text.slice(0, 200));
+		assert.equal(await metric(srv, 'pictor_conn_slow_closed_total'), slowBefore + 1);
+		assert.ok(srv.logs.some((l) => l.phase === 'body-rate' && l.remote === '127.0.7.3'));
+		const up = await L.upload(srv, RGB);
+		assert.equal(up.status, 201, L.show(up));
+	});
+});
+
+describe('responses held for slow readers', () => {
+	let srv;
+	const BUDGET = 16 << 20;
+	before(async () => {
+		// no rate rule here: only the memory bound cuts
+		srv = await L.startServer({ args: ['--moderation', 'off', '--min-send-rate', '0', '--send-memory', String(BUDGET)] });
+	});
+	after(() => srv?.kill());
+
+	test('over --send-memory the slowest readers are cut until the rest fit', { timeout: T }, async () => {
+		const png = noisePng(2000, 1500);
+		const up = await L.upload(srv, png, { raw: true });
+		assert.equal(up.status, 201, L.show(up));
+		const p = `/v1/images/${up.record.id}/blob`;
+		// four readers that take nothing: 4 x 9 MB held against 16 MiB
+		const readers = [1, 2, 3, 4].map((i) => slowGet(srv, p, { from: `127.0.8.${i}`, headers: srv.auth(), wait: 60000 }));
+		try {
+			assert.equal(await metricReach(srv, 'pictor_conn_memory_closed_total', 3), 3, 'three of the four readers are cut');
+			const held = await metric(srv, 'pictor_send_memory_bytes');
+			assert.ok(held >= png.length && held <= BUDGET, `${held} bytes held`);
+			await L.sleep(1500);
+			assert.equal(await metric(srv, 'pictor_conn_memory_closed_total'), 3, 'the fourth fits and is left alone');
+		} finally {
+			for (const r of readers) r.destroy();
+		}
+		// a normal reader is served in full
+		const fast = await get(srv, p, { from: '127.0.8.9', headers: srv.auth() });
+		assert.equal(L.sha256(fast.body), L.sha256(png));
+		let held = -1;
+		for (let i = 0; i < 100 && (held = await metric(srv, 'pictor_send_memory_bytes')) !== 0; i++) await L.sleep(100);
+		assert.equal(held, 0, 'nothing is held once the readers are gone');
+	});
+});
+
+describe('five thousand slow connections', () => {
+	let srv;
+	before(async () => {
+		// 100 a client so that all 5 000 get in (the default, 64, would
+		// refuse 1 800 of them at once)
+		srv = await L.startServer({ args: ['--moderation', 'off', '--header-timeout', '6', '--per-ip-conns', '100'] });
+	});
+	after(() => srv?.kill());
+
+	test('from 50 addresses, a header byte every 2 s: /healthz answers, all are cut at the deadline', { timeout: T }, async () => {
+		const N = 5000;
 		const socks = [];
 		let closed = 0;
-		for (let i = 0; i < N; i++) {
-			const s = net.connect({ host: '127.0.0.1', port: srv.port, localAddress: `127.0.6.${1 + (i % 8)}` });
-			s.on('error', () => {});
-			s.on('close', () => { closed++; });
-			s.write('GET /healthz HTTP/1.1\r\n');
-			socks.push(s);
-		}
-		const drip = setInterval(() => { for (const s of socks) if (!s.destroyed) s.write('X'); }, 500);
+		let drip;
 		try {
-			await L.sleep(500);
+			for (let i = 0; i < N; i++) {
+				const s = net.connect({ host: '127.0.0.1', port: srv.port, localAddress: `127.0.2.${1 + (i % 50)}` });
+				s.on('error', () => {});
+				s.on('close', () => { closed++; });
+				s.on('connect', () => s.write('GET /healthz HTTP/1.1\r\n'));
+				socks.push(s);
+				if (i % 500 === 499) await L.sleep(20);
+			}
+			drip = setInterval(() => { for (const s of socks) if (!s.destroyed && s.readyState === 'open') s.write('X'); }, 2000);
+			// /healthz answers while they are opened and once all are
+			// open at the same time (the server's own count)
+			let open = 0;
+			for (let i = 0; i < 100 && open < N; i++) {
+				assert.equal((await L.req(srv, 'GET', '/healthz', { timeout: 15000 })).status, 200);
+				open = await metric(srv, 'pictor_connections_open');
+				if (open < N) await L.sleep(50);
+			}
+			assert.ok(open >= N, `${open} connections open at once`);
 			for (let i = 0; i < 5; i++) {
-				const h = await L.req(srv, 'GET', '/healthz', { timeout: 15000 });
+				const h = await get(srv, '/healthz', { from: '127.0.0.1', timeout: 15000 });
 				assert.equal(h.status, 200);
 			}
-			// header deadline 2 s: all of them are closed (a generous wait:
+			// header deadline 6 s: every one is closed (a generous wait:
 			// the machine may be busy)
 			for (let i = 0; i < 300 && closed < N; i++) await L.sleep(100);
 			assert.equal(closed, N, `${closed} of ${N} slow connections closed`);
@@ -440,8 +571,9 @@ describe('connection hardening', () => {
 			clearInterval(drip);
 			for (const s of socks) s.destroy();
 		}
-		const warns = srv.logs.filter((l) => l.msg === 'connection closed at its deadline');
-		assert.ok(warns.length >= 1 && warns.length <= 8, `${warns.length} warn lines for 8 clients`);
+		assert.ok((await metric(srv, 'pictor_conn_deadline_closed_total')) >= N);
+		const warns = srv.logs.filter((l) => l.msg === 'connection closed at its deadline' && /^127\.0\.2\./.test(l.remote));
+		assert.ok(warns.length >= 1 && warns.length <= 50, `${warns.length} warn lines for 50 clients`);
 		assert.equal((await L.req(srv, 'GET', '/healthz')).status, 200);
 	});
 });
