@@ -247,11 +247,15 @@ describe('serve', () => {
 		// a keep-alive connection stays open; shutdown must not wait for it
 		const h = await L.req(srv, 'GET', '/healthz');
 		assert.equal(h.status, 200);
-		const t0 = performance.now();
+		// Waiting on the idle connection would end in the drain timeout,
+		// which exits 1 with "drain timeout" in the log: the exit status
+		// and the log say so without timing the shutdown (a loaded
+		// machine may take seconds to schedule it).
 		const code = await srv.stop(15000 * L.TIME_SCALE);
-		const ms = performance.now() - t0;
-		assert.equal(code, 0, `exit code ${code} (${JSON.stringify(srv.exitInfo)}); log:\n${srv.logText().split('\n').slice(-4).join('\n')}`);
-		assert.ok(ms < 5000 * L.TIME_SCALE, `took ${ms.toFixed(0)} ms to exit`);
+		const log = srv.logText();
+		assert.equal(code, 0, `exit code ${code} (${JSON.stringify(srv.exitInfo)}); log:\n${log.split('\n').slice(-4).join('\n')}`);
+		assert.doesNotMatch(log, /drain timeout/);
+		assert.match(log, /"msg":"stopped"/);
 		// and it comes back with its data
 		srv = await L.startServer({ dataDir: srv.dataDir });
 		const g = await L.api(srv, 'GET', `/v1/images/${up.record.id}`);

@@ -245,6 +245,34 @@ describe('uploads are refused from their headers', () => {
 		assert.equal(up.status, 201, L.show(up));
 		assert.ok((await metric(srv, 'pictor_refused_before_body_total')) >= 9);
 	});
+
+	test('Cloudflare upload path: no token 401, an oversize body 413, both before any body byte', { timeout: T }, async () => {
+		const before = await metric(srv, 'pictor_refused_before_body_total');
+		const cf = '/accounts/acct/images/v1';
+		const head = (cl, auth, expect) => `POST ${cf} HTTP/1.1\r\nHost: x\r\n${auth ? `Authorization: ${srv.auth().Authorization}\r\n` : ''}` +
+			`${expect ? 'Expect: 100-continue\r\n' : ''}Content-Type: multipart/form-data; boundary=b\r\nContent-Length: ${cl}\r\n\r\n`;
+		// none of these clients sends a body byte: each answer comes from
+		// the headers alone, and the server closes the connection
+		const anon = await raw(srv, head(1 << 20, false), { from: '127.0.4.20', wait: 20000 });
+		assert.equal(anon.status, 401, anon.text.slice(0, 300));
+		assert.ok(anon.closed);
+		// one byte over the limit from a client waiting for 100 Continue,
+		// and 10 GiB from one that is not (a body only a little over the
+		// limit sent at once is read and thrown away, docs/SECURITY.md)
+		for (const [cl, expect] of [[(32 << 20) + 1, true], [10 * 2 ** 30, false]]) {
+			const r = await raw(srv, head(cl, true, expect), { from: '127.0.4.21', wait: 20000 });
+			assert.equal(r.status, 413, r.text.slice(0, 300));
+			assert.ok(r.closed);
+			assert.match(r.text, /"code":"payload_too_large"/);
+			assert.doesNotMatch(r.text, /100 Continue/);
+		}
+		assert.equal(await metric(srv, 'pictor_refused_before_body_total'), before + 3);
+		// the upload budget was never touched
+		const fd = new FormData();
+		fd.append('file', new Blob([RGB]), 'rgb.jpg');
+		const up = await L.req(srv, 'POST', cf, { auth: true, body: fd });
+		assert.equal(up.status, 200, L.show(up));
+	});
 });
 
 describe('rules file', () => {
