@@ -480,6 +480,34 @@ describe('connection hardening', () => {
 		assert.ok(srv.logs.some((l) => l.msg === 'request' && /\ufffd/.test(l.path ?? '')), 'the access line shows U+FFFD');
 	});
 
+	test('slow headers are cut at the deadline while /healthz answers', { timeout: T }, async () => {
+		// 200 connections from 8 addresses, each sending a header byte
+		// every 500 ms
+		const N = 200;
+		const socks = [];
+		let closed = 0;
+		for (let i = 0; i < N; i++) {
+			const s = net.connect({ host: '127.0.0.1', port: srv.port, localAddress: `127.0.6.${1 + (i % 8)}` });
+			s.on('error', () => {});
+			s.on('close', () => { closed++; });
+			s.write('GET /healthz HTTP/1.1\r\n');
+			socks.push(s);
+		}
+		const drip = setInterval(() => { for (const s of socks) if (!s.destroyed) s.write('X'); }, 500);
+		try {
+			for (let i = 0; i < 3; i++) assert.equal((await get(srv, '/healthz', { timeout: 15000 })).status, 200);
+			// header deadline 2 s: all of them are closed (a generous
+			// wait: the machine may be busy)
+			for (let i = 0; i < 300 && closed < N; i++) await L.sleep(100);
+			assert.equal(closed, N, `${closed} of ${N} slow connections closed`);
+		} finally {
+			clearInterval(drip);
+			for (const s of socks) s.destroy();
+		}
+		const warns = srv.logs.filter((l) => l.msg === 'connection closed at its deadline' && /^127\.0\.6\./.test(l.remote));
+		assert.ok(warns.length >= 1 && warns.length <= 8, `${warns.length} warn lines for 8 clients`);
+	});
+
 	test('a slow reader is cut below the minimum send rate while a normal client is served', { timeout: T }, async () => {
 		// 9 MB: more than the kernel buffers of both ends hold, so the
 		// server still has the response when the reader stalls
@@ -558,12 +586,14 @@ describe('five thousand slow connections', () => {
 	let srv;
 	before(async () => {
 		// 100 a client so that all 5 000 get in (the default, 64, would
-		// refuse 1 800 of them at once)
-		srv = await L.startServer({ args: ['--moderation', 'off', '--header-timeout', '6', '--per-ip-conns', '100'] });
+		// refuse 1 800 of them at once); a header deadline long enough
+		// that a busy machine can open them all before the first is cut
+		// (the cut itself is tested in 'connection hardening')
+		srv = await L.startServer({ args: ['--moderation', 'off', '--header-timeout', '60', '--per-ip-conns', '100'] });
 	});
 	after(() => srv?.kill());
 
-	test('from 50 addresses, a header byte every 2 s: /healthz answers, all are cut at the deadline', { timeout: T }, async () => {
+	test('from 50 addresses, a header byte every 2 s: all open at once while /healthz answers', { timeout: T }, async () => {
 		const N = 5000;
 		const socks = [];
 		let closed = 0;
@@ -581,7 +611,7 @@ describe('five thousand slow connections', () => {
 			// /healthz answers while they are opened and once all are
 			// open at the same time (the server's own count)
 			let open = 0;
-			for (let i = 0; i < 100 && open < N; i++) {
+			for (let i = 0; i < 600 && open < N; i++) {
 				assert.equal((await L.req(srv, 'GET', '/healthz', { timeout: 15000 })).status, 200);
 				open = await metric(srv, 'pictor_connections_open');
 				if (open < N) await L.sleep(50);
@@ -591,17 +621,14 @@ describe('five thousand slow connections', () => {
 				const h = await get(srv, '/healthz', { from: '127.0.0.1', timeout: 15000 });
 				assert.equal(h.status, 200);
 			}
-			// header deadline 6 s: every one is closed (a generous wait:
-			// the machine may be busy)
-			for (let i = 0; i < 300 && closed < N; i++) await L.sleep(100);
-			assert.equal(closed, N, `${closed} of ${N} slow connections closed`);
+			assert.equal(closed, 0, 'none was refused or cut');
 		} finally {
 			clearInterval(drip);
 			for (const s of socks) s.destroy();
 		}
-		assert.ok((await metric(srv, 'pictor_conn_deadline_closed_total')) >= N);
-		const warns = srv.logs.filter((l) => l.msg === 'connection closed at its deadline' && /^127\.0\.2\./.test(l.remote));
-		assert.ok(warns.length >= 1 && warns.length <= 50, `${warns.length} warn lines for 50 clients`);
+		let open = -1;
+		for (let i = 0; i < 300 && (open = await metric(srv, 'pictor_connections_open')) > 5; i++) await L.sleep(100);
+		assert.ok(open <= 5, `${open} still open after the clients left`);
 		assert.equal((await L.req(srv, 'GET', '/healthz')).status, 200);
 	});
 });
