@@ -522,13 +522,19 @@ static bool moved(const struct conn *k, uint64_t *out)
 }
 
 /*
- * Enter a phase: a deadline us from now (0: none); in the "body" and
- * "response" phases the transfer rate is also checked once a window;
- * held is the in-memory response the connection now holds (counted
- * against max_send_memory).
+ * Responses under this size go to the kernel's send buffer at once:
+ * neither their rate nor the memory they hold is worth a system call.
+ */
+#define RATED_MIN ((size_t)64 << 10)
+
+/*
+ * Enter a phase: a deadline us from now (0: none); with rate, the
+ * transfer rate is also checked once a window ("body" counts bytes
+ * received, "response" bytes acknowledged); held is the in-memory
+ * response the connection now holds (counted against max_send_memory).
  */
 static void set_phase(struct px_http *h, struct MHD_Connection *c, int64_t us,
-		      const char *phase, size_t held)
+		      const char *phase, size_t held, bool rate)
 {
 	struct conn *k = conn_of(c);
 	int64_t now = px_mono_us();
@@ -541,8 +547,7 @@ static void set_phase(struct px_http *h, struct MHD_Connection *c, int64_t us,
 	h->held -= k->held;
 	k->held = held;
 	h->held += held;
-	k->rated = h->o.min_send_rate > 0 &&
-		   (!strcmp(phase, "body") || !strcmp(phase, "response"));
+	k->rated = rate && h->o.min_send_rate > 0;
 	if (k->rated || held) {
 		if (!moved(k, &k->mark))
 			k->rated = false;
@@ -556,7 +561,7 @@ static void set_phase(struct px_http *h, struct MHD_Connection *c, int64_t us,
 static void set_deadline(struct px_http *h, struct MHD_Connection *c,
 			 int64_t us, const char *phase)
 {
-	set_phase(h, c, us, phase, 0);
+	set_phase(h, c, us, phase, 0, false);
 }
 
 /* Time a response of n bytes may take: the grace period plus n at the
@@ -576,7 +581,8 @@ static enum MHD_Result send_response(struct px_req *r)
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	/* a file body holds no memory; a shared or owned buffer does */
-	size_t held = r->release || (r->fd < 0 && r->data) ? r->n : 0;
+	bool big = r->n >= RATED_MIN && !px_req_is_head(r);
+	size_t held = big && (r->release || (r->fd < 0 && r->data)) ? r->n : 0;
 
 	if (r->release) {
 		resp = MHD_create_response_from_buffer_with_free_callback_cls(
@@ -604,7 +610,7 @@ static enum MHD_Result send_response(struct px_req *r)
 	MHD_add_response_header(resp, "X-Request-Id", r->id);
 	set_phase(r->h, r->conn,
 		  r->h->o.min_send_rate > 0 ? send_budget_us(r->h, r->n) : 0,
-		  "response", held);
+		  "response", held, big);
 	ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	r->state = REQ_SENT;
@@ -907,7 +913,8 @@ static void body_phase(struct px_http *h, struct px_req *r, const char *cl)
 	if (!cl)
 		n = h->o.max_body;
 	if (h->o.min_send_rate > 0)
-		set_deadline(h, r->conn, send_budget_us(h, (size_t)n), "body");
+		set_phase(h, r->conn, send_budget_us(h, (size_t)n), "body", 0,
+			  true);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
