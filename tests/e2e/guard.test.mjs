@@ -504,7 +504,10 @@ describe('connection hardening', () => {
 			clearInterval(drip);
 			for (const s of socks) s.destroy();
 		}
-		const warns = srv.logs.filter((l) => l.msg === 'connection closed at its deadline' && /^127\.0\.6\./.test(l.remote));
+		// (the log arrives through a pipe: give it a moment)
+		const warnsNow = () => srv.logs.filter((l) => l.msg === 'connection closed at its deadline' && /^127\.0\.6\./.test(l.remote));
+		for (let i = 0; i < 50 && warnsNow().length === 0; i++) await L.sleep(100);
+		const warns = warnsNow();
 		assert.ok(warns.length >= 1 && warns.length <= 8, `${warns.length} warn lines for 8 clients`);
 	});
 
