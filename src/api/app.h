@@ -415,5 +415,21 @@ void px_api_faces_upload(struct px_app *a, const void *data, size_t n,
 
 /* The record as the API shows it (a new JSON object reference). */
 struct json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec);
+/* The same with the managed variants' names given (from
+ * px_api_managed_variants, read once for a whole listing; NULL: none). */
+struct json_t *px_api_rec_json_with(struct px_app *a,
+				    const struct px_image_rec *rec,
+				    const struct json_t *managed);
+/* GET /v1/images/{id}/thumbnail (thumbnail.c). */
+void px_api_image_thumbnail(struct px_app *a, struct px_req *r,
+			    const struct px_call *c);
+/* The console grid's thumbnail of a stored upload into the result cache
+ * (--console-thumbnails upload; best effort, on the upload's worker). */
+void px_api_thumbnail_prerender(struct px_app *a,
+				const struct px_image_rec *rec,
+				const void *data, size_t n);
+/* The managed variants' names not shadowed by a configured one (a new
+ * JSON array reference, or NULL when out of memory). */
+struct json_t *px_api_managed_variants(struct px_app *a);
 
 #endif

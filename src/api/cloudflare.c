@@ -104,12 +104,13 @@ static bool query_long(struct px_req *r, const char *name, long min, long max,
 struct list_ctx {
 	struct px_app *a;
 	json_t *arr;
+	json_t *managed; /* managed variant names, read once per listing */
 };
 
 static int list_one(void *ctx, const struct px_image_rec *rec)
 {
 	struct list_ctx *lc = ctx;
-	json_t *o = px_api_rec_json(lc->a, rec);
+	json_t *o = px_api_rec_json_with(lc->a, rec, lc->managed);
 
 	if (!o)
 		return PX_ENOMEM;
@@ -120,7 +121,7 @@ static int list_one(void *ctx, const struct px_image_rec *rec)
 void px_api_cf_list_v1(struct px_app *a, struct px_req *r,
 		       const struct px_call *c)
 {
-	struct list_ctx lc = {a, NULL};
+	struct list_ctx lc = {a, NULL, NULL};
 	struct px_errbuf eb = {0};
 	long page, per_page;
 	char next[256];
@@ -133,10 +134,12 @@ void px_api_cf_list_v1(struct px_app *a, struct px_req *r,
 	/* Oldest first: new uploads land after the last page, so the
 	 * page numbers of a walk in progress keep their contents. */
 	lc.arr = json_array();
+	lc.managed = px_api_managed_variants(a);
 	rc = px_catalog_list_ordered(a->cat, true, NULL,
 				     (uint64_t)(page - 1) * (uint64_t)per_page,
 				     (int)per_page, list_one, &lc, next,
 				     sizeof(next), &eb);
+	json_decref(lc.managed);
 	if (rc) {
 		json_decref(lc.arr);
 		px_app_fail(r, rc, &eb);
@@ -148,7 +151,7 @@ void px_api_cf_list_v1(struct px_app *a, struct px_req *r,
 void px_api_cf_list_v2(struct px_app *a, struct px_req *r,
 		       const struct px_call *c)
 {
-	struct list_ctx lc = {a, NULL};
+	struct list_ctx lc = {a, NULL, NULL};
 	struct px_errbuf eb = {0};
 	char token[256], next[256], order[8];
 	bool asc = false;
@@ -174,8 +177,10 @@ void px_api_cf_list_v2(struct px_app *a, struct px_req *r,
 		return;
 	}
 	lc.arr = json_array();
+	lc.managed = px_api_managed_variants(a);
 	rc = px_catalog_list_ordered(a->cat, asc, token, 0, (int)per_page,
 				     list_one, &lc, next, sizeof(next), &eb);
+	json_decref(lc.managed);
 	if (rc) {
 		json_decref(lc.arr);
 		px_app_fail(r, rc, &eb);

@@ -17,24 +17,30 @@
 
 #define META_MAX 1024
 
-struct variant_urls {
+/* Managed variants join the configured ones (a name in both is listed
+ * once). Their names are read once per answer and reused for every
+ * record of a listing. */
+struct managed_names {
 	struct px_app *a;
-	const char *id;
-	json_t *arr;
+	json_t *names;
 };
 
-/* Managed variants join the configured ones (a name in both is listed
- * once). */
-static int add_variant_url(void *ctx, const struct px_variant *v)
+static int add_variant_name(void *ctx, const struct px_variant *v)
 {
-	struct variant_urls *vu = ctx;
-	char url[1024];
+	struct managed_names *mn = ctx;
 
-	if (px_config_variant(vu->a->cfg, v->name))
-		return 0;
-	px_api_variant_url(vu->a, vu->id, v->name, url, sizeof(url));
-	json_array_append_new(vu->arr, json_string(url));
+	if (!px_config_variant(mn->a->cfg, v->name))
+		json_array_append_new(mn->names, json_string(v->name));
 	return 0;
+}
+
+json_t *px_api_managed_variants(struct px_app *a)
+{
+	struct managed_names mn = {a, json_array()};
+
+	if (mn.names)
+		px_catalog_variant_list(a->cat, add_variant_name, &mn, NULL);
+	return mn.names;
 }
 
 void px_api_rec_etag(struct px_req *r, const struct px_image_rec *rec)
@@ -46,6 +52,16 @@ void px_api_rec_etag(struct px_req *r, const struct px_image_rec *rec)
 }
 
 json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
+{
+	json_t *managed = px_api_managed_variants(a);
+	json_t *o = px_api_rec_json_with(a, rec, managed);
+
+	json_decref(managed);
+	return o;
+}
+
+json_t *px_api_rec_json_with(struct px_app *a, const struct px_image_rec *rec,
+			     const json_t *managed)
 {
 	char etag[PX_REC_ETAG_MAX];
 	char when[64], url[1024];
@@ -63,10 +79,11 @@ json_t *px_api_rec_json(struct px_app *a, const struct px_image_rec *rec)
 				   sizeof(url));
 		json_array_append_new(variants, json_string(url));
 	}
-	{
-		struct variant_urls vu = {a, rec->id, variants};
-
-		px_catalog_variant_list(a->cat, add_variant_url, &vu, NULL);
+	for (size_t i = 0; managed && i < json_array_size(managed); i++) {
+		px_api_variant_url(a, rec->id,
+				   json_string_value(json_array_get(managed, i)),
+				   url, sizeof(url));
+		json_array_append_new(variants, json_string(url));
 	}
 	meta = json_loads(rec->meta ? rec->meta : "{}", 0, NULL);
 	o = json_pack("{s:s,s:s,s:s,s:b,s:o,s:o,s:i,s:i,s:s,s:I,s:s,s:i,s:b,s:s}",
@@ -354,6 +371,32 @@ static int apply_preset(struct upload *u, const struct px_upload_preset *pre)
 }
 
 /* Worker: validate, decode once, store. */
+/*
+ * 422 content_blocked for an upload the policy blocked under refuse, with
+ * the verdict's scores and rule as its result ({"moderation": {"scores",
+ * "verdict", "rule"}}) so the uploader sees why. A hash-list match's
+ * detail is left out: the rule names the list, nothing more.
+ */
+static void fail_blocked(struct px_req *r, const struct px_errbuf *eb,
+			 const char *mod_json)
+{
+	json_t *m = mod_json ? json_loads(mod_json, 0, NULL) : NULL;
+	json_t *o = NULL;
+	char *text = NULL;
+
+	if (m)
+		o = json_pack("{s:{s:O*,s:O*,s:O*}}", "moderation", "scores",
+			      json_object_get(m, "scores"), "verdict",
+			      json_object_get(m, "verdict"), "rule",
+			      json_object_get(m, "rule"));
+	if (o)
+		text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	px_resp_error_result(r, 422, "content_blocked", text, "%s", eb->msg);
+	free(text);
+	json_decref(o);
+	json_decref(m);
+}
+
 void px_api_upload_run(struct px_app *a, struct px_req *r,
 		       const struct px_upload_preset *pre)
 {
@@ -366,6 +409,7 @@ void px_api_upload_run(struct px_app *a, struct px_req *r,
 	struct px_actor who;
 	int64_t t0 = px_mono_us();
 	char loc[PX_ID_MAX + 16], *event = NULL;
+	bool refused = false; /* blocked under refuse: the 422 has scores */
 	int rc, status = 201;
 
 	memset(&u, 0, sizeof(u));
@@ -441,6 +485,7 @@ void px_api_upload_run(struct px_app *a, struct px_req *r,
 				rc = px_errc(&eb, PX_EINVAL, "content_blocked",
 					     "the image was blocked by the moderation policy (rule \"%s\")",
 					     res.rule);
+				refused = true;
 				goto out;
 			}
 		} else if (res.verdict == PX_VERDICT_FLAG) {
@@ -459,6 +504,7 @@ void px_api_upload_run(struct px_app *a, struct px_req *r,
 	px_api_actor(a, r, NULL, &who);
 	if ((rc = px_catalog_add(a->cat, &rec, u.data, u.n, event, &who, &eb)))
 		goto out;
+	px_api_thumbnail_prerender(a, &rec, u.data, u.n);
 	if (status == 202 || event)
 		px_moderation_kick(a->mod);
 	/* Cloudflare's upload answers 200 where Pictor's answers 201. */
@@ -474,7 +520,10 @@ out:
 		px_metric_observe(a->m.upload_bytes, (double)u.n);
 	if (rc) {
 		px_metric_add(a->m.upload_rejects, 1);
-		px_app_fail(r, rc, &eb);
+		if (refused)
+			fail_blocked(r, &eb, res.json);
+		else
+			px_app_fail(r, rc, &eb);
 	}
 	free(u.meta);
 	free(u.url);
@@ -499,6 +548,7 @@ struct list_ctx {
 	struct px_app *a;
 	json_t *arr;
 	const struct px_api_target *thumb; /* ?thumbnail=, or NULL */
+	json_t *managed; /* managed variant names, read once per listing */
 };
 
 /* Signed thumbnails in a listing live an hour. */
@@ -507,7 +557,7 @@ struct list_ctx {
 static int list_one(void *ctx, const struct px_image_rec *rec)
 {
 	struct list_ctx *lc = ctx;
-	json_t *o = px_api_rec_json(lc->a, rec);
+	json_t *o = px_api_rec_json_with(lc->a, rec, lc->managed);
 	char url[2048];
 	int64_t exp;
 
@@ -539,7 +589,7 @@ static int list_param(void *ctx, const char *name)
 static void list(struct px_app *a, struct px_req *r)
 {
 	char token[256], next[256], status[16], search[256], thumb[1024];
-	struct list_ctx lc = {a, NULL, NULL};
+	struct list_ctx lc = {a, NULL, NULL, NULL};
 	struct px_errbuf eb = {0};
 	struct px_api_target t;
 	int per_page, rc;
@@ -576,9 +626,11 @@ static void list(struct px_app *a, struct px_req *r)
 		lc.thumb = &t;
 	}
 	lc.arr = json_array();
+	lc.managed = px_api_managed_variants(a);
 	rc = px_catalog_list_search(a->cat, rc ? NULL : status, search, token,
 				    per_page, list_one, &lc, next, sizeof(next),
 				    &eb);
+	json_decref(lc.managed);
 	if (rc) {
 		json_decref(lc.arr);
 		px_app_fail(r, rc, &eb);

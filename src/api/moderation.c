@@ -19,12 +19,13 @@
 struct queue_ctx {
 	struct px_app *a;
 	json_t *arr;
+	json_t *managed; /* managed variant names, read once per listing */
 };
 
 static int queue_one(void *ctx, const struct px_image_rec *rec)
 {
 	struct queue_ctx *q = ctx;
-	json_t *o = px_api_rec_json(q->a, rec);
+	json_t *o = px_api_rec_json_with(q->a, rec, q->managed);
 
 	if (!o)
 		return PX_ENOMEM;
@@ -36,7 +37,7 @@ void px_api_moderation_queue(struct px_app *a, struct px_req *r,
 			     const struct px_call *c)
 {
 	char status[16] = "flagged", token[256], next[256];
-	struct queue_ctx q = {a, NULL};
+	struct queue_ctx q = {a, NULL, NULL};
 	struct px_errbuf eb = {0};
 	int per_page, rc;
 
@@ -49,8 +50,10 @@ void px_api_moderation_queue(struct px_app *a, struct px_req *r,
 	if (!px_app_page_args(r, &per_page, token, sizeof(token)))
 		return;
 	q.arr = json_array();
+	q.managed = px_api_managed_variants(a);
 	rc = px_catalog_queue(a->cat, status, token, per_page, queue_one, &q,
 			      next, sizeof(next), &eb);
+	json_decref(q.managed);
 	if (rc) {
 		json_decref(q.arr);
 		px_app_fail(r, rc, &eb);

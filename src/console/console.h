@@ -29,7 +29,7 @@
 /* The Content-Security-Policy of every console response. */
 #define PX_CONSOLE_CSP                                                        \
 	"default-src 'self'; script-src 'self'; style-src 'self'; "           \
-	"img-src 'self' blob: data:; connect-src 'self'; font-src 'self'; "   \
+	"img-src 'self'; connect-src 'self'; font-src 'self'; "               \
 	"object-src 'none'; base-uri 'none'; form-action 'self'; "            \
 	"frame-ancestors 'none'"
 

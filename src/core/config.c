@@ -57,6 +57,7 @@ static const char *const mod_modes[] = {"sync", "async", NULL};
 static const char *const mod_blocked[] = {"refuse", "quarantine", NULL};
 static const char *const mod_preprocess[] = {"default", "nsfwjs", NULL};
 static const char *const cache_policies[] = {"sieve", "lru", NULL};
+static const char *const console_thumbs[] = {"upload", "lazy", NULL};
 
 static const struct opt opts[] = {
 	{"config", "PICTOR_CONFIG", NULL, S(config_file), NULL, 0, 0, false,
@@ -264,6 +265,10 @@ static const struct opt opts[] = {
 	{"console-session-ttl", "PICTOR_CONSOLE_SESSION_TTL",
 	 "console_session_ttl", T(console_session_ttl), "12h", 1, 30L * 86400,
 	 false, "how long a console sign-in lasts"},
+	{"console-thumbnails", "PICTOR_CONSOLE_THUMBNAILS", "console_thumbnails",
+	 E(console_thumbnails, console_thumbs), "upload", 0, 0, false,
+	 "the console grid's thumbnails: upload (rendered into the result "
+	 "cache by the upload) or lazy (at their first request)"},
 	{"log-level", "PICTOR_LOG_LEVEL", "log_level", E(log_level, log_levels),
 	 "info", 0, 0, false, "debug, info, warn or error"},
 	{"admin-token", "PICTOR_ADMIN_TOKEN", "admin_token", S(admin_token),

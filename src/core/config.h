@@ -27,6 +27,7 @@ enum px_mod_mode { PX_MOD_SYNC, PX_MOD_ASYNC };
 enum px_mod_blocked { PX_MOD_REFUSE, PX_MOD_QUARANTINE };
 enum px_mod_preprocess { PX_MOD_PREPROCESS_DEFAULT, PX_MOD_PREPROCESS_NSFWJS };
 enum px_cfg_cache_policy { PX_CFG_CACHE_SIEVE, PX_CFG_CACHE_LRU };
+enum px_cfg_console_thumbs { PX_CFG_THUMBS_UPLOAD, PX_CFG_THUMBS_LAZY };
 
 struct px_config {
 	char *config_file;
@@ -104,6 +105,7 @@ struct px_config {
 	char *account_hash; /* NULL: no /{account_hash}/{id}/{variant} form */
 	bool console;             /* the admin console at /admin */
 	long console_session_ttl; /* seconds a console session lasts */
+	enum px_cfg_console_thumbs console_thumbnails; /* grid thumbnails */
 
 	char *signing_keys[PX_MAX_KEYS];
 	int n_signing_keys;

@@ -185,6 +185,11 @@ const char *px_resp_header_get(struct px_req *r, const char *name);
 /* Respond with the JSON error envelope. */
 int px_resp_error(struct px_req *r, int status, const char *code,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The same with a result (a JSON text, or NULL for null) beside the
+ * error, for errors that carry detail. */
+int px_resp_error_result(struct px_req *r, int status, const char *code,
+			 const char *result, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* Respond with no body (304, 204). */
 int px_resp_empty(struct px_req *r, int status);
 

@@ -466,26 +466,47 @@ int px_resp_empty(struct px_req *r, int status)
 	return px_resp_bytes(r, status, NULL, NULL, 0, false);
 }
 
-int px_resp_error(struct px_req *r, int status, const char *code,
-		  const char *fmt, ...)
+static int resp_error(struct px_req *r, int status, const char *code,
+		      const char *result, const char *msg)
 {
-	char msg[1024];
 	struct px_buf b;
-	va_list ap;
 	int rc;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	px_buf_init(&b, 0);
 	px_buf_adds(&b, "{\"success\":false,\"errors\":[{\"code\":");
 	px_json_quote(&b, code);
 	px_buf_adds(&b, ",\"message\":");
 	px_json_quote(&b, msg);
-	px_buf_adds(&b, "}],\"messages\":[],\"result\":null}\n");
+	px_buf_adds(&b, "}],\"messages\":[],\"result\":");
+	px_buf_adds(&b, result ? result : "null");
+	px_buf_adds(&b, "}\n");
 	rc = px_resp_buf(r, status, "application/json", &b);
 	px_strlcpy(r->err_code, code, sizeof(r->err_code));
 	return rc;
+}
+
+int px_resp_error(struct px_req *r, int status, const char *code,
+		  const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return resp_error(r, status, code, NULL, msg);
+}
+
+int px_resp_error_result(struct px_req *r, int status, const char *code,
+			 const char *result, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return resp_error(r, status, code, result, msg);
 }
 
 static struct conn *conn_of(struct MHD_Connection *c)

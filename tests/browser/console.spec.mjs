@@ -102,6 +102,7 @@ test('photos dropped on the upload page (and picked) show progress, then each ou
 	await expect(row('LadyBird.jpg').locator('.badge')).toHaveText('approved');
 	await expect(row('coffee.png').locator('.badge')).toHaveText('blocked');
 	await expect(row('coffee.png')).toContainText('blocked by the moderation policy (rule "calm")');
+	await expect(row('coffee.png').locator('.score')).toHaveCount(3);
 	const refused = row('notes.jpg');
 	await expect(refused).toContainText('is not accepted');
 	await expect(refused).toContainText('unsupported_format');

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import * as L from './lib.mjs';
 
 const T = 120000 * L.TIME_SCALE;
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; " +
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; " +
 	"frame-ancestors 'none'";
 
@@ -512,6 +512,51 @@ describe('data endpoints', () => {
 		r = await L.api(ds, 'GET', '/v1/images?thumbnail=bogus=1');
 		assert.equal(r.status, 400);
 		assert.equal((await L.api(ds, 'PATCH', `/v1/images/${id}`, { requireSignedURLs: false })).status, 200);
+	});
+
+	test('GET /v1/images/{id}/thumbnail: any status to images:read, rendered by the upload, ETag and 304', { timeout: T }, async () => {
+		const thumb = (id, headers) => L.req(ds, 'GET', `/v1/images/${encodeURIComponent(id)}/thumbnail`, { headers });
+		const flagged = ids['<img src=x onerror=alert(1)>.jpg'];
+		const fresh = await L.upload(ds, L.input('gray-alpha.png'), { filename: 'fresh-thumb.png' });
+		assert.equal(fresh.record.status, 'flagged');
+		const first = await thumb(fresh.record.id, ds.auth());
+		assert.equal(first.headers.get('cache-status'), 'pictor; hit', 'rendered into the cache by the upload');
+		assert.equal((await L.api(ds, 'DELETE', `/v1/images/${fresh.record.id}`)).status, 200);
+		for (const id of [flagged, ids['forest.jpg'], ids['beach.jpg']]) { // flagged, blocked, approved
+			let r = await thumb(id, ds.auth());
+			if (r.headers.get('cache-status') !== 'pictor; hit') r = await thumb(id, ds.auth()); // after a restart
+			assert.equal(r.status, 200, L.show(r));
+			assert.equal(r.headers.get('content-type'), 'image/webp');
+			assert.equal(r.headers.get('cache-control'), 'private, max-age=3600');
+			assert.equal(r.headers.get('cache-status'), 'pictor; hit');
+			const b = r.body;
+			assert.equal(b.subarray(8, 12).toString('latin1'), 'WEBP');
+			const etag = r.headers.get('etag');
+			assert.match(etag, /^"[0-9a-f]{32}"$/);
+			const nm = await thumb(id, { ...ds.auth(), 'If-None-Match': etag });
+			assert.equal(nm.status, 304, L.show(nm));
+		}
+		assert.equal((await thumb(flagged, {})).status, 401);
+		const c = await L.api(ds, 'POST', '/v1/tokens', { name: 'stats-only', scopes: ['stats:read'] });
+		assert.equal((await thumb(flagged, { Authorization: `Bearer ${c.json.result.value}` })).status, 403);
+		assert.equal((await thumb('no-such-image', ds.auth())).status, 404);
+
+		// lazy: rendered at the first request, then a hit
+		const lz = await L.startServer({ args: ['--moderation', 'off', '--console-thumbnails', 'lazy'] });
+		try {
+			const up = await L.upload(lz, L.input('rgb.jpg'));
+			const path = `/v1/images/${up.record.id}/thumbnail`;
+			const r1 = await L.req(lz, 'GET', path, { headers: lz.auth() });
+			assert.equal(r1.status, 200, L.show(r1));
+			assert.equal(r1.headers.get('cache-status'), 'pictor; fwd=uri-miss; stored');
+			const r2 = await L.req(lz, 'GET', path, { headers: lz.auth() });
+			assert.equal(r2.headers.get('cache-status'), 'pictor; hit');
+			assert.deepEqual(r2.body, r1.body);
+			assert.equal((await L.api(lz, 'DELETE', `/v1/images/${up.record.id}`)).status, 200);
+			assert.equal((await L.req(lz, 'GET', path, { headers: lz.auth() })).status, 404);
+		} finally {
+			await lz.kill();
+		}
 	});
 
 	test('GET /v1/images/{id}/url: variant or options, ttl, signed when required', { timeout: T }, async () => {

@@ -66,6 +66,12 @@ describe('sync moderation (default)', () => {
 		assert.equal(up.status, 422, L.show(up));
 		assert.equal(L.errCode(up), 'content_blocked');
 		assert.match(L.errMessage(up), /no-neutral/);
+		// the verdict's scores and rule come with the refusal
+		const mod = up.json.result.moderation;
+		assert.equal(mod.verdict, 'block');
+		assert.equal(mod.rule, 'no-neutral');
+		assert.ok(mod.scores.neutral >= 0.5, JSON.stringify(mod));
+		assert.deepEqual(Object.keys(mod).sort(), ['rule', 'scores', 'verdict']);
 		assert.equal((await L.listAll(s)).length, 0);
 		assert.equal(L.walk(path.join(s.dataDir, 'blobs')).length, 0);
 		const health = await L.req(s, 'GET', '/healthz');

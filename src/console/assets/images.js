@@ -8,7 +8,12 @@ import { api, get, qs, can, ApiError } from './api.js';
 
 const STATUSES = ['approved', 'flagged', 'blocked', 'pending'];
 const PER_PAGE = 48;
-export const THUMB = 'w=240,h=240,fit=cover';
+// The grid's thumbnails: GET /v1/images/{id}/thumbnail, a 240x240 WebP
+// kept in the result cache (rendered by the upload), shown for every
+// moderation status to a session that may read images.
+export const thumbUrl = (id) => `/v1/images/${encodeURIComponent(id)}/thumbnail`;
+// The first cards of a page start loading at once; later ones when near.
+const EAGER = 24;
 
 // Delivery options written as Cloudflare writes them (width=320,fit=cover).
 export function optionString(o, skip = []) {
@@ -35,13 +40,13 @@ export async function deliveryUrl(id, { variant, options, ttl = 3600 } = {}) {
 }
 
 // An <img> that shows a placeholder naming the reason when it fails.
-export function thumb(src, alt, note, cls = 'thumb') {
+export function thumb(src, alt, note, cls = 'thumb', eager = false) {
 	const box = h('span', { class: `${cls}-box` });
 	if (!src) {
 		box.appendChild(h('span', { class: 'thumb-none' }, note || 'no preview'));
 		return box;
 	}
-	const img = h('img', { class: cls, src, alt, loading: 'lazy', decoding: 'async', width: 240, height: 240 });
+	const img = h('img', { class: cls, src, alt, loading: eager ? 'eager' : 'lazy', decoding: 'async', width: 240, height: 240 });
 	img.addEventListener('error', () => {
 		replace(box, h('span', { class: 'thumb-none' }, note || 'preview unavailable'));
 	}, { once: true });
@@ -166,10 +171,10 @@ export async function imagesPage(root, { params, stillHere }) {
 		}
 	}
 
-	function cardFor(rec) {
+	function cardFor(rec, eager) {
 		const name = rec.filename || rec.id;
 		const link = h('a', { class: 'card-link', href: `#/images/${encodeURIComponent(rec.id)}` },
-			thumb(rec.thumbnail_url, '', rec.status === 'approved' ? 'preview unavailable' : `not delivered: ${rec.status}`),
+			thumb(thumbUrl(rec.id), '', 'preview unavailable', 'thumb', eager),
 			h('span', { class: 'card-name' }, name));
 		const li = h('li', { class: 'tile', 'data-id': rec.id }, link,
 			h('div', { class: 'tile-meta' }, statusBadge(rec.status),
@@ -196,12 +201,12 @@ export async function imagesPage(root, { params, stillHere }) {
 		try {
 			const r = await get(`/v1/images${qs({
 				per_page: PER_PAGE, continuation_token: state.token, status: state.status,
-				search: state.search, thumbnail: THUMB,
+				search: state.search,
 			})}`);
 			if (!stillHere() || gen !== state.gen) return;
 			const imgs = Array.isArray(r.images) ? r.images : [];
 			const frag = document.createDocumentFragment();
-			for (const rec of imgs) frag.appendChild(cardFor(rec));
+			imgs.forEach((rec, i) => frag.appendChild(cardFor(rec, !state.loaded && i < EAGER)));
 			grid.appendChild(frag);
 			state.loaded += imgs.length;
 			state.token = r.continuation_token || null;

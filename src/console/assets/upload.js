@@ -122,8 +122,10 @@ export function uploadPage(root) {
 						},
 					}, 'Retry ', h('span', { class: 'visually-hidden' }, file.name));
 					const blocked = e.code === 'content_blocked';
+					const mod = blocked && e.result && e.result.moderation;
 					replace(state,
 						blocked ? statusBadge('blocked') : null,
+						mod ? topScores(mod) : null,
 						errorBox(e, blocked ? 'Refused' : 'Failed'),
 						blocked ? null : retry);
 				}
@@ -132,17 +134,22 @@ export function uploadPage(root) {
 		return item;
 	}
 
-	function outcome(rec) {
-		const scores = rec.moderation && rec.moderation.scores
-			? Object.entries(rec.moderation.scores).sort((a, b) => b[1] - a[1]).slice(0, 3)
+	// The three highest scores of a verdict, or null.
+	function topScores(mod) {
+		const scores = mod && mod.scores && typeof mod.scores === 'object'
+			? Object.entries(mod.scores).sort((a, b) => b[1] - a[1]).slice(0, 3)
 			: [];
+		return scores.length
+			? h('span', { class: 'scores' }, ' top scores: ', scores.map(([k, v], i) => [i ? ', ' : '', h('span', { class: 'score' }, `${k} ${Number(v).toFixed(3)}`)]))
+			: null;
+	}
+
+	function outcome(rec) {
 		return h('div', { class: 'up-outcome' },
 			statusBadge(rec.status),
 			' ',
 			h('a', { href: `#/images/${encodeURIComponent(rec.id)}` }, 'Open'),
-			scores.length
-				? h('span', { class: 'scores' }, ' top scores: ', scores.map(([k, v], i) => [i ? ', ' : '', h('span', { class: 'score' }, `${k} ${Number(v).toFixed(3)}`)]))
-				: null,
+			topScores(rec.moderation),
 			rec.moderation && rec.moderation.rule && rec.status !== 'approved' ? h('span', { class: 'help' }, ` (rule "${rec.moderation.rule}")`) : null);
 	}
 
