@@ -10,9 +10,12 @@
  * a public delivery and a placeholder never answers it). With
  * --console-thumbnails upload (the default) the upload renders it on the
  * worker already holding the bytes, before answering, so the grid's first
- * screen after an upload is answered from the cache; with lazy it is
- * rendered at its first request, on the worker pool. Deleting the image
- * purges it with the image's other cached variants (same SHA-256).
+ * screen after an upload is answered from the cache (not for a pending
+ * upload in async refuse mode, whose original a block would drop); with
+ * lazy it is rendered at its first request, on the worker pool. Deleting
+ * the image purges it with the image's other cached variants (same
+ * SHA-256); a tombstone (blocked, original dropped) answers 404 and
+ * purges what the cache still holds.
  *
  * Answers carry a strong ETag (the key's digest) and
  * "Cache-Control: private, max-age=3600": the bytes of one id never
@@ -115,6 +118,10 @@ void px_api_thumbnail_prerender(struct px_app *a, const struct px_image_rec *rec
 	if (!a->cfg->console || a->cfg->console_thumbnails == PX_CFG_THUMBS_LAZY ||
 	    !px_cache_enabled(a->cache) || !rec->sha256[0])
 		return;
+	/* A pending image that a block would reduce to a tombstone (async
+	 * refuse mode) keeps no rendition of its own. */
+	if (!strcmp(rec->status, "pending") && !a->mod_quarantine)
+		return;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return;
@@ -155,6 +162,31 @@ static void render_work(void *app, struct px_req *r)
 	px_buf_release(&orig);
 }
 
+/* A blocked image whose original was dropped (async refuse mode) has no
+ * thumbnail either, whatever the cache still holds: 404 as /blob answers.
+ * True when it has answered. */
+static bool tombstone(struct px_app *a, struct px_req *r, const char *id)
+{
+	struct px_errbuf eb = {0};
+	struct px_image_rec full;
+	bool gone;
+	int rc;
+
+	memset(&full, 0, sizeof(full));
+	rc = px_catalog_get(a->cat, id, &full, &eb);
+	gone = !rc && full.original_deleted;
+	if (gone) /* a thumbnail rendered while it was pending */
+		px_api_cache_purge_image(a, &full, "tombstone");
+	px_image_rec_release(&full);
+	if (rc)
+		px_app_fail(r, rc, &eb);
+	else if (gone)
+		px_resp_error(r, 404, "original_deleted",
+			      "image \"%s\" was blocked and its original deleted",
+			      id);
+	return rc || gone;
+}
+
 void px_api_image_thumbnail(struct px_app *a, struct px_req *r,
 			    const struct px_call *c)
 {
@@ -180,6 +212,8 @@ void px_api_image_thumbnail(struct px_app *a, struct px_req *r,
 			      "the original of image \"%s\" is damaged", id);
 		return;
 	}
+	if (!strcmp(rec.status, "blocked") && tombstone(a, r, id))
+		return;
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		px_resp_error(r, 500, "internal_error", "out of memory");

@@ -74,6 +74,9 @@ describe('async moderation', () => {
 		const blob = await L.api(s, 'GET', '/v1/images/tomb-1/blob');
 		assert.equal(blob.status, 404, L.show(blob));
 		assert.equal(L.errCode(blob), 'original_deleted');
+		const thumb = await L.api(s, 'GET', '/v1/images/tomb-1/thumbnail');
+		assert.equal(thumb.status, 404, L.show(thumb));
+		assert.equal(L.errCode(thumb), 'original_deleted');
 		assert.equal(L.walk(path.join(s.dataDir, 'blobs')).length, 0, 'no bytes kept');
 		const img = await L.req(s, 'GET', '/img/tomb-1/public');
 		assert.equal(img.status, 404);
