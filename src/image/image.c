@@ -1769,6 +1769,7 @@ static int build_placeholder(const void *data, size_t n, const struct job *j,
 		x2.fit = PX_FIT_COVER;
 	j2.x = &x2;
 	j2.sharpen = j2.blur = 0;
+	j2.redact = false; /* nothing survives the blur; no full decode */
 	memset(j2.border, 0, sizeof(j2.border));
 	plan_job(&j2, cap);
 	if ((rc = build(data, n, &j2, bg, b, &im, &page_h)))
