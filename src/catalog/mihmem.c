@@ -28,6 +28,7 @@
 #define DEAD UINT32_MAX    /* slot tag of a free slot */
 #define HT_TOMB UINT32_MAX
 #define REBUILD_DELAY_MS 100
+#define PREFETCH 8 /* slots asked for ahead of the candidate checked */
 
 struct bucket {
 	uint32_t *a;
@@ -669,13 +670,20 @@ static int probe_bucket(void *arg, uint16_t v)
 	struct probe *p = arg;
 	const struct bucket *b = &p->x->b[p->k * NVAL + v];
 
+	/* Candidates are scattered over the slots: ask for a few ahead so
+	 * the cache misses overlap instead of queueing one behind another. */
+	for (uint32_t i = 0; i < b->n && i < PREFETCH; i++)
+		__builtin_prefetch(&p->x->s[b->a[i]]);
 	for (uint32_t i = 0; i < b->n; i++) {
 		const struct slot *s = &p->x->s[b->a[i]];
 		const struct tagent *t;
 		struct px_pdq h;
 		bool seen = false;
-		int d = distance(s->h, p->q), rc;
+		int d, rc;
 
+		if (i + PREFETCH < b->n)
+			__builtin_prefetch(&p->x->s[b->a[i + PREFETCH]]);
+		d = distance(s->h, p->q);
 		if (d > p->maxd)
 			continue;
 		/* Reported already through an earlier chunk within r. */
