@@ -293,7 +293,7 @@ static int slot_new(struct idx *x, const uint64_t h[4], const char *tag,
 		x->free_slot = (uint32_t)x->s[id].h[0];
 	} else {
 		if (x->ns == x->caps) {
-			uint32_t cap = x->caps ? x->caps + x->caps / 2 : 1024;
+			uint32_t cap = x->caps < 1024 ? 1024 : x->caps + x->caps / 2;
 			struct slot *s;
 
 			if (x->caps > UINT32_MAX / 2 ||

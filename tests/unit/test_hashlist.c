@@ -264,6 +264,20 @@ static void t_mihmem(void)
 		T_EQ((int)st.gen, 4);
 	}
 	px_mihmem_free(m);
+	/* A copy built from one entry (its slots trimmed to fit) grows. */
+	T_EQ(px_mihmem_new(kv, "o/", &m), 0);
+	T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
+	T_EQ(px_mih_put(txn, "o/", hs, 1, "0", NULL, &eb), 0);
+	T_EQ(px_kv_commit(txn, &eb), 0);
+	T_EQ(px_mihmem_build(m, &eb), 0);
+	memset(&ch, 0, sizeof(ch));
+	T_EQ(px_kv_begin(kv, 0, &txn, &eb), 0);
+	T_EQ(px_mih_put_tags(txn, "o/", hs + 1, tp + 1, 40, &ch, &eb), 0);
+	T_EQ(px_kv_commit(txn, &eb), 0);
+	px_mihmem_apply(m, &ch);
+	px_mihmem_stats(m, &st);
+	T_CASE("mihmem: grows after a build from one entry") T_EQ((int)st.entries, 41);
+	px_mihmem_free(m);
 	px_kv_close(kv);
 }
 
