@@ -143,18 +143,29 @@ static int set_shape(struct px_ml_plan *p, struct px_ml_val *v, int rank,
 	return 0;
 }
 
+/*
+ * dims may point into the value table itself (an operator whose output
+ * has its input's shape passes v->dims), and val_push may move that
+ * table: copy the shape first.
+ */
 int px_ml_val_new(struct px_ml_plan *p, int node, enum px_ml_dtype dt,
 		  int rank, const int64_t *dims, int *id)
 {
+	int64_t shape[PX_ML_MAX_RANK];
 	struct px_ml_val *v;
-	int rc = val_push(p, id);
+	int rc;
 
+	if (rank < 0 || rank > PX_ML_MAX_RANK)
+		return px_errf(p->eb, PX_EUNSUPPORTED, "rank %d tensor", rank);
+	if (rank)
+		memcpy(shape, dims, (size_t)rank * sizeof(*shape));
+	rc = val_push(p, id);
 	if (rc)
 		return rc;
 	v = &p->m->vals[*id];
 	v->node = node;
 	v->dtype = dt;
-	rc = set_shape(p, v, rank, dims);
+	rc = set_shape(p, v, rank, shape);
 	if (rc)
 		return rc;
 	v->nbytes = v->nelem * dt_size(dt);

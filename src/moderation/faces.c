@@ -1,7 +1,6 @@
 /*
  * faces.c - the face model, its context pool, and detection on encoded
- * bytes (faces.h). Built against src/ml/face.h when the tree has it;
- * without it, px_faces_new() reports no detector and nothing else runs.
+ * bytes (faces.h), on the detector in src/ml/face.h.
  */
 #include "moderation/faces.h"
 #include "core/log.h"
@@ -10,19 +9,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include("ml/face.h")
 #include "ml/face.h"
-#define HAVE_FACE_MODEL 1
-#endif
-#endif
-
-#ifdef HAVE_FACE_MODEL
-
-/* Off until the ml planner keeps no pointer into its value table across
- * a reallocation (px_ml_val_new with dims from an existing value, as the
- * face model's plan does): loading the model faults otherwise. */
-#define FACES_ENABLED 0
 
 struct px_faces {
 	struct px_ml_model *model;
@@ -60,10 +47,6 @@ int px_faces_new(const char *models_dir, int contexts,
 	int rc;
 
 	*out = NULL;
-	if (!FACES_ENABLED) {
-		px_logf(PX_LOG_INFO, "face detection is off in this build");
-		return 0;
-	}
 	/* --models may name the classifier's own directory: only a
 	 * directory that is, or holds, the face model's counts. */
 	if (!models_dir || !has_face_model(models_dir, dir, sizeof(dir))) {
@@ -181,40 +164,3 @@ out:
 	px_buf_release(&rgb);
 	return rc;
 }
-
-#else /* no detector in this tree */
-
-struct px_faces {
-	int unused;
-};
-
-int px_faces_new(const char *models_dir, int contexts,
-		 const struct px_image_limits *lim, struct px_faces **out,
-		 struct px_errbuf *eb)
-{
-	(void)models_dir;
-	(void)contexts;
-	(void)lim;
-	(void)eb;
-	*out = NULL;
-	px_logf(PX_LOG_INFO, "built without a face detector: faces are not detected");
-	return 0;
-}
-
-void px_faces_free(struct px_faces *f)
-{
-	free(f);
-}
-
-int px_faces_detect(struct px_faces *f, const void *data, size_t n,
-		    struct px_rec_faces *out, struct px_errbuf *eb)
-{
-	(void)f;
-	(void)data;
-	(void)n;
-	(void)eb;
-	memset(out, 0, sizeof(*out));
-	return 0;
-}
-
-#endif

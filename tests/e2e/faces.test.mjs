@@ -4,10 +4,6 @@
 // Cloudflare describes (the centre when none was found); redact=faces
 // blurs or pixelates every face box. Pixels are checked on PNG output
 // decoded here.
-//
-// A build with detection switched off (src/moderation/faces.c,
-// FACES_ENABLED) says so in its log; the cases that need detected faces
-// are skipped then, and only then.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -22,9 +18,7 @@ const LIMITS = ['--rate-limit', 'render=10000/s:10000,hit=10000/s:10000,api=1000
 // astronaut.png must have one.
 const PEOPLE = ['astronaut.png', 'grace_hopper.jpg', 'mona.png', 'camera.png', 'chelsea.png'];
 let srv;
-let off = false;
 const rec = {};
-const OFF_MSG = 'face detection is off in this build';
 
 const corpus = (f) => path.join(L.CORPUS, f);
 const png = async (s, id, opts) => {
@@ -67,7 +61,6 @@ function variance(img, x0, y0, bw, bh) {
 
 before(async () => {
 	srv = await L.startServer({ args: ['--moderation', 'off', '--models', L.MODELS, ...LIMITS] });
-	off = srv.logs.some((l) => l.msg === OFF_MSG);
 	for (const f of [...PEOPLE, 'rocket.jpg']) {
 		const up = await L.upload(srv, corpus(f));
 		assert.equal(up.status, 201, L.show(up));
@@ -83,7 +76,6 @@ after(async () => {
 
 describe('faces', () => {
 	test('upload detects faces into the record and the API', { timeout: T }, async (t) => {
-		if (off) return t.skip(OFF_MSG);
 		const a = rec['astronaut.png'];
 		assert.ok(Array.isArray(a.faces) && a.faces.length >= 1, JSON.stringify(a));
 		for (const f of a.faces) {
@@ -100,7 +92,6 @@ describe('faces', () => {
 	});
 
 	test('gravity=face crops the window around the faces, for every zoom', { timeout: T }, async (t) => {
-		if (off) return t.skip(OFF_MSG);
 		let checked = 0;
 		for (const file of PEOPLE) {
 			const r = rec[file];
@@ -137,7 +128,6 @@ describe('faces', () => {
 	});
 
 	test('no face found: gravity=face crops from the centre', { timeout: T }, async (t) => {
-		if (off) return t.skip(OFF_MSG);
 		const id = rec['rocket.jpg'].id;
 		for (const z of [0, 1]) {
 			const face = await png(srv, id, `w=150,h=150,fit=cover,g=face,zoom=${z},f=png`);
@@ -150,7 +140,6 @@ describe('faces', () => {
 	});
 
 	test('redact=faces leaves no face unblurred, and the rest alone', { timeout: T }, async (t) => {
-		if (off) return t.skip(OFF_MSG);
 		const r = rec['astronaut.png'];
 		const before = L.decodePng(await png(srv, r.id, 'f=png'));
 		for (const mode of ['faces', 'faces-pixelate']) {
@@ -204,10 +193,6 @@ describe('faces without the model, then for older images', () => {
 		const plain = await png(s, old.record.id, 'w=200,f=png');
 		assert.ok(plain.equals(await png(s, old.record.id, 'w=200,redact=faces,f=png')));
 		await s.stop();
-		if (off) {
-			t.diagnostic(`${OFF_MSG}: the backfill half is not run`);
-			return;
-		}
 
 		// The model is back, moderation async: the job runner detects the
 		// faces of new uploads, and a reclassify job those of the old one.
