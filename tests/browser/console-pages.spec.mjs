@@ -188,9 +188,16 @@ test('a variant is created with its error shown at the field, then previewed', a
 	await expect(page.locator('tr[data-variant="console-card"]')).toContainText('width=160');
 	const v = await adminRequest.get('/v1/variants/console-card');
 	expect((await v.json()).result.variant.options).toEqual({ width: 160, height: 120, fit: 'cover' });
+	// The preview of the options typed so far is replaced once the form's
+	// debounce fires: wait for the one of the saved options.
 	const img = page.locator('.pv-img');
-	await expect(img).toBeVisible({ timeout: 45_000 });
-	expect(await img.evaluate((i) => i.complete && i.naturalWidth)).toBe(160);
+	await expect.poll(async () => {
+		try {
+			return (await img.count()) ? await img.evaluate((i) => i.complete && i.naturalWidth) : 0;
+		} catch {
+			return 0; // replaced between count and evaluate
+		}
+	}, { timeout: 45_000 }).toBe(160);
 
 	// Edit, then delete with confirmation.
 	await page.locator('tr[data-variant="console-card"]').getByRole('button', { name: /Edit/ }).click();
