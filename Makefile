@@ -122,7 +122,7 @@ test: deps
 	@$(MAKE) --no-print-directory browser
 	@$(MAKE) --no-print-directory pg
 	@$(MAKE) --no-print-directory compat
-	@FUZZ_SECONDS=$${FUZZ_SECONDS:-10} $(MAKE) --no-print-directory fuzz
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-5} $(MAKE) --no-print-directory fuzz
 
 # The same suites under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps
