@@ -11,7 +11,6 @@
 #include "ml/face.h"
 
 #include <math.h>
-#include <unistd.h>
 
 #define N PX_FACE_SIZE
 #define NPIX (N * N * 3)
@@ -21,16 +20,7 @@
 
 bool px_face_locate(const char *models_dir, char *dir, size_t n)
 {
-	char path[4200];
-
-	snprintf(path, sizeof(path), "%s/model.json", models_dir);
-	if (access(path, F_OK) == 0) {
-		snprintf(dir, n, "%s", models_dir);
-		return true;
-	}
-	snprintf(dir, n, "%s/%s", models_dir, PX_FACE_MODEL);
-	snprintf(path, sizeof(path), "%s/model.json", dir);
-	return access(path, F_OK) == 0;
+	return px_ml_locate(models_dir, PX_FACE_MODEL, dir, n);
 }
 
 /* The four outputs, found by size: the model's signature lists them in no

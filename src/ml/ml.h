@@ -57,6 +57,15 @@ struct px_ml_shards {
 };
 
 /*
+ * Where the model called name is for models_dir, which is either a models
+ * root (holding name/model.json) or the model's own directory (holding
+ * model.json): that directory into dir. False when neither holds a
+ * model.json (dir then names the root's subdirectory).
+ */
+bool px_ml_locate(const char *models_dir, const char *name, char *dir,
+		  size_t n);
+
+/*
  * Load dir/model.json and its shards (paths must be plain file names in
  * dir). opts may be NULL for defaults. On success *out holds a model with
  * one reference. Errors: PX_ENOTFOUND/PX_EIO (files), PX_EINVAL/

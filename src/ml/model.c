@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define MAX_NAME 4096   /* bytes of a node or weight name */
 #define MAX_NODE_IN 4096 /* inputs of one node */
@@ -949,6 +950,21 @@ static int dir_read(void *arg, const char *path, struct px_buf *out,
 		    struct px_errbuf *eb)
 {
 	return read_file(arg, path, out, eb);
+}
+
+bool px_ml_locate(const char *models_dir, const char *name, char *dir,
+		  size_t n)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/model.json", models_dir);
+	if (access(path, F_OK) == 0) {
+		snprintf(dir, n, "%s", models_dir);
+		return true;
+	}
+	snprintf(dir, n, "%s/%s", models_dir, name);
+	snprintf(path, sizeof(path), "%s/model.json", dir);
+	return access(path, F_OK) == 0;
 }
 
 int px_ml_model_load(const char *dir, const struct px_ml_opts *opts,

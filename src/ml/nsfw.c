@@ -5,7 +5,6 @@
 #include "ml/nsfw.h"
 
 #include <math.h>
-#include <unistd.h>
 
 #define NPIX (PX_NSFW_SIZE * PX_NSFW_SIZE * 3)
 
@@ -20,16 +19,7 @@ const char *px_nsfw_class_name(int i)
 
 bool px_nsfw_locate(const char *models_dir, char *dir, size_t n)
 {
-	char path[4200];
-
-	snprintf(path, sizeof(path), "%s/model.json", models_dir);
-	if (access(path, F_OK) == 0) {
-		snprintf(dir, n, "%s", models_dir);
-		return true;
-	}
-	snprintf(dir, n, "%s/%s", models_dir, PX_NSFW_MODEL);
-	snprintf(path, sizeof(path), "%s/model.json", dir);
-	return access(path, F_OK) == 0;
+	return px_ml_locate(models_dir, PX_NSFW_MODEL, dir, n);
 }
 
 int px_nsfw_open(const char *models_dir, struct px_ml_model **out,
