@@ -20,6 +20,7 @@
 
 #include "access/scope.h"
 #include "core/netaddr.h"
+#include "core/timefmt.h"
 #include "meta/kv.h"
 
 #define PX_TOKEN_ID_LEN 16
@@ -87,13 +88,6 @@ int px_tokens_get(struct px_tokens *ts, const char *id,
  * name, scopes, created_on, expires_on (null: never), allowed_cidrs.
  * A new reference; NULL when out of memory. */
 struct json_t *px_token_json(const struct px_token *t);
-
-/* Parse an RFC 3339 UTC time ("2026-11-28T10:00:00Z", optional
- * fraction) into µs since the epoch; PX_EINVAL. */
-int px_time_parse(const char *s, int64_t *us);
-
-/* µs since the epoch as "2026-11-28T10:00:00.000Z" into out[32]. */
-void px_time_format(int64_t us, char out[32]);
 
 /* `pictor token create|list|revoke` (argv after "token"); the exit
  * status. */

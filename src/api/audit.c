@@ -7,6 +7,7 @@
  * since is an RFC 3339 time (2026-01-02T03:04:05Z) or unix seconds.
  */
 #include "api/app.h"
+#include "core/timefmt.h"
 
 #include <jansson.h>
 
@@ -25,10 +26,9 @@ void px_api_actor(struct px_app *a, struct px_req *r, const char *name,
 		   sizeof(out->name));
 }
 
+/* Unix seconds, or an RFC 3339 UTC time. */
 static int parse_since(const char *s, int64_t *us)
 {
-	struct tm tm;
-	const char *end;
 	char *e;
 	long long v;
 
@@ -39,19 +39,7 @@ static int parse_since(const char *s, int64_t *us)
 		*us = (int64_t)v * 1000000;
 		return 0;
 	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!end)
-		return PX_EINVAL;
-	*us = (int64_t)timegm(&tm) * 1000000;
-	if (*end == '.') {
-		int64_t frac = 0, scale = 100000;
-
-		for (end++; *end >= '0' && *end <= '9'; end++, scale /= 10)
-			frac += scale > 0 ? (*end - '0') * scale : 0;
-		*us += frac;
-	}
-	return (*end == 'Z' && !end[1]) ? 0 : PX_EINVAL;
+	return px_time_parse(s, us);
 }
 
 /* image, actor, since from the query; answers 400 and returns false on a

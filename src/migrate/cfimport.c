@@ -7,8 +7,8 @@
  * envelope. See cfimport.h for the walk and why it is idempotent.
  */
 #include "migrate/cfimport.h"
-#include "access/tokens.h" /* px_time_parse */
 #include "core/buf.h"
+#include "core/timefmt.h"
 
 #include <curl/curl.h>
 #include <pthread.h>

@@ -4,9 +4,9 @@
  * this file only judges images and reports each outcome there.
  */
 #include "moderation/reclass.h"
-#include "access/tokens.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/timefmt.h"
 
 #include <jansson.h>
 #include <pthread.h>

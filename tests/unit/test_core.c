@@ -1,10 +1,12 @@
 /*
- * test_core.c - buffers, crypto, UUIDv7, the worker pool, configuration.
+ * test_core.c - buffers, crypto, UUIDv7, the worker pool, configuration,
+ * UTF-8, RFC 3339 times.
  */
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/pool.h"
+#include "core/timefmt.h"
 #include "core/utf8.h"
 
 #include <pthread.h>
@@ -148,5 +150,25 @@ static void run(void)
 		T_STREQ(out, "short");
 		T_EQ(px_utf8_copy(out, sizeof(out), "a\xff"), PX_EINVAL);
 		T_STREQ(out, "");
+	}
+	T_CASE("RFC 3339 times") {
+		char out[32];
+		int64_t us;
+
+		T_EQ(px_time_parse("2030-01-01T00:00:00Z", &us), 0);
+		T_EQ(us, (int64_t)1893456000 * 1000000);
+		T_EQ(px_time_parse("2030-01-01T00:00:00.5Z", &us), 0);
+		T_EQ(us, (int64_t)1893456000 * 1000000 + 500000);
+		px_time_format(us, out);
+		T_STREQ(out, "2030-01-01T00:00:00.500Z");
+		T_EQ(px_time_parse("2030-01-01T00:00:00", &us), PX_EINVAL);
+		T_EQ(px_time_parse("2030-01-01T00:00:00+01:00", &us), PX_EINVAL);
+		T_EQ(px_time_parse("2030-01-01", &us), PX_EINVAL);
+		T_EQ(px_time_parse("2030-01-01T00:00:00.Z", &us), PX_EINVAL);
+		T_EQ(px_time_parse("", &us), PX_EINVAL);
+		/* digits past µs are read and dropped */
+		T_EQ(px_time_parse("2030-01-01T00:00:00.1234567Z", &us), 0);
+		T_EQ(us, (int64_t)1893456000 * 1000000 + 123456);
+		T_EQ(px_time_parse("2030-01-01T00:00:00Zjunk", &us), PX_EINVAL);
 	}
 }
