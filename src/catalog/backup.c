@@ -39,8 +39,6 @@
 #define PATH_LEN 4096
 #define MAP_SIZE ((uint64_t)16 << 30) /* as the daemon opens it */
 
-typedef char sha_t[PX_SHA256_HEX_LEN + 1];
-
 /* The audit log's name for deletions the backup mirrors. */
 static const struct px_actor backup_actor = {"backup", "pictor backup"};
 
@@ -48,37 +46,6 @@ static const struct px_actor backup_actor = {"backup", "pictor backup"};
  * unit test can delete images at the moment the race would. */
 static void (*after_snapshot_hook)(void *ctx);
 static void *after_snapshot_ctx;
-
-struct sha_list {
-	sha_t *a;
-	size_t n, cap;
-};
-
-static int sha_push(struct sha_list *l, const char *hex)
-{
-	if (l->n == l->cap) {
-		size_t c = l->cap ? l->cap * 2 : 256;
-		void *p = realloc(l->a, c * sizeof(*l->a));
-
-		if (!p)
-			return PX_ENOMEM;
-		l->a = p;
-		l->cap = c;
-	}
-	px_strlcpy(l->a[l->n++], hex, sizeof(sha_t));
-	return 0;
-}
-
-static int sha_cmp(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-/* bsearch over a sorted list; an empty list (NULL array) finds nothing. */
-static bool sha_in(const char *hex, const sha_t *a, size_t n)
-{
-	return n && bsearch(hex, a, n, sizeof(sha_t), sha_cmp);
-}
 
 static int path_of(char *out, const char *dir, const char *name,
 		   struct px_errbuf *eb)
@@ -184,11 +151,11 @@ static int scan_ref(void *arg, const void *key, size_t nkey, const void *val,
 		return 0; /* fsck reports malformed keys */
 	memcpy(hex, (const char *)key + 8, PX_SHA256_HEX_LEN);
 	hex[PX_SHA256_HEX_LEN] = '\0';
-	return sha_push(arg, hex);
+	return px_blob_names_add(arg, hex);
 }
 
 /* Every digest the store's records reference (blobref/ keys), sorted. */
-static int referenced(struct px_kv *kv, struct sha_list *out,
+static int referenced(struct px_kv *kv, struct px_blob_names *out,
 		      struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn;
@@ -200,8 +167,7 @@ static int referenced(struct px_kv *kv, struct sha_list *out,
 	px_kv_abort(txn);
 	if (rc == PX_ENOMEM)
 		px_errf(eb, rc, "out of memory");
-	if (out->n)
-		qsort(out->a, out->n, sizeof(*out->a), sha_cmp);
+	px_blob_names_sort(out);
 	return rc;
 }
 
@@ -239,7 +205,7 @@ static int copy_original(struct px_blob_store *src, struct px_blob_store *dst,
 }
 
 struct drop_state {
-	struct sha_list *gone; /* sorted */
+	struct px_blob_names *gone; /* sorted */
 	char (*idv)[PX_ID_MAX + 1]; /* ids of records to drop */
 	size_t nid, cid;
 	int rc;
@@ -255,7 +221,7 @@ static int scan_gone(void *arg, const void *key, size_t nkey,
 	int rc = 0;
 
 	if (sha && id && strlen(id) <= PX_ID_MAX &&
-	    sha_in(sha, d->gone->a, d->gone->n)) {
+	    px_blob_names_has(d->gone, sha)) {
 		if (d->nid == d->cid) {
 			size_t c = d->cid ? d->cid * 2 : 16;
 			void *p = realloc(d->idv, c * sizeof(*d->idv));
@@ -276,7 +242,7 @@ out:
 
 /* Delete, through the catalog, every record naming a vanished original. */
 static int drop_vanished(struct px_blob_store *blobs, struct px_kv *kv,
-			 struct sha_list *gone, struct px_backup_stats *st,
+			 struct px_blob_names *gone, struct px_backup_stats *st,
 			 struct px_errbuf *eb)
 {
 	struct drop_state d;
@@ -312,7 +278,7 @@ out:
 }
 
 struct status_scan {
-	struct sha_list bad, good; /* digests of corrupt / other records */
+	struct px_blob_names bad, good; /* digests of corrupt / other records */
 };
 
 static int scan_status(void *arg, const void *key, size_t nkey,
@@ -325,8 +291,9 @@ static int scan_status(void *arg, const void *key, size_t nkey,
 	int rc = 0;
 
 	if (sha && status && px_blob_valid_name(sha))
-		rc = sha_push(strcmp(status, "corrupt") ? &ss->good : &ss->bad,
-			      sha);
+		rc = px_blob_names_add(strcmp(status, "corrupt") ? &ss->good
+								   : &ss->bad,
+				       sha);
 	json_decref(o);
 	return rc;
 }
@@ -336,7 +303,7 @@ static int scan_status(void *arg, const void *key, size_t nkey,
  * originals are known to be missing or damaged, so a backup or restore
  * carries the records without them instead of failing. Sorted.
  */
-static int corrupt_only(struct px_kv *kv, struct sha_list *out,
+static int corrupt_only(struct px_kv *kv, struct px_blob_names *out,
 			struct px_errbuf *eb)
 {
 	struct status_scan ss;
@@ -348,15 +315,13 @@ static int corrupt_only(struct px_kv *kv, struct sha_list *out,
 		return rc;
 	rc = px_kv_scan(txn, "img/", 4, NULL, 0, 0, scan_status, &ss, eb);
 	px_kv_abort(txn);
-	if (ss.good.n)
-		qsort(ss.good.a, ss.good.n, sizeof(sha_t), sha_cmp);
+	px_blob_names_sort(&ss.good);
 	for (size_t i = 0; !rc && i < ss.bad.n; i++)
-		if (!sha_in(ss.bad.a[i], ss.good.a, ss.good.n))
-			rc = sha_push(out, ss.bad.a[i]);
-	if (out->n)
-		qsort(out->a, out->n, sizeof(sha_t), sha_cmp);
-	free(ss.bad.a);
-	free(ss.good.a);
+		if (!px_blob_names_has(&ss.good, ss.bad.a[i]))
+			rc = px_blob_names_add(out, ss.bad.a[i]);
+	px_blob_names_sort(out);
+	px_blob_names_release(&ss.bad);
+	px_blob_names_release(&ss.good);
 	return rc == PX_ENOMEM ? px_errf(eb, rc, "out of memory") : rc;
 }
 
@@ -387,10 +352,10 @@ static int count_records(struct px_kv *kv, uint64_t *n, struct px_errbuf *eb)
  * so one damaged original does not stop the rest from being saved.
  */
 static int copy_all(struct px_kv *kv, struct px_blob_store *src,
-		    struct px_blob_store *dst, struct sha_list *gone,
+		    struct px_blob_store *dst, struct px_blob_names *gone,
 		    struct px_backup_stats *st, struct px_errbuf *eb)
 {
-	struct sha_list refs = {0}, bad = {0};
+	struct px_blob_names refs = {0}, bad = {0};
 	struct px_buf data;
 	int rc, first = 0;
 
@@ -403,12 +368,12 @@ static int copy_all(struct px_kv *kv, struct px_blob_store *src,
 
 		rc = copy_original(src, dst, refs.a[i], &data, st, &one);
 		if ((rc == PX_ENOTFOUND || rc == PX_ECORRUPT) &&
-		    sha_in(refs.a[i], bad.a, bad.n)) {
+		    px_blob_names_has(&bad, refs.a[i])) {
 			rc = 0;
 			continue;
 		}
 		if (rc == PX_ENOTFOUND && gone) {
-			if ((rc = sha_push(gone, refs.a[i])))
+			if ((rc = px_blob_names_add(gone, refs.a[i])))
 				break;
 			continue;
 		}
@@ -428,8 +393,8 @@ static int copy_all(struct px_kv *kv, struct px_blob_store *src,
 		rc = first;
 out:
 	px_buf_release(&data);
-	free(refs.a);
-	free(bad.a);
+	px_blob_names_release(&refs);
+	px_blob_names_release(&bad);
 	return rc;
 }
 
@@ -441,11 +406,11 @@ out:
  * leave the image out. A second snapshot tells the two apart.
  */
 static int check_vanished(const char *live, const char *dest,
-			  struct sha_list *gone, struct px_errbuf *eb)
+			  struct px_blob_names *gone, struct px_errbuf *eb)
 {
 	char dir[PATH_LEN];
 	struct px_kv *kv = NULL;
-	struct sha_list now = {0};
+	struct px_blob_names now = {0};
 	int rc;
 
 	if (!gone->n)
@@ -459,7 +424,7 @@ static int check_vanished(const char *live, const char *dest,
 	    (rc = referenced(kv, &now, eb)))
 		goto out;
 	for (size_t i = 0; i < gone->n; i++) {
-		if (!sha_in(gone->a[i], now.a, now.n))
+		if (!px_blob_names_has(&now, gone->a[i]))
 			continue;
 		rc = px_errc(eb, PX_ENOTFOUND, "missing_original",
 			     "original %s is missing from the data directory "
@@ -470,7 +435,7 @@ static int check_vanished(const char *live, const char *dest,
 out:
 	px_kv_close(kv);
 	clear_env_dir(dir);
-	free(now.a);
+	px_blob_names_release(&now);
 	return rc;
 }
 
@@ -482,7 +447,7 @@ int px_backup_run(const char *data, const char *dest,
 	struct px_blob_store *src = NULL, *dst = NULL;
 	struct px_kv *kv = NULL;
 	struct px_catalog *cat = NULL;
-	struct sha_list gone = {0};
+	struct px_blob_names gone = {0};
 	struct stat sb;
 	unsigned tmp_removed, pruned;
 	int rc;
@@ -518,8 +483,7 @@ int px_backup_run(const char *data, const char *dest,
 		goto out;
 
 	/* 3. records deleted while we copied */
-	if (gone.n)
-		qsort(gone.a, gone.n, sizeof(*gone.a), sha_cmp);
+	px_blob_names_sort(&gone);
 	if ((rc = check_vanished(live, dest, &gone, eb)) ||
 	    (rc = drop_vanished(dst, kv, &gone, st, eb)))
 		goto out;
@@ -560,7 +524,7 @@ out:
 	px_kv_close(kv);
 	px_blob_close(src);
 	px_blob_close(dst);
-	free(gone.a);
+	px_blob_names_release(&gone);
 	return rc;
 }
 

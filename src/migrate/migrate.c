@@ -28,35 +28,6 @@
 #define KEY_TEXT (4 * MAX_KEY + 1) /* a key in key_text() form */
 #define MAX_JOBS 64
 
-typedef char sha_t[PX_SHA256_HEX_LEN + 1];
-
-struct sha_list {
-	sha_t *a;
-	size_t n, cap;
-};
-
-static int sha_cmp(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-static int list_one(void *ctx, const char *hex)
-{
-	struct sha_list *l = ctx;
-
-	if (l->n == l->cap) {
-		size_t c = l->cap ? l->cap * 2 : 256;
-		void *p = realloc(l->a, c * sizeof(*l->a));
-
-		if (!p)
-			return PX_ENOMEM;
-		l->a = p;
-		l->cap = c;
-	}
-	px_strlcpy(l->a[l->n++], hex, sizeof(sha_t));
-	return 0;
-}
-
 /* A key (bytes) in printable form for messages: \xHH for the rest. */
 static void key_text(const void *key, size_t n, char *out, size_t cap)
 {
@@ -227,7 +198,7 @@ static int copy_original(const struct px_stores *from,
 struct orig_run {
 	const struct px_stores *from, *to;
 	const struct px_migrate_opts *o;
-	const struct sha_list *l;
+	const struct px_blob_names *l;
 	int64_t t0, last_progress;
 	uint64_t *writes;
 	struct px_migrate_stats *st;
@@ -295,7 +266,7 @@ static int copy_originals(const struct px_stores *from,
 			  uint64_t *writes, struct px_migrate_stats *st,
 			  struct px_errbuf *eb)
 {
-	struct sha_list l = {0};
+	struct px_blob_names l = {0};
 	struct orig_run r;
 	pthread_t th[MAX_JOBS];
 	unsigned jobs = o->jobs ? o->jobs : 1, started = 0;
@@ -303,13 +274,12 @@ static int copy_originals(const struct px_stores *from,
 
 	if (jobs > MAX_JOBS)
 		jobs = MAX_JOBS;
-	rc = px_blob_list(from->blobs, list_one, &l, eb);
+	rc = px_blob_list(from->blobs, px_blob_names_collect, &l, eb);
 	if (rc == PX_ENOMEM)
 		px_errf(eb, rc, "out of memory listing originals");
 	if (rc)
 		goto out;
-	if (l.n)
-		qsort(l.a, l.n, sizeof(*l.a), sha_cmp);
+	px_blob_names_sort(&l);
 	st->originals = l.n;
 	memset(&r, 0, sizeof(r));
 	r.from = from;
@@ -332,7 +302,7 @@ static int copy_originals(const struct px_stores *from,
 	if ((rc = r.rc) && eb)
 		*eb = r.eb;
 out:
-	free(l.a);
+	px_blob_names_release(&l);
 	return rc;
 }
 

@@ -72,6 +72,48 @@ bool px_blob_valid_name(const char *hex)
 	return hex[i] == '\0';
 }
 
+int px_blob_names_add(struct px_blob_names *l, const char *hex)
+{
+	if (l->n == l->cap) {
+		size_t c = l->cap ? l->cap * 2 : 256;
+		void *p = realloc(l->a, c * sizeof(*l->a));
+
+		if (!p)
+			return PX_ENOMEM;
+		l->a = p;
+		l->cap = c;
+	}
+	px_strlcpy(l->a[l->n++], hex, sizeof(*l->a));
+	return 0;
+}
+
+int px_blob_names_collect(void *ctx, const char *hex)
+{
+	return px_blob_names_add(ctx, hex);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+void px_blob_names_sort(struct px_blob_names *l)
+{
+	if (l->n) /* qsort wants a non-NULL array even for none */
+		qsort(l->a, l->n, sizeof(*l->a), name_cmp);
+}
+
+bool px_blob_names_has(const struct px_blob_names *l, const char *hex)
+{
+	return l->n && bsearch(hex, l->a, l->n, sizeof(*l->a), name_cmp);
+}
+
+void px_blob_names_release(struct px_blob_names *l)
+{
+	free(l->a);
+	memset(l, 0, sizeof(*l));
+}
+
 static int bad_name(struct px_errbuf *eb, const char *hex)
 {
 	return px_errc(eb, PX_EINVAL, "bad_blob_name",

@@ -97,6 +97,31 @@ int px_blob_health(struct px_blob_store *s, struct px_errbuf *eb);
 bool px_blob_valid_name(const char *hex);
 
 /*
+ * A list of blob names, as px_blob_list() or a scan of records hands them
+ * out: add, sort once, then look names up. Embedded, zeroed to start
+ * ({0}); px_blob_names_release() frees the array.
+ */
+struct px_blob_names {
+	char (*a)[PX_SHA256_HEX_LEN + 1]; /* n names, each NUL-terminated */
+	size_t n, cap;
+};
+
+/* Append a copy of hex (64 chars at most are kept); PX_ENOMEM. */
+int px_blob_names_add(struct px_blob_names *l, const char *hex);
+
+/* px_blob_names_add() as a px_blob_list_fn: ctx is the list. */
+int px_blob_names_collect(void *ctx, const char *hex);
+
+/* Sort the names into strcmp order, for px_blob_names_has(). */
+void px_blob_names_sort(struct px_blob_names *l);
+
+/* Is hex in the list, which is sorted? An empty list holds nothing. */
+bool px_blob_names_has(const struct px_blob_names *l, const char *hex);
+
+/* Free the array; the list is empty afterwards. */
+void px_blob_names_release(struct px_blob_names *l);
+
+/*
  * Test-only fault injection: when set, the next put() fails with rc after
  * `after` more successful calls (0 = the very next one). Reset with rc 0.
  */

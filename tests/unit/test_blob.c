@@ -412,6 +412,29 @@ static void run(void)
 		T_OK(px_blob_find(NULL) == NULL);
 		px_blob_close(NULL);
 	}
+	T_CASE("names: add, sort, has") {
+		struct px_blob_names l = {0};
+		char hex[65];
+		bool sorted = true;
+
+		T_OK(!px_blob_names_has(&l, "x")); /* empty, NULL array */
+		px_blob_names_sort(&l);
+		for (unsigned i = 0; i < 300; i++) { /* past one growth */
+			hexname(hex, 1000 - i);
+			T_EQ(px_blob_names_collect(&l, hex), 0);
+		}
+		T_EQ(l.n, 300u);
+		px_blob_names_sort(&l);
+		for (size_t i = 1; i < l.n; i++)
+			sorted = sorted && strcmp(l.a[i - 1], l.a[i]) < 0;
+		T_OK(sorted);
+		hexname(hex, 701);
+		T_OK(px_blob_names_has(&l, hex));
+		hexname(hex, 700);
+		T_OK(!px_blob_names_has(&l, hex));
+		px_blob_names_release(&l);
+		T_OK(l.a == NULL && l.n == 0 && l.cap == 0);
+	}
 	for (size_t i = 0; i < PX_ARRAY_LEN(ops); i++) {
 		bool fs = ops[i] == &px_blob_fs_ops;
 
