@@ -337,6 +337,27 @@ struct px_stores;
 int px_cli_app_open(struct px_app *a, struct px_config *cfg,
 		    struct px_stores *stores, struct px_errbuf *eb);
 void px_cli_app_close(struct px_app *a, struct px_stores *stores);
+
+/* A CLI twin of a read-only endpoint, for px_cli_app_run(). */
+struct px_cli_twin {
+	const char *name;          /* "url", for messages */
+	const char *example;       /* "pictor url ID --variant thumbnail" */
+	const char *const *flags;  /* its own flags, each with a value;
+				    * NULL-terminated, PX_CLI_FLAGS_MAX at most */
+	void (*usage)(FILE *f);
+	/* The answer for image id; val[i] is flags[i]'s value or NULL. A
+	 * new reference in *out, or an error in eb. */
+	int (*build)(struct px_app *a, const char *id, const char *const *val,
+		     struct json_t **out, struct px_errbuf *eb);
+};
+#define PX_CLI_FLAGS_MAX 8
+
+/* Run `pictor <name> ID [own flags] [serve options]` (argv after the
+ * name): --help, the own flags taken out (--flag VALUE or --flag=VALUE),
+ * the rest read as serve reads its settings, the application opened by
+ * px_cli_app_open(), build's answer printed as compact JSON. The exit
+ * status: 0 printed, 1 the request failed, 2 usage. */
+int px_cli_app_run(const struct px_cli_twin *t, int argc, char **argv);
 /* GET /v1/images/{id}/url */
 void px_api_image_url(struct px_app *a, struct px_req *r,
 		      const struct px_call *c);

@@ -1,12 +1,11 @@
 /*
  * srcset_cli.c - `pictor srcset ID`: the CLI twin of
- * GET /v1/images/{id}/srcset. It opens the metadata store (LMDB lets it
- * run beside a serving daemon) and signing keys as `serve` would,
- * and prints px_srcset_build's answer, the same JSON as the endpoint's
- * "result".
+ * GET /v1/images/{id}/srcset. px_cli_app_run opens the metadata store
+ * (LMDB lets it run beside a serving daemon) and signing keys as `serve`
+ * would, and prints px_srcset_build's answer, the same JSON as the
+ * endpoint's "result".
  */
 #include "api/srcset.h"
-#include "catalog/stores.h"
 
 #include <jansson.h>
 
@@ -38,107 +37,26 @@ static void usage(FILE *f)
 static const char *const own_flags[] = {"--variant", "--widths", "--sizes",
 					"--ttl", NULL};
 
-/* Take this command's flags (--name VALUE or --name=VALUE) out of argv
- * into q; the rest goes to the configuration. */
-static int take_flags(int argc, char **argv, struct px_srcset_query *q,
-		      char **args, int *nargs)
+/* The public URL prefix as serve sets it, then px_srcset_build. */
+static int build(struct px_app *a, const char *id, const char *const *val,
+		 json_t **out, struct px_errbuf *eb)
 {
-	for (int i = 0; i < argc; i++) {
-		const char **slot = NULL, *v = NULL;
-		size_t n = strcspn(argv[i], "=");
+	const struct px_srcset_query q = {val[0], val[1], val[2], val[3]};
 
-		for (int f = 0; own_flags[f]; f++)
-			if (strlen(own_flags[f]) == n &&
-			    !strncmp(argv[i], own_flags[f], n)) {
-				slot = f == 0 ? &q->variant : f == 1 ? &q->widths
-				       : f == 2 ? &q->sizes : &q->ttl;
-				break;
-			}
-		if (!slot) {
-			args[(*nargs)++] = argv[i];
-			continue;
-		}
-		if (argv[i][n] == '=') {
-			v = argv[i] + n + 1;
-		} else if (i + 1 < argc) {
-			v = argv[++i];
-		} else {
-			fprintf(stderr, "pictor: %s needs a value\n", argv[i]);
-			return PX_EINVAL;
-		}
-		*slot = v;
-	}
-	return 0;
+	if (a->cfg->public_url)
+		px_strlcpy(a->public_url, a->cfg->public_url,
+			   sizeof(a->public_url));
+	else
+		snprintf(a->public_url, sizeof(a->public_url), "http://%s",
+			 a->cfg->listen);
+	return px_srcset_build(a, id, &q, out, eb);
 }
 
 int px_srcset_cli(int argc, char **argv)
 {
-	struct px_srcset_query q = {0};
-	struct px_errbuf eb = {0};
-	struct px_config cfg;
-	struct px_app *a = NULL;
-	struct px_stores stores = {0};
-	const char *rest[2];
-	char **args;
-	int nargs = 0, nrest = 2, rc = 2, open_rc;
-	bool loaded = false;
-	json_t *res = NULL;
-	char *text;
+	static const struct px_cli_twin twin = {
+		"srcset", "pictor srcset ID --widths 320,640", own_flags, usage,
+		build};
 
-	for (int i = 0; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		}
-	args = calloc((size_t)argc + 1, sizeof(*args));
-	a = calloc(1, sizeof(*a));
-	if (!args || !a) {
-		rc = 1;
-		goto out;
-	}
-	if (take_flags(argc, argv, &q, args, &nargs))
-		goto out;
-	if (px_config_load_cmd(&cfg, nargs, args, own_flags, rest, &nrest, &eb)) {
-		fprintf(stderr, "pictor: %s\n", eb.msg);
-		if (!strncmp(eb.msg, "unknown option", 14))
-			fprintf(stderr, "Run \"pictor srcset --help\" for its options.\n");
-		px_config_release(&cfg);
-		goto out;
-	}
-	loaded = true;
-	if (nrest != 1) {
-		fprintf(stderr, "pictor: srcset needs one image ID, e.g. pictor srcset ID --widths 320,640\n");
-		goto out;
-	}
-	rc = 1;
-	if ((open_rc = px_cli_app_open(a, &cfg, &stores, &eb)) > 0)
-		goto out;
-	if (open_rc)
-		goto fail;
-	if (cfg.public_url)
-		px_strlcpy(a->public_url, cfg.public_url, sizeof(a->public_url));
-	else
-		snprintf(a->public_url, sizeof(a->public_url), "http://%s",
-			 cfg.listen);
-	if (px_srcset_build(a, rest[0], &q, &res, &eb))
-		goto fail;
-	text = json_dumps(res, JSON_COMPACT);
-	if (!text)
-		goto out;
-	printf("%s\n", text);
-	free(text);
-	rc = 0;
-	goto out;
-fail:
-	if (eb.code)
-		fprintf(stderr, "pictor: %s (%s)\n", eb.msg, eb.code);
-	else
-		fprintf(stderr, "pictor: %s\n", eb.msg);
-out:
-	json_decref(res);
-	px_cli_app_close(a, &stores);
-	if (loaded)
-		px_config_release(&cfg);
-	free(args);
-	return rc;
+	return px_cli_app_run(&twin, argc, argv);
 }

@@ -1,11 +1,10 @@
 /*
  * url_cli.c - `pictor url ID`: the CLI twin of GET /v1/images/{id}/url.
- * It opens the metadata store (LMDB lets it run beside a serving daemon)
- * and the signing keys as `serve` would, and prints px_url_build's
- * answer, the same JSON as the endpoint's "result".
+ * px_cli_app_run opens the metadata store (LMDB lets it run beside a
+ * serving daemon) and the signing keys as `serve` would, and prints
+ * px_url_build's answer, the same JSON as the endpoint's "result".
  */
 #include "api/app.h"
-#include "catalog/stores.h"
 
 #include <jansson.h>
 
@@ -31,88 +30,17 @@ static void usage(FILE *f)
 static const char *const own_flags[] = {"--variant", "--options", "--ttl",
 					NULL};
 
+static int build(struct px_app *a, const char *id, const char *const *val,
+		 json_t **out, struct px_errbuf *eb)
+{
+	return px_url_build(a, id, val[0], val[1], val[2], out, eb);
+}
+
 int px_url_cli(int argc, char **argv)
 {
-	const char *val[3] = {NULL, NULL, NULL};
-	struct px_errbuf eb = {0};
-	struct px_config cfg;
-	struct px_app *a = NULL;
-	struct px_stores stores = {0};
-	const char *rest[2];
-	char **args;
-	int nargs = 0, nrest = 2, rc = 2, open_rc;
-	bool loaded = false;
-	json_t *res = NULL;
-	char *text;
+	static const struct px_cli_twin twin = {
+		"url", "pictor url ID --variant thumbnail", own_flags, usage,
+		build};
 
-	for (int i = 0; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		}
-	args = calloc((size_t)argc + 1, sizeof(*args));
-	a = calloc(1, sizeof(*a));
-	if (!args || !a) {
-		rc = 1;
-		goto out;
-	}
-	/* This command's flags (--name VALUE or --name=VALUE) out of argv;
-	 * the rest goes to the configuration. */
-	for (int i = 0; i < argc; i++) {
-		size_t n = strcspn(argv[i], "=");
-		int f;
-
-		for (f = 0; own_flags[f]; f++)
-			if (strlen(own_flags[f]) == n &&
-			    !strncmp(argv[i], own_flags[f], n))
-				break;
-		if (!own_flags[f]) {
-			args[nargs++] = argv[i];
-		} else if (argv[i][n] == '=') {
-			val[f] = argv[i] + n + 1;
-		} else if (i + 1 < argc) {
-			val[f] = argv[++i];
-		} else {
-			fprintf(stderr, "pictor: %s needs a value\n", argv[i]);
-			goto out;
-		}
-	}
-	if (px_config_load_cmd(&cfg, nargs, args, own_flags, rest, &nrest, &eb)) {
-		fprintf(stderr, "pictor: %s\n", eb.msg);
-		if (!strncmp(eb.msg, "unknown option", 14))
-			fprintf(stderr, "Run \"pictor url --help\" for its options.\n");
-		px_config_release(&cfg);
-		goto out;
-	}
-	loaded = true;
-	if (nrest != 1) {
-		fprintf(stderr, "pictor: url needs one image ID, e.g. pictor url ID --variant thumbnail\n");
-		goto out;
-	}
-	rc = 1;
-	if ((open_rc = px_cli_app_open(a, &cfg, &stores, &eb)) > 0)
-		goto out;
-	if (open_rc)
-		goto fail;
-	if (px_url_build(a, rest[0], val[0], val[1], val[2], &res, &eb))
-		goto fail;
-	text = json_dumps(res, JSON_COMPACT);
-	if (!text)
-		goto out;
-	printf("%s\n", text);
-	free(text);
-	rc = 0;
-	goto out;
-fail:
-	if (eb.code)
-		fprintf(stderr, "pictor: %s (%s)\n", eb.msg, eb.code);
-	else
-		fprintf(stderr, "pictor: %s\n", eb.msg);
-out:
-	json_decref(res);
-	px_cli_app_close(a, &stores);
-	if (loaded)
-		px_config_release(&cfg);
-	free(args);
-	return rc;
+	return px_cli_app_run(&twin, argc, argv);
 }
