@@ -20,7 +20,7 @@
  */
 #include "meta/kv.h"
 
-#include <pthread.h>
+#include "core/fault.h"
 
 #define PX_KV_MAX_KEY 511
 
@@ -30,46 +30,13 @@ static const struct px_kv_ops *const backends[] = {
 	&px_kv_pg_ops,
 };
 
-/*
- * Armed fault: the commit after `after` more successful commits fails with
- * rc. One shot: it disarms when it fires. Read-only commits count too: the
- * wrapper cannot tell the two kinds apart.
- */
-static struct {
-	pthread_mutex_t lock;
-	int rc;
-	unsigned after;
-} fault = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+/* Armed by px_kv_fault_commit(). Read-only commits count too: the
+ * wrapper cannot tell the two kinds apart. */
+static struct px_fault fault = PX_FAULT_INIT;
 
 void px_kv_fault_commit(int rc, unsigned after)
 {
-	pthread_mutex_lock(&fault.lock);
-	fault.rc = rc;
-	fault.after = after;
-	pthread_mutex_unlock(&fault.lock);
-}
-
-/* The rc to fail this commit with, or 0 to let it through. */
-static int fault_take(void)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&fault.lock);
-	if (fault.rc && fault.after == 0) {
-		rc = fault.rc;
-		fault.rc = 0;
-	}
-	pthread_mutex_unlock(&fault.lock);
-	return rc;
-}
-
-/* Count one successful commit towards an armed fault. */
-static void fault_count(void)
-{
-	pthread_mutex_lock(&fault.lock);
-	if (fault.rc && fault.after > 0)
-		fault.after--;
-	pthread_mutex_unlock(&fault.lock);
+	px_fault_arm(&fault, rc, after);
 }
 
 static int check_key(const void *key, size_t nkey, struct px_errbuf *eb)
@@ -143,7 +110,7 @@ int px_kv_begin(struct px_kv *kv, int flags, struct px_kv_txn **out,
 
 int px_kv_commit(struct px_kv_txn *txn, struct px_errbuf *eb)
 {
-	int rc = fault_take();
+	int rc = px_fault_take(&fault);
 
 	if (rc) {
 		/* the real transaction must leave no trace */
@@ -152,7 +119,7 @@ int px_kv_commit(struct px_kv_txn *txn, struct px_errbuf *eb)
 	}
 	rc = txn->kv->ops->commit(txn, eb);
 	if (rc == 0)
-		fault_count();
+		px_fault_count(&fault);
 	return rc;
 }
 

@@ -8,7 +8,7 @@
  */
 #include "store/blob.h"
 
-#include <pthread.h>
+#include "core/fault.h"
 
 static const struct px_blob_ops *const backends[] = {
 	&px_blob_fs_ops,
@@ -16,45 +16,12 @@ static const struct px_blob_ops *const backends[] = {
 	&px_blob_s3_ops,
 };
 
-/*
- * Armed fault: the put after `after` more successful puts fails with rc.
- * One shot: it disarms when it fires. A mutex is plenty next to an fsync.
- */
-static struct {
-	pthread_mutex_t lock;
-	int rc;
-	unsigned after;
-} fault = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+/* Armed by px_blob_fault_put(). */
+static struct px_fault fault = PX_FAULT_INIT;
 
 void px_blob_fault_put(int rc, unsigned after)
 {
-	pthread_mutex_lock(&fault.lock);
-	fault.rc = rc;
-	fault.after = after;
-	pthread_mutex_unlock(&fault.lock);
-}
-
-/* The rc to fail this put with, or 0 to let it through. */
-static int fault_take(void)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&fault.lock);
-	if (fault.rc && fault.after == 0) {
-		rc = fault.rc;
-		fault.rc = 0;
-	}
-	pthread_mutex_unlock(&fault.lock);
-	return rc;
-}
-
-/* Count one successful put towards an armed fault. */
-static void fault_count(void)
-{
-	pthread_mutex_lock(&fault.lock);
-	if (fault.rc && fault.after > 0)
-		fault.after--;
-	pthread_mutex_unlock(&fault.lock);
+	px_fault_arm(&fault, rc, after);
 }
 
 bool px_blob_valid_name(const char *hex)
@@ -152,12 +119,12 @@ int px_blob_put(struct px_blob_store *s, const char *hex, const void *data,
 		return bad_name(eb, hex);
 	if (!data && n)
 		return px_errf(eb, PX_EINVAL, "no data for blob \"%s\"", hex);
-	rc = fault_take();
+	rc = px_fault_take(&fault);
 	if (rc)
 		return px_errf(eb, rc, "injected fault in put of \"%s\"", hex);
 	rc = s->ops->put(s, hex, data, n, eb);
 	if (rc == 0)
-		fault_count();
+		px_fault_count(&fault);
 	return rc;
 }
 

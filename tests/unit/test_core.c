@@ -1,10 +1,11 @@
 /*
  * test_core.c - buffers, crypto, UUIDv7, the worker pool, configuration,
- * UTF-8, RFC 3339 times.
+ * UTF-8, RFC 3339 times, fault injection.
  */
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/crypto.h"
+#include "core/fault.h"
 #include "core/pool.h"
 #include "core/timefmt.h"
 #include "core/utf8.h"
@@ -170,5 +171,24 @@ static void run(void)
 		T_EQ(px_time_parse("2030-01-01T00:00:00.1234567Z", &us), 0);
 		T_EQ(us, (int64_t)1893456000 * 1000000 + 123456);
 		T_EQ(px_time_parse("2030-01-01T00:00:00Zjunk", &us), PX_EINVAL);
+	}
+	T_CASE("fault: fires after n successes, once") {
+		struct px_fault f = PX_FAULT_INIT;
+		int got[4];
+
+		T_EQ(px_fault_take(&f), 0); /* disarmed */
+		px_fault_arm(&f, PX_EIO, 2);
+		for (int i = 0; i < 4; i++) {
+			got[i] = px_fault_take(&f);
+			if (!got[i])
+				px_fault_count(&f);
+		}
+		T_EQ(got[0], 0);
+		T_EQ(got[1], 0);
+		T_EQ(got[2], PX_EIO);
+		T_EQ(got[3], 0); /* one shot */
+		px_fault_arm(&f, PX_ENOMEM, 0);
+		px_fault_arm(&f, 0, 0); /* rc 0 disarms */
+		T_EQ(px_fault_take(&f), 0);
 	}
 }
