@@ -65,14 +65,8 @@ int px_face_open(const char *models_dir, struct px_ml_model **out,
 	int rc, i, k;
 
 	*out = NULL;
-	if (strlen(models_dir) + sizeof(PX_FACE_MODEL) + 16 > sizeof(dir))
-		return px_errf(eb, PX_EINVAL, "models directory name too long");
-	px_face_locate(models_dir, dir, sizeof(dir));
-	rc = px_ml_model_load(dir, NULL, &m, eb);
-	if (rc == PX_ENOTFOUND)
-		return px_errf(eb, rc,
-			       "no face model in \"%s\" (looked for \"%s/model.json\" and \"%s/%s/model.json\")",
-			       models_dir, models_dir, models_dir, PX_FACE_MODEL);
+	rc = px_ml_model_find(models_dir, PX_FACE_MODEL, "face model", dir,
+			      sizeof(dir), &m, eb);
 	if (rc)
 		return rc;
 	rc = px_ml_model_input_shape(m, d) == 4 && d[0] == 1 && d[1] == N &&

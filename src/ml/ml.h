@@ -78,6 +78,17 @@ int px_ml_model_load(const char *dir, const struct px_ml_opts *opts,
 		     struct px_ml_model **out, struct px_errbuf *eb);
 
 /*
+ * The model called name for models_dir, found as px_ml_locate finds it
+ * (its directory into dir, of size n) and loaded with default options.
+ * PX_ENOTFOUND when neither place holds one, eb naming what ("face
+ * model") and both places looked; PX_EINVAL when models_dir is too long
+ * for dir; otherwise px_ml_model_load's errors.
+ */
+int px_ml_model_find(const char *models_dir, const char *name,
+		     const char *what, char *dir, size_t n,
+		     struct px_ml_model **out, struct px_errbuf *eb);
+
+/*
  * As px_ml_model_load, from memory: json is model.json; weights is the
  * concatenation of every weight group's shards in manifest order (the
  * shard boundaries do not matter). Both are borrowed for the call only.

@@ -967,6 +967,24 @@ bool px_ml_locate(const char *models_dir, const char *name, char *dir,
 	return access(path, F_OK) == 0;
 }
 
+int px_ml_model_find(const char *models_dir, const char *name,
+		     const char *what, char *dir, size_t n,
+		     struct px_ml_model **out, struct px_errbuf *eb)
+{
+	int rc;
+
+	*out = NULL;
+	if (strlen(models_dir) + strlen(name) + 17 > n)
+		return px_errf(eb, PX_EINVAL, "models directory name too long");
+	px_ml_locate(models_dir, name, dir, n);
+	rc = px_ml_model_load(dir, NULL, out, eb);
+	if (rc == PX_ENOTFOUND)
+		return px_errf(eb, rc,
+			       "no %s in \"%s\" (looked for \"%s/model.json\" and \"%s/%s/model.json\")",
+			       what, models_dir, models_dir, models_dir, name);
+	return rc;
+}
+
 int px_ml_model_load(const char *dir, const struct px_ml_opts *opts,
 		     struct px_ml_model **out, struct px_errbuf *eb)
 {

@@ -31,14 +31,8 @@ int px_nsfw_open(const char *models_dir, struct px_ml_model **out,
 	int rc;
 
 	*out = NULL;
-	if (strlen(models_dir) + sizeof(PX_NSFW_MODEL) + 16 > sizeof(dir))
-		return px_errf(eb, PX_EINVAL, "models directory name too long");
-	px_nsfw_locate(models_dir, dir, sizeof(dir));
-	rc = px_ml_model_load(dir, NULL, &m, eb);
-	if (rc == PX_ENOTFOUND)
-		return px_errf(eb, rc,
-			       "no classifier model in \"%s\" (looked for \"%s/model.json\" and \"%s/%s/model.json\")",
-			       models_dir, models_dir, models_dir, PX_NSFW_MODEL);
+	rc = px_ml_model_find(models_dir, PX_NSFW_MODEL, "classifier model", dir,
+			      sizeof(dir), &m, eb);
 	if (rc)
 		return rc;
 	if (px_ml_model_input_shape(m, d) != 4 || d[0] != 1 ||

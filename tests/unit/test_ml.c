@@ -950,6 +950,24 @@ static void test_errors(void)
 				      &eb),
 		     PX_ENOTFOUND);
 	}
+	T_CASE("px_ml_model_find names both places looked")
+	{
+		char dir[64], root[300];
+
+		T_EQ(px_ml_model_find("/nonexistent/pictor-models", "detector",
+				      "test model", dir, sizeof(dir), &m, &eb),
+		     PX_ENOTFOUND);
+		T_OK(m == NULL);
+		T_STREQ(dir, "/nonexistent/pictor-models/detector");
+		T_STREQ(eb.msg, "no test model in \"/nonexistent/pictor-models\" "
+				"(looked for \"/nonexistent/pictor-models/model.json\" "
+				"and \"/nonexistent/pictor-models/detector/model.json\")");
+		memset(root, 'a', sizeof(root) - 1);
+		root[sizeof(root) - 1] = '\0';
+		T_EQ(px_ml_model_find(root, "detector", "test model", dir,
+				      sizeof(dir), &m, &eb),
+		     PX_EINVAL);
+	}
 }
 
 static int never_read(void *arg, const char *path, struct px_buf *out,
