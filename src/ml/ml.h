@@ -146,6 +146,20 @@ int px_ml_ctx_new(struct px_ml_model *m, struct px_ml_ctx **out,
 void px_ml_ctx_free(struct px_ml_ctx *c);
 
 /*
+ * A fixed set of max(n, 1) contexts for m (ctxpool.c), for a model
+ * several workers run at once. px_ml_ctxpool_new: PX_ENOMEM or
+ * px_ml_ctx_new's errors. take lends a context, waiting while all are
+ * lent; give returns it. free (accepts NULL) wants every context given
+ * back. Each context holds its own reference to m.
+ */
+struct px_ml_ctxpool;
+int px_ml_ctxpool_new(struct px_ml_model *m, int n,
+		      struct px_ml_ctxpool **out, struct px_errbuf *eb);
+void px_ml_ctxpool_free(struct px_ml_ctxpool *p);
+struct px_ml_ctx *px_ml_ctxpool_take(struct px_ml_ctxpool *p);
+void px_ml_ctxpool_give(struct px_ml_ctxpool *p, struct px_ml_ctx *c);
+
+/*
  * Run the model: input holds n floats (exactly px_ml_model_input_size, in
  * the model's layout, e.g. NHWC), output receives output 0 (nout must be
  * its exact size). Not reentrant on one context. PX_EINVAL on a size

@@ -6,7 +6,6 @@
 #include "core/log.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include "ml/face.h"
@@ -14,10 +13,7 @@
 struct px_faces {
 	struct px_ml_model *model;
 	struct px_image_limits lim;
-	pthread_mutex_t lock;
-	pthread_cond_t ctx_free;
-	struct px_ml_ctx **ctxs;
-	int nctx, navail;
+	struct px_ml_ctxpool *ctxs;
 };
 
 static bool has_face_model(const char *models_dir, char *dir, size_t n)
@@ -58,21 +54,11 @@ int px_faces_new(const char *models_dir, int contexts,
 	}
 	if (!(f = calloc(1, sizeof(*f))))
 		return PX_ENOMEM;
-	pthread_mutex_init(&f->lock, NULL);
-	pthread_cond_init(&f->ctx_free, NULL);
 	f->lim = *lim;
 	if ((rc = px_face_open(dir, &f->model, eb)))
 		goto fail;
-	f->nctx = PX_MAX(contexts, 1);
-	if (!(f->ctxs = calloc((size_t)f->nctx, sizeof(*f->ctxs)))) {
-		rc = PX_ENOMEM;
+	if ((rc = px_ml_ctxpool_new(f->model, contexts, &f->ctxs, eb)))
 		goto fail;
-	}
-	for (int i = 0; i < f->nctx; i++) {
-		if ((rc = px_ml_ctx_new(f->model, &f->ctxs[i], eb)))
-			goto fail;
-		f->navail++;
-	}
 	*out = f;
 	return 0;
 fail:
@@ -84,33 +70,9 @@ void px_faces_free(struct px_faces *f)
 {
 	if (!f)
 		return;
-	for (int i = 0; i < f->nctx && f->ctxs; i++)
-		px_ml_ctx_free(f->ctxs[i]);
-	free(f->ctxs);
+	px_ml_ctxpool_free(f->ctxs);
 	px_ml_model_free(f->model);
-	pthread_cond_destroy(&f->ctx_free);
-	pthread_mutex_destroy(&f->lock);
 	free(f);
-}
-
-static struct px_ml_ctx *ctx_take(struct px_faces *f)
-{
-	struct px_ml_ctx *c;
-
-	pthread_mutex_lock(&f->lock);
-	while (!f->navail)
-		pthread_cond_wait(&f->ctx_free, &f->lock);
-	c = f->ctxs[--f->navail];
-	pthread_mutex_unlock(&f->lock);
-	return c;
-}
-
-static void ctx_give(struct px_faces *f, struct px_ml_ctx *c)
-{
-	pthread_mutex_lock(&f->lock);
-	f->ctxs[f->navail++] = c;
-	pthread_cond_signal(&f->ctx_free);
-	pthread_mutex_unlock(&f->lock);
 }
 
 int px_faces_detect(struct px_faces *f, const void *data, size_t n,
@@ -137,10 +99,10 @@ int px_faces_detect(struct px_faces *f, const void *data, size_t n,
 	h = PX_MAX(1, (int)lround(info.height * s));
 	if ((rc = px_image_rgb_resize(data, n, w, h, &rgb, eb)))
 		goto out;
-	ctx = ctx_take(f);
+	ctx = px_ml_ctxpool_take(f->ctxs);
 	rc = px_face_detect(ctx, rgb.data, w, h, PX_FACES_MIN_SCORE, found,
 			    PX_FACE_MAX, &nfound, eb);
-	ctx_give(f, ctx);
+	px_ml_ctxpool_give(f->ctxs, ctx);
 	if (rc)
 		goto out;
 	sx = (double)info.width / w;

@@ -42,10 +42,10 @@ struct px_moderation {
 	struct px_ml_model *model;
 
 	/* Execution contexts: one per concurrent classification. */
+	struct px_ml_ctxpool *ctxs;
+
+	/* Policy swaps, hooks and the async runner's flags, under lock. */
 	pthread_mutex_t lock;
-	pthread_cond_t ctx_free;
-	struct px_ml_ctx **ctxs;
-	int nctx, navail;
 
 	/* Async runner. */
 	struct px_catalog *cat;
@@ -148,7 +148,6 @@ int px_moderation_new(const struct px_moderation_opts *o,
 		return PX_ENOMEM;
 	m->o = *o;
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_cond_init(&m->ctx_free, NULL);
 	pthread_cond_init(&m->wake, NULL);
 	if ((rc = px_moderation_reload(m, o->policy, eb)))
 		goto fail;
@@ -164,17 +163,8 @@ int px_moderation_new(const struct px_moderation_opts *o,
 			why, PX_NSFW_MODEL);
 		goto fail;
 	}
-	m->nctx = PX_MAX(o->contexts, 1);
-	m->ctxs = calloc((size_t)m->nctx, sizeof(*m->ctxs));
-	if (!m->ctxs) {
-		rc = PX_ENOMEM;
+	if ((rc = px_ml_ctxpool_new(m->model, o->contexts, &m->ctxs, eb)))
 		goto fail;
-	}
-	for (int i = 0; i < m->nctx; i++) {
-		if ((rc = px_ml_ctx_new(m->model, &m->ctxs[i], eb)))
-			goto fail;
-		m->navail++;
-	}
 	*out = m;
 	return 0;
 fail:
@@ -200,35 +190,12 @@ void px_moderation_free(struct px_moderation *m)
 		free(v->text);
 		free(v);
 	}
-	for (int i = 0; i < m->nctx && m->ctxs; i++)
-		px_ml_ctx_free(m->ctxs[i]);
-	free(m->ctxs);
+	px_ml_ctxpool_free(m->ctxs);
 	free(m->test_gate);
 	px_ml_model_free(m->model);
 	pthread_cond_destroy(&m->wake);
-	pthread_cond_destroy(&m->ctx_free);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
-}
-
-static struct px_ml_ctx *ctx_take(struct px_moderation *m)
-{
-	struct px_ml_ctx *c;
-
-	pthread_mutex_lock(&m->lock);
-	while (!m->navail)
-		pthread_cond_wait(&m->ctx_free, &m->lock);
-	c = m->ctxs[--m->navail];
-	pthread_mutex_unlock(&m->lock);
-	return c;
-}
-
-static void ctx_give(struct px_moderation *m, struct px_ml_ctx *c)
-{
-	pthread_mutex_lock(&m->lock);
-	m->ctxs[m->navail++] = c;
-	pthread_cond_signal(&m->ctx_free);
-	pthread_mutex_unlock(&m->lock);
 }
 
 static void iso_now(char *out, size_t n)
@@ -321,10 +288,10 @@ static int score_frame(struct px_moderation *m, const void *data, size_t n,
 			goto out;
 		rgb224 = rgb.data;
 	}
-	ctx = ctx_take(m);
+	ctx = px_ml_ctxpool_take(m->ctxs);
 	rc = in ? px_nsfw_scores_f32(ctx, in, scores, eb)
 		: px_nsfw_scores(ctx, rgb224, scores, eb);
-	ctx_give(m, ctx);
+	px_ml_ctxpool_give(m->ctxs, ctx);
 out:
 	free(in);
 	px_buf_release(&rgb);

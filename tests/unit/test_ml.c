@@ -832,6 +832,34 @@ static void test_buffer_reuse(void)
 		px_ml_model_free(m);
 		g_release(&g);
 	}
+	T_CASE("a context pool lends each context once")
+	{
+		struct px_ml_ctxpool *p = NULL;
+		struct px_ml_ctx *a, *b;
+
+		g_init(&g);
+		g_input(&g, "x", 2, d);
+		g_node(&g, "r", "Relu", "\"x\"", NULL);
+		T_EQ(g_load(&g, &m, &eb), 0);
+		T_EQ(px_ml_ctxpool_new(m, 2, &p, &eb), 0);
+		a = px_ml_ctxpool_take(p);
+		b = px_ml_ctxpool_take(p);
+		T_OK(a && b && a != b);
+		px_ml_ctxpool_give(p, a);
+		T_OK(px_ml_ctxpool_take(p) == a);
+		px_ml_ctxpool_give(p, a);
+		px_ml_ctxpool_give(p, b);
+		px_ml_ctxpool_free(p);
+		/* fewer than one context means one */
+		T_EQ(px_ml_ctxpool_new(m, 0, &p, &eb), 0);
+		a = px_ml_ctxpool_take(p);
+		T_OK(a != NULL);
+		px_ml_ctxpool_give(p, a);
+		px_ml_ctxpool_free(p);
+		px_ml_ctxpool_free(NULL);
+		px_ml_model_free(m);
+		g_release(&g);
+	}
 }
 
 static void test_errors(void)
