@@ -636,31 +636,46 @@ bool px_app_permitted(struct px_app *a, struct px_req *r, int need)
 	return permitted(a, r, (enum px_scope)need, &have);
 }
 
-static void route(struct px_app *a, struct px_req *r)
+const struct px_route *px_app_route_find(struct px_app *a, const char *path,
+					 unsigned bit, struct px_call *c,
+					 unsigned *allowed)
 {
-	const char *path = px_req_path(r);
-	unsigned bit = px_route_method_bit(px_req_method(r)), allowed = 0;
 	const char *owner = NULL;
-	char allow[96];
-	struct px_call c;
 
+	*allowed = 0;
 	for (size_t i = 0; i < PX_ARRAY_LEN(routes); i++) {
 		/* The first pattern that matches owns the path: only its rows
 		 * (one per method set) are tried, so /images/v1/keys is never
 		 * taken for an image id by a later /images/v1/{id}. */
 		if (owner && strcmp(routes[i].pattern, owner))
 			continue;
-		if (!px_route_match(routes[i].pattern, path, &c) ||
-		    !px_api_cf_bound(a, &c))
+		if (!px_route_match(routes[i].pattern, path, c) ||
+		    !px_api_cf_bound(a, c))
 			continue;
 		owner = routes[i].pattern;
 		if (!(routes[i].methods & bit)) {
-			allowed |= routes[i].methods;
+			*allowed |= routes[i].methods;
 			continue;
 		}
-		c.route = &routes[i];
-		if (permitted(a, r, routes[i].scope, &c.scopes))
-			routes[i].fn(a, r, &c);
+		c->route = &routes[i];
+		return &routes[i];
+	}
+	return NULL;
+}
+
+static void route(struct px_app *a, struct px_req *r)
+{
+	const char *path = px_req_path(r);
+	const struct px_route *rt;
+	unsigned allowed;
+	char allow[96];
+	struct px_call c;
+
+	rt = px_app_route_find(a, path, px_route_method_bit(px_req_method(r)),
+			       &c, &allowed);
+	if (rt) {
+		if (permitted(a, r, rt->scope, &c.scopes))
+			rt->fn(a, r, &c);
 		return;
 	}
 	if (!allowed) {

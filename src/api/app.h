@@ -100,6 +100,12 @@ void px_app_ok_page(struct px_req *r, struct json_t *arr, const char *next);
 
 /* The route table (static; n rows), for `pictor routes` and the tests. */
 const struct px_route *px_app_routes(size_t *n);
+/* The row that handles path for method bit (PX_M_*), its captures in c;
+ * NULL when none does, with *allowed the methods the path's owning
+ * pattern answers (0: no route at all). */
+const struct px_route *px_app_route_find(struct px_app *a, const char *path,
+					 unsigned bit, struct px_call *c,
+					 unsigned *allowed);
 
 /* The route table as JSON (an array of {methods, path, scope}) or as a
  * Markdown table (markdown set), appended to out. */

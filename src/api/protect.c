@@ -149,6 +149,33 @@ void px_app_protect_metrics(struct px_app *a)
 			      share_held, a);
 }
 
+/*
+ * A request that may carry a body (POST, PUT, PATCH, DELETE) to a route
+ * that needs a token: authenticated, and its scope checked, from the
+ * headers, so a caller without one gets its 401 or 403 before any body
+ * byte is read or any budget reserved. Public rows (the console's
+ * sign-in, a one-time upload URL, which is its own credential) and
+ * paths no row takes are left to the router. Returns false when it has
+ * answered.
+ */
+static bool auth_before_body(struct px_app *a, struct px_req *r)
+{
+	unsigned bit = px_route_method_bit(px_req_method(r)), allowed;
+	const struct px_route *rt;
+	struct px_call c;
+
+	if (!(bit & (PX_M_POST | PX_M_PUT | PX_M_PATCH | PX_M_DELETE)))
+		return true;
+	rt = px_app_route_find(a, px_req_path(r), bit, &c, &allowed);
+	if (!rt || rt->scope == PX_SCOPE_PUBLIC ||
+	    px_app_permitted(a, r, rt->scope))
+		return true;
+	if (a->guard)
+		px_guard_count_early(a->guard);
+	px_req_note(r, NULL, "auth");
+	return false;
+}
+
 void px_app_admit(void *app, struct px_req *r)
 {
 	struct px_app *a = app;
@@ -165,8 +192,10 @@ void px_app_admit(void *app, struct px_req *r)
 		.ctx = r,
 	};
 
-	if (!a->guard)
+	if (!a->guard) {
+		auth_before_body(a, r);
 		return;
+	}
 	px_req_peer(r, peer);
 	peer_ip(peer, &q.peer);
 	/* A chain too long to hold is ignored: the peer is the client. */
@@ -199,13 +228,7 @@ void px_app_admit(void *app, struct px_req *r)
 		answer(r, &ans);
 		return;
 	}
-	/* An upload without a valid token is refused before its body; an
-	 * upload URL is its own credential, checked by its handler. */
-	if (upload && strncmp(q.path, "/upload/", 8) &&
-	    !px_app_permitted(a, r, PX_SCOPE_IMAGES_WRITE)) {
-		px_guard_count_early(a->guard);
-		px_req_note(r, NULL, "auth");
-	}
+	auth_before_body(a, r);
 }
 
 void px_app_refused_early(void *app, struct px_req *r)

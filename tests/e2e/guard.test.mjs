@@ -273,6 +273,30 @@ describe('uploads are refused from their headers', () => {
 		const up = await L.req(srv, 'POST', cf, { auth: true, body: fd });
 		assert.equal(up.status, 200, L.show(up));
 	});
+
+	test('every route that needs a token: 401 or 403 from the headers, before any body byte', { timeout: T }, async () => {
+		const before = await metric(srv, 'pictor_refused_before_body_total');
+		const tok = await L.api(srv, 'POST', '/v1/tokens', { name: 'reader', scopes: ['images:read'] });
+		assert.equal(tok.status, 201, L.show(tok));
+		const routes = [['PATCH', '/v1/images/abc'], ['POST', '/v1/variants'], ['PATCH', '/v1/variants/thumb'],
+			['POST', '/v1/tokens'], ['POST', '/v1/cache/purge'], ['POST', '/v1/hashlists/x/hashes'],
+			['POST', '/v1/images/abc/moderation'], ['PUT', '/accounts/acct/images/v1/keys/k2']];
+		// each client announces 10 MB and sends nothing: the answer can
+		// only come from the headers (else it would wait for the body)
+		for (const [method, p] of routes) {
+			for (const auth of ['', `Authorization: Bearer ${tok.json.result.value}\r\n`]) {
+				const r = await raw(srv, `${method} ${p} HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n`,
+					{ from: '127.0.4.30', wait: 20000 });
+				assert.equal(r.status, auth ? 403 : 401, `${method} ${p}: ${r.text.slice(0, 300)}`);
+				assert.match(r.text, auth ? /"code":"insufficient_scope"/ : /"code":"unauthorized"/);
+				assert.ok(r.closed, `${method} ${p}: the connection is closed`);
+			}
+		}
+		assert.equal(await metric(srv, 'pictor_refused_before_body_total'), before + 2 * routes.length);
+		// a caller with the scope still gets its body read
+		const ok = await L.api(srv, 'POST', '/v1/variants', { id: 'early', options: { width: 10 } });
+		assert.equal(ok.status, 200, L.show(ok));
+	});
 });
 
 describe('rules file', () => {
