@@ -227,6 +227,8 @@ int px_app_metrics_init(struct px_app *a)
 					       "class", sec, nsec);
 	a->m.render_timeouts = px_metrics_counter(m, "pictor_render_timeouts_total",
 						  "renders stopped at --render-timeout", NULL);
+	a->m.renders_cancelled = px_metrics_counter(m, "pictor_renders_cancelled_total",
+						    "renders stopped while running because their client hung up", NULL);
 	a->m.not_modified = px_metrics_counter(m, "pictor_not_modified_total",
 					       "304 answers", NULL);
 	a->m.overloaded = px_metrics_counter(m, "pictor_overloaded_total",

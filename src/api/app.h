@@ -66,6 +66,7 @@ struct px_app {
 			*upload_bytes;
 		struct px_metric *renders, *render_seconds, *queue_wait;
 		struct px_metric *render_timeouts;
+		struct px_metric *renders_cancelled;
 		struct px_metric *not_modified, *overloaded;
 		struct px_metric *classified, *flagged, *blocked;
 	} m;

@@ -42,6 +42,7 @@ struct render {
 	unsigned hints_vary; /* bit per enum px_hint consulted */
 	struct px_cache_key key;
 	struct px_cache_waiter waiter;
+	struct px_app *app; /* while rendering, for render_abandoned() */
 };
 
 /*
@@ -216,6 +217,17 @@ static void land_render(struct px_app *a, struct px_req *r, struct render *rd,
 	px_resp_shared(r, 200, mime, it->data, it->len, px_cache_item_unref, it);
 }
 
+/* Asked between tiles: stop a render nobody will read, its client gone
+ * and no other request waiting on it (a coalesced one still wants it). */
+static bool render_abandoned(void *arg)
+{
+	struct px_req *r = arg;
+	const struct render *rd = px_req_data(r);
+
+	return px_req_client_gone(r) &&
+	       !(rd->cached && px_cache_awaited(rd->app->cache, &rd->key));
+}
+
 static void render_work(void *app, struct px_req *r)
 {
 	struct px_app *a = app;
@@ -235,6 +247,9 @@ static void render_work(void *app, struct px_req *r)
 		rc = px_errc(&eb, PX_EBUSY, "overloaded",
 			     "the render was dropped from the queue; retry later");
 	} else {
+		rd->app = a;
+		rd->x.abandoned = render_abandoned;
+		rd->x.abandoned_arg = r;
 		rc = px_catalog_original(a->cat, rd->sha256, &orig, &eb);
 		/* format=json describes the output without encoding it. */
 		if (!rc && rd->json)
@@ -259,6 +274,12 @@ static void render_work(void *app, struct px_req *r)
 			/* over --render-timeout: the worker is free again */
 			px_metric_add(a->m.render_timeouts, 1);
 			px_resp_header(r, "Retry-After", "5");
+		} else if (eb.code && !strcmp(eb.code, "client_gone")) {
+			/* stopped mid-render: nobody reads the answer (a
+			 * request joining since would retry) */
+			px_metric_add(a->m.renders_cancelled, 1);
+			px_req_note(r, NULL, "client-gone");
+			px_resp_header(r, "Retry-After", "1");
 		}
 		px_app_fail(r, rc, &eb);
 		goto out;

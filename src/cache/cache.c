@@ -696,6 +696,18 @@ enum px_cache_join px_cache_join(struct px_cache *c,
 	return res;
 }
 
+bool px_cache_awaited(struct px_cache *c, const struct px_cache_key *k)
+{
+	struct flight *f;
+	bool any;
+
+	pthread_mutex_lock(&c->fl_lock);
+	f = *find_flight(c, k->hash);
+	any = f && f->waiters;
+	pthread_mutex_unlock(&c->fl_lock);
+	return any;
+}
+
 bool px_cache_land(struct px_cache *c, const struct px_cache_key *k,
 		   struct px_cache_item *res, bool store)
 {

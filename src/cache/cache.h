@@ -134,6 +134,9 @@ enum px_cache_join px_cache_join(struct px_cache *c,
 				 void (*park)(void *arg),
 				 struct px_cache_hit *h);
 
+/* Does a request wait (joined, not timed out) on the render of k? */
+bool px_cache_awaited(struct px_cache *c, const struct px_cache_key *k);
+
 /* The leader's result: a 200 item is stored in both tiers when store is
  * set; every waiter gets res (may be NULL: out of memory). Returns true
  * if res was stored in at least one tier. */

@@ -150,6 +150,10 @@ void px_req_set_sched(struct px_req *r, uint64_t flow, uint64_t cost,
 		      bool cancellable);
 /* Was the deferred work cancelled (see px_req_set_sched)? */
 bool px_req_cancelled(struct px_req *r);
+/* Has the client of a deferred request closed its end (so its answer
+ * will never be read)? For the worker running the request, which may
+ * ask while it works (a poll of the socket, no wait). */
+bool px_req_client_gone(struct px_req *r);
 
 /* Name the client and the limit or rule that refused the request in its
  * access-log line (either may be NULL: unchanged). */

@@ -650,8 +650,7 @@ void px_req_set_sched(struct px_req *r, uint64_t flow, uint64_t cost,
 
 bool px_req_cancelled(struct px_req *r) { return r->cancelled; }
 
-/* Has the client closed its end while the request waited? */
-static bool client_gone(struct px_req *r)
+bool px_req_client_gone(struct px_req *r)
 {
 	struct conn *k = conn_of(r->conn);
 	struct pollfd pfd;
@@ -672,7 +671,7 @@ static void run_deferred(void *arg)
 	/* A client that hung up while its job waited: a cancellable job
 	 * runs in its cancelled form (it answers at once, and anything
 	 * waiting on it hears so), the work is not done. */
-	if (r->cancellable && !r->cancelled && client_gone(r)) {
+	if (r->cancellable && !r->cancelled && px_req_client_gone(r)) {
 		r->cancelled = true;
 		px_req_note(r, NULL, "client-gone");
 	}

@@ -1584,12 +1584,18 @@ int px_image_describe(const void *data, size_t n, const struct px_xform *x,
  * marked, and the handler below kills the image being evaluated once the
  * deadline passes: the sink stops at the next tile and the transform
  * fails, freeing the worker. Work inside one tile (libimagequant on one
- * GIF frame, the AV1 encoder on a whole frame) finishes first.
+ * GIF frame, the AV1 encoder on a whole frame) finishes first. The same
+ * handler asks x->abandoned (at most every PX_IMAGE_ABANDON_MS) whether
+ * the answer is still wanted, and stops the render the same way when
+ * it is not.
  */
 struct budget {
 	int64_t deadline_us; /* 0: unbounded */
 	int budget_ms;
-	bool expired;
+	bool expired, abandoned;
+	bool (*ask)(void *arg); /* x->abandoned */
+	void *ask_arg;
+	int64_t asked_us;
 	VipsImage *sig; /* the image "eval" is emitted on (a reference) */
 	gulong id;
 };
@@ -1597,9 +1603,18 @@ struct budget {
 static void on_eval(VipsImage *im, VipsProgress *prog, void *arg)
 {
 	struct budget *b = arg;
+	int64_t now = px_mono_us();
 
 	(void)im;
-	if (px_mono_us() < b->deadline_us)
+	if (b->ask && now - b->asked_us >= PX_IMAGE_ABANDON_MS * 1000) {
+		b->asked_us = now;
+		if (b->ask(b->ask_arg)) {
+			b->abandoned = true;
+			vips_image_set_kill(prog->im, TRUE);
+			return;
+		}
+	}
+	if (!b->deadline_us || now < b->deadline_us)
 		return;
 	b->expired = true;
 	vips_image_set_kill(prog->im, TRUE);
@@ -1611,12 +1626,15 @@ static void budget_start(struct budget *b, const struct px_xform *x)
 	b->budget_ms = x->budget_ms;
 	if (x->budget_ms > 0)
 		b->deadline_us = px_mono_us() + (int64_t)x->budget_ms * 1000;
+	b->ask = x->abandoned;
+	b->ask_arg = x->abandoned_arg;
+	b->asked_us = px_mono_us();
 }
 
 /* Watch the evaluations of im and everything built from it. */
 static void budget_watch(struct budget *b, VipsImage *im)
 {
-	if (!b->deadline_us || b->sig)
+	if ((!b->deadline_us && !b->ask) || b->sig)
 		return;
 	vips_image_set_progress(im, TRUE);
 	if (!im->progress_signal)
@@ -1634,10 +1652,14 @@ static void budget_stop(struct budget *b)
 	b->sig = NULL;
 }
 
-/* A failure after the deadline is the budget's, whatever libvips said. */
+/* A failure after the deadline (or once abandoned) is the budget's,
+ * whatever libvips said. */
 static int budget_err(const struct budget *b, struct px_errbuf *eb)
 {
 	vips_error_clear();
+	if (b->abandoned)
+		return px_errc(eb, PX_EBUSY, "client_gone",
+			       "the client hung up; the render was stopped");
 	return px_errc(eb, PX_EBUSY, "render_timeout",
 		       "the render took longer than its budget of %d ms",
 		       b->budget_ms);
@@ -1819,7 +1841,7 @@ int px_image_transform(const void *data, size_t n, const struct px_xform *x,
 		     ? build_placeholder(data, n, &j, &bg, &b, &im, &page_h)
 		     : build(data, n, &j, &bg, &b, &im, &page_h);
 	if (rc > 0) {
-		rc = b.expired ? budget_err(&b, eb)
+		rc = b.expired || b.abandoned ? budget_err(&b, eb)
 			       : vips_err(eb, PX_ECORRUPT, "corrupt_image",
 					  "cannot load image");
 		goto out;
@@ -1883,7 +1905,7 @@ int px_image_transform(const void *data, size_t n, const struct px_xform *x,
 	rc = 0;
 	goto out;
 fail:
-	rc = b.expired ? budget_err(&b, eb)
+	rc = b.expired || b.abandoned ? budget_err(&b, eb)
 		       : vips_err(eb, PX_EINTERNAL, "transform_failed",
 				  "cannot transform image");
 out:

@@ -209,11 +209,19 @@ struct px_xform {
 			     (PX_EBUSY); 0 = unbounded. Work inside one
 			     tile (one GIF frame's palette, one AV1
 			     frame) finishes first */
+	/* Asked between tiles, at most every PX_IMAGE_ABANDON_MS: true
+	 * stops px_image_transform() with "client_gone" (PX_EBUSY), the
+	 * answer no longer wanted. NULL: never asked. Called on the
+	 * rendering thread. */
+	bool (*abandoned)(void *arg);
+	void *abandoned_arg;
 	bool placeholder; /* the moderation stand-in: the picture built at
 			     most 24 px on its long side, blurred there
 			     and enlarged to the planned size; one
 			     frame; blur and sharpen ignored */
 };
+
+#define PX_IMAGE_ABANDON_MS 20
 
 /* Set x to defaults: no resize, scale-down, auto gravity, JPEG, white
  * background, the four colour factors 1, opaque black borders of 0 px,

@@ -737,6 +737,27 @@ describe('fair scheduling of renders', () => {
 		for (let i = 0; i < 100 && srv.logs.filter((x) => x.refused_by === 'client-gone').length < 3; i++) await L.sleep(100);
 		assert.equal(srv.logs.filter((x) => x.msg === 'request' && x.refused_by === 'client-gone').length, 3);
 	});
+
+	test('a running render whose client hung up is stopped and frees the worker', { timeout: T }, async () => {
+		const gone = () => srv.logs.filter((x) => x.msg === 'request' && x.error === 'client_gone');
+		// many seconds of work (a wide blur of 25 Mpx), far past the
+		// moment the client leaves; --render-timeout (20 s) would end
+		// it as render_timeout
+		const s = net.connect({ host: '127.0.0.1', port: srv.port, localAddress: '127.0.9.3' });
+		s.on('error', () => {});
+		s.write(`GET /img/${big}/w=5000,h=5000,fit=squeeze,blur=250,f=png HTTP/1.1\r\nHost: x\r\n\r\n`);
+		// the single worker has taken it (nothing else is queued)
+		assert.equal(await metricReach(srv, 'pictor_worker_load', 1), 1);
+		await L.sleep(300);
+		s.destroy();
+		assert.equal(await metricReach(srv, 'pictor_renders_cancelled_total', 1), 1);
+		// the one worker is free: a cheap render is served, and the big
+		// one ended as stopped, neither finished nor timed out
+		assert.equal((await get(srv, `/img/${big}/w=66,f=jpeg`, { from: '127.0.9.4', timeout: 120000 })).status, 200);
+		assert.equal(gone().length, 1);
+		assert.equal(gone()[0].refused_by, 'client-gone');
+		assert.equal(await metric(srv, 'pictor_render_timeouts_total'), 0);
+	});
 });
 
 describe('render time budget', () => {

@@ -2620,6 +2620,17 @@ static void test_extremes(void)
 	}
 }
 
+static bool gone_on_second(void *arg)
+{
+	return ++*(int *)arg == 2;
+}
+
+static bool never_gone(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
 /* The render budget stops a long transform; the placeholder has the
  * planned size and one frame, whatever the options. */
 static void test_budget_and_placeholder(void)
@@ -2649,6 +2660,40 @@ static void test_budget_and_placeholder(void)
 		T_EQ(px_image_transform(in.data, in.len, &x, NULL, &out, NULL,
 					&eb),
 		     0);
+		px_buf_release(&out);
+		px_buf_release(&in);
+	}
+	T_CASE("an abandoned transform stops with client_gone")
+	{
+		struct px_buf in, out;
+		struct px_xform x;
+		struct px_errbuf eb = {0};
+		int asked = 0;
+
+		T_EQ(load("rgb.jpg", &in), 0);
+		px_xform_init(&x);
+		x.width = x.height = 7000;
+		x.fit = PX_FIT_SQUEEZE;
+		x.blur = 250;
+		x.format = PX_FMT_PNG;
+		/* no budget: only the question stops it, asked again until
+		 * it says yes */
+		x.abandoned = gone_on_second;
+		x.abandoned_arg = &asked;
+		px_buf_init(&out, 0);
+		T_EQ(px_image_transform(in.data, in.len, &x, NULL, &out, NULL,
+					&eb),
+		     PX_EBUSY);
+		T_STREQ(eb.code, "client_gone");
+		T_EQ(asked, 2);
+		T_EQ(out.len, 0);
+		/* a render still wanted is not stopped */
+		x.width = x.height = 64;
+		x.abandoned = never_gone;
+		T_EQ(px_image_transform(in.data, in.len, &x, NULL, &out, NULL,
+					&eb),
+		     0);
+		T_OK(out.len > 0);
 		px_buf_release(&out);
 		px_buf_release(&in);
 	}
