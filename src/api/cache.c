@@ -72,8 +72,21 @@ int px_api_cache_open(struct px_app *a, struct px_errbuf *eb)
 							    : PX_CACHE_SIEVE;
 	if ((rc = px_cache_new(&o, &a->cache, eb)))
 		return rc;
-	/* Nodes sharing a store drop what the others change (watch.h). */
-	return px_catalog_watch(a->cat, on_change, a->cache, eb);
+	/* Nodes sharing a store keep records near and drop what the others
+	 * change (watch.h). */
+	if ((rc = px_catalog_record_cache(a->cat, (size_t)a->cfg->record_cache,
+					  a->metrics, eb)) ||
+	    (rc = px_catalog_watch(a->cat, on_change, a->cache, eb)))
+		return rc;
+	/* Purges announced while this node was down were never heard: what
+	 * the disk tier kept from before is dropped (as after a lost
+	 * message stream, docs/ARCHITECTURE.md "Several nodes"). */
+	if (px_catalog_shared(a->cat)) {
+		struct px_cache_purge all = {.everything = true};
+
+		px_cache_purge(a->cache, &all, NULL, NULL);
+	}
+	return 0;
 }
 
 #define PURGE_LIST_MAX 100

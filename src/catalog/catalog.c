@@ -13,11 +13,13 @@
 #include "catalog/mih.h"
 #include "catalog/mihmem.h"
 #include "catalog/outbox.h"
+#include "catalog/recache.h"
 #include "core/crypto.h"
 #include "core/utf8.h"
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #define NSTRIPES 64
@@ -31,6 +33,9 @@ struct px_catalog {
 	struct px_brief_memo *briefs; /* decoded delivery briefs (brief.h) */
 	struct px_leases *leases; /* claims on background work (lease.h) */
 	struct px_mihmem *mih[2];     /* memory copies of pq/ and hx/ */
+	/* records of a shared store (watch.c); set once, while the store's
+	 * listener may already be reading it */
+	_Atomic(struct px_recache *) recache;
 };
 
 void px_catalog_set_search_scan(struct px_catalog *c, unsigned n)
@@ -96,6 +101,7 @@ void px_catalog_free(struct px_catalog *c)
 		pthread_mutex_destroy(&c->stripes[i]);
 	px_leases_free(c->leases);
 	px_brief_memo_free(c->briefs);
+	px_recache_free(atomic_load(&c->recache));
 	px_mihmem_free(c->mih[0]);
 	px_mihmem_free(c->mih[1]);
 	free(c);
@@ -471,7 +477,6 @@ int px_catalog_brief(struct px_catalog *c, const char *id,
 		     struct px_image_brief *out, struct px_errbuf *eb)
 {
 	char key[PX_ID_MAX + 8];
-	struct px_kv_txn *txn;
 	struct px_buf b;
 	int rc;
 
@@ -479,12 +484,11 @@ int px_catalog_brief(struct px_catalog *c, const char *id,
 	if (!px_catalog_valid_id(id))
 		return px_errc(eb, PX_ENOTFOUND, "not_found",
 			       "image \"%.64s\" not found", id);
-	if ((rc = px_kv_begin(c->kv, PX_KV_RDONLY, &txn, eb)))
-		return rc;
 	px_buf_init(&b, 0);
 	img_key(key, sizeof(key), id);
-	rc = px_kv_gets(txn, key, &b, eb);
-	px_kv_abort(txn);
+	/* from the node's record cache when the store is shared (an image
+	 * id may be uploaded on another node: its absence is not kept) */
+	rc = px_catalog_cached_get(c, key, false, &b, eb);
 	if (rc == PX_ENOTFOUND)
 		px_errc(eb, rc, "not_found", "image \"%s\" not found", id);
 	else if (!rc)
@@ -1171,6 +1175,16 @@ out:
 struct px_kv *px_catalog_kv(struct px_catalog *c)
 {
 	return c->kv;
+}
+
+struct px_recache *px_catalog_recache(struct px_catalog *c)
+{
+	return atomic_load(&c->recache);
+}
+
+void px_catalog_set_recache(struct px_catalog *c, struct px_recache *rc)
+{
+	px_recache_free(atomic_exchange(&c->recache, rc));
 }
 
 struct px_mihmem *px_catalog_mihmem(struct px_catalog *c, const char *prefix)

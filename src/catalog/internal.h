@@ -44,6 +44,23 @@ int px_lease_end_in(struct px_leases *l, struct px_kv_txn *txn,
 /* After the commit that ended a claim: stop renewing it. */
 void px_lease_forget(struct px_leases *l, const char *key);
 
+/* The node-local record cache (recache.h), NULL when off; set takes
+ * rc and frees the one before (set it before requests run: a lookup
+ * under way keeps using the old one). */
+struct px_recache;
+struct px_recache *px_catalog_recache(struct px_catalog *c);
+void px_catalog_set_recache(struct px_catalog *c, struct px_recache *rc);
+
+/*
+ * The value of key (appended to out), from the record cache when it has
+ * it, else read in a read-only transaction of its own and kept there.
+ * cache_absent: PX_ENOTFOUND is kept too (only for keys whose creation
+ * is announced, watch.h). PX_ENOTFOUND with no message in eb.
+ */
+int px_catalog_cached_get(struct px_catalog *c, const char *key,
+			  bool cache_absent, struct px_buf *out,
+			  struct px_errbuf *eb);
+
 /* Inside the write transaction txn: send "<node> " + the formatted text
  * to the other nodes at commit (watch.h); 0 and nothing sent when the
  * store is not shared. */

@@ -106,7 +106,6 @@ out:
 int px_catalog_variant_get(struct px_catalog *c, const char *name,
 			   struct px_variant *v, struct px_errbuf *eb)
 {
-	struct px_kv_txn *txn;
 	char key[PX_VARIANT_NAME_MAX + 8];
 	struct px_buf b;
 	int rc;
@@ -116,10 +115,8 @@ int px_catalog_variant_get(struct px_catalog *c, const char *name,
 		return PX_ENOTFOUND;
 	snprintf(key, sizeof(key), "var/%s", name);
 	px_buf_init(&b, 0);
-	if ((rc = px_kv_begin(px_catalog_kv(c), PX_KV_RDONLY, &txn, eb)))
-		return rc;
-	rc = px_kv_gets(txn, key, &b, eb);
-	px_kv_abort(txn);
+	/* every creation announces "variant <name>": absence may be kept */
+	rc = px_catalog_cached_get(c, key, true, &b, eb);
 	if (!rc)
 		rc = decode(b.data, b.len, v);
 	px_buf_release(&b);

@@ -7,11 +7,20 @@
  * writes them with px_watch_announce_in() inside the write transaction of
  * the change; the store delivers them to every node's listener in commit
  * order.
+ *
+ * The node's record cache (recache.h) lives by the same messages: the
+ * key a message names ("img/<id>" for image, "var/<name>" for variant)
+ * is forgotten when another node's message arrives, and when this
+ * node's own change has committed (an after-commit callback registered
+ * with the message); heartbeats keep it answering, a lost stream
+ * empties it.
  */
 #include "catalog/internal.h"
 #include "catalog/lease.h"
+#include "catalog/recache.h"
 #include "catalog/watch.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -35,12 +44,46 @@ static struct {
 	int n;
 } watch = {PTHREAD_MUTEX_INITIALIZER, NULL, false, "", {{0}}, 0};
 
+/* The record-cache key a change names into key; false for none. */
+static bool change_key(const struct px_change *ch, char *key, size_t n)
+{
+	if (ch->kind == PX_CHANGE_IMAGE)
+		return snprintf(key, n, "img/%s", ch->id) < (int)n;
+	if (ch->kind == PX_CHANGE_VARIANT)
+		return snprintf(key, n, "var/%s", ch->variant) < (int)n;
+	return false;
+}
+
+static void forget_after(void *ctx, const char *key)
+{
+	px_recache_forget(ctx, key);
+}
+
+/* This node's message msg, about to be sent in txn: the key it names
+ * leaves the record cache once txn has committed. */
+static int forget_own(struct px_catalog *c, struct px_kv_txn *txn,
+		      const char *msg, struct px_errbuf *eb)
+{
+	struct px_recache *rc = px_catalog_recache(c);
+	char copy[PX_KV_NOTIFY_MAX + 1], key[PX_KV_NOTIFY_MAX + 8];
+	struct px_change ch;
+	const char *node;
+
+	if (!rc)
+		return 0;
+	px_strlcpy(copy, msg, sizeof(copy));
+	if (px_change_parse(copy, &node, &ch) ||
+	    !change_key(&ch, key, sizeof(key)))
+		return 0;
+	return px_kv_after_commit(txn, forget_after, rc, key, eb);
+}
+
 int px_watch_announce_in(struct px_catalog *c, struct px_kv_txn *txn,
 			 struct px_errbuf *eb, const char *fmt, ...)
 {
 	char msg[PX_KV_NOTIFY_MAX + 1];
 	va_list ap;
-	int n;
+	int n, rc;
 
 	if (!px_kv_shared(px_catalog_kv(c)))
 		return 0;
@@ -50,6 +93,8 @@ int px_watch_announce_in(struct px_catalog *c, struct px_kv_txn *txn,
 	va_end(ap);
 	if (n >= (int)sizeof(msg))
 		return px_errf(eb, PX_ETOOBIG, "message too long");
+	if ((rc = forget_own(c, txn, msg, eb)))
+		return rc;
 	return px_kv_notify(txn, msg, eb);
 }
 
@@ -135,11 +180,20 @@ static void on_message(void *ctx, const char *payload)
 {
 	struct px_change ch;
 	const char *node = NULL;
-	char *copy = NULL;
+	char *copy = NULL, key[PX_KV_NOTIFY_MAX + 8];
+	struct px_recache *rc;
 	bool ok = true;
 
 	(void)ctx;
 	memset(&ch, 0, sizeof(ch));
+	if (payload && !*payload) {
+		/* a heartbeat: the stream is current */
+		pthread_mutex_lock(&watch.lock);
+		if (watch.cat && (rc = px_catalog_recache(watch.cat)))
+			px_recache_heartbeat(rc, px_mono_us());
+		pthread_mutex_unlock(&watch.lock);
+		return;
+	}
 	if (!payload) {
 		ch.kind = PX_CHANGE_LOST;
 		px_logf(PX_LOG_WARN, "messages from other nodes may have been "
@@ -152,6 +206,14 @@ static void on_message(void *ctx, const char *payload)
 		ok = false;
 	}
 	pthread_mutex_lock(&watch.lock);
+	/* the record cache hears this node's messages too: its own changes
+	 * were forgotten at commit already, once more does no harm */
+	if (ok && watch.cat && (rc = px_catalog_recache(watch.cat))) {
+		if (ch.kind == PX_CHANGE_LOST)
+			px_recache_lost(rc);
+		else if (change_key(&ch, key, sizeof(key)))
+			px_recache_forget(rc, key);
+	}
 	if (ok && watch.cat && (!node || strcmp(node, watch.node)))
 		for (int i = 0; i < watch.n; i++)
 			watch.w[i].fn(watch.w[i].ctx, &ch);
@@ -218,4 +280,102 @@ int px_catalog_purge_announce(struct px_catalog *c, const char *const *sha256,
 		return rc;
 	}
 	return px_kv_commit(txn, eb);
+}
+
+int px_catalog_cached_get(struct px_catalog *c, const char *key,
+			  bool cache_absent, struct px_buf *out,
+			  struct px_errbuf *eb)
+{
+	struct px_recache *rc = px_catalog_recache(c);
+	struct px_recache_ticket t;
+	struct px_kv_txn *txn;
+	bool absent;
+	int r;
+
+	/* the ticket is taken before the read: an invalidation that comes
+	 * while the read is under way keeps its result out */
+	if (rc && px_recache_get(rc, key, px_mono_us(), out, &absent, &t))
+		return absent ? PX_ENOTFOUND : 0;
+	if ((r = px_kv_begin(px_catalog_kv(c), PX_KV_RDONLY, &txn, eb)))
+		return r;
+	r = px_kv_gets(txn, key, out, eb);
+	px_kv_abort(txn);
+	if (rc && (r == 0 || (r == PX_ENOTFOUND && cache_absent)))
+		px_recache_put(rc, key, r ? NULL : out->data, r ? 0 : out->len,
+			       &t, px_mono_us());
+	return r;
+}
+
+static double stat_of(struct px_catalog *c, int which)
+{
+	struct px_recache_stats st;
+
+	px_recache_stats(px_catalog_recache(c), &st);
+	switch (which) {
+	case 0: return (double)st.hits;
+	case 1: return (double)st.misses;
+	case 2: return (double)st.bypassed;
+	case 3: return (double)st.invalidations;
+	case 4: return (double)st.evictions;
+	case 5: return (double)st.entries;
+	default: return (double)st.bytes;
+	}
+}
+
+static double m_hits(void *c) { return stat_of(c, 0); }
+static double m_misses(void *c) { return stat_of(c, 1); }
+static double m_bypassed(void *c) { return stat_of(c, 2); }
+static double m_invalidations(void *c) { return stat_of(c, 3); }
+static double m_evictions(void *c) { return stat_of(c, 4); }
+static double m_entries(void *c) { return stat_of(c, 5); }
+static double m_bytes(void *c) { return stat_of(c, 6); }
+static double m_live(void *c)
+{
+	return px_recache_live(px_catalog_recache(c), px_mono_us());
+}
+
+int px_catalog_record_cache(struct px_catalog *c, size_t max_bytes,
+			    struct px_metrics *metrics, struct px_errbuf *eb)
+{
+	struct px_recache *rc = NULL;
+	int r;
+
+	if (!px_kv_shared(px_catalog_kv(c)) || !max_bytes)
+		return 0;
+	if ((r = px_recache_new(max_bytes, 0, &rc)))
+		return px_errf(eb, r, "cannot make the record cache");
+	/* not live until the listener's next heartbeat */
+	pthread_mutex_lock(&watch.lock);
+	px_catalog_set_recache(c, rc);
+	pthread_mutex_unlock(&watch.lock);
+	if (!metrics)
+		return 0;
+	px_metrics_counter_fn(metrics, "pictor_record_cache_hits_total",
+			      "records and variants answered from this node's "
+			      "record cache", m_hits, c);
+	px_metrics_counter_fn(metrics, "pictor_record_cache_misses_total",
+			      "record cache lookups read from the store",
+			      m_misses, c);
+	px_metrics_counter_fn(metrics, "pictor_record_cache_bypassed_total",
+			      "lookups read from the store because the change "
+			      "stream was not current", m_bypassed, c);
+	px_metrics_counter_fn(metrics,
+			      "pictor_record_cache_invalidations_total",
+			      "keys forgotten on a change, and drops of "
+			      "everything", m_invalidations, c);
+	px_metrics_counter_fn(metrics, "pictor_record_cache_evictions_total",
+			      "entries dropped for room", m_evictions, c);
+	px_metrics_gauge_fn(metrics, "pictor_record_cache_entries",
+			    "entries in the record cache", m_entries, c);
+	px_metrics_gauge_fn(metrics, "pictor_record_cache_bytes",
+			    "bytes held by the record cache", m_bytes, c);
+	px_metrics_gauge_fn(metrics, "pictor_record_cache_live",
+			    "1 while the change stream is current and the "
+			    "record cache answers", m_live, c);
+	return 0;
+}
+
+bool px_catalog_shared(struct px_catalog *c)
+{
+	return px_kv_shared(px_catalog_kv(c));
 }

@@ -60,6 +60,22 @@ int px_catalog_purge_announce(struct px_catalog *c, const char *const *sha256,
 			      size_t nvar, bool everything,
 			      struct px_errbuf *eb);
 
+/* True when the catalog's store is shared by several nodes. */
+bool px_catalog_shared(struct px_catalog *c);
+
+/*
+ * Keep image records and managed variants in a node-local cache of at
+ * most max_bytes (recache.h), kept fresh by the messages above: the
+ * daemon calls it before px_catalog_watch. Lookups are answered from it
+ * only while the listener's heartbeats are current (within 1 s); it is
+ * emptied whenever messages may have been lost. Metrics
+ * pictor_record_cache_* go to metrics (may be NULL). 0 and nothing else
+ * when the store is not shared or max_bytes is 0.
+ */
+struct px_metrics;
+int px_catalog_record_cache(struct px_catalog *c, size_t max_bytes,
+			    struct px_metrics *metrics, struct px_errbuf *eb);
+
 /*
  * Decode one message (payload is changed in place: fields are cut out of
  * it). The sender's node id goes to *node. PX_EINVAL for anything

@@ -246,6 +246,10 @@ static const struct opt opts[] = {
 	{"cache-disk", "PICTOR_CACHE_DISK", "cache_disk", Z(cache_disk),
 	 "10G", 0, 1L << 50, false,
 	 "rendered variants kept under DATA/cache (0: off)"},
+	{"record-cache", "PICTOR_RECORD_CACHE", "record_cache",
+	 Z(record_cache), "64M", 0, 1L << 40, false,
+	 "image records and variants kept in memory when the metadata store "
+	 "is PostgreSQL (0: off)"},
 	{"cache-policy", "PICTOR_CACHE_POLICY", "cache_policy",
 	 E(cache_policy, cache_policies), "sieve", 0, 0, false,
 	 "cache eviction: sieve, or lru (for comparison)"},

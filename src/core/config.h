@@ -96,6 +96,7 @@ struct px_config {
 	long reclassify_share;    /* percent of one core for reclassify jobs */
 	long audit_retention_days; /* 0: keep the audit log forever */
 	long cache_memory;  /* bytes; 0: no memory tier */
+	long record_cache;  /* bytes of records kept when meta is remote */
 	long cache_disk;    /* bytes; 0: no disk tier */
 	enum px_cfg_cache_policy cache_policy;
 	long cache_wait;    /* seconds a coalesced request waits */

@@ -108,25 +108,74 @@ int px_kv_begin(struct px_kv *kv, int flags, struct px_kv_txn **out,
 	return kv->ops->begin(kv, flags, out, eb);
 }
 
+struct px_kv_after {
+	struct px_kv_after *next;
+	void (*fn)(void *ctx, const char *arg);
+	void *ctx;
+	char arg[];
+};
+
+int px_kv_after_commit(struct px_kv_txn *txn,
+		       void (*fn)(void *ctx, const char *arg), void *ctx,
+		       const char *arg, struct px_errbuf *eb)
+{
+	size_t n = strlen(arg);
+	struct px_kv_after *a = malloc(sizeof(*a) + n + 1), **pp;
+
+	if (!a)
+		return px_errf(eb, PX_ENOMEM, "out of memory");
+	a->next = NULL;
+	a->fn = fn;
+	a->ctx = ctx;
+	memcpy(a->arg, arg, n + 1);
+	for (pp = &txn->after; *pp; pp = &(*pp)->next)
+		; /* kept in order of registration */
+	*pp = a;
+	return 0;
+}
+
+/* Run (or just free, with run false) the callbacks taken off a txn. */
+static void after_run(struct px_kv_after *a, bool run)
+{
+	while (a) {
+		struct px_kv_after *next = a->next;
+
+		if (run)
+			a->fn(a->ctx, a->arg);
+		free(a);
+		a = next;
+	}
+}
+
 int px_kv_commit(struct px_kv_txn *txn, struct px_errbuf *eb)
 {
+	struct px_kv_after *after = txn->after; /* commit frees txn */
 	int rc = px_fault_take(&fault);
 
+	txn->after = NULL;
 	if (rc) {
 		/* the real transaction must leave no trace */
 		txn->kv->ops->abort(txn);
+		after_run(after, false);
 		return px_errf(eb, rc, "injected commit fault");
 	}
 	rc = txn->kv->ops->commit(txn, eb);
 	if (rc == 0)
 		px_fault_count(&fault);
+	after_run(after, true);
 	return rc;
 }
 
 void px_kv_abort(struct px_kv_txn *txn)
 {
-	if (txn)
-		txn->kv->ops->abort(txn);
+	struct px_kv_after *after;
+
+	if (!txn)
+		return;
+	after = txn->after;
+	txn->after = NULL;
+	txn->kv->ops->abort(txn);
+	after_run(after, false);
 }
 
 int px_kv_get(struct px_kv_txn *txn, const void *key, size_t nkey,

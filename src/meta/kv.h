@@ -38,8 +38,11 @@ typedef int (*px_kv_scan_fn)(void *ctx, const void *key, size_t nkey,
 /*
  * listen() callback, called on the store's listener thread: payload is one
  * message another process (or this one) sent with notify() and committed,
- * in commit order; NULL means messages may have been lost (the listener's
- * connection broke and was reopened): assume anything may have changed.
+ * in commit order; NULL means messages may have been lost (reported when
+ * the listener's connection breaks and again when it is reopened): assume
+ * anything may have changed. An empty payload ("", which notify() never
+ * sends) is a heartbeat: the connection just completed a round trip with
+ * the server, and every message received before it was delivered.
  */
 typedef void (*px_kv_notify_fn)(void *ctx, const char *payload);
 
@@ -108,8 +111,12 @@ struct px_kv {
 	const struct px_kv_ops *ops; /* first member, always */
 };
 
+struct px_kv_after;
+
 struct px_kv_txn {
 	struct px_kv *kv; /* first member, always */
+	struct px_kv_after *after; /* px_kv_after_commit(); backends leave
+				      it alone (zeroed at begin) */
 };
 
 extern const struct px_kv_ops px_kv_lmdb_ops;
@@ -160,6 +167,15 @@ int px_kv_notify(struct px_kv_txn *txn, const char *payload,
 		 struct px_errbuf *eb);
 int px_kv_listen(struct px_kv *kv, px_kv_notify_fn fn, void *ctx,
 		 struct px_errbuf *eb);
+/*
+ * Call fn(ctx, arg) on this thread once the commit of the write
+ * transaction txn has been attempted, whatever its outcome (a COMMIT
+ * whose answer was lost may still have happened); never after abort().
+ * arg is copied. For node-local caches of what txn changes (watch.c).
+ */
+int px_kv_after_commit(struct px_kv_txn *txn,
+		       void (*fn)(void *ctx, const char *arg), void *ctx,
+		       const char *arg, struct px_errbuf *eb);
 /* PX_EUNSUPPORTED when the backend has no snapshot. */
 int px_kv_snapshot(const struct px_kv_ops *ops, const char *location,
 		   const char *dest, struct px_errbuf *eb);

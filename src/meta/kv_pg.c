@@ -814,12 +814,15 @@ static int pg_notify(struct px_kv_txn *base, const char *payload,
  * The listener: its own connection, LISTENing on the store's channel.
  * It wakes every LISTEN_TICK_MS to notice close(), and asks the server
  * for a round trip every LISTEN_PING_MS so a server that went away is
- * noticed within a second or two, not at the TCP keepalive. A broken
- * connection is reopened (every LISTEN_RETRY_MS while the server is down)
- * and the callback told that messages may have been lost.
+ * noticed within a fraction of a second, not at the TCP keepalive; each
+ * round trip that succeeds is reported as a heartbeat (payload ""),
+ * after the messages that arrived before it. A broken connection is
+ * reported at once (NULL), reopened (every LISTEN_RETRY_MS while the
+ * server is down), and reported again when it is back, since messages
+ * sent meanwhile are gone.
  */
 #define LISTEN_TICK_MS 100
-#define LISTEN_PING_MS 1000
+#define LISTEN_PING_MS 250
 #define LISTEN_RETRY_MS 500
 
 static PGconn *listen_connect(struct pg_kv *kv)
@@ -845,9 +848,12 @@ static void *listener(void *arg)
 	bool lost = !conn; /* messages may have been missed */
 	int64_t last_ping = px_mono_us();
 
+	if (conn)
+		kv->notify_fn(kv->notify_ctx, "");
 	while (!atomic_load(&kv->stopping)) {
 		struct pollfd pfd;
 		PGnotify *n;
+		bool beat = false;
 
 		if (!conn) {
 			if (!(conn = listen_connect(kv))) {
@@ -859,6 +865,7 @@ static void *listener(void *arg)
 				kv->notify_fn(kv->notify_ctx, NULL);
 			lost = false;
 			last_ping = px_mono_us();
+			beat = true;
 		}
 		pfd.fd = PQsocket(conn);
 		pfd.events = POLLIN;
@@ -870,6 +877,7 @@ static void *listener(void *arg)
 			if (exec_ok(conn, "SELECT 1", NULL, "listen ping"))
 				goto broken;
 			last_ping = px_mono_us();
+			beat = true;
 		} else if (!PQconsumeInput(conn)) {
 			goto broken;
 		}
@@ -877,12 +885,16 @@ static void *listener(void *arg)
 			kv->notify_fn(kv->notify_ctx, n->extra);
 			PQfreemem(n);
 		}
+		if (beat)
+			kv->notify_fn(kv->notify_ctx, "");
 		continue;
 broken:
 		px_logf(PX_LOG_WARN, "metadata store (postgres): listener "
 			"connection lost; reconnecting");
 		PQfinish(conn);
 		conn = NULL;
+		/* at once: node-local caches stop answering now */
+		kv->notify_fn(kv->notify_ctx, NULL);
 		lost = true;
 	}
 	if (conn)

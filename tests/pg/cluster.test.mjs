@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import * as L from '../e2e/lib.mjs';
 
@@ -16,14 +17,22 @@ const PG = process.env.PICTOR_TEST_PG;
 const skip = !PG ? 'PICTOR_TEST_PG unset (make pg runs this)' : false;
 const BOUND_MS = 1000; // docs/ARCHITECTURE.md, "Several nodes"
 
+function psql(sql) {
+	const r = spawnSync('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', PG, '-c', sql], { encoding: 'utf8' });
+	if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
+	return r.stdout.trim();
+}
+
 // Node A on a schema of its own (lib.mjs); node B on A's schema and A's
-// originals. B starts when startB() is called.
-async function cluster({ args = [], envA = {}, envB = {} } = {}) {
+// originals, connecting as roleB when given (a superuser the test can
+// stop from logging in). B starts when startB() is called.
+async function cluster({ args = [], envA = {}, envB = {}, roleB = null } = {}) {
 	const dirA = await L.tmpDir();
 	const dirB = await L.tmpDir();
 	const a = await L.startServer({ dataDir: dirA, args, env: envA });
 	const schema = 'e2e_' + L.sha256(path.resolve(dirA)).slice(0, 16);
-	const meta = `${PG}${PG.includes('?') ? '&' : '?'}options=-csearch_path%3D${schema}`;
+	const base = roleB ? PG.replace(/^(postgres(?:ql)?:\/\/)[^@/]*@/, `$1${roleB}@`) : PG;
+	const meta = `${base}${base.includes('?') ? '&' : '?'}options=-csearch_path%3D${schema}`;
 	fs.symlinkSync(path.join(dirA, 'blobs'), path.join(dirB, 'blobs'));
 	const c = { a, b: null };
 	c.startB = async () => {
@@ -100,7 +109,11 @@ describe('two nodes', { skip }, () => {
 			});
 		});
 		await new Promise((r) => hook.listen(0, '127.0.0.1', r));
+		const roleB = `pictor_b_${process.pid}`;
+		psql(`DROP ROLE IF EXISTS ${roleB}`);
+		psql(`CREATE ROLE ${roleB} LOGIN SUPERUSER`);
 		const c = await cluster({
+			roleB,
 			args: ['--moderation-mode', 'sync', '--lease-time', String(2 * L.TIME_SCALE),
 				'--webhook-url', `http://127.0.0.1:${hook.address().port}/hook`, '--webhook-secret', 'whsec-c',
 				'--webhook-timeout', '300'],
@@ -132,24 +145,63 @@ describe('two nodes', { skip }, () => {
 			assert.equal(v.status, 200, L.show(v));
 			await staleness('variant change on A, on B', () => get(b, 'card'), (r) => r.status === 200 && L.probe(r.body).width === 60);
 
+			// B answers deliveries from its record cache, and each change
+			// below comes right after B served the image from its result
+			// cache: the hit must not outlive the change by more than the
+			// bound.
+			const recHits = () => metric(b, 'pictor_record_cache_hits_total');
+			const hitOnB = async () => {
+				const h0 = await recHits();
+				await get(b);
+				assert.equal(cs(await get(b)), 'pictor; hit');
+				assert.ok(await recHits() >= h0 + 2, 'B read the record from its record cache');
+			};
+			assert.equal(await metric(b, 'pictor_record_cache_live'), 1);
+			await hitOnB();
+
 			// requireSignedURLs on A: B refuses an unsigned URL
 			const sg = await L.api(a, 'PATCH', `/v1/images/${id}`, { requireSignedURLs: true });
 			assert.equal(sg.status, 200, L.show(sg));
 			await staleness('requireSignedURLs on A, on B', () => get(b), (r) => r.status === 403);
 			assert.equal((await L.api(a, 'PATCH', `/v1/images/${id}`, { requireSignedURLs: false })).status, 200);
+			await staleness('unsigned again on A, on B', () => get(b), (r) => r.status === 200);
+
+			// While B's change stream is down, B reads every record from
+			// the store; messages sent meanwhile are lost, so when the
+			// stream is back B drops its record cache and its result cache
+			// (a purge on A while B could not hear it).
+			await hitOnB();
+			psql(`ALTER ROLE ${roleB} NOLOGIN`);
+			psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${roleB}' AND (query = 'SELECT 1' OR query LIKE '%LISTEN%')`);
+			await until('B stops answering from its record cache', async () => (await metric(b, 'pictor_record_cache_live')) === 0);
+			assert.equal((await L.api(a, 'PATCH', `/v1/images/${id}`, { requireSignedURLs: true })).status, 200);
+			assert.equal((await get(b)).status, 403, 'B read the record while its stream was down');
+			assert.equal((await L.api(a, 'PATCH', `/v1/images/${id}`, { requireSignedURLs: false })).status, 200);
 			assert.equal((await get(b)).status, 200);
+			assert.equal(cs(await get(b)), 'pictor; hit');
+			assert.equal((await L.api(a, 'POST', '/v1/cache/purge', { images: [id] })).status, 200);
+			assert.equal(cs(await get(b)), 'pictor; hit', 'B did not hear the purge');
+			psql(`ALTER ROLE ${roleB} LOGIN`);
+			await until('B hears again', async () => (await metric(b, 'pictor_record_cache_live')) === 1);
+			assert.notEqual(cs(await get(b)), 'pictor; hit', 'the purge B missed: its result cache was dropped');
+			await hitOnB();
 
 			// a block on A: B answers as for any unapproved image
+			await hitOnB();
 			const bl = await L.api(a, 'POST', `/v1/images/${id}/moderation`, { action: 'block', reviewer: 'ops' });
 			assert.equal(bl.status, 200, L.show(bl));
 			const blocked = await staleness('block on A, on B', () => get(b), (r) => r.status !== 200);
 			assert.equal(blocked.status, 404, L.show(blocked));
 			assert.equal(L.errCode(blocked), 'not_available');
 
-			// a delete on A: 404 on B
+			// a delete on A: 404 on B (served from B's caches just before)
+			assert.equal((await L.api(a, 'POST', `/v1/images/${id}/moderation`, { action: 'approve', reviewer: 'ops' })).status, 200);
+			await staleness('approve on A, on B', () => get(b), (r) => r.status === 200);
+			await hitOnB();
 			const del = await L.api(a, 'DELETE', `/v1/images/${id}`);
 			assert.equal(del.status, 200, L.show(del));
-			await staleness('delete on A, 404 on B', () => L.api(b, 'GET', `/v1/images/${id}`), (r) => r.status === 404);
+			await staleness('delete on A, 404 on B', () => get(b), (r) => r.status === 404);
+			assert.equal((await L.api(b, 'GET', `/v1/images/${id}`)).status, 404);
 			console.log(`# staleness: ${seen.join(', ')}`);
 
 			// The events so far went out once each.
@@ -181,6 +233,7 @@ describe('two nodes', { skip }, () => {
 			await c.kill();
 			hook.closeAllConnections();
 			await new Promise((r) => hook.close(r));
+			psql(`DROP ROLE IF EXISTS ${roleB}`);
 		}
 	});
 

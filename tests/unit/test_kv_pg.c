@@ -400,19 +400,41 @@ static void test_reconnect(PGconn *a)
 	px_kv_close(kv);
 }
 
-/* What the listener delivered: payloads joined by ",", "LOST" for NULL. */
+/* What the listener delivered: payloads joined by ",", "LOST" for NULL;
+ * heartbeats ("") counted apart. */
 static struct {
 	pthread_mutex_t lock;
 	char text[256];
-} heard = {PTHREAD_MUTEX_INITIALIZER, ""};
+	int beats;
+} heard = {PTHREAD_MUTEX_INITIALIZER, "", 0};
 
 static void hear(void *ctx, const char *payload)
 {
 	pthread_mutex_lock(&heard.lock);
+	if (payload && !*payload) {
+		heard.beats++;
+		pthread_mutex_unlock(&heard.lock);
+		return;
+	}
 	snprintf(heard.text + strlen(heard.text),
 		 sizeof(heard.text) - strlen(heard.text), "%s%s",
 		 heard.text[0] ? "," : "", payload ? payload : "LOST");
 	pthread_mutex_unlock(&heard.lock);
+}
+
+/* Wait (10 s at most) for more than n heartbeats. */
+static bool beats_over(int n)
+{
+	bool ok = false;
+
+	for (int i = 0; i < 1000 && !ok; i++) {
+		pthread_mutex_lock(&heard.lock);
+		ok = heard.beats > n;
+		pthread_mutex_unlock(&heard.lock);
+		if (!ok)
+			poll(NULL, 0, 10);
+	}
+	return ok;
 }
 
 /* Wait (10 s at most) until the listener has heard want. */
@@ -454,6 +476,7 @@ static void test_messages(PGconn *a)
 	struct px_errbuf eb = {0};
 	struct px_kv *kv = NULL, *kv2 = NULL;
 	struct px_kv_txn *t;
+	int beats;
 
 	T_EQ(px_kv_open(&px_kv_pg_ops, uri, 0, &kv, NULL), 0);
 	T_EQ(px_kv_open(&px_kv_pg_ops, uri, 0, &kv2, NULL), 0);
@@ -470,11 +493,22 @@ static void test_messages(PGconn *a)
 	T_EQ(px_kv_begin(kv, PX_KV_RDONLY, &t, &eb), 0);
 	T_EQ(px_kv_notify(t, "ro", &eb), PX_EINVAL);
 	px_kv_abort(t);
-	/* a listener cut off says so, comes back, and hears on */
+	/* heartbeats while connected, a round trip every 250 ms */
+	pthread_mutex_lock(&heard.lock);
+	beats = heard.beats;
+	pthread_mutex_unlock(&heard.lock);
+	T_OK(beats >= 1);
+	T_OK(beats_over(beats + 1));
+	/* a listener cut off says so at once and again when it is back
+	 * (what was sent in between is gone), beats again, and hears on */
 	cut(a);
-	T_OK(heard_is("one,two,LOST"));
+	T_OK(heard_is("one,two,LOST,LOST"));
+	pthread_mutex_lock(&heard.lock);
+	beats = heard.beats;
+	pthread_mutex_unlock(&heard.lock);
+	T_OK(beats_over(beats));
 	T_EQ(say(kv, "three", true), 0);
-	T_OK(heard_is("one,two,LOST,three"));
+	T_OK(heard_is("one,two,LOST,LOST,three"));
 out:
 	px_kv_close(kv2);
 	px_kv_close(kv);
