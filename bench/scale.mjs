@@ -10,9 +10,13 @@
 //             (incompressible, so every byte goes to the blob store)
 //   uncached  /img/ID/w=64 once per uploaded image: every request a result
 //             cache miss (record read, original read, render, encode)
-//   cached    /img/ID/w=64 of one image BENCH_N times: result cache hits
+//   cached    /img/ID/w=64 of one image BENCH_HITS (default 10 x BENCH_N)
+//             times: result cache hits (a hit takes well under a
+//             millisecond, so fewer would time little but the client)
 // and last, the embedded daemon stopped, `pictor migrate` of its data
 // directory into S3 + PostgreSQL with one copying thread and with four.
+// BENCH_PG_ARGS: more flags for the S3 + PostgreSQL daemon only, e.g.
+// "--record-cache 0" for the cost of reading every record from the store.
 // BENCH_CONC (default 4) at once, in BENCH_ROUNDS (default 3) rounds that
 // alternate between the daemons. Then, per request, the mean milliseconds
 // from the daemon's own metrics: end to end (request duration), waiting
@@ -27,6 +31,7 @@ const N = Number(process.env.BENCH_N || 120);
 const CONC = Number(process.env.BENCH_CONC || 4);
 const SIZE = Number(process.env.BENCH_SIZE || 256);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
+const HITS = Number(process.env.BENCH_HITS || 10 * N);
 const PG = process.env.PICTOR_TEST_PG;
 if (!PG || !process.env.RGW_ENDPOINT) {
 	console.error('bench/scale: run bench/scale.sh (needs RGW and PostgreSQL)');
@@ -119,7 +124,7 @@ async function measure(sides) {
 		const rps = sides.map(() => []);
 		for (let r = 0; r < ROUNDS; r++) {
 			const order = r % 2 ? [1, 0] : [0, 1];
-			for (const j of order) rps[j].push(await round(k, sides[j], per));
+			for (const j of order) rps[j].push(await round(k, sides[j], k === 'cached' ? Math.ceil(HITS / ROUNDS) : per));
 		}
 		for (let j = 0; j < sides.length; j++) {
 			const b = await scrape(sides[j].srv);
@@ -142,12 +147,13 @@ spawnSync('psql', ['-X', '-q', '-d', PG, '-c', `CREATE SCHEMA ${schema}`]);
 const blob = `s3://${process.env.RGW_BUCKET}/bench-${process.pid}?endpoint=${process.env.RGW_ENDPOINT}&path_style=1`;
 const dist = await L.startServer({
 	dataDir: dir,
-	args: [...args, '--blob', blob, '--meta', `${PG}?options=-csearch_path%3D${schema}`],
+	args: [...args, '--blob', blob, '--meta', `${PG}?options=-csearch_path%3D${schema}`,
+		...(process.env.BENCH_PG_ARGS || '').split(' ').filter(Boolean)],
 });
 try {
 	const [a, b] = await measure([side(emb, 'e'), side(dist, 's')]);
 	const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-').padStart(7);
-	console.log(`bench/scale: ${N} requests of each kind in ${ROUNDS} alternating rounds, ${CONC} at once, ${SIZE}x${SIZE} noise PNGs ` +
+	console.log(`bench/scale: ${N} uploads and uncached, ${HITS} cached requests in ${ROUNDS} alternating rounds, ${CONC} at once, ${SIZE}x${SIZE} noise PNGs ` +
 		`(~${(SIZE * SIZE * 3 / 1024).toFixed(0)} KB each)`);
 	console.log('requests/s  embedded  s3+pg  s3+pg/embedded');
 	for (const k of Object.keys(a)) {

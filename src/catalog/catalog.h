@@ -35,6 +35,8 @@
  *   lease/job/<id>               -> "<node> <expiry µs>": the node
  *                                   classifying that pending image
  *   lease/outbox/<16 hex seq>    -> the same for a webhook event
+ *   lease/rcj/<job id>           -> the same for the run of a
+ *                                   re-classification job
  *  catalog/outbox.c (written in the transaction of the decision)
  *   outbox/<16 hex seq>          -> pending webhook event (JSON)
  *   deadletter/<16 hex seq>      -> event that ran out of attempts

@@ -43,6 +43,17 @@ int px_lease_end_in(struct px_leases *l, struct px_kv_txn *txn,
 		    const char *key, struct px_errbuf *eb);
 /* After the commit that ended a claim: stop renewing it. */
 void px_lease_forget(struct px_leases *l, const char *key);
+/* Claim key in a write transaction of its own: owed(txn, arg) says
+ * whether the work still exists (0, else its rc, e.g. PX_ENOTFOUND);
+ * then PX_EBUSY ("claimed") for another node's unexpired claim, else the
+ * claim is written (over an expired one) and renewed from then on. 0 at
+ * once when leases are off. */
+int px_lease_claim(struct px_leases *l, const char *key,
+		   int (*owed)(struct px_kv_txn *txn, const void *arg,
+			       struct px_errbuf *eb),
+		   const void *arg, struct px_errbuf *eb);
+/* Whether this node holds (and renews) the claim key. */
+bool px_lease_held(struct px_leases *l, const char *key);
 
 /* The node-local record cache (recache.h), NULL when off; set takes
  * rc and frees the one before (set it before requests run: a lookup

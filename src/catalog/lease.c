@@ -187,7 +187,7 @@ void px_lease_forget(struct px_leases *l, const char *key)
 	pthread_mutex_unlock(&l->lock);
 }
 
-static bool held(struct px_leases *l, const char *key)
+bool px_lease_held(struct px_leases *l, const char *key)
 {
 	bool yes = false;
 
@@ -231,10 +231,10 @@ int px_lease_end_in(struct px_leases *l, struct px_kv_txn *txn,
  * The claim transaction: owed(txn) says whether the work still exists
  * (0, or PX_ENOTFOUND), then the claim key decides.
  */
-static int claim(struct px_leases *l, const char *key,
-		 int (*owed)(struct px_kv_txn *txn, const void *arg,
-			     struct px_errbuf *eb),
-		 const void *arg, struct px_errbuf *eb)
+int px_lease_claim(struct px_leases *l, const char *key,
+		   int (*owed)(struct px_kv_txn *txn, const void *arg,
+			       struct px_errbuf *eb),
+		   const void *arg, struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn;
 	bool live, over;
@@ -314,7 +314,7 @@ int px_catalog_job_claim(struct px_catalog *c, const char *id,
 	if (!px_catalog_valid_id(id))
 		return PX_ENOTFOUND;
 	px_lease_job_key(key, sizeof(key), id);
-	return claim(px_catalog_leases(c), key, job_owed, id, eb);
+	return px_lease_claim(px_catalog_leases(c), key, job_owed, id, eb);
 }
 
 int px_catalog_outbox_claim(struct px_catalog *c, uint64_t seq,
@@ -323,7 +323,7 @@ int px_catalog_outbox_claim(struct px_catalog *c, uint64_t seq,
 	char key[KEY_MAX];
 
 	px_lease_outbox_key(key, sizeof(key), seq);
-	return claim(px_catalog_leases(c), key, outbox_owed, &seq, eb);
+	return px_lease_claim(px_catalog_leases(c), key, outbox_owed, &seq, eb);
 }
 
 void px_catalog_job_release(struct px_catalog *c, const char *id)
@@ -337,7 +337,7 @@ void px_catalog_job_release(struct px_catalog *c, const char *id)
 	if (!l->on || !px_catalog_valid_id(id))
 		return;
 	px_lease_job_key(key, sizeof(key), id);
-	if (!held(l, key))
+	if (!px_lease_held(l, key))
 		return;
 	px_lease_forget(l, key);
 	if (px_kv_begin(l->kv, 0, &txn, NULL))
@@ -384,7 +384,7 @@ static void renew(struct px_leases *l)
 		goto out;
 	/* Claims gone (completed meanwhile) or taken over: stop renewing. */
 	for (size_t i = 0; i < n; i++)
-		if (keys[i][0] && held(l, keys[i])) {
+		if (keys[i][0] && px_lease_held(l, keys[i])) {
 			px_lease_forget(l, keys[i]);
 			px_logf(PX_LOG_DEBUG, "claim \"%s\" ended elsewhere",
 				keys[i]);

@@ -2,11 +2,14 @@
  * lease.h - expiring claims on background work, so that several nodes
  * sharing one metadata store do each piece of it once.
  *
- * Two kinds of work are claimed: an image's classification job and one
- * webhook outbox event. A claim is a kv write transaction that finds the
- * work still owed and no unexpired claim by another node, and records
+ * Three kinds of work are claimed: an image's classification job, one
+ * webhook outbox event, and the run of a re-classification job
+ * (px_reclass_claim, reclass.h). A claim is a kv write transaction that
+ * finds the work still owed and no unexpired claim by another node, and
+ * records
  *   lease/job/<id>              -> "<node id> <expiry, wall-clock µs>"
  *   lease/outbox/<16 hex seq>   -> the same
+ *   lease/rcj/<job id>          -> the same
  * A node renews the claims it holds every third of the lease length, so a
  * live node keeps its work however long it takes; a node that dies (even
  * by SIGKILL) stops renewing, and once the expiry passes any other node

@@ -446,13 +446,46 @@ int px_reclass_list(struct px_catalog *c, int limit,
 	return rc < 0 ? rc : 0;
 }
 
-/* Move a running job to state, audited, in one transaction. */
+/* The claim on running job id (lease.h): lease/rcj/<id>. */
+static void lease_key(char *k, size_t n, const char *id)
+{
+	snprintf(k, n, "lease/rcj/%s", id);
+}
+
+static int running_owed(struct px_kv_txn *txn, const void *arg,
+			struct px_errbuf *eb)
+{
+	struct px_reclass_job j;
+	int rc = job_get_in(txn, arg, &j, eb);
+
+	return !rc && j.state != PX_RCJ_RUNNING ? PX_ENOTFOUND : rc;
+}
+
+int px_reclass_claim(struct px_catalog *c, const char *job_id,
+		     struct px_errbuf *eb)
+{
+	struct px_leases *l = px_catalog_leases(c);
+	char key[64];
+
+	if (!valid_job_id(job_id))
+		return PX_ENOTFOUND;
+	lease_key(key, sizeof(key), job_id);
+	/* held: the renewal thread keeps it, and drops it once it finds it
+	 * gone or another node's */
+	if (px_lease_held(l, key))
+		return 0;
+	return px_lease_claim(l, key, running_owed, job_id, eb);
+}
+
+/* Move a running job to state, audited, in one transaction that also
+ * ends its claim, whichever node holds it. */
 static int end_job(struct px_catalog *c, const char *id,
 		   enum px_reclass_state state, const struct px_actor *who,
 		   struct px_reclass_job *job, struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn = NULL;
 	struct px_reclass_job j;
+	char key[64];
 	int rc;
 
 	if ((rc = px_kv_begin(px_catalog_kv(c), 0, &txn, eb)))
@@ -471,8 +504,13 @@ static int end_job(struct px_catalog *c, const char *id,
 		goto out;
 	if ((rc = audit_job(txn, &j, who, NULL, eb)))
 		goto out;
+	lease_key(key, sizeof(key), id);
+	if ((rc = px_lease_end_in(px_catalog_leases(c), txn, key, eb)))
+		goto out;
 	rc = px_kv_commit(txn, eb);
 	txn = NULL;
+	if (!rc)
+		px_lease_forget(px_catalog_leases(c), key);
 out:
 	px_kv_abort(txn);
 	if (job)

@@ -115,6 +115,19 @@ int px_reclass_cancel(struct px_catalog *c, const char *id,
 		      const struct px_actor *who, struct px_reclass_job *job,
 		      struct px_errbuf *eb);
 
+/*
+ * Claim the run of job job_id for this node when several nodes share the
+ * store (lease.h: lease/rcj/<id>, renewed while held, taken over once its
+ * holder stopped renewing for a whole lease): 0 when it is this node's
+ * (or leases are off), PX_EBUSY ("claimed") when another node works it,
+ * PX_ENOTFOUND when it is no longer running. The job's end (done or
+ * canceled, on any node) removes the claim. Steps stay safe without it
+ * (the cursor check refuses a second node's step); the claim keeps the
+ * other nodes from judging the same images for nothing.
+ */
+int px_reclass_claim(struct px_catalog *c, const char *job_id,
+		     struct px_errbuf *eb);
+
 /* The next at most max images of a running job after its cursor, in its
  * range: their cursor positions into pos[i] (ids follow the 17th byte).
  * Returns the count; 0 when the job has seen every image. */

@@ -629,7 +629,7 @@ static void classification_failed(struct px_moderation *m, const char *id,
 /* Test-only: a claimed job waits while the file named by
  * PICTOR_TEST_JOB_GATE exists (or until shutdown), so a test decides when
  * the runner is busy instead of guessing how long a job takes. */
-static void test_gate(struct px_moderation *m)
+void px_moderation_test_gate(struct px_moderation *m)
 {
 	bool stop = false;
 
@@ -658,7 +658,7 @@ static int run_job(void *arg, const char *id)
 	 * already done elsewhere, is passed over. */
 	if (px_catalog_job_claim(m->cat, id, NULL))
 		return 0;
-	test_gate(m);
+	px_moderation_test_gate(m);
 	if (m->test_job_delay_ms > 0)
 		poll(NULL, 0, m->test_job_delay_ms);
 	memset(&rec, 0, sizeof(rec));

@@ -139,6 +139,12 @@ void px_moderation_detect_faces(struct px_moderation *m, const char *id,
 /* Wake the job runner (after an async upload). Accepts NULL. */
 void px_moderation_kick(struct px_moderation *m);
 
+/* Test-only: wait while the file named by PICTOR_TEST_JOB_GATE exists
+ * (or until shutdown); returns at once without it. Claimed background
+ * work (a classification job, a re-classification run) waits here so a
+ * test decides when a node is busy with it. */
+void px_moderation_test_gate(struct px_moderation *m);
+
 /* A reviewer's decision, for px_moderation_review. */
 struct px_review {
 	const char *action; /* "approve" or "block" */

@@ -389,6 +389,15 @@ static bool pass(struct px_reclassifier *r)
 
 	if (px_reclass_running(r->cat, &job, NULL))
 		return false;
+	/* One node works a job at a time (its claim); the others look
+	 * again on the timer and take over when the claim expires. */
+	if ((rc = px_reclass_claim(r->cat, job.id, &eb))) {
+		if (rc != PX_EBUSY && rc != PX_ENOTFOUND)
+			px_logf(PX_LOG_WARN, "reclassify %s: %s", job.id,
+				eb.msg);
+		return false;
+	}
+	px_moderation_test_gate(r->m);
 	pos = calloc(BATCH, sizeof(*pos));
 	if (!pos)
 		return false;

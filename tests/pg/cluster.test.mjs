@@ -276,4 +276,43 @@ describe('two nodes', { skip }, () => {
 		}
 	});
 
+	test('a reclassify job is run by one node; killed mid-job, the other takes it over after the lease and finishes it', { timeout: 2 * T }, async () => {
+		// A's run of the job waits, claimed, while the gate file exists.
+		const lease = 3 * L.TIME_SCALE;
+		const gate = path.join(await L.tmpDir(), 'gate');
+		const c = await cluster({
+			args: ['--moderation-mode', 'sync', '--lease-time', String(lease)],
+			envA: { PICTOR_TEST_JOB_GATE: gate },
+		});
+		try {
+			const { a } = c;
+			for (const f of ['rgb.jpg', 'progressive.jpg']) assert.equal((await L.upload(a, L.input(f))).status, 201);
+			fs.writeFileSync(gate, '');
+			const job = await L.api(a, 'POST', '/v1/moderation/reclassify', { all: true });
+			assert.equal(job.status, 202, L.show(job));
+			const jid = job.json.result.id;
+			await until('A claims the run', async () => (await metric(a, 'pictor_leases_held')) === 1);
+			const claimed = Date.now();
+			const b = await c.startB();
+			// longer than a lease: A renews its claim, B keeps off
+			await L.sleep(Math.max(0, claimed + 1500 * lease - Date.now()));
+			const mid = (await L.api(b, 'GET', `/v1/moderation/reclassify/${jid}`)).json.result;
+			assert.equal(mid.state, 'running');
+			assert.equal(mid.progress.scanned, 0);
+			assert.equal(await metric(b, 'pictor_leases_claimed_total'), 0);
+
+			await a.kill(); // SIGKILL, with the run claimed
+			const done = await until('B finishes the job', async () => {
+				const g = (await L.api(b, 'GET', `/v1/moderation/reclassify/${jid}`)).json.result;
+				return g.state === 'done' && g;
+			});
+			assert.equal(done.progress.scanned, 2);
+			assert.equal(done.progress.total, 2);
+			assert.equal(await metric(b, 'pictor_leases_taken_over_total'), 1);
+			await until('B drops the ended claim', async () => (await metric(b, 'pictor_leases_held')) === 0);
+		} finally {
+			await c.kill();
+		}
+	});
+
 });

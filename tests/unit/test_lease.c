@@ -6,6 +6,7 @@
  */
 #include "catalog/catalog.h"
 #include "catalog/lease.h"
+#include "catalog/reclass.h"
 #include "catalog/watch.h"
 
 #include <unistd.h>
@@ -204,6 +205,49 @@ static void leases(void)
 			usleep(10000);
 		}
 		T_EQ(st.held, 0);
+	}
+	T_CASE("a reclassify job is run by one node, taken over after its "
+	       "holder dies, and freed by its end") {
+		struct px_reclass_filter f;
+		struct px_reclass_job j;
+		struct px_catalog *d = node(blobs, kv);
+		char key[64];
+
+		memset(&f, 0, sizeof(f));
+		T_OK(d != NULL);
+		T_EQ(px_reclass_create(b, &f, "m1", "p1", &px_actor_system, &j,
+				       &eb), 0);
+		snprintf(key, sizeof(key), "lease/rcj/%s", j.id);
+		T_EQ(px_reclass_claim(d, j.id, &eb), 0);
+		T_STREQ((claim_of(kv, key, who, sizeof(who)), who),
+			px_catalog_node(d));
+		T_EQ(px_reclass_claim(c, j.id, &eb), PX_EBUSY);
+		T_EQ(px_reclass_claim(d, j.id, &eb), 0); /* held: no write */
+		px_catalog_free(d); /* no more renewals: as a SIGKILL */
+		exp = claim_of(kv, key, who, sizeof(who));
+		while (px_wall_us() <= exp)
+			usleep(20000);
+		px_catalog_lease_stats(c, &st);
+		T_EQ(px_reclass_claim(c, j.id, &eb), 0);
+		claim_of(kv, key, who, sizeof(who));
+		T_STREQ(who, px_catalog_node(c));
+		{
+			struct px_lease_stats st2;
+
+			px_catalog_lease_stats(c, &st2);
+			T_EQ(st2.taken_over, st.taken_over + 1);
+		}
+		T_EQ(px_reclass_claim(b, j.id, &eb), PX_EBUSY);
+		/* canceled on another node: the claim goes with it */
+		{
+			struct px_reclass_job ended;
+
+			T_EQ(px_reclass_cancel(b, j.id, &px_actor_system,
+					       &ended, &eb), 0);
+		}
+		T_EQ(claim_of(kv, key, who, sizeof(who)), 0);
+		T_EQ(px_reclass_claim(b, j.id, &eb), PX_ENOTFOUND);
+		T_EQ(px_reclass_claim(c, "rc_nope", &eb), PX_ENOTFOUND);
 	}
 out:
 	px_catalog_free(a);
