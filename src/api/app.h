@@ -318,6 +318,9 @@ struct px_api_target {
 int px_api_target_resolve(struct px_app *a, const char *variant,
 			  const char *options, struct px_api_target *t,
 			  struct px_errbuf *eb);
+/* Append s to b percent-encoded as a URL path segment (option strings
+ * keep , = ; . - _ ~ : as they are). */
+void px_api_add_segment(struct px_buf *b, const char *s);
 /* "/img/<id>/<segment>" into out, signed to expire ttl_s from now when
  * delivery would ask for a signature (*exp_s: the expiry, 0 unsigned).
  * PX_ETOOBIG, or PX_ENOTFOUND without a signing key. */

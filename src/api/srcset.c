@@ -72,21 +72,6 @@ bad:
 		       PX_OPT_MAX_SIDE);
 }
 
-/* Append s percent-encoded as a path segment (option strings keep
- * , = ; . - _ ~ : unencoded). */
-static void add_segment(struct px_buf *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr(",=;.-_~:", c))
-			px_buf_add(b, s, 1);
-		else
-			px_buf_addf(b, "%%%02X", c);
-	}
-}
-
 int px_srcset_build(struct px_app *a, const char *id,
 		    const struct px_srcset_query *q, json_t **out,
 		    struct px_errbuf *eb)
@@ -158,7 +143,7 @@ int px_srcset_build(struct px_app *a, const char *id,
 		px_opts_canonical(&o, &canon);
 		px_buf_addf(&path, "/img/%s/", rec.id);
 		px_buf_add(&canon, "", 1);
-		add_segment(&path, (const char *)canon.data);
+		px_api_add_segment(&path, (const char *)canon.data);
 		px_buf_add(&path, "", 1);
 		if (sign) {
 			char signed_path[1536];

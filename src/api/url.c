@@ -18,9 +18,7 @@
 #define URL_TTL_DEFAULT 3600
 #define URL_TTL_MAX (7LL * 86400)
 
-/* Append s percent-encoded as a path segment (option strings keep
- * , = ; . - _ ~ : unencoded). */
-static void add_segment(struct px_buf *b, const char *s)
+void px_api_add_segment(struct px_buf *b, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -93,7 +91,7 @@ int px_api_target_url(struct px_app *a, const struct px_image_rec *rec,
 	*exp_s = 0;
 	px_buf_init(&path, 0);
 	px_buf_addf(&path, "/img/%s/", rec->id);
-	add_segment(&path, t->segment);
+	px_api_add_segment(&path, t->segment);
 	if ((rc = px_buf_add(&path, "", 1)))
 		goto out;
 	if (rec->require_signed && !t->never_signed) {

@@ -2,7 +2,7 @@
  * test_srcset.c - the pure parts of the srcset helper (api/srcset.c):
  * the widths list (sorted, distinct, capped at the original, the
  * width=auto steps by default, every malformed form refused, at most 16)
- * and the path segment encoding of canonical option strings.
+ * and the path segment encoding of canonical option strings (api/url.c).
  */
 #include "t.h"
 
@@ -33,7 +33,7 @@ static const char *segment(const char *s)
 	struct px_buf b;
 
 	px_buf_init(&b, 0);
-	add_segment(&b, s);
+	px_api_add_segment(&b, s);
 	px_buf_add(&b, "", 1);
 	snprintf(out, sizeof(out), "%s", (const char *)b.data);
 	px_buf_release(&b);
