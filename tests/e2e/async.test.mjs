@@ -3,7 +3,6 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as L from './lib.mjs';
@@ -16,15 +15,7 @@ after(async () => {
 	for (const s of servers) await s.kill();
 });
 
-async function waitFor(fn, ms = 30000) {
-	const end = Date.now() + ms * L.TIME_SCALE;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > end) throw new Error('timed out waiting');
-		await L.sleep(100);
-	}
-}
+const waitFor = L.waitFor;
 
 function metric(text, name) {
 	const m = text.match(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm'));
@@ -106,21 +97,12 @@ describe('async moderation', () => {
 		// runner busy: the images queued behind it stay pending
 		// meanwhile. The test-only gate holds the runner on it until
 		// every step is done, however slow the machine.
-		const got = [];
-		const hook = http.createServer((rq, rs) => {
-			const chunks = [];
-			rq.on('data', (c) => chunks.push(c));
-			rq.on('end', () => {
-				got.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-				rs.writeHead(200);
-				rs.end();
-			});
-		});
-		await new Promise((r) => hook.listen(0, '127.0.0.1', r));
-		servers.push({ kill: async () => { hook.closeAllConnections(); await new Promise((r) => hook.close(r)); } });
+		const hook = await L.webhookReceiver();
+		servers.push({ kill: hook.close });
+		const got = hook.events;
 		const gate = path.join(await L.tmpDir(), 'gate');
 		const s = await L.startServer({ args: ['--moderation-mode', 'async', '--moderation-frames', '128',
-			'--webhook-url', `http://127.0.0.1:${hook.address().port}/hook`, '--webhook-secret', 'whsec-a'],
+			'--webhook-url', hook.url, '--webhook-secret', 'whsec-a'],
 		env: { PICTOR_TEST_JOB_GATE: gate } });
 		servers.push(s);
 		const still = await L.upload(s, path.join(L.CORPUS, 'coffee.png'));

@@ -5,7 +5,6 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as L from './lib.mjs';
@@ -350,20 +349,10 @@ describe('a failing render', () => {
 });
 
 describe('purge', () => {
-	let srv, hook, hookUrl, a, b;
-	const events = [];
+	let srv, hook, hookUrl, a, b, events;
 	before(async () => {
-		hook = http.createServer((rq, rs) => {
-			const chunks = [];
-			rq.on('data', (c) => chunks.push(c));
-			rq.on('end', () => {
-				events.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-				rs.statusCode = 204;
-				rs.end();
-			});
-		});
-		await new Promise((r) => hook.listen(0, '127.0.0.1', r));
-		hookUrl = `http://127.0.0.1:${hook.address().port}/hook`;
+		hook = await L.webhookReceiver(() => 204);
+		({ url: hookUrl, events } = hook);
 		srv = await L.startServer({ args: ['--webhook-url', hookUrl, '--webhook-secret', 'whsec-cache'] });
 		const ua = await L.upload(srv, L.makePng(80, 60, 7), { filename: 'a.png' });
 		const ub = await L.upload(srv, L.makePng(80, 60, 8), { filename: 'b.png' });
@@ -374,7 +363,7 @@ describe('purge', () => {
 	});
 	after(async () => {
 		await srv?.kill();
-		hook?.close();
+		await hook?.close();
 	});
 	const get = (id, v) => L.req(srv, 'GET', `/img/${id}/${v}`);
 	const purge = (body, opts) => L.api(srv, 'POST', '/v1/cache/purge', body, opts);

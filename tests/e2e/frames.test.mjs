@@ -14,7 +14,6 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as L from './lib.mjs';
-import { gifFrame, joinGif } from './gif.mjs';
 
 const T = 180000 * L.TIME_SCALE;
 const servers = [];
@@ -32,16 +31,7 @@ let gifFile;
 
 before(async () => {
 	const s = await start(['--moderation', 'off']);
-	const frames = [];
-	for (const name of ['coffee.png', 'motorcycle_left.png', 'Garden.jpg']) {
-		const up = await L.upload(s, path.join(L.CORPUS, name));
-		assert.equal(up.status, 201, L.show(up));
-		const r = await L.req(s, 'GET', `/cdn-cgi/image/w=224,h=224,fit=cover,f=gif/${up.record.id}`);
-		assert.equal(r.status, 200, L.show(r));
-		frames.push(gifFrame(r.body));
-	}
-	gif = joinGif([frames[0], frames[1], frames[2], frames[1]]);
-	assert.equal(L.probe(gif).frames, 4);
+	gif = await L.corpusGif(s, ['coffee.png', 'motorcycle_left.png', 'Garden.jpg'], [0, 1, 2, 1]);
 	gifFile = path.join(await L.tmpDir(), 'four.gif');
 	await fsp.writeFile(gifFile, gif);
 	await s.kill();

@@ -987,3 +987,75 @@ export function exif(buf) {
 	}
 	return { tags, gps: tags.has(0x8825), orientation: tags.get(0x0112) };
 }
+
+// --- moderation and webhook tests ---
+// (node:http and gif.mjs are imported where used, so these helpers stay
+// apart from the rest of the file.)
+
+// Poll fn until it returns something truthy, which it answers; throws after
+// ms (scaled by TIME_SCALE), polling every step ms.
+export async function waitFor(fn, ms = 30000, step = 100) {
+	const end = Date.now() + ms * TIME_SCALE;
+	for (;;) {
+		const v = await fn();
+		if (v) return v;
+		if (Date.now() > end) throw new Error('timed out waiting');
+		await sleep(step);
+	}
+}
+
+// A webhook receiver on loopback at url. answer(n, ev) gives the status
+// for the n-th request (from 0; ev is its JSON body), or null to leave it
+// hanging until close(). Requests land in got as { ev, body, headers, at,
+// status }, their events alone in events.
+export async function webhookReceiver(answer = () => 200) {
+	const http = (await import('node:http')).default;
+	const got = [];
+	const events = [];
+	const hanging = [];
+	const srv = http.createServer((rq, rs) => {
+		const chunks = [];
+		rq.on('data', (c) => chunks.push(c));
+		rq.on('end', () => {
+			const body = Buffer.concat(chunks).toString('utf8');
+			const ev = JSON.parse(body);
+			const status = answer(got.length, ev);
+			got.push({ ev, body, headers: rq.headers, at: Date.now(), status });
+			events.push(ev);
+			if (status === null) {
+				hanging.push(rs);
+				return;
+			}
+			rs.writeHead(status);
+			rs.end();
+		});
+	});
+	await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+	return {
+		url: `http://127.0.0.1:${srv.address().port}/hook`,
+		got,
+		events,
+		close: async () => {
+			for (const rs of hanging) rs.destroy();
+			srv.closeAllConnections();
+			await new Promise((r) => srv.close(r));
+		},
+	};
+}
+
+// An animated GIF of corpus photos, each rendered by server s as a
+// 224x224 GIF (the classifier's input size): frame i is names[order[i]].
+export async function corpusGif(s, names, order) {
+	const { gifFrame, joinGif } = await import('./gif.mjs');
+	const frames = [];
+	for (const name of names) {
+		const up = await upload(s, path.join(CORPUS, name));
+		if (up.status !== 201) throw new Error(`upload of ${name}: ${show(up)}`);
+		const r = await req(s, 'GET', `/cdn-cgi/image/w=224,h=224,fit=cover,f=gif/${up.record.id}`);
+		if (r.status !== 200) throw new Error(`GIF of ${name}: ${show(r)}`);
+		frames.push(gifFrame(r.body));
+	}
+	const gif = joinGif(order.map((i) => frames[i]));
+	if (probe(gif).frames !== order.length) throw new Error('the joined GIF has the wrong frame count');
+	return gif;
+}

@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as L from './lib.mjs';
@@ -38,15 +37,7 @@ function checkModeration(m, verdict, rule) {
 	if (rule) assert.equal(m.rule, rule);
 }
 
-async function waitFor(fn, ms = 20000) {
-	const end = Date.now() + ms * L.TIME_SCALE;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > end) throw new Error('timed out waiting');
-		await L.sleep(100);
-	}
-}
+const waitFor = (fn, ms = 20000) => L.waitFor(fn, ms);
 
 describe('sync moderation (default)', () => {
 	test('a clean photo is approved with scores, model and rule on the record', { timeout: T }, async () => {
@@ -259,21 +250,10 @@ describe('async moderation', () => {
 describe('webhooks', () => {
 	test('flag and review events are POSTed signed, retried after a failure', { timeout: T }, async () => {
 		const secret = 'whsec-test';
-		const got = [];
 		let failures = 1;
-		const hook = http.createServer((rq, rs) => {
-			const chunks = [];
-			rq.on('data', (c) => chunks.push(c));
-			rq.on('end', () => {
-				const body = Buffer.concat(chunks).toString('utf8');
-				got.push({ headers: rq.headers, body, at: Date.now() });
-				rs.statusCode = failures-- > 0 ? 500 : 204;
-				rs.end();
-			});
-		});
-		await new Promise((r) => hook.listen(0, '127.0.0.1', r));
-		after(() => hook.close());
-		const url = `http://127.0.0.1:${hook.address().port}/hook`;
+		const hook = await L.webhookReceiver(() => (failures-- > 0 ? 500 : 204));
+		after(hook.close);
+		const { got, url } = hook;
 		const s = await start(['--moderation-policy', 'suspicious=flag: neutral>=0.5',
 			'--webhook-url', url, '--webhook-secret', secret]);
 		const t0 = Date.now();

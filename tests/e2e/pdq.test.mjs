@@ -42,15 +42,7 @@ function bits(a, b) {
 	return d;
 }
 
-async function waitFor(fn, ms = 60000) {
-	const end = Date.now() + ms * L.TIME_SCALE;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > end) throw new Error('timed out waiting');
-		await L.sleep(50);
-	}
-}
+const waitFor = (fn, ms = 60000) => L.waitFor(fn, ms, 50);
 
 async function settled(s, id) {
 	return waitFor(async () => {

@@ -14,15 +14,7 @@ after(async () => {
 	for (const s of servers) await s.kill();
 });
 
-async function waitFor(fn, ms = 20000) {
-	const end = Date.now() + ms * L.TIME_SCALE;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > end) throw new Error('timed out waiting');
-		await L.sleep(100);
-	}
-}
+const waitFor = (fn, ms = 20000) => L.waitFor(fn, ms);
 
 describe('policy thresholds', () => {
 	const bad = [

@@ -10,11 +10,9 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as L from './lib.mjs';
-import { gifFrame, joinGif } from './gif.mjs';
 
 const T = 180000 * L.TIME_SCALE;
 const BLOCK = ['--moderation-policy', 'drawn=block: drawing>=0.6', '--moderation-blocked', 'quarantine'];
@@ -28,33 +26,12 @@ async function start(args, dataDir) {
 	return s;
 }
 
-async function waitFor(fn, ms = 60000) {
-	const end = Date.now() + ms * L.TIME_SCALE;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > end) throw new Error('timed out waiting');
-		await L.sleep(50);
-	}
-}
+const waitFor = (fn, ms = 60000) => L.waitFor(fn, ms, 50);
 
 async function receiver() {
-	const got = [];
-	const srv = http.createServer((rq, rs) => {
-		const chunks = [];
-		rq.on('data', (c) => chunks.push(c));
-		rq.on('end', () => {
-			got.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-			rs.writeHead(200);
-			rs.end();
-		});
-	});
-	await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-	cleanup.push(async () => {
-		srv.closeAllConnections();
-		await new Promise((r) => srv.close(r));
-	});
-	return { url: `http://127.0.0.1:${srv.address().port}/hook`, got };
+	const r = await L.webhookReceiver();
+	cleanup.push(r.close);
+	return { url: r.url, got: r.events };
 }
 
 const job = async (s, id) => (await L.api(s, 'GET', `/v1/moderation/reclassify/${id}`)).json.result;
@@ -67,16 +44,7 @@ const sum = (o) => Object.values(o).reduce((a, b) => a + b, 0);
 let gif;
 before(async () => {
 	const s = await start(['--moderation', 'off']);
-	const frames = [];
-	for (const name of ['coffee.png', 'motorcycle_left.png', 'Garden.jpg']) {
-		const up = await L.upload(s, path.join(L.CORPUS, name));
-		assert.equal(up.status, 201, L.show(up));
-		const r = await L.req(s, 'GET', `/cdn-cgi/image/w=224,h=224,fit=cover,f=gif/${up.record.id}`);
-		assert.equal(r.status, 200, L.show(r));
-		frames.push(gifFrame(r.body));
-	}
-	gif = joinGif([frames[0], frames[1], frames[2], frames[0]]);
-	assert.equal(L.probe(gif).frames, 4);
+	gif = await L.corpusGif(s, ['coffee.png', 'motorcycle_left.png', 'Garden.jpg'], [0, 1, 2, 0]);
 	await s.kill();
 });
 

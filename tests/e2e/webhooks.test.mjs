@@ -5,7 +5,6 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as L from './lib.mjs';
@@ -21,31 +20,9 @@ after(async () => {
 // A receiver on loopback; behaviour(n, event) answers the n-th request
 // (from 0) with a status, or null to never answer.
 async function receiver(behaviour) {
-	const got = [];
-	const hanging = [];
-	const srv = http.createServer((rq, rs) => {
-		const chunks = [];
-		rq.on('data', (c) => chunks.push(c));
-		rq.on('end', () => {
-			const ev = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-			const n = got.length;
-			const status = behaviour(n, ev);
-			got.push({ ev, at: Date.now(), status });
-			if (status === null) {
-				hanging.push(rs);
-				return;
-			}
-			rs.writeHead(status);
-			rs.end();
-		});
-	});
-	await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-	cleanup.push(async () => {
-		for (const rs of hanging) rs.destroy();
-		srv.closeAllConnections();
-		await new Promise((r) => srv.close(r));
-	});
-	return { url: `http://127.0.0.1:${srv.address().port}/hook`, got };
+	const r = await L.webhookReceiver(behaviour);
+	cleanup.push(r.close);
+	return r;
 }
 
 async function start(args) {
@@ -54,15 +31,7 @@ async function start(args) {
 	return s;
 }
 
-async function waitFor(fn, ms = 60000) {
-	const end = Date.now() + ms * L.TIME_SCALE;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > end) throw new Error('timed out waiting');
-		await L.sleep(100);
-	}
-}
+const waitFor = (fn, ms = 60000) => L.waitFor(fn, ms);
 
 // utime + stime of a process, in seconds.
 function cpuSeconds(pid) {
