@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	px_buf_init(&seg, 0);
-	add_segment(&seg, text);
+	px_api_add_segment(&seg, text);
 	px_buf_add(&seg, "", 1);
 	for (const char *p = (const char *)seg.data; *p; p++) {
 		if (*p == '%') {
