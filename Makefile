@@ -73,7 +73,7 @@ $(BIN): $(BUILD)/src/main.o $(BUILD)/libpictor.a
 	@echo "  LD $@"
 	@$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpictor.a tests/unit/t.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpictor.a tests/unit/t.h tests/unit/t_file.h
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
 	@$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libpictor.a $(LDLIBS_ALL)

@@ -8,6 +8,7 @@
 #include "delivery/options.h"
 #include "image/image.h"
 #include "t.h"
+#include "t_file.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -17,19 +18,9 @@ static const struct px_image_limits lim = {100000000ULL, 16384, 500};
 static int load(const char *name, struct px_buf *b)
 {
 	char path[1024];
-	unsigned char chunk[65536];
-	size_t got;
-	FILE *f;
-	int rc = 0;
 
-	px_buf_init(b, 0);
 	snprintf(path, sizeof(path), "tests/data/inputs/%s", name);
-	if (!(f = fopen(path, "rb")))
-		return -1;
-	while (!rc && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		rc = px_buf_add(b, chunk, got);
-	fclose(f);
-	return rc;
+	return t_load(path, b);
 }
 
 /* Variance of the luma-ish sum of channels over a rectangle of packed

@@ -10,6 +10,7 @@
 #include "image/container.h"
 
 #include "t.h"
+#include "t_file.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -27,21 +28,9 @@ static const char *data_dir(void)
 static int load(const char *name, struct px_buf *b)
 {
 	char path[1024];
-	unsigned char chunk[65536];
-	size_t got;
-	FILE *f;
-	int rc = 0;
 
-	px_buf_init(b, 0);
 	snprintf(path, sizeof(path), "%s/%s", data_dir(), name);
-	if (!(f = fopen(path, "rb"))) {
-		fprintf(stderr, "cannot open \"%s\"\n", path);
-		return -1;
-	}
-	while (!rc && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		rc = px_buf_add(b, chunk, got);
-	fclose(f);
-	return rc;
+	return t_load(path, b);
 }
 
 static double now(void)

@@ -7,6 +7,7 @@
 #include "image/image.h"
 
 #include "t.h"
+#include "t_file.h"
 
 /* Meta's acceptance rule for PDQ ports (pdq/README.md in
  * facebook/ThreatExchange): hashes of quality >= 80 within 10 bits of the
@@ -29,21 +30,9 @@ static const char *dir(void)
 static int load(const char *name, struct px_buf *b)
 {
 	char path[1024];
-	char chunk[65536];
-	size_t got;
-	FILE *f;
-	int rc = 0;
 
-	px_buf_init(b, 0);
 	snprintf(path, sizeof(path), "%s/%s", dir(), name);
-	if (!(f = fopen(path, "rb"))) {
-		fprintf(stderr, "cannot open \"%s\"\n", path);
-		return -1;
-	}
-	while (!rc && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		rc = px_buf_add(b, chunk, got);
-	fclose(f);
-	return rc;
+	return t_load(path, b);
 }
 
 static void t_hex(void)
