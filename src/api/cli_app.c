@@ -100,6 +100,9 @@ int px_cli_app_run(const struct px_cli_twin *t, int argc, char **argv)
 	json_t *res = NULL;
 	char *text;
 
+	for (int f = 0; t->flags[f]; f++)
+		if (f == PX_CLI_FLAGS_MAX)
+			PX_BUG("a CLI twin with more than PX_CLI_FLAGS_MAX flags");
 	for (int i = 0; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			t->usage(stdout);
