@@ -133,6 +133,47 @@ static pthread_mutex_t *stripe(struct px_catalog *c, const char *sha)
 	return &c->stripes[v % NSTRIPES];
 }
 
+/*
+ * Blobs and nodes. The stripes above order an upload and a delete of the
+ * same bytes in this process only; with several nodes on one store the
+ * store's writer lock does it. A blob is removed only inside a write
+ * transaction that finds its reference count still gone (blob_release),
+ * and the upload that raises a count to 1 checks, inside its own write
+ * transaction, that the blob is there, writing it again if not
+ * (blob_ensure). Whichever of the two transactions comes first, the
+ * other sees it: the blob stays, or is written back before the record
+ * commits.
+ */
+static void ref_key(char *k, size_t n, const char *sha);
+
+static void blob_release(struct px_catalog *c, const char *sha)
+{
+	struct px_kv_txn *txn;
+	char key[80];
+	struct px_buf b;
+
+	/* not removed now: an orphan, for recovery or fsck --repair */
+	if (px_kv_begin(c->kv, 0, &txn, NULL))
+		return;
+	px_buf_init(&b, 64);
+	ref_key(key, sizeof(key), sha);
+	if (px_kv_gets(txn, key, &b, NULL) == PX_ENOTFOUND)
+		px_blob_del(c->blobs, sha, NULL);
+	px_kv_abort(txn);
+	px_buf_release(&b);
+}
+
+static int blob_ensure(struct px_catalog *c, const char *sha,
+		       const void *data, size_t n, struct px_errbuf *eb)
+{
+	uint64_t size;
+	int rc = px_blob_stat(c->blobs, sha, &size, eb);
+
+	if (rc == PX_ENOTFOUND)
+		rc = px_blob_put(c->blobs, sha, data, n, eb);
+	return rc;
+}
+
 /* --- record encoding --- */
 
 static int rec_encode(const struct px_image_rec *r, struct px_buf *out)
@@ -401,6 +442,8 @@ int px_catalog_add(struct px_catalog *c, struct px_image_rec *rec,
 		goto out;
 	if ((rc = ref_add(txn, rec->sha256, +1, &refs, eb)))
 		goto out;
+	if (refs == 1 && (rc = blob_ensure(c, rec->sha256, data, n, eb)))
+		goto out;
 	if ((rc = status_keys(txn, rec, true, eb)))
 		goto out;
 	if (event && ((rc = px_outbox_put(txn, event, eb)) ||
@@ -422,18 +465,8 @@ out:
 	px_kv_abort(txn);
 	/* A blob written for a record that was not committed is removed by
 	 * recovery at the next start, or right here when nothing uses it. */
-	if (rc) {
-		struct px_kv_txn *rt = NULL;
-		struct px_buf b;
-
-		px_buf_init(&b, 64);
-		ref_key(key, sizeof(key), rec->sha256);
-		if (px_kv_begin(c->kv, PX_KV_RDONLY, &rt, NULL) == 0 &&
-		    px_kv_gets(rt, key, &b, NULL) == PX_ENOTFOUND)
-			px_blob_del(c->blobs, rec->sha256, NULL);
-		px_kv_abort(rt);
-		px_buf_release(&b);
-	}
+	if (rc)
+		blob_release(c, rec->sha256);
 	pthread_mutex_unlock(lock);
 	px_buf_release(&val);
 	return rc;
@@ -609,7 +642,7 @@ int px_catalog_delete(struct px_catalog *c, const char *id,
 	/* Committed: the record is gone. A failure to remove the blob now
 	 * only leaves an orphan that recovery removes later. */
 	if (!rc && refs == 0)
-		px_blob_del(c->blobs, rec.sha256, NULL);
+		blob_release(c, rec.sha256);
 out:
 	px_kv_abort(txn);
 	pthread_mutex_unlock(lock);
@@ -1158,7 +1191,7 @@ int px_catalog_moderate(struct px_catalog *c, const char *id,
 	/* Committed: the record no longer references its bytes. A failure
 	 * to remove them leaves an orphan that recovery removes. */
 	if (!rc && drop && refs == 0)
-		px_blob_del(c->blobs, rec.sha256, NULL);
+		blob_release(c, rec.sha256);
 	if (!rc && out) {
 		*out = rec;
 		memset(&rec, 0, sizeof(rec));

@@ -8,6 +8,7 @@
 #include "catalog/lease.h"
 #include "catalog/reclass.h"
 #include "catalog/watch.h"
+#include "core/crypto.h"
 
 #include <unistd.h>
 
@@ -312,8 +313,130 @@ static void messages(void)
 	}
 }
 
+/*
+ * An upload and a delete of the same bytes on two nodes, interleaved at
+ * the worst points through wrapped store ops: the blob store's put and
+ * the kv store's commit run a hook once, when armed.
+ */
+static struct px_blob_ops hooked_blob;
+static struct px_kv_ops hooked_kv;
+static void (*blob_hook)(void);
+static void (*commit_hook)(void);
+
+static int put_hooked(struct px_blob_store *s, const char *hex,
+		      const void *data, size_t n, struct px_errbuf *eb)
+{
+	void (*h)(void) = blob_hook;
+	int rc = px_blob_mem_ops.put(s, hex, data, n, eb);
+
+	blob_hook = NULL;
+	if (h)
+		h();
+	return rc;
+}
+
+static int commit_hooked(struct px_kv_txn *txn, struct px_errbuf *eb)
+{
+	void (*h)(void) = commit_hook;
+	int rc = px_kv_mem_ops.commit(txn, eb);
+
+	commit_hook = NULL;
+	if (h)
+		h();
+	return rc;
+}
+
+static struct px_catalog *na, *nb;
+static const char bytes[] = "the same bytes on two nodes";
+static int hook_rc;
+
+/* B deletes the last record of the bytes */
+static void b_deletes(void)
+{
+	hook_rc = px_catalog_delete(nb, "old", NULL, NULL);
+}
+
+/* A uploads the same bytes again */
+static void a_uploads(void)
+{
+	struct px_image_rec r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "new");
+	hook_rc = px_catalog_add(na, &r, bytes, sizeof(bytes), NULL, NULL,
+				 NULL);
+	px_image_rec_release(&r);
+}
+
+static bool blob_there(struct px_blob_store *b, const char *sha)
+{
+	uint64_t size = 0;
+
+	return px_blob_stat(b, sha, &size, NULL) == 0 && size == sizeof(bytes);
+}
+
+static void upload_vs_delete(void)
+{
+	struct px_blob_store *blobs = NULL;
+	struct px_kv *kv = NULL;
+	struct px_image_rec r;
+	char sha[PX_SHA256_HEX_LEN + 1];
+
+	T_EQ(px_blob_open(&px_blob_mem_ops, "", &blobs, NULL), 0);
+	T_EQ(px_kv_open(&px_kv_mem_ops, "", 0, &kv, NULL), 0);
+	if (!blobs || !kv)
+		return;
+	hooked_blob = px_blob_mem_ops;
+	hooked_blob.put = put_hooked;
+	blobs->ops = &hooked_blob;
+	hooked_kv = px_kv_mem_ops;
+	hooked_kv.commit = commit_hooked;
+	kv->ops = &hooked_kv;
+	T_EQ(px_catalog_new(blobs, kv, &na), 0);
+	T_EQ(px_catalog_new(blobs, kv, &nb), 0);
+	T_EQ(px_sha256_hex(bytes, sizeof(bytes), sha), 0);
+
+	T_CASE("the blob goes while A uploads: A writes it back") {
+		memset(&r, 0, sizeof(r));
+		snprintf(r.id, sizeof(r.id), "old");
+		T_EQ(px_catalog_add(nb, &r, bytes, sizeof(bytes), NULL, NULL,
+				    NULL), 0);
+		px_image_rec_release(&r);
+		/* A's put finds the bytes there; B's delete then removes
+		 * them before A's record commits */
+		blob_hook = b_deletes;
+		a_uploads();
+		T_EQ(hook_rc, 0);
+		T_OK(blob_there(blobs, sha));
+		T_EQ(px_catalog_delete(na, "new", NULL, NULL), 0);
+		T_OK(!blob_there(blobs, sha));
+	}
+	T_CASE("A's upload commits between B's delete and B's removal: "
+	       "the blob stays") {
+		memset(&r, 0, sizeof(r));
+		snprintf(r.id, sizeof(r.id), "old");
+		T_EQ(px_catalog_add(nb, &r, bytes, sizeof(bytes), NULL, NULL,
+				    NULL), 0);
+		px_image_rec_release(&r);
+		commit_hook = a_uploads;
+		T_EQ(px_catalog_delete(nb, "old", NULL, NULL), 0);
+		T_EQ(hook_rc, 0);
+		T_OK(blob_there(blobs, sha));
+		memset(&r, 0, sizeof(r));
+		T_EQ(px_catalog_get(nb, "new", &r, NULL), 0);
+		px_image_rec_release(&r);
+		T_EQ(px_catalog_delete(na, "new", NULL, NULL), 0);
+		T_OK(!blob_there(blobs, sha));
+	}
+	px_catalog_free(na);
+	px_catalog_free(nb);
+	px_kv_close(kv);
+	px_blob_close(blobs);
+}
+
 static void run(void)
 {
+	T_CASE("upload against delete") upload_vs_delete();
 	leases();
 	messages();
 }

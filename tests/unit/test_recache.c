@@ -199,7 +199,7 @@ static struct {
 
 static void *reader(void *arg)
 {
-	char key[16];
+	char key[32];
 
 	(void)arg;
 	while (!atomic_load(&race.stop)) {
@@ -234,7 +234,7 @@ static void *reader(void *arg)
 static void test_race(void)
 {
 	pthread_t th[3];
-	char key[16];
+	char key[32];
 
 	T_EQ(px_recache_new(1 << 20, 0, &race.rc), 0);
 	px_recache_heartbeat(race.rc, 1);
