@@ -322,7 +322,7 @@ describe('a failing render', () => {
 		// The stored original disappears behind the daemon's back: every
 		// render of it fails.
 		const sha = L.sha256(bytes);
-		fs.unlinkSync(path.join(srv.dataDir, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha));
+		L.blobDelete(srv.dataDir, sha);
 	});
 	after(() => srv?.kill());
 

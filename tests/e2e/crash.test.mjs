@@ -53,8 +53,17 @@ async function verifyStore(server, sent, acked) {
 		assert.equal(b.status, 200, `${r.id}: ${L.show(b)}`);
 		assert.ok(b.body.equals(bytes), `${r.id}: blob differs from the uploaded bytes`);
 	}
-	// no orphans: every blob file is some record's sha256, and holds it
 	const shas = new Set(list.map((r) => r.sha256));
+	if (L.S3) {
+		// A bucket may be shared by several nodes, so start-up sweeps no
+		// bucket (fsck --repair does): an upload cut by the kill after its
+		// original was written may leave that object, and nothing else.
+		const unacked = new Set([...sent].filter(([id]) => !acked.has(id)).map(([, b]) => L.sha256(b)));
+		const strays = L.blobNames(server.dataDir).filter((n) => !shas.has(n) && !unacked.has(n));
+		assert.deepEqual(strays, [], 'objects in the bucket that no record or cut upload explains');
+		return list;
+	}
+	// no orphans: every blob file is some record's sha256, and holds it
 	const orphans = [];
 	for (const f of blobFiles(server.dataDir)) {
 		const name = path.basename(f);
@@ -130,7 +139,12 @@ test('SIGKILL during uploads loses no acknowledged upload and leaves no orphan',
 	assert.equal(await srv.stop(), 0, 'clean exit on SIGTERM');
 });
 
-test('stray temp files and orphan blobs are removed at start-up', { timeout: T }, async () => {
+// The data directory's own sweep: with originals in a bucket that several
+// nodes may share, start-up sweeps nothing (tests/s3 covers fsck --repair).
+test('stray temp files and orphan blobs are removed at start-up', {
+	timeout: T,
+	skip: L.S3 && 'the start-up sweep is the data directory\'s; a bucket is swept by fsck --repair (tests/s3)',
+}, async () => {
 	await srv?.kill();
 	srv = await L.startServer();
 	const dataDir = srv.dataDir;

@@ -98,11 +98,112 @@ function daemonEnv(extra = {}, dataDir = null) {
 function pgEnv(dataDir, args, env) {
 	const base = process.env.PICTOR_TEST_PG;
 	if (!base || !dataDir || args.includes('--meta') || env.PICTOR_META) return env;
-	const schema = 'e2e_' + sha256(path.resolve(dataDir)).slice(0, 16);
+	const schema = pgSchema(dataDir);
 	const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', base,
 		'-c', `CREATE SCHEMA IF NOT EXISTS ${schema}`], { encoding: 'utf8' });
 	if (r.status !== 0) throw new Error(`psql: ${r.stderr || r.error}`);
 	return { ...env, PICTOR_META: `${base}${base.includes('?') ? '&' : '?'}options=-csearch_path%3D${schema}` };
+}
+
+// ---------------------------------------------------------------------------
+// The stores a data directory's daemon actually uses, for tests that look
+// behind Pictor's back: originals under <data>/blobs/ or in the bucket
+// (PICTOR_E2E_BLOB), records in <data>/meta/data.mdb or in the data
+// directory's PostgreSQL schema (PICTOR_TEST_PG). Bucket requests go
+// through curl's own SigV4 signer, independent of Pictor's.
+
+export const PG = !!process.env.PICTOR_TEST_PG;
+// Both external stores at once: the second run of the whole suite.
+export const EXTERNAL = S3 || PG;
+
+export function pgSchema(dataDir) {
+	return 'e2e_' + sha256(path.resolve(dataDir)).slice(0, 16);
+}
+
+// Run SQL in dataDir's schema; returns psql's unaligned output.
+export function pgQuery(dataDir, sql) {
+	const r = spawnSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', process.env.PICTOR_TEST_PG,
+		'-c', `SET search_path TO ${pgSchema(dataDir)}`, '-c', sql], { encoding: 'utf8', maxBuffer: 1 << 28 });
+	if (r.status !== 0) throw new Error(`psql: ${r.stderr || r.error}`);
+	return r.stdout;
+}
+
+// Every byte the metadata store holds for dataDir: the LMDB file, or each
+// key and value of the schema's table.
+export function storeBytes(dataDir) {
+	if (!PG) return fs.readFileSync(path.join(dataDir, 'meta', 'data.mdb'));
+	const hex = pgQuery(dataDir, "SELECT encode(k, 'hex') || encode(v, 'hex') FROM pictor_kv");
+	return Buffer.from(hex.replace(/\s+/g, ''), 'hex');
+}
+
+// The bucket, key prefix and endpoint of dataDir's originals.
+export function s3Where(dataDir) {
+	const u = new URL(blobFor(dataDir).PICTOR_BLOB.replace(/^s3:/, 'http:'));
+	return { bucket: u.hostname, prefix: u.pathname.replace(/^\/+/, ''), endpoint: u.searchParams.get('endpoint') };
+}
+export function s3ObjectUrl(dataDir, sha) {
+	const w = s3Where(dataDir);
+	return `${w.endpoint}/${w.bucket}/${w.prefix}/blobs/${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}`;
+}
+
+// One request to the bucket signed by curl: {status, body (string)}.
+export function s3curl(method, url, body = null) {
+	const args = ['-s', '-m', '20', '-w', '\n%{http_code}',
+		...(method === 'HEAD' ? ['--head'] : ['-X', method]),
+		'--aws-sigv4', 'aws:amz:us-east-1:s3',
+		'--user', `${process.env.AWS_ACCESS_KEY_ID}:${process.env.AWS_SECRET_ACCESS_KEY}`,
+		'-H', `x-amz-content-sha256: ${sha256(body ?? Buffer.alloc(0))}`];
+	let file = null;
+	if (body) {
+		// --upload-file: curl signs what it sends, with no Content-Type
+		file = path.join(os.tmpdir(), `pictor-s3curl-${process.pid}-${sha256(body).slice(0, 16)}`);
+		fs.writeFileSync(file, body);
+		args.push('--upload-file', file);
+	}
+	args.push(url);
+	const r = spawnSync('curl', args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+	if (file) fs.rmSync(file, { force: true });
+	const nl = r.stdout.lastIndexOf('\n');
+	return { status: Number(r.stdout.slice(nl + 1)), body: r.stdout.slice(0, Math.max(nl, 0)) };
+}
+
+// The SHA-256 names of the originals stored for dataDir.
+export function blobNames(dataDir) {
+	if (!S3) return walk(path.join(dataDir, 'blobs')).map((f) => path.basename(f)).sort();
+	const w = s3Where(dataDir);
+	const names = [];
+	let token = '';
+	for (;;) {
+		const q = `list-type=2&prefix=${encodeURIComponent(`${w.prefix}/blobs/`)}` +
+			(token ? `&continuation-token=${encodeURIComponent(token)}` : '');
+		const r = s3curl('GET', `${w.endpoint}/${w.bucket}?${q}`);
+		if (r.status !== 200) throw new Error(`bucket listing: ${r.status} ${r.body}`);
+		for (const m of r.body.matchAll(/<Key>([^<]*)<\/Key>/g)) names.push(path.basename(m[1]));
+		const next = r.body.match(/<NextContinuationToken>([^<]*)<\/NextContinuationToken>/);
+		if (!/<IsTruncated>true<\/IsTruncated>/.test(r.body) || !next) break;
+		token = next[1];
+	}
+	return names.sort();
+}
+
+// Remove (or replace with other bytes) an original behind Pictor's back.
+export function blobDelete(dataDir, sha) {
+	if (!S3) {
+		fs.unlinkSync(path.join(dataDir, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha));
+		return;
+	}
+	const r = s3curl('DELETE', s3ObjectUrl(dataDir, sha));
+	if (r.status !== 204 && r.status !== 200) throw new Error(`bucket delete: ${r.status} ${r.body}`);
+}
+export function blobPut(dataDir, sha, bytes) {
+	if (!S3) {
+		const f = path.join(dataDir, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha);
+		fs.mkdirSync(path.dirname(f), { recursive: true });
+		fs.writeFileSync(f, bytes);
+		return;
+	}
+	const r = s3curl('PUT', s3ObjectUrl(dataDir, sha), bytes);
+	if (r.status !== 200) throw new Error(`bucket put: ${r.status} ${r.body}`);
 }
 
 // startServer({args, env, dataDir, adminToken, signingKeys, startTimeout})
