@@ -20,6 +20,11 @@
 // cache hits: hit throughput from 16 connections (16 addresses) with the
 // limiter on (limits high enough never to refuse) and off, in short
 // alternating windows of the same run; the median of the pairs' ratios.
+// The flood generator stands for remote machines, whose CPU is not the
+// server's; on one machine it competes with the daemon for the cores.
+// So every flood phase runs twice (BENCH_FLOOD_NICE, default "0,19"):
+// with the generator at the legitimate client's priority, and at nice
+// 19, where it gets only what the daemon leaves (docs/TESTING.md).
 // Figures depend on the machine and its load; read the ratios.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,6 +40,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
 const LEGIT_RPS = Number(process.env.BENCH_LEGIT_RPS || 2);
 const FLOOD_CONNS = Number(process.env.BENCH_FLOOD_CONNS || 16);
 const EXTRA = (process.env.BENCH_ARGS || '').split(' ').filter(Boolean);
+// BENCH_ONLY: run only the flood phases whose name contains it, and
+// skip the limiter's cost on hits (for investigating one case).
+const ONLY = process.env.BENCH_ONLY || '';
+const NICES = (process.env.BENCH_FLOOD_NICE ?? '0,19').split(',').filter(Boolean).map(Number);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function request(port, pathname, { from = '127.0.0.1', agent, method = 'GET', headers = {}, body } = {}) {
@@ -113,6 +122,15 @@ function rss(pid) {
 	} catch { return 0; }
 }
 
+// The daemon's CPU time so far, in seconds (user + system, all threads).
+function cpuSecs(pid) {
+	try {
+		const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+		const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+		return (Number(v[11]) + Number(v[12])) / 100;
+	} catch { return 0; }
+}
+
 const pct = (a, q) => {
 	if (!a.length) return NaN;
 	const s = [...a].sort((x, y) => x - y);
@@ -156,11 +174,13 @@ async function legit(srv, id, cached, stop, tag) {
 }
 
 let floodFirst = 0;
-function flood(srv, id, addrs, conns, secs) {
+function flood(srv, id, addrs, conns, secs, nice) {
 	const first = floodFirst;
 	floodFirst += 1000000;
-	const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--flood', String(srv.port), id,
-		addrs.join(','), String(conns), String(secs), String(first)], { stdio: ['ignore', 'pipe', 'inherit'] });
+	const args = [new URL(import.meta.url).pathname, '--flood', String(srv.port), id,
+		addrs.join(','), String(conns), String(secs), String(first)];
+	const child = nice ? spawn('nice', ['-n', String(nice), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+		: spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
 	let out = '';
 	child.stdout.on('data', (c) => { out += c; });
 	return new Promise((resolve) => child.on('exit', () => resolve({ codes: out ? JSON.parse(out) : {} })));
@@ -182,24 +202,26 @@ async function settle(srv) {
 }
 
 // One window: the legitimate client for secs, with or without a flood.
-async function window(srv, id, cached, floodAddrs, conns, secs) {
+async function window(srv, id, cached, floodAddrs, conns, secs, nice) {
 	const stop = { done: false };
 	const tag = `legit-${++tagSeq}`;
-	const fl = floodAddrs ? flood(srv, id, floodAddrs, conns, secs) : null;
+	const fl = floodAddrs ? flood(srv, id, floodAddrs, conns, secs, nice) : null;
 	const lg = legit(srv, id, cached, stop, tag);
-	const t0 = performance.now();
+	const t0 = performance.now(), c0 = cpuSecs(srv.p.pid);
 	await sleep(secs * 1000);
 	stop.done = true;
 	const [l, f] = await Promise.all([lg, fl]);
+	const cpu = cpuSecs(srv.p.pid) - c0;
 	await settle(srv);
-	return { l, f, secs: (performance.now() - t0) / 1000, server: serverMs(srv, tag) };
+	return { l, f, cpu, secs: (performance.now() - t0) / 1000, server: serverMs(srv, tag) };
 }
 
 function merge(ws) {
 	const l = { ms: [], codes: {} }, f = { codes: {} }, server = [];
 	server.wait = [];
-	let secs = 0;
+	let secs = 0, cpu = 0;
 	for (const w of ws) {
+		cpu += w.cpu;
 		l.ms.push(...w.l.ms);
 		server.push(...w.server);
 		server.wait.push(...w.server.wait);
@@ -207,23 +229,26 @@ function merge(ws) {
 		if (w.f) for (const [k, v] of Object.entries(w.f.codes)) f.codes[k] = (f.codes[k] ?? 0) + v;
 		secs += w.secs;
 	}
-	return { l, f, secs, server };
+	return { l, f, secs, cpu, server };
 }
 
 // A flood phase: ROUNDS times an unloaded window then a flooded one.
-async function phase(srv, id, name, cached, floodAddrs, conns) {
+async function phase(srv, id, name, cached, floodAddrs, conns, nice) {
+	if (ONLY && !name.includes(ONLY))
+		return null;
 	const base = [], loaded = [];
 	let peak = 0;
 	const sampler = setInterval(() => { peak = Math.max(peak, rss(srv.p.pid)); }, 200);
 	const secs = SECS / ROUNDS;
 	for (let i = 0; i < ROUNDS; i++) {
 		base.push(await window(srv, id, cached, null, 0, secs));
-		loaded.push(await window(srv, id, cached, floodAddrs, conns, secs));
+		loaded.push(await window(srv, id, cached, floodAddrs, conns, secs, nice));
 	}
 	clearInterval(sampler);
 	const b = merge(base), m = merge(loaded);
 	const row = {
 		phase: name,
+		generator_nice: nice,
 		unloaded_p50_ms: +pct(b.l.ms, 0.5).toFixed(1),
 		unloaded_p99_ms: +pct(b.l.ms, 0.99).toFixed(1),
 		legit_p50_ms: +pct(m.l.ms, 0.5).toFixed(1),
@@ -239,6 +264,8 @@ async function phase(srv, id, name, cached, floodAddrs, conns) {
 		flood_429: m.f.codes[429] ?? 0,
 		flood_503: m.f.codes[503] ?? 0,
 		peak_rss_mib: +peak.toFixed(0),
+		daemon_cpu_cores: +(m.cpu / m.secs).toFixed(2),
+		generator_cpu_cores: +((m.f.codes.cpu_ms ?? 0) / 1000 / m.secs).toFixed(2),
 	};
 	console.log(JSON.stringify(row));
 	return row;
@@ -286,15 +313,19 @@ try {
 	for (let i = 0; i < 8; i++) await request(srv.port, `/img/${id}/w=${100 + i},f=jpeg`, { from: '127.0.0.9' });
 	const one = ['127.0.1.1'];
 	const hundred = Array.from({ length: 100 }, (_, i) => `127.0.1.${i + 1}`);
-	await phase(srv, id, 'flood 1 address, uncached', false, one, FLOOD_CONNS);
-	await phase(srv, id, 'flood 100 addresses, uncached', false, hundred, 1);
-	await phase(srv, id, 'flood 1 address, cached', true, one, FLOOD_CONNS);
-	await phase(srv, id, 'flood 100 addresses, cached', true, hundred, 1);
+	for (const nice of NICES) {
+		await phase(srv, id, 'flood 1 address, uncached', false, one, FLOOD_CONNS, nice);
+		await phase(srv, id, 'flood 100 addresses, uncached', false, hundred, 1, nice);
+		await phase(srv, id, 'flood 1 address, cached', true, one, FLOOD_CONNS, nice);
+		await phase(srv, id, 'flood 100 addresses, cached', true, hundred, 1, nice);
+	}
 } finally {
 	stop(srv);
 }
 
 // The limiter's cost on cache hits: on (limits high enough never to refuse) vs off.
+if (ONLY)
+	process.exit(0);
 const on = await start(['--rate-limit', 'hit=1000000/s:1000000,render=1000000/s:1000000']);
 const off = await start(['--rate-limit', 'hit=0/s:1,render=0/s:1,api=0/s:1,upload=0/s:1']);
 try {

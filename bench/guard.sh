@@ -6,7 +6,10 @@
 # limiter's cost on cache hits (on vs off, same run).
 #
 # Environment: BENCH_SECONDS (default 10 a phase), BENCH_LEGIT_RPS
-# (default 2), BENCH_FLOOD_CONNS (default 16), BENCH_PHOTO.
+# (default 2), BENCH_FLOOD_CONNS (default 16), BENCH_PHOTO,
+# BENCH_FLOOD_NICE (default "0,19": each flood phase with the generator
+# at both priorities), BENCH_ONLY (phases whose name contains it),
+# BENCH_ARGS (extra daemon flags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make --no-print-directory pictor >/dev/null

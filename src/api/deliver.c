@@ -242,7 +242,9 @@ static void render_work(void *app, struct px_req *r)
 	px_buf_init(&out, 0);
 	if (px_req_cancelled(r)) {
 		/* pushed out of the queue, or its client left: fail fast so
-		 * requests waiting on this render hear at once */
+		 * requests waiting on this render hear at once (this one's
+		 * answer is held back like any "retry later") */
+		px_req_hold(r, (int)a->cfg->refusal_delay_ms);
 		px_resp_header(r, "Retry-After", "1");
 		rc = px_errc(&eb, PX_EBUSY, "overloaded",
 			     "the render was dropped from the queue; retry later");
@@ -398,6 +400,9 @@ static void set_cache_control(struct px_app *a, struct render *rd, int64_t exp)
 
 static void answer_overloaded(struct px_app *a, struct px_req *r)
 {
+	/* held back like a 429: the client waits instead of asking again
+	 * at once (docs/SECURITY.md) */
+	px_req_hold(r, (int)a->cfg->refusal_delay_ms);
 	px_metric_add(a->m.overloaded, 1);
 	px_resp_header(r, "Retry-After", "1");
 	px_resp_error(r, 503, "overloaded",

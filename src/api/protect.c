@@ -30,8 +30,14 @@ static const char *header_cb(void *ctx, const char *name)
 	return px_req_header(ctx, name);
 }
 
-static void answer(struct px_req *r, const struct px_guard_answer *ans)
+static void answer(struct px_app *a, struct px_req *r,
+		   const struct px_guard_answer *ans)
 {
+	/* A client over its limit waits for its 429 rather than asking
+	 * again at once: a flood on kept-alive connections then costs a
+	 * few answers a second, not thousands (docs/SECURITY.md). */
+	if (ans->status == 429)
+		px_req_hold(r, (int)a->cfg->refusal_delay_ms);
 	if (ans->retry_after[0])
 		px_resp_header(r, "Retry-After", ans->retry_after);
 	if (ans->policy[0])
@@ -225,7 +231,7 @@ void px_app_admit(void *app, struct px_req *r)
 	if (ans.status) {
 		if (upload)
 			px_guard_count_early(a->guard);
-		answer(r, &ans);
+		answer(a, r, &ans);
 		return;
 	}
 	auth_before_body(a, r);
@@ -278,7 +284,7 @@ bool px_app_charge(struct px_app *a, struct px_req *r, int cls)
 			  (uint64_t)(px_mono_us() / 1000), &ans);
 	if (!ans.status)
 		return true;
-	answer(r, &ans);
+	answer(a, r, &ans);
 	return false;
 }
 
@@ -297,7 +303,7 @@ bool px_app_hotlink(struct px_app *a, struct px_req *r,
 		px_guard_hotlink(a->guard, referer, &ans);
 	if (!ans.status)
 		return true;
-	answer(r, &ans);
+	answer(a, r, &ans);
 	return false;
 }
 
@@ -337,6 +343,8 @@ static double conn_stat(struct px_http *const *hp, int which)
 		return (double)st.memory;
 	case 3:
 		return (double)st.held;
+	case 5:
+		return (double)st.delayed;
 	default:
 		return (double)st.open;
 	}
@@ -347,6 +355,7 @@ static double conn_slow(void *hp) { return conn_stat(hp, 1); }
 static double conn_memory(void *hp) { return conn_stat(hp, 2); }
 static double conn_held(void *hp) { return conn_stat(hp, 3); }
 static double conn_open(void *hp) { return conn_stat(hp, 4); }
+static double conn_delayed(void *hp) { return conn_stat(hp, 5); }
 
 void px_app_conn_metrics(struct px_app *a, struct px_http *const *hp)
 {
@@ -368,6 +377,10 @@ void px_app_conn_metrics(struct px_app *a, struct px_http *const *hp)
 			    "in-memory response bytes held by connections "
 			    "still sending them",
 			    conn_held, (void *)hp);
+	px_metrics_counter_fn(a->metrics, "pictor_refusals_delayed_total",
+			      "429 and delivery 503 answers held back "
+			      "--refusal-delay-ms before they were sent",
+			      conn_delayed, (void *)hp);
 	px_metrics_gauge_fn(a->metrics, "pictor_connections_open",
 			    "connections open", conn_open, (void *)hp);
 }

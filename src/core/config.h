@@ -59,6 +59,7 @@ struct px_config {
 	long max_output;
 	long max_output_cost; /* output pixels x frames of one render */
 	long render_timeout;  /* seconds one render may take; 0: unbounded */
+	long refusal_delay_ms; /* a 429 is held back this long; 0: sent at once */
 	char *trusted_proxies; /* CIDR list whose forwarded headers count */
 	char *rate_limits;     /* CLASS=RATE/s:BURST,... */
 	char *token_rate_limits; /* the same, per scoped token */

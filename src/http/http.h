@@ -72,6 +72,7 @@ struct px_http_conn_stats {
 	unsigned long long deadline; /* past a phase's deadline */
 	unsigned long long slow;     /* below the minimum transfer rate */
 	unsigned long long memory;   /* cut to fit max_send_memory */
+	unsigned long long delayed;  /* answers held back (px_req_hold) */
 	size_t held;                 /* in-memory response bytes being sent */
 	long open;                   /* connections open */
 };
@@ -150,6 +151,11 @@ void px_req_set_sched(struct px_req *r, uint64_t flow, uint64_t cost,
 		      bool cancellable);
 /* Was the deferred work cancelled (see px_req_set_sched)? */
 bool px_req_cancelled(struct px_req *r);
+/* Hold the answer built on the network thread back ms milliseconds
+ * before it is sent (a refusal to a client asking faster than it may:
+ * it waits instead of asking again at once). Requests with a body are
+ * never held. */
+void px_req_hold(struct px_req *r, int ms);
 /* Has the client of a deferred request closed its end (so its answer
  * will never be read)? For the worker running the request, which may
  * ask while it works (a poll of the socket, no wait). */

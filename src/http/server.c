@@ -99,6 +99,9 @@ struct px_req {
 	bool suspended_now;
 	uint64_t flow, cost; /* fair scheduling (px_req_set_sched) */
 	bool cancellable, cancelled;
+	int hold_ms;           /* px_req_hold */
+	int64_t hold_until_us; /* while held: when to send */
+	struct px_req *hold_next;
 };
 
 struct px_http {
@@ -113,8 +116,9 @@ struct px_http {
 	pthread_t watchdog;
 	bool watchdog_on;
 	atomic_bool stopping;
-	atomic_ullong n_deadline, n_framing, n_slow, n_memory;
+	atomic_ullong n_deadline, n_framing, n_slow, n_memory, n_delayed;
 	size_t held; /* sum of conn.held (conns_lock) */
+	struct px_req *holds; /* answers held back (conns_lock) */
 };
 
 /* Keep the path and query percent-encoded: signatures are computed over
@@ -664,6 +668,92 @@ bool px_req_client_gone(struct px_req *r)
 	       (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+void px_req_hold(struct px_req *r, int ms)
+{
+	r->hold_ms = ms;
+}
+
+/* May r's answer be held back (px_req_hold)? Only without a body (a
+ * body would have to be read meanwhile), and not once the server stops. */
+static bool holdable(struct px_http *h, struct px_req *r)
+{
+	return r->hold_ms > 0 && h->watchdog_on && !atomic_load(&h->stopping) &&
+	       !MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+					    MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+	       !MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+					    MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/* List r, whose connection is suspended, for the watchdog to resume
+ * when its hold ends; false (not listed) once stopping began, when the
+ * watchdog's last sweep may be over. */
+static bool hold_list(struct px_http *h, struct px_req *r)
+{
+	bool held = false;
+
+	r->state = REQ_DEFERRED;
+	r->hold_until_us = px_mono_us() + (int64_t)r->hold_ms * 1000;
+	pthread_mutex_lock(&h->conns_lock);
+	if (!atomic_load(&h->stopping)) {
+		r->hold_next = h->holds;
+		h->holds = r;
+		held = true;
+	}
+	pthread_mutex_unlock(&h->conns_lock);
+	if (held)
+		atomic_fetch_add(&h->n_delayed, 1);
+	return held;
+}
+
+/*
+ * Hold the answer built on a network thread back r->hold_ms: the
+ * connection is suspended and the watchdog resumes it when the time is
+ * up, so a held answer costs no thread. Returns false when the answer
+ * is to be sent now.
+ */
+static bool hold(struct px_http *h, struct px_req *r)
+{
+	if (!holdable(h, r))
+		return false;
+	/* Suspended before it is listed, so the watchdog never resumes a
+	 * connection not yet suspended. */
+	MHD_suspend_connection(r->conn);
+	if (!hold_list(h, r)) {
+		r->state = REQ_READY;
+		MHD_resume_connection(r->conn);
+	}
+	return true;
+}
+
+/* Send the answers held until now (all of them with all set). */
+static void release_holds(struct px_http *h, int64_t now, bool all)
+{
+	struct px_req *due = NULL, **pp, *r;
+
+	pthread_mutex_lock(&h->conns_lock);
+	for (pp = &h->holds; (r = *pp);) {
+		if (all || now >= r->hold_until_us) {
+			*pp = r->hold_next;
+			r->hold_next = due;
+			due = r;
+		} else {
+			pp = &r->hold_next;
+		}
+	}
+	pthread_mutex_unlock(&h->conns_lock);
+	while ((r = due)) {
+		due = r->hold_next;
+		r->state = REQ_READY;
+		MHD_resume_connection(r->conn);
+	}
+}
+
+/* The answer built on a network thread: held back, or queued now. */
+static enum MHD_Result answer(struct px_http *h, struct px_req *r)
+{
+	return hold(h, r) ? MHD_YES : send_response(r);
+}
+
 static void run_deferred(void *arg)
 {
 	struct px_req *r = arg;
@@ -679,6 +769,10 @@ static void run_deferred(void *arg)
 	r->deferred(r->h->o.app, r);
 	if (!r->status)
 		px_resp_error(r, 500, "internal_error", "no response");
+	/* a refusal (a job pushed out of the queue) may be held back; the
+	 * connection is suspended already */
+	if (holdable(r->h, r) && hold_list(r->h, r))
+		return;
 	r->state = REQ_READY;
 	MHD_resume_connection(r->conn);
 }
@@ -970,7 +1064,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 					    c, MHD_HEADER_KIND,
 					    MHD_HTTP_HEADER_TRANSFER_ENCODING))
 					px_resp_header(r, "Connection", "close");
-				return send_response(r);
+				return answer(h, r);
 			}
 		}
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -1064,7 +1158,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	}
 	if (!r->status)
 		px_resp_error(r, 500, "internal_error", "no response");
-	return send_response(r);
+	return answer(h, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -1314,6 +1408,7 @@ static void *watchdog(void *arg)
 		pthread_mutex_unlock(&h->conns_lock);
 		for (int i = 0; i < nd && h->o.dropped; i++)
 			h->o.dropped(h->o.app, dropped[i].peer, dropped[i].why);
+		release_holds(h, now, false);
 		if (now >= next_tick) {
 			if (h->o.tick)
 				h->o.tick(h->o.app);
@@ -1321,6 +1416,8 @@ static void *watchdog(void *arg)
 		}
 		usleep(100000);
 	}
+	/* Nothing is held once stopping is set (see hold()). */
+	release_holds(h, 0, true);
 	return NULL;
 }
 
@@ -1484,6 +1581,7 @@ void px_http_conn_stats(struct px_http *h, struct px_http_conn_stats *st)
 	st->deadline = atomic_load(&h->n_deadline);
 	st->slow = atomic_load(&h->n_slow);
 	st->memory = atomic_load(&h->n_memory);
+	st->delayed = atomic_load(&h->n_delayed);
 	pthread_mutex_lock(&h->conns_lock);
 	st->held = h->held;
 	for (struct conn *k = h->conns; k; k = k->next)

@@ -141,6 +141,8 @@ describe('rate limits and client identity', () => {
 		const line = srv.logs.find((l) => l.msg === 'request' && l.status === 429);
 		assert.equal(line.refused_by, 'limit:render');
 		assert.ok((await metric(srv, 'pictor_ratelimited_total{class="render"}')) >= 3);
+		// each 429 was held back (--refusal-delay-ms) before it was sent
+		assert.ok((await metric(srv, 'pictor_refusals_delayed_total')) >= 3);
 	});
 
 	test('a 304 is a hit, not a render', { timeout: T }, async () => {
