@@ -809,7 +809,9 @@ describe('workers shared between networks', () => {
 			flood.push(get(srv, `/img/${big}/w=${2400 + a},f=jpeg`, { from: `127.0.20.${a}`, timeout: 120000 }));
 			await L.sleep(50);
 		}
-		await L.sleep(300);
+		// all six are in (two running, four waiting) before the other
+		// network asks: on a loaded machine 300 ms may not be enough
+		assert.equal(await metricReach(srv, 'pictor_worker_load', 6), 6);
 		// one client of another network, two renders at once: its network
 		// holds fewer, so each pushes out a job of the flooding network
 		const legit = await Promise.all([64, 65].map((w) =>
@@ -823,7 +825,9 @@ describe('workers shared between networks', () => {
 		assert.ok(pushed.every((x) => x.client?.startsWith('127.0.20.') || x.remote?.startsWith('127.0.20.')));
 		// once the other network had work, the flooding one ran on one
 		// worker at a time: its queued renders waited with a worker free
-		assert.ok(await metric(srv, 'pictor_worker_share_held_total') >= 1);
+		assert.ok(await metric(srv, 'pictor_worker_share_held_total') >= 1,
+			JSON.stringify(srv.logs.filter((x) => x.msg === 'request' && x.path.startsWith('/img/'))
+				.map((x) => [x.client ?? x.remote, x.path.slice(-12), x.status, x.wait_ms, x.ms, x.refused_by])));
 		const m = await L.req(srv, 'GET', '/metrics');
 		assert.match(m.text, /pictor_queue_wait_seconds_count\{class="render"\} \d+/);
 	});
