@@ -802,16 +802,19 @@ describe('workers shared between networks', () => {
 	after(() => srv?.kill());
 
 	test('a network of clients neither fills the queue against another network nor holds every worker', { timeout: T }, async () => {
-		// six clients of 127.0.20.0/24, one big render each: two run (the
-		// network is alone), four fill the queue
+		// six clients of 127.0.20.0/24, one slow render each (the blur
+		// keeps the first running until all six are in): four fill the
+		// queue, and two run (the network alone) or one (the upload's
+		// network was active in the last 10 s, and the sixth then pushes
+		// out a neighbour)
 		const flood = [];
 		for (let a = 1; a <= 6; a++) {
-			flood.push(get(srv, `/img/${big}/w=${2400 + a},f=jpeg`, { from: `127.0.20.${a}`, timeout: 120000 }));
+			flood.push(get(srv, `/img/${big}/w=${2400 + a},blur=40,f=jpeg`, { from: `127.0.20.${a}`, timeout: 120000 }));
 			await L.sleep(50);
 		}
-		// all six are in (two running, four waiting) before the other
-		// network asks: on a loaded machine 300 ms may not be enough
-		assert.equal(await metricReach(srv, 'pictor_worker_load', 6), 6);
+		// the queue is full before the other network asks (on a loaded
+		// machine a fixed pause may not be enough)
+		assert.ok(await metricReach(srv, 'pictor_worker_load', 5) >= 5);
 		// one client of another network, two renders at once: its network
 		// holds fewer, so each pushes out a job of the flooding network
 		const legit = await Promise.all([64, 65].map((w) =>
