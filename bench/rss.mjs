@@ -17,8 +17,18 @@
 //          threshold, a trim when the workers fall idle and every 10 s
 //
 //   node bench/rss.mjs            (make pictor first; or bench/run.sh rss)
+//
+// BENCH_MODE=send measures --send-memory instead: a fresh daemon (result
+// cache off) per bound in BENCH_SEND_BOUNDS (default "0,32M"; 0: off)
+// answers BENCH_READERS (default 16) clients that ask for distinct
+// large PNGs (a noise original, about 12 MB each) and then read
+// nothing. It prints baseline and peak RSS, RSS BENCH_SEND_WAIT
+// (default 8) seconds after the last request, the bytes the daemon
+// says it holds for readers, and how many readers were cut.
 
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as L from '../tests/e2e/lib.mjs';
@@ -93,6 +103,57 @@ async function run(setting, gif) {
 	} finally {
 		await srv.kill();
 	}
+}
+
+// The value of metric name in the daemon's /metrics, or 0.
+async function metric(srv, name) {
+	const r = await L.req(srv, 'GET', '/metrics');
+	const line = r.text.split('\n').find((l) => l.startsWith(name + ' '));
+	return line ? Number(line.slice(name.length + 1)) : 0;
+}
+
+async function sendRun(bound, png) {
+	const WAIT = Number(process.env.BENCH_SEND_WAIT || 8);
+	const READERS = Number(process.env.BENCH_READERS || 16);
+	const srv = await L.startServer({
+		args: ['--moderation', 'off', '--cache-memory', '0', '--cache-disk', '0', '--workers', '2',
+			'--send-memory', bound, '--rate-limit', 'render=0/s:1,hit=0/s:1'],
+	});
+	const socks = [];
+	try {
+		const up = await L.upload(srv, png, { timeout: 120000 });
+		if (up.status !== 201) throw new Error(`upload: ${up.status}`);
+		await L.sleep(11000); // the upload's own garbage trimmed
+		const base = rssKiB(srv.pid);
+		let peak = base;
+		const sampler = setInterval(() => { peak = Math.max(peak, rssKiB(srv.pid)); }, 100);
+		for (let i = 0; i < READERS; i++) {
+			const s = net.connect({ host: '127.0.0.1', port: srv.port, localAddress: `127.0.5.${i + 1}` });
+			s.on('error', () => {});
+			s.pause(); // reads nothing: the answer stays in the daemon
+			s.write(`GET /img/${up.record.id}/w=${2000 - i},f=png HTTP/1.1\r\nHost: x\r\n\r\n`);
+			socks.push(s);
+		}
+		await L.sleep(WAIT * 1000);
+		const held = await metric(srv, 'pictor_send_memory_bytes');
+		const cut = await metric(srv, 'pictor_conn_memory_closed_total');
+		const end = rssKiB(srv.pid);
+		clearInterval(sampler);
+		console.log(`| ${bound} | ${READERS} | ${mib(base)} | ${mib(peak)} | ${mib(end)} | ${(held / 1048576).toFixed(0)} | ${cut} |`);
+	} finally {
+		for (const s of socks) s.destroy();
+		await srv.kill();
+	}
+}
+
+if (process.env.BENCH_MODE === 'send') {
+	// 2000x2000 of noise: no encoder can shrink it
+	const png = L.encodePng(2000, 2000, crypto.randomBytes(2000 * 2000 * 3), 3);
+	console.log(`# --send-memory: readers that read nothing, each of a distinct ~${(png.length / 1048576).toFixed(0)} MB PNG`);
+	console.log('| --send-memory | readers | baseline MiB | peak MiB | end MiB | held for readers MiB | readers cut |');
+	console.log('|---|---|---|---|---|---|---|');
+	for (const b of (process.env.BENCH_SEND_BOUNDS || '0,32M').split(',')) await sendRun(b, png);
+	process.exit(0);
 }
 
 const gif = await buildGif();
