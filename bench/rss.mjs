@@ -21,10 +21,11 @@
 // BENCH_MODE=send measures --send-memory instead: a fresh daemon (result
 // cache off) per bound in BENCH_SEND_BOUNDS (default "0,32M"; 0: off)
 // answers BENCH_READERS (default 16) clients that ask for distinct
-// large PNGs (a noise original, about 12 MB each) and then read
-// nothing. It prints baseline and peak RSS, RSS BENCH_SEND_WAIT
-// (default 8) seconds after the last request, the bytes the daemon
-// says it holds for readers, and how many readers were cut.
+// large PNGs (a noise original, about 11 MB each) and then read
+// nothing (--min-send-rate 0, so only the bound cuts them). It prints
+// baseline and peak RSS, RSS BENCH_SEND_WAIT (default 20) seconds after
+// the last request, the bytes the daemon says it holds for readers, and
+// how many readers were cut.
 
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -113,11 +114,12 @@ async function metric(srv, name) {
 }
 
 async function sendRun(bound, png) {
-	const WAIT = Number(process.env.BENCH_SEND_WAIT || 8);
+	const WAIT = Number(process.env.BENCH_SEND_WAIT || 20);
 	const READERS = Number(process.env.BENCH_READERS || 16);
 	const srv = await L.startServer({
 		args: ['--moderation', 'off', '--cache-memory', '0', '--cache-disk', '0', '--workers', '2',
-			'--send-memory', bound, '--rate-limit', 'render=0/s:1,hit=0/s:1'],
+			// no minimum send rate: only the memory bound cuts readers
+			'--send-memory', bound, '--min-send-rate', '0', '--rate-limit', 'render=0/s:1,hit=0/s:1'],
 	});
 	const socks = [];
 	try {
