@@ -21,7 +21,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .DEFAULT_GOAL := all
 FORCE:
-.PHONY: FORCE all test unit e2e s3 browser pg compat run asan fuzz models deps corpus bench clean format
+.PHONY: FORCE all test unit e2e s3 s3pg browser pg compat run asan fuzz models deps corpus bench clean format
 
 all: $(BIN)
 
@@ -98,30 +98,37 @@ e2e: $(BIN)
 browser: $(BIN)
 	@bash scripts/run-browser.sh $(SPEC)
 
-# The metadata store on a throwaway PostgreSQL 15 (tests/pg/run.sh): the kv
-# cases, crash/schema/two-node tests, and e2e files on --meta postgres://.
-pg: $(BIN) $(BUILD)/tests/test_kv $(BUILD)/tests/test_kv_pg
-	@BUILD=$(BUILD) PICTOR_BIN=$(BIN) bash tests/pg/run.sh
-
-# Originals in a real S3 implementation: Ceph RGW on loopback
-# (tests/s3/run.sh; S3_E2E=all runs the whole e2e suite on it).
-s3: $(BIN) $(BUILD)/tests/test_blob_s3
-	@bash tests/s3/run.sh
+# Pictor on its external stores, throwaway servers on loopback
+# (scripts/run-stores.sh): `make s3pg` starts a Ceph RGW and a PostgreSQL 15
+# once and runs the S3 and PostgreSQL unit cases, tests/s3, tests/pg and
+# the whole e2e suite with every daemon on S3 + PostgreSQL. `make s3` and
+# `make pg` run one store each with a few e2e files (E2E="api cache"
+# chooses others, E2E=all every file).
+STORE_BINS := $(BIN) $(BUILD)/tests/test_blob_s3 $(BUILD)/tests/test_kv $(BUILD)/tests/test_kv_pg
+s3pg s3 pg: $(STORE_BINS)
+	@BUILD=$(BUILD) PICTOR_BIN=$(BIN) bash scripts/run-stores.sh $@
 
 # Transforms compared with sharp (an independent libvips pipeline).
 compat: $(BUILD)/libpictor.a
 	@node --test tests/compat/
 
+# `make test`: the two builds with -j2, then suites side by side in lanes
+# (scripts/run-lanes.sh: each lane's output is printed when all are done,
+# with its wall and CPU time): the unit binaries beside the clang build,
+# then the e2e suite on the embedded stores, the browser and compat suites
+# beside `make s3pg` (the whole e2e suite again on S3 + PostgreSQL), then
+# the fuzz smoke run. Lanes call the scripts, not make, so two makes never
+# write one file. docs/TESTING.md has the times.
+LANE_ENV = BUILD=$(BUILD) PICTOR_BIN=$(BIN)
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
-	@$(MAKE) --no-print-directory CC=clang BUILD=build-clang BIN=build-clang/pictor build-clang/pictor
+	@$(MAKE) --no-print-directory -j2 all $(UNIT_BIN)
 	@$(MAKE) --no-print-directory models corpus
-	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory e2e
-	@$(MAKE) --no-print-directory s3
-	@$(MAKE) --no-print-directory browser
-	@$(MAKE) --no-print-directory pg
-	@$(MAKE) --no-print-directory compat
+	@bash scripts/run-lanes.sh \
+		unit 'bash scripts/run-unit.sh $(UNIT_BIN)' \
+		clang '$(MAKE) --no-print-directory CC=clang BUILD=build-clang BIN=build-clang/pictor build-clang/pictor'
+	@$(LANE_ENV) bash scripts/run-lanes.sh \
+		e2e 'rc=0; bash scripts/run-e2e.sh || rc=1; bash scripts/run-browser.sh || rc=1; node --test tests/compat/ || rc=1; exit $$rc' \
+		s3pg 'bash scripts/run-stores.sh s3pg'
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-5} $(MAKE) --no-print-directory fuzz
 
 # The same suites under AddressSanitizer and UndefinedBehaviorSanitizer.

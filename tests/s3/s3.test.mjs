@@ -6,8 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 import * as L from '../e2e/lib.mjs';
@@ -16,37 +14,10 @@ const T = 240000 * L.TIME_SCALE;
 const RGW_DIR = process.env.RGW_DIR;
 const skip = !L.S3 || !RGW_DIR ? 'needs tests/s3/run.sh (make s3)' : false;
 
-// The bucket and key prefix of a data directory (lib.mjs's blobFor).
-function where(dataDir) {
-	const u = new URL(L.blobFor(dataDir).PICTOR_BLOB.replace(/^s3:/, 'http:'));
-	return { bucket: u.hostname, prefix: u.pathname.replace(/^\/+/, ''), endpoint: u.searchParams.get('endpoint') };
-}
-function objectUrl(dataDir, sha) {
-	const w = where(dataDir);
-	return `${w.endpoint}/${w.bucket}/${w.prefix}/blobs/${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}`;
-}
-
-// A request to the bucket with curl's own SigV4 signer (independent of
-// Pictor's), for damage Pictor did not make. Returns the HTTP status.
-function s3curl(method, url, body = null) {
-	const hash = L.sha256(body ?? Buffer.alloc(0));
-	const args = ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '20',
-		...(method === 'HEAD' ? ['--head'] : ['-X', method]),
-		'--aws-sigv4', 'aws:amz:us-east-1:s3',
-		'--user', `${process.env.AWS_ACCESS_KEY_ID}:${process.env.AWS_SECRET_ACCESS_KEY}`,
-		'-H', `x-amz-content-sha256: ${hash}`];
-	let file = null;
-	if (body) {
-		// --upload-file: curl signs what it sends, with no Content-Type
-		file = path.join(os.tmpdir(), `pictor-s3curl-${process.pid}-${L.sha256(body).slice(0, 16)}`);
-		fs.writeFileSync(file, body);
-		args.push('--upload-file', file);
-	}
-	args.push(url);
-	const r = spawnSync('curl', args, { encoding: 'utf8' });
-	if (file) fs.rmSync(file, { force: true });
-	return Number(r.stdout);
-}
+// Requests to the bucket with curl's own SigV4 signer (independent of
+// Pictor's), for damage Pictor did not make: the HTTP status.
+const objectUrl = L.s3ObjectUrl;
+const s3curl = (method, url, body = null) => L.s3curl(method, url, body).status;
 
 function rgw(cmd) {
 	const r = spawnSync(path.join(L.ROOT, 'tests', 's3', 'rgw.sh'), [cmd, RGW_DIR], { encoding: 'utf8' });
