@@ -182,11 +182,14 @@ describe('errors', () => {
 		assert.notEqual(r2.code, 0, 'a missing config file is an error');
 	});
 
-	test('serve on a port in use fails cleanly', { timeout: T }, async () => {
+	// The second serve loads its models before it binds: on a loaded
+	// machine that alone can take several seconds. One that served on the
+	// same port would run until killed at the bound, and fail.
+	test('serve on a port in use fails cleanly', { timeout: 3 * T }, async () => {
 		const a = await L.startServer();
 		try {
 			const dir = await L.tmpDir();
-			const r = await L.runCli(['serve', '--listen', a.addr, '--data', dir], { timeout: 5000 });
+			const r = await L.runCli(['serve', '--listen', a.addr, '--data', dir], { timeout: 60000 });
 			assert.notEqual(r.code, 0);
 			assert.equal(r.signal, null, `it must exit by itself, not serve on the same port: ${r.stderr.slice(0, 400)}`);
 		} finally {
