@@ -1160,3 +1160,41 @@ export async function corpusGif(s, names, order) {
 	if (probe(gif).frames !== order.length) throw new Error('the joined GIF has the wrong frame count');
 	return gif;
 }
+
+// ---------------------------------------------------------------------------
+// More of the stores behind Pictor's back (see blobNames/blobPut above):
+// an original's bytes, and one key written straight into the metadata
+// store (LMDB's own mdb_load, or SQL on the data directory's schema).
+
+// The stored bytes of an original (a Buffer), or null when it is absent.
+export function blobGet(dataDir, sha) {
+	if (!S3) {
+		try {
+			return fs.readFileSync(path.join(dataDir, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha));
+		} catch (e) {
+			if (e.code === 'ENOENT') return null;
+			throw e;
+		}
+	}
+	const r = spawnSync('curl', ['-s', '-m', '20', '-w', '%{http_code}', '-o', '-', '--aws-sigv4', 'aws:amz:us-east-1:s3',
+		'--user', `${process.env.AWS_ACCESS_KEY_ID}:${process.env.AWS_SECRET_ACCESS_KEY}`,
+		'-H', `x-amz-content-sha256: ${sha256(Buffer.alloc(0))}`, s3ObjectUrl(dataDir, sha)],
+	{ maxBuffer: 1 << 28 });
+	const status = Number(r.stdout.subarray(r.stdout.length - 3).toString());
+	if (status === 404) return null;
+	if (status !== 200) throw new Error(`bucket get: ${status} ${r.stderr}`);
+	return r.stdout.subarray(0, r.stdout.length - 3);
+}
+
+// Set one key of a stopped daemon's metadata store to a text value.
+export function metaPut(dataDir, key, value) {
+	if (PG) {
+		const lit = (s) => `convert_to('${String(s).replace(/'/g, "''")}', 'UTF8')`;
+		pgQuery(dataDir, `INSERT INTO pictor_kv (k, v) VALUES (${lit(key)}, ${lit(value)}) ` +
+			'ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v');
+		return;
+	}
+	const dump = `VERSION=3\nformat=print\ntype=btree\nHEADER=END\n ${key}\n ${value}\nDATA=END\n`;
+	const r = spawnSync('mdb_load', [path.join(dataDir, 'meta')], { input: dump, encoding: 'utf8' });
+	if (r.status !== 0) throw new Error(`mdb_load: ${r.stderr || r.error}`);
+}

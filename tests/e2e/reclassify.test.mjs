@@ -270,8 +270,7 @@ describe('reclassify', () => {
 
 		// An original gone from the store: counted failed, left as it was.
 		const lost = (await L.api(s, 'GET', `/v1/images/${ups[1].record.id}`)).json.result;
-		const blobs = path.join(s.dataDir, 'blobs');
-		fs.unlinkSync(path.join(blobs, L.walk(blobs).find((f) => path.basename(f) === lost.sha256)));
+		L.blobDelete(s.dataDir, lost.sha256);
 		r = await L.runCli(['reclassify', 'start', '--all', ...data]);
 		assert.equal(r.code, 0, r.stderr);
 		const jf = await done(s, JSON.parse(r.stdout).id);
