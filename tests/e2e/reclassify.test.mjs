@@ -9,7 +9,6 @@
 // shows coffee twice and is approved; judged on every frame it is not.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as L from './lib.mjs';
