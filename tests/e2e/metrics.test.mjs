@@ -134,6 +134,8 @@ test('counters move with traffic; the access log has one line per request withou
 	const all = JSON.stringify(srv.logs);
 	assert.ok(!all.includes(srv.adminToken), 'the admin token is never logged');
 	assert.ok(!all.includes('sig='), 'signatures are never logged');
+	// nor the credentials of the stores in use (PICTOR_E2E_BLOB's bucket)
+	if (L.S3) assert.ok(!all.includes(process.env.AWS_SECRET_ACCESS_KEY), 'the S3 secret key is never logged');
 	assert.ok(lines.some((l) => l.path === `/img/${up.record.id}/w=70` && l.status === 200));
 	// Failures carry their error code; the user agent is kept, truncated.
 	const nope = lines.find((l) => l.path === '/nope');

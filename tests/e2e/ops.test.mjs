@@ -14,10 +14,22 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import * as L from './lib.mjs';
 
 const T = 120000 * L.TIME_SCALE;
+
+// Every daemon is killed after the file, so a failed test never leaves one
+// running (which would keep the file's process alive).
+const servers = [];
+after(async () => {
+	for (const s of servers) await s.kill();
+});
+async function start(opts) {
+	const s = await L.startServer(opts);
+	servers.push(s);
+	return s;
+}
 
 function stats(out, what) {
 	const m = out.match(new RegExp(`^${what}: (.*)$`, 'm'));
@@ -42,7 +54,7 @@ test('backup refuses an external store and names the tool to use', { skip: !L.EX
 });
 
 test('backup during uploads and deletes; restore serves every image byte for byte', { skip: embeddedOnly, timeout: T }, async () => {
-	const srv = await L.startServer({ args: ['--moderation', 'off'] });
+	const srv = await start({ args: ['--moderation', 'off'] });
 	const dest = await L.tmpDir('pictor-backup-');
 	const sent = new Map(); // id -> bytes
 	let seed = 0;
@@ -100,7 +112,7 @@ test('backup during uploads and deletes; restore serves every image byte for byt
 		JSON.parse(fs.readFileSync(path.join(srv.dataDir, 'secrets.json'))));
 	await srv.stop();
 
-	const back = await L.startServer({ dataDir: newDir, args: ['--moderation', 'off'] });
+	const back = await start({ dataDir: newDir, args: ['--moderation', 'off'] });
 	const restored = await L.listAll(back);
 	const ids = new Set(restored.map((x) => x.id));
 	assert.equal(ids.size, st.records);
@@ -122,7 +134,7 @@ test('backup during uploads and deletes; restore serves every image byte for byt
 });
 
 test('incremental backup copies only new originals', { skip: embeddedOnly, timeout: T }, async () => {
-	const srv = await L.startServer({ args: ['--moderation', 'off'] });
+	const srv = await start({ args: ['--moderation', 'off'] });
 	const dest = await L.tmpDir('pictor-backup-');
 	const ids = [];
 	const sentBytes = new Map();
@@ -170,7 +182,7 @@ test('incremental backup copies only new originals', { skip: embeddedOnly, timeo
 	js = JSON.parse(m.stdout);
 	assert.deepEqual([m.code, js.originals.copied, js.originals.present, js.keys.copied, js.keys.present],
 		[0, 0, 5, 0, js.keys.total], m.stdout);
-	const moved = await L.startServer({ dataDir: to, args: ['--moderation', 'off'] });
+	const moved = await start({ dataDir: to, args: ['--moderation', 'off'] });
 	const before = new Map();
 	for (const id of ids.slice(1)) before.set(id, sentBytes.get(id));
 	const recs = await L.listAll(moved);
@@ -192,7 +204,7 @@ test('incremental backup copies only new originals', { skip: embeddedOnly, timeo
 
 
 test('fsck finds a flipped byte, a missing original, an orphan and a wrong count by id; --repair fixes them', { timeout: T }, async () => {
-	const srv = await L.startServer({ args: ['--moderation', 'off'] });
+	const srv = await start({ args: ['--moderation', 'off'] });
 	const recs = [];
 	for (let i = 0; i < 4; i++) recs.push((await L.upload(srv, L.makePng(20, 20, `fsck-${i}`))).record);
 	const [flipped, missing, counted, fine] = recs;
@@ -238,7 +250,7 @@ test('fsck finds a flipped byte, a missing original, an orphan and a wrong count
 	assert.match(again.stdout, /problems=0 repaired=0 corrupt=2/);
 
 	// the damaged images are never served again, and admins see them
-	const back = await L.startServer({ dataDir: srv.dataDir, args: ['--moderation', 'off'] });
+	const back = await start({ dataDir: srv.dataDir, args: ['--moderation', 'off'] });
 	for (const rec of [flipped, missing]) {
 		const d = await L.req(back, 'GET', `/img/${rec.id}/w=10`);
 		assert.equal(d.status, 410, L.show(d));
@@ -268,7 +280,7 @@ function metric(text, name, labels = '') {
 test('the background scrub finds a flipped byte within one pass, under its rate', { timeout: T }, async () => {
 	const rate = 400000;
 	const t0 = performance.now();
-	const srv = await L.startServer({ args: ['--moderation', 'off', '--scrub-rate', String(rate), '--scrub-interval', '1s'] });
+	const srv = await start({ args: ['--moderation', 'off', '--scrub-rate', String(rate), '--scrub-interval', '1s'] });
 	const recs = [];
 	for (let i = 0; i < 4; i++) recs.push((await L.upload(srv, L.makePng(160, 120, `scrub-${i}`))).record);
 	const scrape = async () => (await L.req(srv, 'GET', '/metrics')).text;
