@@ -571,7 +571,10 @@ describe('connection hardening', () => {
 			'Content-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\nab', { from: '127.0.7.3', wait: 30000 });
 		assert.ok(r.closed && r.status === 0, r.text.slice(0, 200));
 		assert.equal(await metric(srv, 'pictor_conn_slow_closed_total'), slowBefore + 1);
-		assert.ok(srv.logs.some((l) => l.phase === 'body-rate' && l.remote === '127.0.7.3'));
+		// the log line is written just after the cut, and read from stderr
+		const logged = () => srv.logs.some((l) => l.phase === 'body-rate' && l.remote === '127.0.7.3');
+		for (let i = 0; i < 50 && !logged(); i++) await L.sleep(100);
+		assert.ok(logged(), 'the cut is logged with its phase');
 		const up = await L.upload(srv, RGB);
 		assert.equal(up.status, 201, L.show(up));
 	});
