@@ -55,6 +55,48 @@ static void on_change(void *ctx, const struct px_change *ch)
 	px_cache_purge(cache, &p, NULL, NULL);
 }
 
+/*
+ * Purges announced while this node was down were never heard; the disk
+ * tier may hold what they removed elsewhere. They are replayed from the
+ * store's purge log, from the number this data directory saw last (kept
+ * in DATA/purge-seq, written after each replay): listening has begun
+ * already, so a purge is either in the log read here or heard, perhaps
+ * both (applying one twice drops a little more). Without that number, or
+ * when the log no longer reaches back to it, everything is dropped.
+ */
+static void replay_purges(struct px_app *a)
+{
+	struct px_cache_purge all = {.everything = true};
+	char path[4096], num[32] = "", tmp[4120];
+	unsigned long long after = 0;
+	uint64_t last = 0;
+	bool known = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/purge-seq", a->cfg->data);
+	if ((f = fopen(path, "r"))) {
+		known = fgets(num, sizeof(num), f) &&
+			sscanf(num, "%llu", &after) == 1;
+		fclose(f);
+	}
+	if (!known ||
+	    px_catalog_purge_log(a->cat, after, on_change, a->cache, &last,
+				 NULL)) {
+		px_cache_purge(a->cache, &all, NULL, NULL);
+		if (px_catalog_purge_log(a->cat, UINT64_MAX, NULL, NULL, &last,
+					 NULL) != PX_ENOTFOUND)
+			return; /* the store failed: try at the next start */
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (!(f = fopen(tmp, "w")))
+		return;
+	fprintf(f, "%llu\n", (unsigned long long)last);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+	else
+		remove(tmp);
+}
+
 int px_api_cache_open(struct px_app *a, struct px_errbuf *eb)
 {
 	struct px_cache_opts o;
@@ -78,14 +120,8 @@ int px_api_cache_open(struct px_app *a, struct px_errbuf *eb)
 					  a->metrics, eb)) ||
 	    (rc = px_catalog_watch(a->cat, on_change, a->cache, eb)))
 		return rc;
-	/* Purges announced while this node was down were never heard: what
-	 * the disk tier kept from before is dropped (as after a lost
-	 * message stream, docs/ARCHITECTURE.md "Several nodes"). */
-	if (px_catalog_shared(a->cat)) {
-		struct px_cache_purge all = {.everything = true};
-
-		px_cache_purge(a->cache, &all, NULL, NULL);
-	}
+	if (px_catalog_shared(a->cat))
+		replay_purges(a);
 	return 0;
 }
 

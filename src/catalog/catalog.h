@@ -37,6 +37,11 @@
  *   lease/outbox/<16 hex seq>    -> the same for a webhook event
  *   lease/rcj/<job id>           -> the same for the run of a
  *                                   re-classification job
+ *  catalog/watch.c (only on a store several nodes share)
+ *   plog/<16 hex seq>            -> an announced result-cache purge
+ *                                   ("purge sha|variant <x>", "purge
+ *                                   all"), the last 1000 kept
+ *   plogseq                      -> the last purge's number (decimal)
  *  catalog/outbox.c (written in the transaction of the decision)
  *   outbox/<16 hex seq>          -> pending webhook event (JSON)
  *   deadletter/<16 hex seq>      -> event that ran out of attempts

@@ -256,30 +256,147 @@ out:
 	return rc;
 }
 
+/*
+ * The purge log: every announced purge is also kept, numbered, under
+ * plog/<16 hex seq> ("purge sha <hex>", "purge variant <name>", "purge
+ * all"), the last number in plogseq; the oldest entries beyond
+ * PLOG_KEEP are removed as new ones come. A node that was down replays
+ * what it missed from the number it saw last (px_catalog_purge_log).
+ */
+#define PLOG_KEEP 1000
+
+static void plog_key(char *k, size_t n, uint64_t seq)
+{
+	snprintf(k, n, "plog/%016llx", (unsigned long long)seq);
+}
+
+static int plog_seq(struct px_kv_txn *txn, uint64_t *seq,
+		    struct px_errbuf *eb)
+{
+	struct px_buf b;
+	int rc;
+
+	*seq = 0;
+	px_buf_init(&b, 32);
+	rc = px_kv_gets(txn, "plogseq", &b, eb);
+	if (rc == PX_ENOTFOUND) {
+		rc = 0;
+	} else if (!rc) {
+		char num[24];
+
+		snprintf(num, sizeof(num), "%.*s", (int)b.len, (char *)b.data);
+		*seq = strtoull(num, NULL, 10);
+	}
+	px_buf_release(&b);
+	return rc;
+}
+
+/* Announce one purge and log it as number ++*seq. */
+static int purge_one(struct px_catalog *c, struct px_kv_txn *txn,
+		     uint64_t *seq, struct px_errbuf *eb, const char *what,
+		     const char *arg)
+{
+	char msg[PX_KV_NOTIFY_MAX + 1], key[32];
+	int rc;
+
+	snprintf(msg, sizeof(msg), "purge %s%s%s", what, arg ? " " : "",
+		 arg ? arg : "");
+	if ((rc = px_watch_announce_in(c, txn, eb, "%s", msg)))
+		return rc;
+	plog_key(key, sizeof(key), ++*seq);
+	if ((rc = px_kv_puts(txn, key, msg, strlen(msg), 0, eb)))
+		return rc;
+	if (*seq <= PLOG_KEEP)
+		return 0;
+	plog_key(key, sizeof(key), *seq - PLOG_KEEP);
+	rc = px_kv_dels(txn, key, eb);
+	return rc == PX_ENOTFOUND ? 0 : rc;
+}
+
 int px_catalog_purge_announce(struct px_catalog *c, const char *const *sha256,
 			      size_t nsha, const char *const *variants,
 			      size_t nvar, bool everything,
 			      struct px_errbuf *eb)
 {
 	struct px_kv_txn *txn;
+	char num[24];
+	uint64_t seq;
 	int rc = 0;
 
 	if (!px_kv_shared(px_catalog_kv(c)))
 		return 0;
 	if ((rc = px_kv_begin(px_catalog_kv(c), 0, &txn, eb)))
 		return rc;
+	if ((rc = plog_seq(txn, &seq, eb)))
+		goto out;
 	if (everything)
-		rc = px_watch_announce_in(c, txn, eb, "purge all");
+		rc = purge_one(c, txn, &seq, eb, "all", NULL);
 	for (size_t i = 0; i < nsha && !rc; i++)
-		rc = px_watch_announce_in(c, txn, eb, "purge sha %s", sha256[i]);
+		rc = purge_one(c, txn, &seq, eb, "sha", sha256[i]);
 	for (size_t i = 0; i < nvar && !rc; i++)
-		rc = px_watch_announce_in(c, txn, eb, "purge variant %s",
-					  variants[i]);
-	if (rc) {
-		px_kv_abort(txn);
-		return rc;
-	}
+		rc = purge_one(c, txn, &seq, eb, "variant", variants[i]);
+	if (rc)
+		goto out;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)seq);
+	if ((rc = px_kv_puts(txn, "plogseq", num, strlen(num), 0, eb)))
+		goto out;
 	return px_kv_commit(txn, eb);
+out:
+	px_kv_abort(txn);
+	return rc;
+}
+
+struct replay {
+	px_change_fn fn;
+	void *ctx;
+};
+
+static int replay_one(void *arg, const void *key, size_t nkey,
+		      const void *val, size_t nval)
+{
+	struct replay *r = arg;
+	char text[PX_KV_NOTIFY_MAX + 8];
+	struct px_change ch;
+	const char *node;
+
+	(void)key;
+	(void)nkey;
+	if (nval > PX_KV_NOTIFY_MAX)
+		return 0;
+	snprintf(text, sizeof(text), "log %.*s", (int)nval, (const char *)val);
+	if (r->fn && px_change_parse(text, &node, &ch) == 0 &&
+	    ch.kind == PX_CHANGE_PURGE)
+		r->fn(r->ctx, &ch);
+	return 0;
+}
+
+int px_catalog_purge_log(struct px_catalog *c, uint64_t after,
+			 px_change_fn fn, void *ctx, uint64_t *last,
+			 struct px_errbuf *eb)
+{
+	struct replay r = {fn, ctx};
+	struct px_kv_txn *txn;
+	char start[32];
+	int rc;
+
+	*last = 0;
+	if (!px_kv_shared(px_catalog_kv(c)))
+		return 0;
+	if ((rc = px_kv_begin(px_catalog_kv(c), PX_KV_RDONLY, &txn, eb)))
+		return rc;
+	if ((rc = plog_seq(txn, last, eb)))
+		goto out;
+	if (after > *last || (*last > PLOG_KEEP && after < *last - PLOG_KEEP)) {
+		/* from another installation, or older than the log keeps */
+		rc = PX_ENOTFOUND;
+		goto out;
+	}
+	plog_key(start, sizeof(start), after + 1);
+	rc = px_kv_scan(txn, "plog/", 5, start, strlen(start), 0, replay_one,
+			&r, eb);
+out:
+	px_kv_abort(txn);
+	return rc < 0 ? rc : 0;
 }
 
 int px_catalog_cached_get(struct px_catalog *c, const char *key,

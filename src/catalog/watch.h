@@ -77,6 +77,19 @@ int px_catalog_record_cache(struct px_catalog *c, size_t max_bytes,
 			    struct px_metrics *metrics, struct px_errbuf *eb);
 
 /*
+ * The purges announced since number after (the last one this node saw),
+ * oldest first, to fn (kind PX_CHANGE_PURGE), for a node that was down
+ * while they were sent; *last gets the newest number (0: none yet).
+ * Every purge is numbered and kept in the store (the last 1000).
+ * PX_ENOTFOUND when after is older than what is kept or newer than the
+ * newest (another store): the caller must assume anything was purged.
+ * 0 with *last 0 when the store is not shared.
+ */
+int px_catalog_purge_log(struct px_catalog *c, uint64_t after,
+			 px_change_fn fn, void *ctx, uint64_t *last,
+			 struct px_errbuf *eb);
+
+/*
  * Decode one message (payload is changed in place: fields are cut out of
  * it). The sender's node id goes to *node. PX_EINVAL for anything
  * malformed.

@@ -120,7 +120,7 @@ describe('two nodes', { skip }, () => {
 		});
 		try {
 			const { a } = c;
-			const b = await c.startB();
+			let b = await c.startB();
 			const up = await L.upload(a, L.input('rgb.jpg'));
 			assert.equal(up.status, 201, L.show(up));
 			const id = up.record.id;
@@ -165,6 +165,21 @@ describe('two nodes', { skip }, () => {
 			await staleness('requireSignedURLs on A, on B', () => get(b), (r) => r.status === 403);
 			assert.equal((await L.api(a, 'PATCH', `/v1/images/${id}`, { requireSignedURLs: false })).status, 200);
 			await staleness('unsigned again on A, on B', () => get(b), (r) => r.status === 200);
+
+			// A purge while B is down: B replays it from the store's
+			// purge log when it starts, and keeps the rest of its disk tier.
+			const up2 = await L.upload(a, L.input('progressive.jpg'));
+			assert.equal(up2.status, 201, L.show(up2));
+			const get2 = () => L.req(b, 'GET', `/img/${up2.record.id}/public`);
+			await get2();
+			assert.equal(cs(await get2()), 'pictor; hit');
+			assert.equal(cs(await get(b)), 'pictor; hit');
+			await b.stop();
+			assert.equal((await L.api(a, 'POST', '/v1/cache/purge', { images: [id] })).status, 200);
+			b = await c.startB();
+			assert.notEqual(cs(await get(b)), 'pictor; hit', 'the purge B missed while down');
+			assert.equal(cs(await get2()), 'pictor; hit', 'the rest of B\'s disk tier is kept');
+			await until('B hears', async () => (await metric(b, 'pictor_record_cache_live')) === 1);
 
 			// While B's change stream is down, B reads every record from
 			// the store; messages sent meanwhile are lost, so when the

@@ -434,8 +434,104 @@ static void upload_vs_delete(void)
 	px_blob_close(blobs);
 }
 
+/* A memory store that says it is shared (messages go nowhere), so the
+ * catalog keeps its purge log there. */
+static int notify_nowhere(struct px_kv_txn *txn, const char *payload,
+			  struct px_errbuf *eb)
+{
+	(void)txn;
+	(void)payload;
+	(void)eb;
+	return 0;
+}
+
+static int listen_nowhere(struct px_kv *kv, px_kv_notify_fn fn, void *ctx,
+			  struct px_errbuf *eb)
+{
+	(void)kv;
+	(void)fn;
+	(void)ctx;
+	(void)eb;
+	return 0;
+}
+
+static char replayed[8192];
+
+static void note_purge(void *ctx, const struct px_change *ch)
+{
+	(void)ctx;
+	snprintf(replayed + strlen(replayed), sizeof(replayed) - strlen(replayed),
+		 "%s%s", replayed[0] ? "," : "",
+		 ch->everything ? "all" : ch->sha256 ? ch->sha256 : ch->variant);
+}
+
+static void purge_log(void)
+{
+	static struct px_kv_ops shared;
+	struct px_blob_store *blobs = NULL;
+	struct px_kv *kv = NULL;
+	struct px_catalog *c = NULL;
+	const char *sha[] = {"aa00000000000000000000000000000000000000000000000000000000000000"};
+	const char *var[] = {"thumb", "card"};
+	uint64_t last = 0;
+
+	T_EQ(px_blob_open(&px_blob_mem_ops, "", &blobs, NULL), 0);
+	T_EQ(px_kv_open(&px_kv_mem_ops, "", 0, &kv, NULL), 0);
+	if (!blobs || !kv)
+		return;
+	shared = px_kv_mem_ops;
+	shared.notify = notify_nowhere;
+	shared.listen = listen_nowhere;
+	kv->ops = &shared;
+	T_EQ(px_catalog_new(blobs, kv, &c), 0);
+	if (!c)
+		goto out;
+	T_EQ(px_catalog_purge_log(c, 0, note_purge, NULL, &last, NULL), 0);
+	T_EQ(last, 0);
+	T_STREQ(replayed, "");
+	T_EQ(px_catalog_purge_announce(c, sha, 1, var, 2, false, NULL), 0);
+	T_EQ(px_catalog_purge_announce(c, NULL, 0, NULL, 0, true, NULL), 0);
+	/* everything after what was seen, in order */
+	T_EQ(px_catalog_purge_log(c, 0, note_purge, NULL, &last, NULL), 0);
+	T_EQ(last, 4);
+	T_OK(!strcmp(replayed, "aa00000000000000000000000000000000000000000000000000000000000000,thumb,card,all"));
+	replayed[0] = '\0';
+	T_EQ(px_catalog_purge_log(c, 2, note_purge, NULL, &last, NULL), 0);
+	T_STREQ(replayed, "card,all");
+	replayed[0] = '\0';
+	T_EQ(px_catalog_purge_log(c, 4, note_purge, NULL, &last, NULL), 0);
+	T_STREQ(replayed, "");
+	/* a number the store never gave: another installation */
+	T_EQ(px_catalog_purge_log(c, 5, note_purge, NULL, &last, NULL),
+	     PX_ENOTFOUND);
+	/* the log keeps the last 1000: older numbers cannot be replayed */
+	{
+		int failed = 0;
+
+		for (int i = 0; i < 1000; i++)
+			failed += px_catalog_purge_announce(c, NULL, 0, var, 1,
+							    false, NULL) != 0;
+		T_EQ(failed, 0);
+	}
+	T_EQ(px_catalog_purge_log(c, 3, note_purge, NULL, &last, NULL),
+	     PX_ENOTFOUND);
+	T_EQ(last, 1004);
+	replayed[0] = '\0';
+	T_EQ(px_catalog_purge_log(c, 1002, note_purge, NULL, &last, NULL), 0);
+	T_STREQ(replayed, "thumb,thumb");
+	/* the oldest number still replayable */
+	replayed[0] = '\0';
+	T_EQ(px_catalog_purge_log(c, 4, note_purge, NULL, &last, NULL), 0);
+	T_EQ(strlen(replayed), 1000 * 6 - 1);
+out:
+	px_catalog_free(c);
+	px_kv_close(kv);
+	px_blob_close(blobs);
+}
+
 static void run(void)
 {
+	T_CASE("purge log") purge_log();
 	T_CASE("upload against delete") upload_vs_delete();
 	leases();
 	messages();
