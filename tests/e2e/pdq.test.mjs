@@ -293,6 +293,7 @@ describe('async moderation and older images', () => {
 	test('images stored with --pdq off get their hash from a pdq_missing re-classification and are found by /similar', { timeout: T }, async () => {
 		const dataDir = await L.tmpDir();
 		let s = await L.startServer({ args: ['--pdq', 'off'], dataDir });
+		servers.push(s);
 		const old = await L.upload(s, BRIDGE);
 		assert.equal(old.status, 201, L.show(old));
 		assert.equal(old.record.pdq, undefined);
