@@ -52,6 +52,17 @@ process.on('exit', () => {
 for (const sig of ['SIGINT', 'SIGTERM']) {
 	process.on(sig, () => process.exit(130));
 }
+// Under the test runner: once a file's tests are done, daemons a failed
+// test left running are killed, or their pipes would keep the file's
+// process (and so the whole run) alive for ever.
+if (process.env.NODE_TEST_CONTEXT) {
+	const { after } = await import('node:test');
+	after(() => {
+		for (const p of liveProcs) {
+			try { p.kill('SIGKILL'); } catch { /* gone */ }
+		}
+	});
+}
 
 export async function tmpDir(prefix = 'pictor-e2e-') {
 	const d = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
