@@ -489,28 +489,38 @@ static int resp_error(struct px_req *r, int status, const char *code,
 	return rc;
 }
 
+static __attribute__((format(printf, 5, 0))) int
+resp_errorv(struct px_req *r, int status, const char *code,
+	    const char *result, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	return resp_error(r, status, code, result, msg);
+}
+
 int px_resp_error(struct px_req *r, int status, const char *code,
 		  const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rc = resp_errorv(r, status, code, NULL, fmt, ap);
 	va_end(ap);
-	return resp_error(r, status, code, NULL, msg);
+	return rc;
 }
 
 int px_resp_error_result(struct px_req *r, int status, const char *code,
 			 const char *result, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rc = resp_errorv(r, status, code, result, fmt, ap);
 	va_end(ap);
-	return resp_error(r, status, code, result, msg);
+	return rc;
 }
 
 static struct conn *conn_of(struct MHD_Connection *c)
