@@ -158,7 +158,7 @@ export function s3ObjectUrl(dataDir, sha) {
 }
 
 // One request to the bucket signed by curl: {status, body (string)}.
-export function s3curl(method, url, body = null) {
+export function s3curl(method, url, body = null, { binary = false } = {}) {
 	const args = ['-s', '-m', '20', '-w', '\n%{http_code}',
 		...(method === 'HEAD' ? ['--head'] : ['-X', method]),
 		'--aws-sigv4', 'aws:amz:us-east-1:s3',
@@ -172,10 +172,17 @@ export function s3curl(method, url, body = null) {
 		args.push('--upload-file', file);
 	}
 	args.push(url);
-	const r = spawnSync('curl', args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+	// binary: the body as a Buffer (an original's bytes), else as text
+	const r = spawnSync('curl', args, { maxBuffer: 1 << 28 });
 	if (file) fs.rmSync(file, { force: true });
-	const nl = r.stdout.lastIndexOf('\n');
-	return { status: Number(r.stdout.slice(nl + 1)), body: r.stdout.slice(0, Math.max(nl, 0)) };
+	const nl = r.stdout.lastIndexOf(10);
+	const out = r.stdout.subarray(0, Math.max(nl, 0));
+	return { status: Number(r.stdout.subarray(nl + 1).toString()), body: binary ? out : out.toString('utf8'), stderr: String(r.stderr) };
+}
+
+// Where the data directory's file store keeps the original sha.
+export function blobFile(dataDir, sha) {
+	return path.join(dataDir, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha);
 }
 
 // The SHA-256 names of the originals stored for dataDir.
@@ -200,7 +207,7 @@ export function blobNames(dataDir) {
 // Remove (or replace with other bytes) an original behind Pictor's back.
 export function blobDelete(dataDir, sha) {
 	if (!S3) {
-		fs.unlinkSync(path.join(dataDir, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha));
+		fs.unlinkSync(blobFile(dataDir, sha));
 		return;
 	}
 	const r = s3curl('DELETE', s3ObjectUrl(dataDir, sha));
@@ -208,7 +215,7 @@ export function blobDelete(dataDir, sha) {
 }
 export function blobPut(dataDir, sha, bytes) {
 	if (!S3) {
-		const f = path.join(dataDir, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha);
+		const f = blobFile(dataDir, sha);
 		fs.mkdirSync(path.dirname(f), { recursive: true });
 		fs.writeFileSync(f, bytes);
 		return;
@@ -1181,20 +1188,16 @@ export async function corpusGif(s, names, order) {
 export function blobGet(dataDir, sha) {
 	if (!S3) {
 		try {
-			return fs.readFileSync(path.join(dataDir, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha));
+			return fs.readFileSync(blobFile(dataDir, sha));
 		} catch (e) {
 			if (e.code === 'ENOENT') return null;
 			throw e;
 		}
 	}
-	const r = spawnSync('curl', ['-s', '-m', '20', '-w', '%{http_code}', '-o', '-', '--aws-sigv4', 'aws:amz:us-east-1:s3',
-		'--user', `${process.env.AWS_ACCESS_KEY_ID}:${process.env.AWS_SECRET_ACCESS_KEY}`,
-		'-H', `x-amz-content-sha256: ${sha256(Buffer.alloc(0))}`, s3ObjectUrl(dataDir, sha)],
-	{ maxBuffer: 1 << 28 });
-	const status = Number(r.stdout.subarray(r.stdout.length - 3).toString());
-	if (status === 404) return null;
-	if (status !== 200) throw new Error(`bucket get: ${status} ${r.stderr}`);
-	return r.stdout.subarray(0, r.stdout.length - 3);
+	const r = s3curl('GET', s3ObjectUrl(dataDir, sha), null, { binary: true });
+	if (r.status === 404) return null;
+	if (r.status !== 200) throw new Error(`bucket get: ${r.status} ${r.stderr}`);
+	return r.body;
 }
 
 // Set one key of a stopped daemon's metadata store to a text value.

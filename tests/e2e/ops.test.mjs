@@ -37,10 +37,6 @@ function stats(out, what) {
 	return Object.fromEntries(m[1].split(' ').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
 }
 
-function blobPath(dir, sha) {
-	return path.join(dir, 'blobs', sha.slice(0, 2), sha.slice(2, 4), sha);
-}
-
 // backup, restore and migrate copy the embedded store (filesystem + LMDB);
 // on S3 or PostgreSQL the operator uses the engines' own tools
 // (docs/DEPLOY.md), and `pictor backup` says so.
@@ -159,7 +155,7 @@ test('incremental backup copies only new originals', { skip: embeddedOnly, timeo
 	assert.equal(st.skipped, 3);
 	assert.equal(st.pruned, 1);
 	assert.equal(st.records, 5);
-	assert.ok(!fs.existsSync(blobPath(dest, gone)), 'the deleted image\'s original is still in the backup');
+	assert.ok(!fs.existsSync(L.blobFile(dest, gone)), 'the deleted image\'s original is still in the backup');
 	await srv.stop();
 
 	// a backup of something that is not a data directory fails
